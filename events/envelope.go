@@ -1,0 +1,99 @@
+package events
+
+import (
+	"context"
+	"time"
+)
+
+// Envelope metadata keys. They are CloudEvents 1.0 attribute names (plus
+// lowercase extension attributes) so that non-Go consumers can read them.
+// On every transport they travel as broker headers; on Kafka they are
+// prefixed with "ce_" per the CloudEvents Kafka binary binding.
+const (
+	MetaID              = "id"
+	MetaSource          = "source"
+	MetaSpecVersion     = "specversion"
+	MetaType            = "type"
+	MetaSubject         = "subject"
+	MetaTime            = "time"
+	MetaDataContentType = "datacontenttype"
+	MetaCorrelationID   = "correlationid"
+	MetaCausationID     = "causationid"
+	MetaTraceParent     = "traceparent"
+	MetaPartitionKey    = "partitionkey"
+	MetaSequence        = "sequence"
+	// MetaRoutingKey carries the full routing key, so that subscribers know
+	// it even on transports where the broker only knew the kind.
+	MetaRoutingKey = "routingkey"
+)
+
+// SpecVersion is the CloudEvents spec version written into MetaSpecVersion.
+const SpecVersion = "1.0"
+
+// ContentTypeJSON is the datacontenttype of tradebus' JSON codec.
+const ContentTypeJSON = "application/json"
+
+// Envelope is the decoded envelope (metadata) of one event. The zero value
+// means "no envelope".
+type Envelope struct {
+	ID            string
+	Source        string
+	Type          string
+	Subject       string
+	Time          time.Time
+	CorrelationID string
+	CausationID   string
+	TraceParent   string
+	PartitionKey  string
+	RoutingKey    string
+	Sequence      string
+}
+
+type envelopeKey struct{}
+
+// ContextWithEnvelope returns a copy of ctx carrying env. Publishing with
+// the returned ctx inherits env's correlation id and sets causation id =
+// env.ID.
+func ContextWithEnvelope(ctx context.Context, env Envelope) context.Context {
+	return context.WithValue(ctx, envelopeKey{}, env)
+}
+
+// EnvelopeFromContext returns the envelope stored by ContextWithEnvelope.
+func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
+	env, ok := ctx.Value(envelopeKey{}).(Envelope)
+	return env, ok
+}
+
+// EnvelopeFromMetadata reads an Envelope out of Watermill-style metadata.
+// A missing or malformed time yields the zero time.
+func EnvelopeFromMetadata(md map[string]string) Envelope {
+	env := Envelope{
+		ID:            md[MetaID],
+		Source:        md[MetaSource],
+		Type:          md[MetaType],
+		Subject:       md[MetaSubject],
+		CorrelationID: md[MetaCorrelationID],
+		CausationID:   md[MetaCausationID],
+		TraceParent:   md[MetaTraceParent],
+		PartitionKey:  md[MetaPartitionKey],
+		RoutingKey:    md[MetaRoutingKey],
+		Sequence:      md[MetaSequence],
+	}
+	if ts := md[MetaTime]; ts != "" {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			env.Time = t
+		}
+	}
+	return env
+}
+
+// Chain returns the correlation and causation ids for an event published
+// while handling parent: correlation is inherited (a parent without one
+// starts a flow with its own id), causation is the parent's id.
+func (parent Envelope) Chain() (correlationID, causationID string) {
+	correlationID = parent.CorrelationID
+	if correlationID == "" {
+		correlationID = parent.ID
+	}
+	return correlationID, parent.ID
+}

@@ -1,0 +1,131 @@
+package events
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+)
+
+// ErrInvalidRoutingKey is matched (errors.Is) by every routing-key or
+// pattern validation error.
+var ErrInvalidRoutingKey = errors.New("tradebus: invalid routing key")
+
+// RoutingError names the bad key or pattern and why it was rejected.
+type RoutingError struct {
+	Key    string // the full key or pattern
+	Reason string
+}
+
+func (e *RoutingError) Error() string {
+	return fmt.Sprintf("tradebus: invalid routing key %q: %s", e.Key, e.Reason)
+}
+
+// Unwrap returns ErrInvalidRoutingKey.
+func (e *RoutingError) Unwrap() error { return ErrInvalidRoutingKey }
+
+// ValidateSegment reports whether s can be one segment of a routing key:
+// not empty, and no '.', '*', '#', '>' or white space.
+func ValidateSegment(s string) error {
+	if s == "" {
+		return &RoutingError{Key: s, Reason: "empty segment"}
+	}
+	for _, r := range s {
+		if r == '.' || r == '*' || r == '#' || r == '>' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return &RoutingError{Key: s, Reason: fmt.Sprintf("illegal character %q in segment", r)}
+		}
+	}
+	return nil
+}
+
+// Key joins segments into a routing key. It does not validate; use
+// ValidateRoutingKey.
+func Key(kind string, segments ...string) string {
+	if len(segments) == 0 {
+		return kind
+	}
+	return kind + "." + strings.Join(segments, ".")
+}
+
+// Kind returns the first segment of a routing key or pattern.
+func Kind(key string) string {
+	if i := strings.IndexByte(key, '.'); i >= 0 {
+		return key[:i]
+	}
+	return key
+}
+
+// ValidateRoutingKey checks a concrete (wildcard-free) routing key.
+func ValidateRoutingKey(key string) error {
+	if key == "" {
+		return &RoutingError{Key: key, Reason: "empty"}
+	}
+	for _, seg := range strings.Split(key, ".") {
+		if err := ValidateSegment(seg); err != nil {
+			return &RoutingError{Key: key, Reason: err.(*RoutingError).Reason}
+		}
+	}
+	return nil
+}
+
+// ValidatePattern checks a subscription pattern: segments separated by
+// '.', where a whole segment may be '*' (exactly one segment) or '#' (zero
+// or more segments). The first segment (the kind) must be concrete, because
+// several transports map the kind to a topic or stream.
+func ValidatePattern(pattern string) error {
+	if pattern == "" {
+		return &RoutingError{Key: pattern, Reason: "empty pattern"}
+	}
+	for i, seg := range strings.Split(pattern, ".") {
+		if seg == "*" || seg == "#" {
+			if i == 0 {
+				return &RoutingError{Key: pattern, Reason: "the first segment (kind) must not be a wildcard"}
+			}
+			continue
+		}
+		if err := ValidateSegment(seg); err != nil {
+			return &RoutingError{Key: pattern, Reason: err.(*RoutingError).Reason}
+		}
+	}
+	return nil
+}
+
+// MatchPattern reports whether key matches pattern with RabbitMQ topic
+// semantics: '*' matches exactly one segment, '#' zero or more.
+func MatchPattern(pattern, key string) bool {
+	if pattern == key {
+		return true
+	}
+	return matchSegments(strings.Split(pattern, "."), strings.Split(key, "."))
+}
+
+func matchSegments(p, k []string) bool {
+	for len(p) > 0 {
+		switch p[0] {
+		case "#":
+			// Collapse consecutive '#'.
+			for len(p) > 1 && p[1] == "#" {
+				p = p[1:]
+			}
+			if len(p) == 1 {
+				return true
+			}
+			for i := 0; i <= len(k); i++ {
+				if matchSegments(p[1:], k[i:]) {
+					return true
+				}
+			}
+			return false
+		case "*":
+			if len(k) == 0 {
+				return false
+			}
+		default:
+			if len(k) == 0 || k[0] != p[0] {
+				return false
+			}
+		}
+		p, k = p[1:], k[1:]
+	}
+	return len(k) == 0
+}
