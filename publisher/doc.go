@@ -1,0 +1,33 @@
+// Package publisher publishes typed tradebus events on any transport.
+//
+// A Publisher validates each event, fills its envelope (CloudEvents
+// attributes as Watermill metadata: id = UUIDv7 = Watermill message UUID,
+// type, source, specversion, time, subject, partitionkey, routingkey,
+// datacontenttype, correlationid, causationid), encodes it as JSON
+// (decimals as strings) and publishes it with the routing key as the
+// Watermill topic.
+//
+// # Delivery semantics
+//
+// Publish returns after the transport accepted every message: on brokers
+// that means confirmed (RabbitMQ publisher confirms, Kafka acks=all, …).
+// A Publish that returns an error may have sent some of its messages; a
+// retry may therefore duplicate them, which the dedup middleware absorbs
+// (the event id stays the same only if you retry with the same messages,
+// so prefer retrying inside the transport).
+//
+// Correlation: an event published with a ctx that carries an envelope (a
+// handler's ctx does) gets correlationid = the parent's correlation id
+// (or the parent's id, if it had none) and causationid = the parent's id.
+// Without a parent, an event starts a flow: correlationid = its own id.
+//
+// # Errors
+//
+// An invalid event makes Publish return an *EventError wrapping
+// ErrInvalidEvent and the validation error (events.ErrValidation), before
+// anything is sent. Transport errors are wrapped with the routing key.
+//
+// # Concurrency
+//
+// A Publisher is safe for concurrent use.
+package publisher

@@ -1,0 +1,191 @@
+package publisher
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// ErrInvalidOption is wrapped by every error New returns for a bad option.
+var ErrInvalidOption = errors.New("publisher: invalid option")
+
+// ErrInvalidEvent is wrapped by the error Publish returns when an event
+// fails validation or encoding. Nothing of that call was sent.
+var ErrInvalidEvent = errors.New("publisher: invalid event")
+
+// EventError names the event (by position and type) that could not be
+// published, and why.
+type EventError struct {
+	Index int    // position in the Publish call
+	Type  string // versioned type name, e.g. tradebus.trade.v1
+	Err   error  // validation or encoding error
+}
+
+func (e *EventError) Error() string {
+	return fmt.Sprintf("publisher: event %d (%s): %v", e.Index, e.Type, e.Err)
+}
+
+// Unwrap returns ErrInvalidEvent and the underlying cause.
+func (e *EventError) Unwrap() []error { return []error{ErrInvalidEvent, e.Err} }
+
+// Option configures a Publisher.
+type Option func(*Publisher) error
+
+// WithSource sets the CloudEvents source attribute of every event.
+// Default: "/tradebus/<program name>".
+func WithSource(source string) Option {
+	return func(p *Publisher) error {
+		if source == "" {
+			return fmt.Errorf("%w: empty source", ErrInvalidOption)
+		}
+		p.source = source
+		return nil
+	}
+}
+
+// WithClock sets the clock used when an event has no occurrence time of its
+// own (never, for the built-in types, which all require one). Default:
+// time.Now.
+func WithClock(now func() time.Time) Option {
+	return func(p *Publisher) error {
+		if now == nil {
+			return fmt.Errorf("%w: nil clock", ErrInvalidOption)
+		}
+		p.now = now
+		return nil
+	}
+}
+
+// Publisher publishes typed events on a Watermill message.Publisher whose
+// topic is the routing key (every tradebus transport). It is safe for
+// concurrent use; its zero value is not usable (call New).
+type Publisher struct {
+	pub    message.Publisher
+	source string
+	now    func() time.Time
+}
+
+// New returns a Publisher writing to pub.
+func New(pub message.Publisher, opts ...Option) (*Publisher, error) {
+	if pub == nil {
+		return nil, fmt.Errorf("%w: nil message.Publisher", ErrInvalidOption)
+	}
+	p := &Publisher{
+		pub:    pub,
+		source: "/tradebus/" + filepath.Base(os.Args[0]),
+		now:    time.Now,
+	}
+	for _, opt := range opts {
+		if err := opt(p); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// Publish validates and encodes every event, then publishes them in order,
+// each to its routing key. If any event is invalid, it returns an
+// *EventError (wrapping ErrInvalidEvent) and sends nothing. Correlation
+// and causation ids come from the envelope in ctx (see
+// events.ContextWithEnvelope), so events published inside a handler chain
+// to the event being handled. Publish returns when the transport has
+// accepted (on brokers: confirmed) every message, or with the first error;
+// after a transport error some messages may have been sent.
+func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
+	msgs := make([]*message.Message, len(evs))
+	for i, ev := range evs {
+		msg, err := p.message(ctx, ev)
+		if err != nil {
+			typ := "<nil>"
+			if ev != nil {
+				typ = ev.EventType()
+			}
+			return &EventError{Index: i, Type: typ, Err: err}
+		}
+		msgs[i] = msg
+	}
+	// Publish runs of consecutive events with one routing key together,
+	// keeping the caller's order.
+	for start := 0; start < len(msgs); {
+		key := msgs[start].Metadata[events.MetaRoutingKey]
+		end := start + 1
+		for end < len(msgs) && msgs[end].Metadata[events.MetaRoutingKey] == key {
+			end++
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := p.pub.Publish(key, msgs[start:end]...); err != nil {
+			return fmt.Errorf("publisher: publish to %q: %w", key, err)
+		}
+		start = end
+	}
+	return nil
+}
+
+// NewMessage builds the Watermill message Publish would send for ev, for
+// Watermill handlers that return produced messages. The Watermill topic to
+// publish it to is msg.Metadata[events.MetaRoutingKey].
+func (p *Publisher) NewMessage(ctx context.Context, ev events.Event) (*message.Message, error) {
+	msg, err := p.message(ctx, ev)
+	if err != nil {
+		typ := "<nil>"
+		if ev != nil {
+			typ = ev.EventType()
+		}
+		return nil, &EventError{Type: typ, Err: err}
+	}
+	return msg, nil
+}
+
+func (p *Publisher) message(ctx context.Context, ev events.Event) (*message.Message, error) {
+	if ev == nil {
+		return nil, errors.New("nil event")
+	}
+	payload, err := events.Marshal(ev) // validates
+	if err != nil {
+		return nil, err
+	}
+	key := ev.RoutingKey()
+	if err := events.ValidateRoutingKey(key); err != nil {
+		return nil, err
+	}
+	id, err := uuid.NewV7()
+	if err != nil {
+		return nil, fmt.Errorf("new event id: %w", err)
+	}
+	idStr := id.String()
+	msg := message.NewMessage(idStr, payload)
+	occurred := ev.OccurredAt()
+	if occurred.IsZero() {
+		occurred = p.now()
+	}
+	md := msg.Metadata
+	md[events.MetaID] = idStr
+	md[events.MetaSpecVersion] = events.SpecVersion
+	md[events.MetaType] = ev.EventType()
+	md[events.MetaSource] = p.source
+	md[events.MetaSubject] = ev.PartitionKey()
+	md[events.MetaTime] = occurred.UTC().Format(time.RFC3339Nano)
+	md[events.MetaDataContentType] = events.ContentTypeJSON
+	md[events.MetaPartitionKey] = ev.PartitionKey()
+	md[events.MetaRoutingKey] = key
+	if parent, ok := events.EnvelopeFromContext(ctx); ok && parent.ID != "" {
+		md[events.MetaCorrelationID], md[events.MetaCausationID] = parent.Chain()
+		if parent.TraceParent != "" {
+			md[events.MetaTraceParent] = parent.TraceParent
+		}
+	} else {
+		md[events.MetaCorrelationID] = idStr
+	}
+	msg.SetContext(ctx)
+	return msg, nil
+}
