@@ -1,0 +1,78 @@
+// Command tradebus-bench measures tradebus against baselines measured in
+// the same run and prints ratios (medians of several runs), because the
+// machines it runs on are shared and noisy.
+//
+//	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router
+//	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"runtime/pprof"
+	"slices"
+	"time"
+)
+
+func main() {
+	suite := flag.String("suite", "e2e", "what to measure: e2e, codec, all")
+	n := flag.Int("n", 100_000, "events per run")
+	runs := flag.Int("runs", 5, "runs per measurement (the median is printed)")
+	keys := flag.Int("keys", 16, "partition keys (symbols)")
+	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
+	work := flag.Duration("work", 0, "simulated handler work per event (e.g. 20us)")
+	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	flag.Parse()
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "tradebus-bench:", err)
+			os.Exit(1)
+		}
+		if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintln(os.Stderr, "tradebus-bench:", err)
+			os.Exit(1)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work}
+	if err := run(context.Background(), os.Stdout, *suite, *runs, cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "tradebus-bench:", err)
+		pprof.StopCPUProfile()
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, w io.Writer, suite string, runs int, cfg e2eConfig) error {
+	switch suite {
+	case "e2e":
+		return e2e(ctx, w, runs, cfg)
+	case "codec":
+		return codec(w)
+	case "all":
+		if err := e2e(ctx, w, runs, cfg); err != nil {
+			return err
+		}
+		return codec(w)
+	default:
+		return fmt.Errorf("unknown suite %q (want e2e, codec or all)", suite)
+	}
+}
+
+// median of the measurements (events per second).
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s) == 0 {
+		return 0
+	}
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
