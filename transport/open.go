@@ -34,8 +34,8 @@ func Open(ctx context.Context, rawURL string) (Transport, error) {
 		// url.Error repeats the input, password included: do not wrap it.
 		return nil, fmt.Errorf("%w: cannot parse %s", ErrInvalidURL, redact(rawURL))
 	}
-	if u.Scheme == "" {
-		return nil, fmt.Errorf("%w: %q has no scheme (want one of %s)", ErrInvalidURL, u.Redacted(), strings.Join(Schemes(), ", "))
+	if u.Scheme == "" || u.Opaque != "" {
+		return nil, fmt.Errorf("%w: %q is not scheme://… (want one of %s)", ErrInvalidURL, u.Redacted(), strings.Join(Schemes(), ", "))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "mem":
