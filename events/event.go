@@ -18,3 +18,35 @@ type Event interface {
 	// Validate reports the first invalid field, naming the field and value.
 	Validate() error
 }
+
+// Event kinds: the first segment of every routing key.
+const (
+	KindTicker   = "ticker"
+	KindTrade    = "trade"
+	KindBook     = "book"
+	KindCandle   = "candle"
+	KindSignal   = "signal"
+	KindOrder    = "order"
+	KindExec     = "exec"
+	KindPosition = "position"
+	KindBalance  = "balance"
+)
+
+// Versioned event type names (CloudEvents "type"). A breaking change to a
+// type's JSON shape gets a new version and a new name.
+const (
+	TypeTicker          = "tradebus.ticker.v1"
+	TypeTrade           = "tradebus.trade.v1"
+	TypeOrderBook       = "tradebus.book.v1"
+	TypeCandle          = "tradebus.candle.v1"
+	TypeSignal          = "tradebus.signal.v1"
+	TypeOrder           = "tradebus.order.v1"
+	TypeExecutionReport = "tradebus.exec.v1"
+	TypePosition        = "tradebus.position.v1"
+	TypeBalance         = "tradebus.balance.v1"
+)
+
+// key3 and key4 build routing keys with one allocation.
+func key3(kind, a, b string) string { return kind + "." + a + "." + b }
+
+func key4(kind, a, b, c string) string { return kind + "." + a + "." + b + "." + c }

@@ -1,0 +1,115 @@
+package events
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"slices"
+)
+
+// Marshal validates e and encodes it as JSON: decimals as strings, enums
+// as names, times as RFC 3339 with nanoseconds in UTC. An invalid event is
+// not encoded; the error is its *ValidationError (ErrValidation).
+//
+// A nil event or nil pointer is a *ValidationError too.
+func Marshal(e Event) ([]byte, error) {
+	if e == nil {
+		return nil, &ValidationError{Type: "<nil>", Reason: "nil event"}
+	}
+	if v := reflect.ValueOf(e); v.Kind() == reflect.Pointer && v.IsNil() {
+		return nil, &ValidationError{Type: v.Type().String(), Reason: "nil event"}
+	}
+	if err := e.Validate(); err != nil {
+		return nil, err
+	}
+	// Every tradebus event implements json.Marshaler (to write times in
+	// UTC); calling it directly skips encoding/json's re-scan of its output.
+	if m, ok := e.(json.Marshaler); ok {
+		return m.MarshalJSON()
+	}
+	return json.Marshal(e)
+}
+
+// Unmarshal decodes data as a T and validates it. Unknown JSON fields are
+// ignored (forward compatibility: a newer producer may add optional fields
+// within the same type version). A malformed document, a JSON number where
+// a decimal string belongs, or an unknown enum name is a *DecodeError
+// (ErrDecode, with the cause); a well-formed event that breaks a rule is a
+// *ValidationError (ErrValidation). On error the zero T is returned.
+//
+// T is normally a value type (events.Trade); a pointer type works too.
+func Unmarshal[T Event](data []byte) (T, error) {
+	var v T
+	if err := json.Unmarshal(data, &v); err != nil {
+		var zero T
+		return zero, &DecodeError{Type: typeNameOf[T](), Err: err}
+	}
+	if reflect.TypeFor[T]().Kind() == reflect.Pointer && reflect.ValueOf(v).IsNil() {
+		var zero T
+		return zero, &DecodeError{Type: typeNameOf[T](), Err: fmt.Errorf("null document")}
+	}
+	if err := v.Validate(); err != nil {
+		var zero T
+		return zero, err
+	}
+	return v, nil
+}
+
+// typeNameOf returns T's EventType without calling a method on a nil
+// pointer.
+func typeNameOf[T Event]() string {
+	t := reflect.TypeFor[T]()
+	if t.Kind() == reflect.Pointer {
+		if e, ok := reflect.New(t.Elem()).Interface().(Event); ok {
+			return e.EventType()
+		}
+		return t.String()
+	}
+	var zero T
+	return zero.EventType()
+}
+
+// decoders maps every type name to its decoder. It is never modified after
+// package initialisation, so reading it concurrently is safe.
+var decoders = map[string]func([]byte) (Event, error){
+	TypeTicker:          decodeAs[Ticker],
+	TypeTrade:           decodeAs[Trade],
+	TypeOrderBook:       decodeAs[OrderBook],
+	TypeCandle:          decodeAs[Candle],
+	TypeSignal:          decodeAs[Signal],
+	TypeOrder:           decodeAs[Order],
+	TypeExecutionReport: decodeAs[ExecutionReport],
+	TypePosition:        decodeAs[Position],
+	TypeBalance:         decodeAs[Balance],
+}
+
+func decodeAs[T Event](data []byte) (Event, error) {
+	v, err := Unmarshal[T](data)
+	if err != nil {
+		return nil, err
+	}
+	return v, nil
+}
+
+// Decode decodes and validates data as the event type named typeName (the
+// CloudEvents "type" metadata, e.g. "tradebus.trade.v1"), for tools that
+// handle any event (the poison-queue CLI, replay). The dynamic type of the
+// result is the value type (events.Trade). An unregistered name is an
+// error wrapping ErrUnknownType; otherwise errors are as for Unmarshal.
+func Decode(typeName string, data []byte) (Event, error) {
+	dec, ok := decoders[typeName]
+	if !ok {
+		return nil, fmt.Errorf("%w %q", ErrUnknownType, typeName)
+	}
+	return dec(data)
+}
+
+// Types returns the registered event type names, sorted.
+func Types() []string {
+	names := make([]string, 0, len(decoders))
+	for n := range decoders {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}

@@ -1,0 +1,72 @@
+// Package events defines tradebus' event types, their exact Decimal
+// numbers, enums, validation, routing keys, JSON codec and envelope
+// metadata names. It imports no broker client and no Watermill code.
+//
+// # Event types
+//
+// Field names follow the CCXT unified structures for market data and FIX
+// for the order lifecycle. Every type implements Event with value
+// receivers:
+//
+//	type             EventType()             RoutingKey()                              PartitionKey()
+//	Ticker           tradebus.ticker.v1      ticker.<exchange>.<symbol>                symbol
+//	Trade            tradebus.trade.v1       trade.<exchange>.<symbol>                 symbol
+//	OrderBook        tradebus.book.v1        book.<exchange>.<symbol>                  symbol
+//	Candle           tradebus.candle.v1      candle.<exchange>.<symbol>.<interval>     symbol
+//	Signal           tradebus.signal.v1      signal.<exchange>.<symbol>.<strategy>     symbol
+//	Order            tradebus.order.v1       order.<exchange>.<symbol>                 symbol
+//	ExecutionReport  tradebus.exec.v1        exec.<exchange>.<symbol>                  symbol
+//	Position         tradebus.position.v1    position.<exchange>.<symbol>              symbol
+//	Balance          tradebus.balance.v1     balance.<exchange>.<asset>                asset
+//
+// The rule behind the table: the first segment is the kind, the second the
+// exchange (venue), the third the symbol (the asset for Balance), and a
+// type-specific qualifier comes last. So "trade.*.BTCUSDT" is one symbol on
+// every exchange, "candle.binance.*.1m" every one-minute bar on one
+// exchange, and "signal.#" every signal. Every segment is checked with
+// ValidateSegment by Validate, so a routing key built from a valid event is
+// always a valid key. OccurredAt is the exchange/occurrence time
+// (ExecutionReport: TransactTime) with nanosecond precision.
+//
+// # Decimals
+//
+// Every price, quantity, amount, fee and PnL is a Decimal: exact, at most
+// 19 fractional digits, written as a JSON string ("0.000000000000000001"),
+// never a float. Parsing a value with more places, multiplying into more
+// places or dividing into a non-terminating quotient is an error wrapping
+// ErrDecimal, never silent rounding; MulRound, DivRound and Round round
+// (half to even) when asked. A JSON number where a Decimal belongs is
+// rejected. Optional decimal fields use 0 for "absent" and are omitted from
+// JSON.
+//
+// # Codec
+//
+// Marshal validates, then encodes JSON (RFC 3339 times with nanoseconds in
+// UTC, enums by name). Unmarshal[T] decodes and validates; unknown JSON
+// fields are ignored so that a producer may add optional fields within a
+// type version. Decode(typeName, data) decodes any registered type for
+// generic tools. Envelope metadata (CloudEvents attribute names, see
+// MetaID and friends) travels beside the body, never inside it.
+//
+// # Errors
+//
+// Every error can be matched with errors.Is / errors.As:
+//   - ErrValidation / *ValidationError: an event breaks a rule; the error
+//     names the type, the JSON field and the offending value.
+//   - ErrDecode / *DecodeError: bytes are not a well-formed event of the
+//     requested type; the cause (ErrDecimal, ErrInvalidEnum, a
+//     *json.SyntaxError, ...) is reachable through Unwrap.
+//   - ErrDecimal / *DecimalError: bad decimal text or an inexact operation.
+//   - ErrInvalidEnum / *EnumError: an unknown enum name or FIX code.
+//   - ErrUnknownType: Decode was given a type name no event registers.
+//   - ErrInvalidRoutingKey / *RoutingError: a bad routing key or pattern.
+//
+// Decode and validation errors are permanent: redelivering the same bytes
+// cannot succeed, so subscribers treat them as poison, never as retryable.
+//
+// # Concurrency
+//
+// Event values, Decimal and the enums are immutable values; all functions
+// in this package are safe for concurrent use. The registry used by Decode
+// is fixed at initialisation.
+package events

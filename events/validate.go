@@ -1,0 +1,151 @@
+package events
+
+import (
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// maxTextLen bounds free-text identifiers (ids, accounts, reasons) so that
+// one malformed producer cannot push megabyte ids through the bus.
+const maxTextLen = 256
+
+// checker collects the first validation failure of one event. It lives on
+// the caller's stack, so validating a valid event does not allocate.
+type checker struct {
+	typ string
+	err *ValidationError
+}
+
+func (c *checker) result() error {
+	if c.err == nil {
+		return nil
+	}
+	return c.err
+}
+
+func (c *checker) fail(field, value, reason string) {
+	if c.err == nil {
+		c.err = &ValidationError{Type: c.typ, Field: field, Value: value, Reason: reason}
+	}
+}
+
+// segment: a required routing-key segment (exchange, symbol, asset, ...).
+func (c *checker) segment(field, v string) {
+	if c.err != nil {
+		return
+	}
+	if v == "" {
+		c.fail(field, v, "required")
+		return
+	}
+	if err := ValidateSegment(v); err != nil {
+		c.fail(field, v, err.(*RoutingError).Reason+" (not allowed in a routing-key segment)")
+	}
+}
+
+// text: a free-text field: valid UTF-8, printable, at most maxTextLen bytes.
+func (c *checker) text(field, v string, required bool) {
+	if c.err != nil {
+		return
+	}
+	if v == "" {
+		if required {
+			c.fail(field, v, "required")
+		}
+		return
+	}
+	if len(v) > maxTextLen {
+		c.fail(field, v[:32]+"...", "longer than "+strconv.Itoa(maxTextLen)+" bytes")
+		return
+	}
+	if !utf8.ValidString(v) {
+		c.fail(field, v, "not valid UTF-8")
+		return
+	}
+	for _, r := range v {
+		if !unicode.IsPrint(r) && r != ' ' {
+			c.fail(field, v, "contains a control or non-printable character")
+			return
+		}
+	}
+}
+
+// id: like text, but no white space at all (client order ids, trade ids).
+func (c *checker) id(field, v string, required bool) {
+	c.text(field, v, required)
+	if c.err != nil {
+		return
+	}
+	for _, r := range v {
+		if unicode.IsSpace(r) {
+			c.fail(field, v, "contains white space")
+			return
+		}
+	}
+}
+
+func (c *checker) positive(field string, d Decimal) {
+	if c.err == nil && !d.IsPositive() {
+		c.fail(field, d.String(), "must be positive")
+	}
+}
+
+func (c *checker) nonNegative(field string, d Decimal) {
+	if c.err == nil && d.IsNegative() {
+		c.fail(field, d.String(), "must not be negative")
+	}
+}
+
+// optPositive: zero means absent; otherwise must be positive.
+func (c *checker) optPositive(field string, d Decimal) {
+	if c.err == nil && d.IsNegative() {
+		c.fail(field, d.String(), "must be positive (or absent)")
+	}
+}
+
+// mustZero: the reason is passed in parts and joined only on failure, so
+// that a valid event is checked without allocating.
+func (c *checker) mustZero(field string, d Decimal, reason ...string) {
+	if c.err == nil && !d.IsZero() {
+		c.fail(field, d.String(), strings.Join(reason, ""))
+	}
+}
+
+// time: required, and encodable as RFC 3339 (UTC year 1..9999).
+func (c *checker) time(field string, t time.Time, required bool) {
+	if c.err != nil {
+		return
+	}
+	if t.IsZero() {
+		if required {
+			c.fail(field, "", "required (zero time)")
+		}
+		return
+	}
+	if y := t.UTC().Year(); y < 1 || y > 9999 {
+		c.fail(field, t.String(), "year outside 1..9999")
+	}
+}
+
+type validEnum interface {
+	Valid() bool
+	String() string
+}
+
+func (c *checker) enum(field string, v validEnum, required bool, zero bool) {
+	if c.err != nil {
+		return
+	}
+	if zero {
+		if required {
+			c.fail(field, "", "required")
+		}
+		return
+	}
+	if !v.Valid() {
+		c.fail(field, v.String(), "unknown value")
+	}
+}
