@@ -4,6 +4,7 @@
 //
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
+//	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
 package main
 
 import (
@@ -14,6 +15,7 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -24,6 +26,8 @@ func main() {
 	keys := flag.Int("keys", 16, "partition keys (symbols)")
 	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
 	work := flag.Duration("work", 0, "simulated handler work per event (e.g. 20us)")
+	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
+	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	flag.Parse()
 	if *cpuprofile != "" {
@@ -39,7 +43,13 @@ func main() {
 		defer pprof.StopCPUProfile()
 	}
 	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work}
-	if err := run(context.Background(), os.Stdout, *suite, *runs, cfg); err != nil {
+	var err error
+	if *suite == "transports" {
+		err = transports(context.Background(), os.Stdout, *runs, cfg, strings.Split(*urls, ","), *publishers)
+	} else {
+		err = run(context.Background(), os.Stdout, *suite, *runs, cfg)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "tradebus-bench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)

@@ -43,6 +43,11 @@ func (p *Pool) Max() int { return cap(p.sem) }
 // case fn never runs. fn runs on a goroutine owned by the pool after every
 // earlier fn of the same key has returned.
 func (p *Pool) Submit(ctx context.Context, key string, fn func()) error {
+	// A select with a free slot and a done ctx picks either case at
+	// random: check ctx first so that a cancelled ctx never runs fn.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	select {
 	case p.sem <- struct{}{}:
 	case <-ctx.Done():

@@ -1,0 +1,273 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// Dedup is the idempotent-consumer middleware. For each message it derives a
+// key (the event id by default, see WithDedupKey), takes an in-process lock on
+// it, asks the Store whether the key was processed, and then either acks the
+// message without running the handler (a duplicate) or runs the handler and —
+// only if it succeeded — records the key.
+//
+// Recording after success, never before, is the difference from Watermill's
+// middleware.Deduplicator, which records the key when the message arrives and
+// so drops a message that failed, was nacked and was redelivered inside its
+// window. Here such a message is processed again.
+//
+// Concurrent duplicates of one key in one process are serialised by the
+// per-key lock: one is processed; the other waits and then, when the first
+// succeeded, finds the key recorded and is acked as a duplicate (or, when the
+// first failed, is processed itself). Across processes sharing a store, two
+// deliveries of one key at the very same time can both run; the PostgreSQL
+// store's RecordTx closes that gap for writes in the same transaction.
+//
+// When the handler returns messages for the router to publish, the key is
+// recorded only once the router acked the message, i.e. after those messages
+// were published; if the router nacks it (publish failed), nothing is recorded
+// and the redelivery is processed again. (The lock on the key is held until
+// then.)
+//
+// A failure of the store before the handler is returned as a (transient)
+// error, so it is retried. A failure to record after a successful handler is
+// logged and counted (DedupStats.RecordErrors) but not returned: returning it
+// would run a handler that already succeeded again; a later duplicate may then
+// be processed twice.
+//
+// A Dedup is safe for concurrent use; its zero value is not usable (use
+// NewDedup).
+type Dedup struct {
+	cfg   config
+	locks keyLocks
+
+	processed    atomic.Uint64
+	duplicates   atomic.Uint64
+	recordErrors atomic.Uint64
+}
+
+// DedupStats are the counters of a Dedup.
+type DedupStats struct {
+	// Processed counts messages whose handler succeeded and whose key was recorded.
+	Processed uint64
+	// Duplicates counts messages acked without running the handler.
+	Duplicates uint64
+	// RecordErrors counts failures to record a key after the handler succeeded.
+	RecordErrors uint64
+}
+
+// NewDedup returns the dedup middleware. Options: WithDedupStore (default: a
+// new MemoryStore), WithDedupTTL (24h), WithDedupKey (event id),
+// WithDedupNamespace ("<group>/<handler name>"), WithStoreTimeout (5s),
+// WithConsumerGroup, WithLogger.
+func NewDedup(opts ...Option) (*Dedup, error) {
+	cfg, err := buildConfig(compDedup, opts)
+	if err != nil {
+		return nil, err
+	}
+	return newDedup(cfg)
+}
+
+func newDedup(cfg config) (*Dedup, error) {
+	if cfg.store == nil {
+		ms, err := NewMemoryStore()
+		if err != nil {
+			return nil, err
+		}
+		cfg.store = ms
+	}
+	if cfg.keyFunc == nil {
+		cfg.keyFunc = EventIDKey
+	}
+	return &Dedup{cfg: cfg, locks: keyLocks{m: make(map[string]*keyLock)}}, nil
+}
+
+// EventIDKey is the default dedup key: the event id (metadata "id"), or the
+// Watermill message UUID when the message has no id.
+func EventIDKey(msg *message.Message) (string, error) {
+	if id := msg.Metadata.Get(events.MetaID); id != "" {
+		return id, nil
+	}
+	return msg.UUID, nil
+}
+
+// Stats returns a snapshot of the counters.
+func (d *Dedup) Stats() DedupStats {
+	return DedupStats{
+		Processed:    d.processed.Load(),
+		Duplicates:   d.duplicates.Load(),
+		RecordErrors: d.recordErrors.Load(),
+	}
+}
+
+// Store returns the store keys are recorded in.
+func (d *Dedup) Store() Store { return d.cfg.store }
+
+type dedupKeyCtx struct{}
+
+// DedupKey returns the store key (namespace included) of the message being
+// handled, as set by the dedup middleware. A handler writing to PostgreSQL can
+// record it in its own transaction (pgstore's RecordTx), so that the business
+// write and the dedup record commit together (the inbox pattern).
+func DedupKey(ctx context.Context) (string, bool) {
+	k, ok := ctx.Value(dedupKeyCtx{}).(string)
+	return k, ok
+}
+
+// Middleware implements message.HandlerMiddleware.
+func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		ctx := msg.Context()
+		key, err := d.key(msg)
+		if err != nil {
+			return nil, err
+		}
+		kl, err := d.locks.lock(ctx, key)
+		if err != nil {
+			return nil, err
+		}
+		locked := true
+		defer func() {
+			if locked {
+				d.locks.unlock(key, kl)
+			}
+		}()
+
+		sctx, cancel := d.storeCtx(ctx)
+		seen, err := d.cfg.store.Seen(sctx, key)
+		cancel()
+		if err != nil {
+			return nil, fmt.Errorf("middleware: dedup store lookup of %q: %w", key, err)
+		}
+		if seen {
+			d.duplicates.Add(1)
+			d.cfg.logger.DebugContext(ctx, "tradebus: duplicate message acked without handling",
+				slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key))
+			return nil, nil
+		}
+
+		msg.SetContext(context.WithValue(ctx, dedupKeyCtx{}, key))
+		out, err := h(msg)
+		msg.SetContext(ctx)
+		if err != nil {
+			return out, err
+		}
+		if len(out) == 0 {
+			d.record(ctx, msg, key)
+			return nil, nil
+		}
+		// The router publishes out after we return and then acks or nacks
+		// msg: record only on ack, keeping the key locked until then.
+		locked = false
+		go func() {
+			defer d.locks.unlock(key, kl)
+			select {
+			case <-msg.Acked():
+				d.record(ctx, msg, key)
+			case <-msg.Nacked():
+			}
+		}()
+		return out, nil
+	}
+}
+
+func (d *Dedup) key(msg *message.Message) (string, error) {
+	k, err := d.cfg.keyFunc(msg)
+	if err != nil {
+		return "", fmt.Errorf("middleware: dedup key of message %s: %w", msg.UUID, err)
+	}
+	if k == "" {
+		return "", Permanent(fmt.Errorf("%w for message %s", ErrNoDedupKey, msg.UUID))
+	}
+	if ns := d.cfg.namespace; ns != "" {
+		return ns + ":" + k, nil
+	}
+	handler := message.HandlerNameFromCtx(msg.Context())
+	if d.cfg.group != "" {
+		return d.cfg.group + "/" + handler + ":" + k, nil
+	}
+	return handler + ":" + k, nil
+}
+
+// storeCtx bounds a store call by WithStoreTimeout. The MemoryStore never
+// blocks, so it is spared the timer.
+func (d *Dedup) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	if _, ok := d.cfg.store.(*MemoryStore); ok {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, d.cfg.storeTimeout)
+}
+
+func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
+	rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
+	defer cancel()
+	if err := d.cfg.store.Record(rctx, key, d.cfg.dedupTTL); err != nil {
+		d.recordErrors.Add(1)
+		d.cfg.logger.ErrorContext(ctx, "tradebus: dedup key not recorded after successful handling; a later duplicate may be processed again",
+			slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key), slog.Any("error", err))
+		return
+	}
+	d.processed.Add(1)
+}
+
+// keyLocks is a set of per-key mutexes that waits honouring ctx. Entries are
+// reference counted, removed when unused and recycled, so memory is bounded by
+// the number of keys in flight.
+type keyLocks struct {
+	mu   sync.Mutex
+	m    map[string]*keyLock
+	free []*keyLock // recycled entries (bounded)
+}
+
+type keyLock struct {
+	sem  chan struct{}
+	refs int
+}
+
+const maxFreeKeyLocks = 1024
+
+func (l *keyLocks) lock(ctx context.Context, key string) (*keyLock, error) {
+	l.mu.Lock()
+	e, ok := l.m[key]
+	if !ok {
+		if n := len(l.free); n > 0 {
+			e, l.free = l.free[n-1], l.free[:n-1]
+		} else {
+			e = &keyLock{sem: make(chan struct{}, 1)}
+		}
+		l.m[key] = e
+	}
+	e.refs++
+	l.mu.Unlock()
+	select {
+	case e.sem <- struct{}{}:
+		return e, nil
+	case <-ctx.Done():
+		l.release(key, e)
+		return nil, ctx.Err()
+	}
+}
+
+func (l *keyLocks) unlock(key string, e *keyLock) {
+	<-e.sem
+	l.release(key, e)
+}
+
+func (l *keyLocks) release(key string, e *keyLock) {
+	l.mu.Lock()
+	e.refs--
+	if e.refs == 0 {
+		delete(l.m, key)
+		if len(l.free) < maxFreeKeyLocks {
+			l.free = append(l.free, e)
+		}
+	}
+	l.mu.Unlock()
+}

@@ -1,0 +1,94 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+func TestMemoryStoreTTL(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s, err := NewMemoryStore()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if seen, _ := s.Seen(ctx, "k"); seen {
+			t.Fatal("empty store saw k")
+		}
+		_ = s.Record(ctx, "k", time.Minute)
+		time.Sleep(59 * time.Second)
+		if seen, _ := s.Seen(ctx, "k"); !seen {
+			t.Fatal("k forgotten before its TTL")
+		}
+		// Recording again keeps the first record (and its expiry).
+		_ = s.Record(ctx, "k", time.Hour)
+		time.Sleep(time.Second)
+		if seen, _ := s.Seen(ctx, "k"); seen {
+			t.Fatal("k seen after its TTL")
+		}
+		if s.Len() != 0 {
+			t.Fatalf("expired key kept: len %d", s.Len())
+		}
+		// Expired keys are swept when new keys are recorded.
+		for i := range 10 {
+			_ = s.Record(ctx, fmt.Sprint(i), time.Second)
+		}
+		time.Sleep(2 * time.Second)
+		_ = s.Record(ctx, "new", time.Second)
+		if s.Len() != 1 {
+			t.Fatalf("len %d after sweep, want 1", s.Len())
+		}
+	})
+}
+
+func TestMemoryStoreBounded(t *testing.T) {
+	ctx := context.Background()
+	s, _ := NewMemoryStore(WithMaxEntries(3))
+	for _, k := range []string{"a", "b", "c", "d"} {
+		_ = s.Record(ctx, k, time.Hour)
+	}
+	if s.Len() != 3 || s.Evicted() != 1 {
+		t.Fatalf("len %d evicted %d", s.Len(), s.Evicted())
+	}
+	if seen, _ := s.Seen(ctx, "a"); seen {
+		t.Fatal("oldest key not evicted")
+	}
+	for _, k := range []string{"b", "c", "d"} {
+		if seen, _ := s.Seen(ctx, k); !seen {
+			t.Fatalf("%s evicted", k)
+		}
+	}
+}
+
+func TestMemoryStoreStaleRecords(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		s, _ := NewMemoryStore(WithMaxEntries(2))
+		_ = s.Record(ctx, "k", time.Second)
+		time.Sleep(2 * time.Second)
+		if seen, _ := s.Seen(ctx, "k"); seen { // drops k; its ring entry is stale
+			t.Fatal("seen after TTL")
+		}
+		_ = s.Record(ctx, "k", time.Hour) // k again, newer record
+		_ = s.Record(ctx, "x", time.Hour)
+		if seen, _ := s.Seen(ctx, "k"); !seen {
+			t.Fatal("stale ring entry removed the new record of k")
+		}
+		// Full: the oldest live record (k) goes, x stays.
+		_ = s.Record(ctx, "y", time.Hour)
+		if seenK, _ := s.Seen(ctx, "k"); seenK || s.Evicted() != 1 || s.Len() != 2 {
+			t.Fatalf("k seen %v evicted %d len %d", seenK, s.Evicted(), s.Len())
+		}
+		// Many re-records of live keys keep the ring bounded.
+		for range 1000 {
+			_ = s.Record(ctx, "x", time.Hour)
+			_ = s.Record(ctx, "y", time.Hour)
+		}
+		if s.n > 4 {
+			t.Fatalf("ring holds %d entries", s.n)
+		}
+	})
+}

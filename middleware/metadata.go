@@ -1,0 +1,50 @@
+package middleware
+
+// Metadata keys this package adds to messages. They are lowercase, carry the
+// "tradebus_" prefix so they never collide with the CloudEvents envelope
+// (package events), and travel as broker headers like any other metadata.
+const (
+	// MetaPoisonReason is the error text of the failure that poisoned the message.
+	MetaPoisonReason = "tradebus_poison_reason"
+	// MetaPoisonClass is the ErrorClass of that failure: "permanent", "transient" or "panic".
+	MetaPoisonClass = "tradebus_poison_class"
+	// MetaPoisonRoutingKey is the routing key the message was originally
+	// published to; Replay republishes there.
+	MetaPoisonRoutingKey = "tradebus_poison_routingkey"
+	// MetaPoisonTopic is the subscription topic (pattern) the handler consumed from.
+	MetaPoisonTopic = "tradebus_poison_topic"
+	// MetaPoisonHandler is the Watermill handler name.
+	MetaPoisonHandler = "tradebus_poison_handler"
+	// MetaPoisonGroup is the consumer group (WithConsumerGroup), empty when not set.
+	MetaPoisonGroup = "tradebus_poison_group"
+	// MetaPoisonAttempts is the number of handler attempts (decimal), across requeues.
+	MetaPoisonAttempts = "tradebus_poison_attempts"
+	// MetaPoisonFirstFailure and MetaPoisonLastFailure are RFC 3339 (ns) times.
+	MetaPoisonFirstFailure = "tradebus_poison_first_failure"
+	MetaPoisonLastFailure  = "tradebus_poison_last_failure"
+	// MetaPoisonStack is the goroutine stack of a recovered panic (class "panic"
+	// only), truncated to 8 KiB.
+	MetaPoisonStack = "tradebus_poison_stack"
+
+	// MetaRetryAttempts is the number of handler attempts a requeued message has had.
+	MetaRetryAttempts = "tradebus_retry_attempts"
+	// MetaRetryRequeues is how many times the message was requeued.
+	MetaRetryRequeues = "tradebus_retry_requeues"
+	// MetaRetryAfter is the RFC 3339 (ns) time before which a requeued message
+	// is not handled again.
+	MetaRetryAfter = "tradebus_retry_after"
+	// MetaRetryFirstFailure is the RFC 3339 (ns) time of the first failure.
+	MetaRetryFirstFailure = "tradebus_retry_first_failure"
+	// MetaRetryHandler and MetaRetryGroup address a requeued copy to the
+	// handler (and consumer group) that requeued it; other handlers skip it.
+	MetaRetryHandler = "tradebus_retry_handler"
+	MetaRetryGroup   = "tradebus_retry_group"
+
+	// MetaReplayCount is how many times the message was replayed from the
+	// poison queue; MetaReplayedAt the RFC 3339 (ns) time of the last replay.
+	MetaReplayCount = "tradebus_replay_count"
+	MetaReplayedAt  = "tradebus_replayed_at"
+)
+
+// stack traces in metadata are truncated to this many bytes.
+const maxStackMeta = 8 << 10

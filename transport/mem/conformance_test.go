@@ -1,0 +1,48 @@
+package mem_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/mem"
+	"github.com/tradebus/tradebus/transport/transporttest"
+)
+
+func newMem(t *testing.T, opts ...mem.Option) *mem.Transport {
+	t.Helper()
+	tr, err := mem.New(opts...)
+	if err != nil {
+		t.Fatalf("mem.New: %v", err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if err := tr.Close(ctx); err != nil {
+			t.Errorf("Close: %v", err)
+		}
+	})
+	return tr
+}
+
+func TestConformance(t *testing.T) {
+	caps := transporttest.Capabilities{
+		ParallelKeys:       true,
+		OrderAfterNack:     true,
+		ConsumerGroupShare: true,
+		OrderAcrossMembers: true,
+		DurableGroups:      true,
+		Timeout:            10 * time.Second,
+	}
+	t.Run("default", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Transport { return newMem(t) }, caps)
+	})
+	t.Run("concurrency=1", func(t *testing.T) {
+		caps := caps
+		caps.ParallelKeys = false
+		transporttest.Run(t, func(t *testing.T) transport.Transport {
+			return newMem(t, mem.WithConcurrency(1), mem.WithBuffer(16))
+		}, caps)
+	})
+}

@@ -1,0 +1,42 @@
+package mem
+
+import (
+	"errors"
+	"fmt"
+)
+
+var (
+	// ErrInvalidOption is matched (errors.Is) by every error New and Open
+	// return for a bad option, URL or URL query parameter.
+	ErrInvalidOption = errors.New("mem: invalid option")
+
+	// ErrClosed is returned by Publish, Subscribe, SubscribeInitialize and
+	// Subscriber once the Transport (or, for Subscribe, the Subscriber) is
+	// closed.
+	ErrClosed = errors.New("mem: closed")
+
+	// ErrBufferFull is matched (errors.Is) by the *BufferFullError Publish
+	// returns under OverflowFail when a subscription queue is full.
+	ErrBufferFull = errors.New("mem: subscription buffer full")
+
+	// ErrInvalidGroup is returned by Transport.Subscriber for an empty
+	// consumer group name.
+	ErrInvalidGroup = errors.New("mem: invalid consumer group")
+)
+
+// BufferFullError names the subscription queue that had no room. It
+// unwraps to ErrBufferFull.
+type BufferFullError struct {
+	Group    string // consumer group of the full queue
+	Pattern  string // subscription pattern of the full queue
+	Key      string // routing key of the rejected message
+	Capacity int    // the queue's buffer size (WithBuffer)
+}
+
+func (e *BufferFullError) Error() string {
+	return fmt.Sprintf("mem: buffer of group %q pattern %q full (%d messages): message for %q rejected",
+		e.Group, e.Pattern, e.Capacity, e.Key)
+}
+
+// Unwrap returns ErrBufferFull.
+func (e *BufferFullError) Unwrap() error { return ErrBufferFull }
