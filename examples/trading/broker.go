@@ -2,11 +2,8 @@ package main
 
 import (
 	"context"
-	"log/slog"
 	"net/url"
 	"time"
-
-	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/transport"
 )
@@ -28,9 +25,4 @@ func openBroker(ctx context.Context, raw string) (*broker, func(), error) {
 		_ = tr.Close(cctx)
 	}
 	return &broker{Transport: tr, Name: name}, closeFn, nil
-}
-
-// reliability returns the router middleware stack.
-func reliability(_ *slog.Logger) []message.HandlerMiddleware {
-	return nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
 	"github.com/tradebus/tradebus/transport"
@@ -77,8 +78,6 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	router.AddMiddleware(reliability(cfg.Logger)...)
-
 	sys := newSystem(cfg, pub)
 	if err := sys.register(router, tr, &fl); err != nil {
 		return nil, err
@@ -122,41 +121,46 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	return sum, nil
 }
 
-// handle registers fn and counts its successful calls.
-func handle[T events.Event](r *message.Router, sub message.Subscriber, pattern, name string, fl *flow, fn subscriber.Func[T]) error {
-	_, err := subscriber.Handle(r, sub, pattern, func(ctx context.Context, ev T) error {
+// handle registers fn behind the group's reliability stack and counts its
+// successful calls.
+func handle[T events.Event](r *message.Router, sub message.Subscriber, stack *middleware.Stack, pattern, name string, fl *flow, fn subscriber.Func[T]) error {
+	h, err := subscriber.Handle(r, sub, pattern, func(ctx context.Context, ev T) error {
 		if err := fn(ctx, ev); err != nil {
 			return err
 		}
 		fl.handled.Add(1)
 		return nil
 	}, subscriber.WithName(name))
-	return err
+	if err != nil {
+		return err
+	}
+	h.AddMiddleware(stack.Middlewares()...)
+	return nil
 }
 
 func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
 	type reg struct {
 		group string
-		add   func(sub message.Subscriber) error
+		add   func(sub message.Subscriber, st *middleware.Stack) error
 	}
 	regs := []reg{
-		{"strategy", func(sub message.Subscriber) error {
-			return handle(r, sub, "ticker.#", "strategy", fl, s.onTicker)
+		{"strategy", func(sub message.Subscriber, st *middleware.Stack) error {
+			return handle(r, sub, st, "ticker.#", "strategy", fl, s.onTicker)
 		}},
-		{"executor", func(sub message.Subscriber) error {
-			return handle(r, sub, "signal.#", "executor", fl, s.onSignal)
+		{"executor", func(sub message.Subscriber, st *middleware.Stack) error {
+			return handle(r, sub, st, "signal.#", "executor", fl, s.onSignal)
 		}},
-		{"venue", func(sub message.Subscriber) error {
-			return handle(r, sub, "order.*.*", "venue", fl, s.onOrder)
+		{"venue", func(sub message.Subscriber, st *middleware.Stack) error {
+			return handle(r, sub, st, "order.*.*", "venue", fl, s.onOrder)
 		}},
-		{"portfolio", func(sub message.Subscriber) error {
-			if err := handle(r, sub, "exec.#", "portfolio-fills", fl, s.onExec); err != nil {
+		{"portfolio", func(sub message.Subscriber, st *middleware.Stack) error {
+			if err := handle(r, sub, st, "exec.#", "portfolio-fills", fl, s.onExec); err != nil {
 				return err
 			}
-			return handle(r, sub, "trade.*.*", "portfolio-marks", fl, s.onTrade)
+			return handle(r, sub, st, "trade.*.*", "portfolio-marks", fl, s.onTrade)
 		}},
-		{"risk", func(sub message.Subscriber) error {
-			return handle(r, sub, "position.#", "risk", fl, s.onPosition)
+		{"risk", func(sub message.Subscriber, st *middleware.Stack) error {
+			return handle(r, sub, st, "position.#", "risk", fl, s.onPosition)
 		}},
 	}
 	for _, rg := range regs {
@@ -164,7 +168,14 @@ func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
 		if err != nil {
 			return fmt.Errorf("subscriber %s: %w", rg.group, err)
 		}
-		if err := rg.add(sub); err != nil {
+		// Correlation → poison queue → retry → dedup → recoverer, per group:
+		// a failing handler is retried, then dead-lettered to
+		// "deadletter.<group>"; redelivered duplicates are skipped.
+		st, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(rg.group), middleware.WithLogger(s.log))
+		if err != nil {
+			return err
+		}
+		if err := rg.add(sub, st); err != nil {
 			return fmt.Errorf("handler %s: %w", rg.group, err)
 		}
 	}
