@@ -40,6 +40,17 @@ func Marshal(e Event) ([]byte, error) {
 // T is normally a value type (events.Trade); a pointer type works too.
 func Unmarshal[T Event](data []byte) (T, error) {
 	var v T
+	if fd, ok := any(&v).(fastDecoder); ok {
+		if fd.decodeFast(data) {
+			if err := v.Validate(); err != nil {
+				var zero T
+				return zero, err
+			}
+			return v, nil
+		}
+		var zero T
+		v = zero // decode from scratch: results and errors as encoding/json's
+	}
 	if err := json.Unmarshal(data, &v); err != nil {
 		var zero T
 		return zero, &DecodeError{Type: typeNameOf[T](), Err: err}

@@ -80,10 +80,52 @@ var (
 	decimalOne = Decimal{d: udecimal.One}
 )
 
+// parseSmallDecimal parses the common short form — unsigned digits
+// without a leading zero (or a single "0"), optionally '.' and 1 to 19
+// digits, at most 19 digits in all — into the value udecimal's parser
+// returns for it (coefficient and places as written). It reports !ok for
+// anything else, which the caller hands to udecimal. It exists because
+// udecimal's parser has a large stack frame: on the fresh goroutine the
+// Watermill router starts per message, parsing a price grew the stack.
+func parseSmallDecimal[S string | []byte](b S) (Decimal, bool) {
+	n := len(b)
+	if n == 0 || n > 20 || (n > 1 && b[0] == '0' && b[1] != '.') {
+		return Decimal{}, false
+	}
+	var coef uint64
+	digits, places, dot := 0, 0, false
+	for i := 0; i < n; i++ {
+		c := b[i]
+		switch {
+		case c >= '0' && c <= '9':
+			coef = coef*10 + uint64(c-'0')
+			digits++
+			if dot {
+				places++
+			}
+		case c == '.' && !dot && i > 0 && i < n-1:
+			dot = true
+		default:
+			return Decimal{}, false
+		}
+	}
+	if digits > 19 {
+		return Decimal{}, false
+	}
+	v, err := udecimal.NewFromUint64(coef, uint8(places))
+	if err != nil {
+		return Decimal{}, false
+	}
+	return Decimal{d: v}, true
+}
+
 // ParseDecimal parses s ("-12.5", "0.000000000000000001"). It accepts an
 // optional sign, digits, and an optional '.' followed by 1 to 19 digits;
 // no exponent, no spaces. The error wraps ErrDecimal.
 func ParseDecimal(s string) (Decimal, error) {
+	if d, ok := parseSmallDecimal(s); ok {
+		return d, nil
+	}
 	v, err := udecimal.Parse(s)
 	if err != nil {
 		return Decimal{}, decimalErr("parse", s, parseReason(err))
@@ -92,6 +134,9 @@ func ParseDecimal(s string) (Decimal, error) {
 }
 
 func parseDecimalBytes(b []byte) (Decimal, error) {
+	if d, ok := parseSmallDecimal(b); ok {
+		return d, nil
+	}
 	var v udecimal.Decimal
 	if err := v.UnmarshalText(b); err != nil {
 		return Decimal{}, decimalErr("parse", string(b), parseReason(err))

@@ -173,6 +173,9 @@ func (b OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) {
 
 // MarshalJSON encodes b with its time in UTC.
 func (b OrderBook) MarshalJSON() ([]byte, error) {
+	if out, ok := b.appendJSON(make([]byte, 0, 128+64*(len(b.Bids)+len(b.Asks)))); ok {
+		return out, nil // the same bytes as below, see fastjson.go
+	}
 	type plain OrderBook
 	p := plain(b)
 	p.Time = p.Time.UTC()

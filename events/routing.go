@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 	"unicode"
+	"unicode/utf8"
 )
 
 // ErrInvalidRoutingKey is matched (errors.Is) by every routing-key or
@@ -30,6 +31,26 @@ func ValidateSegment(s string) error {
 	if s == "" {
 		return &RoutingError{Key: s, Reason: "empty segment"}
 	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= utf8.RuneSelf || !segmentASCII[c] {
+			return validateSegmentSlow(s)
+		}
+	}
+	return nil
+}
+
+// segmentASCII[c] reports whether the ASCII byte c may appear in a segment
+// (printable, not white space, not '.', '*', '#', '>'), so that the common
+// all-ASCII segment is checked without decoding runes.
+var segmentASCII = func() (t [utf8.RuneSelf]bool) {
+	for c := range t {
+		r := rune(c)
+		t[c] = r != '.' && r != '*' && r != '#' && r != '>' && !unicode.IsSpace(r) && unicode.IsPrint(r)
+	}
+	return t
+}()
+
+func validateSegmentSlow(s string) error {
 	for _, r := range s {
 		if r == '.' || r == '*' || r == '#' || r == '>' || unicode.IsSpace(r) || !unicode.IsPrint(r) {
 			return &RoutingError{Key: s, Reason: fmt.Sprintf("illegal character %q in segment", r)}
@@ -60,12 +81,16 @@ func ValidateRoutingKey(key string) error {
 	if key == "" {
 		return &RoutingError{Key: key, Reason: "empty"}
 	}
-	for _, seg := range strings.Split(key, ".") {
+	for rest := key; ; {
+		seg, tail, more := strings.Cut(rest, ".")
 		if err := ValidateSegment(seg); err != nil {
 			return &RoutingError{Key: key, Reason: err.(*RoutingError).Reason}
 		}
+		if !more {
+			return nil
+		}
+		rest = tail
 	}
-	return nil
 }
 
 // ValidatePattern checks a subscription pattern: segments separated by

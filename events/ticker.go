@@ -70,6 +70,9 @@ func (t Ticker) Validate() error {
 
 // MarshalJSON encodes t with its time in UTC.
 func (t Ticker) MarshalJSON() ([]byte, error) {
+	if b, ok := t.appendJSON(make([]byte, 0, 256)); ok {
+		return b, nil // the same bytes as below, see fastjson.go
+	}
 	type plain Ticker
 	p := plain(t)
 	p.Time = p.Time.UTC()

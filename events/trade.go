@@ -51,6 +51,9 @@ func (t Trade) Validate() error {
 
 // MarshalJSON encodes t with its time in UTC.
 func (t Trade) MarshalJSON() ([]byte, error) {
+	if b, ok := t.appendJSON(make([]byte, 0, 256)); ok {
+		return b, nil // the same bytes as below, see fastjson.go
+	}
 	type plain Trade
 	p := plain(t)
 	p.Time = p.Time.UTC()

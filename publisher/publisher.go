@@ -168,15 +168,18 @@ func (p *Publisher) message(ctx context.Context, ev events.Event) (*message.Mess
 	if occurred.IsZero() {
 		occurred = p.now()
 	}
-	md := msg.Metadata
+	// Sized for every attribute below, so filling it never grows it.
+	md := make(message.Metadata, 12)
+	msg.Metadata = md
+	partitionKey := ev.PartitionKey()
 	md[events.MetaID] = idStr
 	md[events.MetaSpecVersion] = events.SpecVersion
 	md[events.MetaType] = ev.EventType()
 	md[events.MetaSource] = p.source
-	md[events.MetaSubject] = ev.PartitionKey()
+	md[events.MetaSubject] = partitionKey
 	md[events.MetaTime] = occurred.UTC().Format(time.RFC3339Nano)
 	md[events.MetaDataContentType] = events.ContentTypeJSON
-	md[events.MetaPartitionKey] = ev.PartitionKey()
+	md[events.MetaPartitionKey] = partitionKey
 	md[events.MetaRoutingKey] = key
 	if parent, ok := events.EnvelopeFromContext(ctx); ok && parent.ID != "" {
 		md[events.MetaCorrelationID], md[events.MetaCausationID] = parent.Chain()

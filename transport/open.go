@@ -7,7 +7,11 @@ import (
 	"net/url"
 	"strings"
 
+	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/mem"
+	"github.com/tradebus/tradebus/transport/nats"
+	"github.com/tradebus/tradebus/transport/redisstream"
 )
 
 // ErrUnknownScheme is wrapped by the error Open returns for a URL whose
@@ -19,12 +23,16 @@ var ErrInvalidURL = errors.New("transport: invalid URL")
 
 // Schemes lists the URL schemes Open accepts.
 func Schemes() []string {
-	return []string{"mem"}
+	return []string{"mem", "amqp", "amqps", "kafka", "redis", "rediss", "nats", "tls"}
 }
 
 // Open opens the transport named by rawURL's scheme:
 //
-//	mem://                  in-process broker (tests, single-process apps)
+//	mem://                          in-process broker (tests, single-process apps)
+//	amqp://user:pass@host:5672/vhost RabbitMQ (amqps:// for TLS)
+//	kafka://host:9092[,host:9092]   Kafka
+//	redis://host:6379/0             Redis Streams (rediss:// for TLS)
+//	nats://host:4222                NATS JetStream (tls:// for TLS)
 //
 // Query parameters are the transport's options (see each package's Open).
 // Errors never contain the URL's password.
@@ -40,6 +48,14 @@ func Open(ctx context.Context, rawURL string) (Transport, error) {
 	switch strings.ToLower(u.Scheme) {
 	case "mem":
 		return nilIfErr(mem.Open(ctx, u))
+	case "amqp", "amqps":
+		return nilIfErr(amqp.Open(ctx, u))
+	case "kafka":
+		return nilIfErr(kafka.Open(ctx, u))
+	case "redis", "rediss":
+		return nilIfErr(redisstream.Open(ctx, u))
+	case "nats", "tls":
+		return nilIfErr(nats.Open(ctx, u))
 	default:
 		return nil, fmt.Errorf("%w: %q in %q (want one of %s)", ErrUnknownScheme, u.Scheme, u.Redacted(), strings.Join(Schemes(), ", "))
 	}

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -23,6 +25,7 @@ type e2eConfig struct {
 	Keys        int
 	Concurrency int
 	Work        time.Duration
+	WorkN       int // events per run when Work > 0
 }
 
 func sampleTrades(keys int) []events.Trade {
@@ -38,7 +41,8 @@ func sampleTrades(keys int) []events.Trade {
 	return out
 }
 
-// spin burns d of CPU-free wall time the way an I/O-bound handler would.
+// spin waits d without using the CPU, the way an I/O-bound handler would
+// (time.Sleep: the OS timer makes short sleeps somewhat longer).
 func spin(d time.Duration) {
 	if d > 0 {
 		time.Sleep(d)
@@ -74,13 +78,24 @@ func runRouter(ctx context.Context, r *message.Router, publish func() error, don
 }
 
 // baseline: the raw Watermill GoChannel router with the same count and
-// payload size, handler acking at once.
-func baseline(ctx context.Context, cfg e2eConfig) (time.Duration, error) {
+// payload size, handler acking at once (after cfg.Work).
+//
+// With block false it is GoChannel's default configuration: Publish starts
+// a goroutine per message and returns at once, so every published message
+// is in flight at the same time, unbounded and in no particular order (the
+// router starts a handler goroutine per message it receives). With block
+// true (BlockPublishUntilSubscriberAck) GoChannel hands the subscriber one
+// message at a time and waits for its ack before the next, in order: the
+// Watermill behaviour DESIGN.md's "one message at a time" refers to.
+func baseline(ctx context.Context, cfg e2eConfig, block bool) (time.Duration, error) {
 	payload, err := events.Marshal(sampleTrades(1)[0])
 	if err != nil {
 		return 0, err
 	}
-	gc := gochannel.NewGoChannel(gochannel.Config{OutputChannelBuffer: 1024}, watermill.NopLogger{})
+	gc := gochannel.NewGoChannel(gochannel.Config{
+		OutputChannelBuffer:            1024,
+		BlockPublishUntilSubscriberAck: block,
+	}, watermill.NopLogger{})
 	defer gc.Close()
 	r, err := newRouter()
 	if err != nil {
@@ -97,7 +112,7 @@ func baseline(ctx context.Context, cfg e2eConfig) (time.Duration, error) {
 	})
 	return runRouter(ctx, r, func() error {
 		for i := range cfg.N {
-			if err := gc.Publish("trade", message.NewMessage(fmt.Sprint(i), payload)); err != nil {
+			if err := gc.Publish("trade", message.NewMessage(strconv.Itoa(i), payload)); err != nil {
 				return err
 			}
 		}
@@ -150,32 +165,101 @@ func typed(ctx context.Context, cfg e2eConfig, concurrency int) (time.Duration, 
 	}, done)
 }
 
-func e2e(ctx context.Context, w io.Writer, runs int, cfg e2eConfig) error {
-	fmt.Fprintf(w, "end-to-end: %d events/run, %d keys, handler work %v, %d runs, GOMAXPROCS=%d\n",
-		cfg.N, cfg.Keys, cfg.Work, runs, runtime.GOMAXPROCS(0))
-	var base, t1, tn []float64
-	for range runs {
-		// Interleave the three paths so machine noise hits them alike.
-		d, err := baseline(ctx, cfg)
-		if err != nil {
-			return fmt.Errorf("baseline: %w", err)
-		}
-		base = append(base, rate(cfg.N, d))
-		d, err = typed(ctx, cfg, 1)
-		if err != nil {
-			return fmt.Errorf("typed, concurrency 1: %w", err)
-		}
-		t1 = append(t1, rate(cfg.N, d))
-		d, err = typed(ctx, cfg, cfg.Concurrency)
-		if err != nil {
-			return fmt.Errorf("typed, concurrency %d: %w", cfg.Concurrency, err)
-		}
-		tn = append(tn, rate(cfg.N, d))
+// path is one measured configuration of the e2e suite.
+type path struct {
+	label string
+	run   func(context.Context, e2eConfig) (time.Duration, error)
+}
+
+func e2ePaths(concurrency int) []path {
+	return []path{
+		{"Watermill GoChannel, default (goroutine per msg, unordered)", func(ctx context.Context, c e2eConfig) (time.Duration, error) {
+			return baseline(ctx, c, false)
+		}},
+		{"Watermill GoChannel, one at a time (BlockPublishUntilAck)", func(ctx context.Context, c e2eConfig) (time.Duration, error) {
+			return baseline(ctx, c, true)
+		}},
+		{"tradebus typed, mem, concurrency 1 (one at a time)", func(ctx context.Context, c e2eConfig) (time.Duration, error) {
+			return typed(ctx, c, 1)
+		}},
+		{fmt.Sprintf("tradebus typed, mem, concurrency %d (key-ordered)", concurrency), func(ctx context.Context, c e2eConfig) (time.Duration, error) {
+			return typed(ctx, c, concurrency)
+		}},
 	}
-	mb, m1, mn := median(base), median(t1), median(tn)
-	fmt.Fprintf(w, "%-48s %12s %8s\n", "path", "events/s", "ratio")
-	fmt.Fprintf(w, "%-48s %12.0f %8.2f\n", "raw Watermill GoChannel router (baseline)", mb, 1.0)
-	fmt.Fprintf(w, "%-48s %12.0f %8.2f\n", "tradebus typed, mem, concurrency 1", m1, m1/mb)
-	fmt.Fprintf(w, "%-48s %12.0f %8.2f\n", fmt.Sprintf("tradebus typed, mem, concurrency %d", cfg.Concurrency), mn, mn/mb)
+}
+
+// measure runs every path runs times, interleaved so that machine noise
+// hits them alike, and returns the median events/s of each.
+func measure(ctx context.Context, runs int, cfg e2eConfig, paths []path, only string) ([]float64, error) {
+	rates := make([][]float64, len(paths))
+	for range runs {
+		for i, p := range paths {
+			if only != "" && !strings.Contains(p.label, only) {
+				continue
+			}
+			d, err := p.run(ctx, cfg)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", p.label, err)
+			}
+			rates[i] = append(rates[i], rate(cfg.N, d))
+		}
+	}
+	meds := make([]float64, len(paths))
+	for i := range rates {
+		meds[i] = median(rates[i])
+	}
+	return meds, nil
+}
+
+// report prints one table: events/s and the ratio against each baseline
+// (paths[0] GoChannel default, paths[1] GoChannel one at a time).
+func report(w io.Writer, paths []path, meds []float64) {
+	fmt.Fprintf(w, "%-62s %10s %11s %11s\n", "path", "events/s", "vs default", "vs 1-at-a-t")
+	for i, p := range paths {
+		if meds[i] == 0 {
+			continue
+		}
+		fmt.Fprintf(w, "%-62s %10.0f %10.2fx %10.2fx\n", p.label, meds[i], ratio(meds[i], meds[0]), ratio(meds[i], meds[1]))
+	}
+}
+
+func ratio(a, b float64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return a / b
+}
+
+func e2e(ctx context.Context, w io.Writer, runs int, cfg e2eConfig, only string) error {
+	paths := e2ePaths(cfg.Concurrency)
+	fmt.Fprintf(w, "end-to-end, no handler work: %d events/run, %d keys, payload %d B, %d runs (medians), GOMAXPROCS=%d\n",
+		cfg.N, cfg.Keys, payloadSize(), runs, runtime.GOMAXPROCS(0))
+	plain := cfg
+	plain.Work = 0
+	meds, err := measure(ctx, runs, plain, paths, only)
+	if err != nil {
+		return err
+	}
+	report(w, paths, meds)
+	if cfg.Work <= 0 {
+		return nil
+	}
+	wcfg := cfg
+	wcfg.N = cfg.WorkN
+	fmt.Fprintf(w, "\nend-to-end, handler sleeps %v per event (I/O-bound): %d events/run, %d keys, %d runs (medians)\n",
+		cfg.Work, wcfg.N, cfg.Keys, runs)
+	meds, err = measure(ctx, runs, wcfg, paths, only)
+	if err != nil {
+		return err
+	}
+	report(w, paths, meds)
 	return nil
+}
+
+func payloadSize() int {
+	b, err := events.Marshal(sampleTrades(1)[0])
+	if err != nil {
+		return 0
+	}
+	return len(b)
 }

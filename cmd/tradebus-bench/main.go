@@ -2,7 +2,7 @@
 // the same run and prints ratios (medians of several runs), because the
 // machines it runs on are shared and noisy.
 //
-//	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router
+//	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
 package main
@@ -25,7 +25,9 @@ func main() {
 	runs := flag.Int("runs", 5, "runs per measurement (the median is printed)")
 	keys := flag.Int("keys", 16, "partition keys (symbols)")
 	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
-	work := flag.Duration("work", 0, "simulated handler work per event (e.g. 20us)")
+	work := flag.Duration("work", 50*time.Microsecond, "e2e: also measure with a handler that sleeps this long per event (I/O-bound); 0 skips")
+	workN := flag.Int("work-n", 3_000, "e2e: events per run of the handler-work measurement")
+	only := flag.String("only", "", "e2e: measure only the paths whose label contains this (for profiling)")
 	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
@@ -42,12 +44,12 @@ func main() {
 		}
 		defer pprof.StopCPUProfile()
 	}
-	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work}
+	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work, WorkN: *workN}
 	var err error
 	if *suite == "transports" {
 		err = transports(context.Background(), os.Stdout, *runs, cfg, strings.Split(*urls, ","), *publishers)
 	} else {
-		err = run(context.Background(), os.Stdout, *suite, *runs, cfg)
+		err = run(context.Background(), os.Stdout, *suite, *runs, cfg, *only)
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "tradebus-bench:", err)
@@ -56,14 +58,14 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, w io.Writer, suite string, runs int, cfg e2eConfig) error {
+func run(ctx context.Context, w io.Writer, suite string, runs int, cfg e2eConfig, only string) error {
 	switch suite {
 	case "e2e":
-		return e2e(ctx, w, runs, cfg)
+		return e2e(ctx, w, runs, cfg, only)
 	case "codec":
 		return codec(w)
 	case "all":
-		if err := e2e(ctx, w, runs, cfg); err != nil {
+		if err := e2e(ctx, w, runs, cfg, only); err != nil {
 			return err
 		}
 		return codec(w)

@@ -3,6 +3,7 @@ package mem
 import (
 	"context"
 	"fmt"
+	"maps"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -36,9 +37,9 @@ type stored struct {
 }
 
 func newStored(routingKey string, msg *message.Message) *stored {
-	md := make(map[string]string, len(msg.Metadata)+1)
-	for k, v := range msg.Metadata {
-		md[k] = v
+	md := maps.Clone(map[string]string(msg.Metadata)) // copies the table, no rehash
+	if md == nil {
+		md = make(map[string]string, 1)
 	}
 	if md[events.MetaRoutingKey] == "" {
 		md[events.MetaRoutingKey] = routingKey
@@ -63,10 +64,7 @@ func (s *stored) message() *message.Message {
 		payload = append([]byte(nil), s.payload...)
 	}
 	msg := message.NewMessage(s.uuid, payload)
-	msg.Metadata = make(message.Metadata, len(s.metadata)) // no rehash while copying
-	for k, v := range s.metadata {
-		msg.Metadata[k] = v
-	}
+	msg.Metadata = maps.Clone(s.metadata) // copies the table, no rehash
 	return msg
 }
 

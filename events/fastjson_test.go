@@ -1,0 +1,150 @@
+package events
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/quagmt/udecimal"
+)
+
+// The hand-written codec (fastjson.go) must be invisible: the same bytes
+// as encoding/json, and the same decoded values.
+
+func fastSamples() []Event {
+	t0 := time.Date(2026, 3, 14, 16, 9, 26, 535897932, time.FixedZone("CET", 3600))
+	d := MustDecimal
+	return []Event{
+		Trade{Exchange: "binance", Symbol: "BTCUSDT", TradeID: "T-1", Price: d("64123.45"), Amount: d("0.000000000000000001"),
+			Side: SideBuy, TakerOrMaker: Taker, Time: t0},
+		Trade{Exchange: "x", Symbol: "S", Price: d("1"), Amount: d("123456789.123456789012345678"), Side: SideSell, Time: t0.Truncate(time.Second)},
+		Trade{Exchange: "x", Symbol: "S", TradeID: "a<b>&\"\\é\u2028", Price: d("1"), Amount: d("2"), Side: SideSell, Time: t0},
+		Trade{Exchange: "x", Symbol: "S", Price: d("1"), Amount: d("2"), Side: Side(9), Time: t0}, // invalid enum
+		Trade{Exchange: "x", Symbol: "S", Price: d("1"), Amount: d("2"), Side: SideBuy, Time: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)},
+		Ticker{Exchange: "x", Symbol: "S", Last: d("1.5"), Time: t0},
+		Ticker{Exchange: "kraken", Symbol: "ETHUSD", Bid: d("1"), BidSize: d("2"), Ask: d("3"), AskSize: d("4"), Last: d("5"),
+			High: d("6"), Low: d("0.7"), Volume: d("8"), QuoteVolume: d("9"), Time: t0},
+		OrderBook{Exchange: "x", Symbol: "S", Kind: BookDelta, Sequence: 7, Bids: []PriceLevel{{d("2"), d("0")}}, Time: t0},
+		OrderBook{Exchange: "x", Symbol: "S", Kind: BookSnapshot, Sequence: 1<<64 - 1,
+			Bids: []PriceLevel{{d("2"), d("1")}, {d("1.5"), d("3")}}, Asks: []PriceLevel{{d("2.5"), d("0.1")}}, Time: t0},
+		OrderBook{Exchange: "x", Symbol: "S", Kind: BookSnapshot, Time: t0},
+	}
+}
+
+// slowJSON is what MarshalJSON wrote before the fast path.
+func slowJSON(t *testing.T, e Event) ([]byte, error) {
+	t.Helper()
+	switch v := e.(type) {
+	case Trade:
+		type plain Trade
+		p := plain(v)
+		p.Time = p.Time.UTC()
+		return json.Marshal(p)
+	case Ticker:
+		type plain Ticker
+		p := plain(v)
+		p.Time = p.Time.UTC()
+		return json.Marshal(p)
+	case OrderBook:
+		type plain OrderBook
+		p := plain(v)
+		p.Time = p.Time.UTC()
+		if p.Bids == nil {
+			p.Bids = []PriceLevel{}
+		}
+		if p.Asks == nil {
+			p.Asks = []PriceLevel{}
+		}
+		return json.Marshal(p)
+	}
+	t.Fatalf("no slow path for %T", e)
+	return nil, nil
+}
+
+func TestFastEncoderMatchesEncodingJSON(t *testing.T) {
+	for i, e := range fastSamples() {
+		want, werr := slowJSON(t, e)
+		got, gerr := json.Marshal(e)
+		if (werr == nil) != (gerr == nil) || string(got) != string(want) {
+			t.Errorf("sample %d (%T):\n got %s (%v)\nwant %s (%v)", i, e, got, gerr, want, werr)
+		}
+	}
+}
+
+func checkFastDecode[T Event](t *testing.T, data []byte) {
+	t.Helper()
+	var fast T
+	fd, ok := any(&fast).(fastDecoder)
+	if !ok {
+		t.Fatalf("%T has no fast decoder", fast)
+	}
+	if !fd.decodeFast(data) {
+		return // encoding/json decides
+	}
+	var slow T
+	if err := json.Unmarshal(data, &slow); err != nil {
+		t.Fatalf("fast path accepted what encoding/json rejects (%v): %q", err, data)
+	}
+	if !reflect.DeepEqual(fast, slow) {
+		t.Fatalf("fast and encoding/json decode differ for %q:\n%#v\n%#v", data, fast, slow)
+	}
+}
+
+func TestFastDecoderMatchesEncodingJSON(t *testing.T) {
+	for _, e := range fastSamples() {
+		b, err := json.Marshal(e)
+		if err != nil {
+			continue
+		}
+		for _, in := range [][]byte{b, []byte(" \n" + string(b) + "\t"), []byte(`{}`), []byte(`{"exchange":"x","exchange":"y"}`)} {
+			checkFastDecode[Trade](t, in)
+			checkFastDecode[Ticker](t, in)
+			checkFastDecode[OrderBook](t, in)
+		}
+	}
+	// The fast path takes the common shape.
+	b, _ := json.Marshal(fastSamples()[0])
+	var tr Trade
+	if !tr.decodeFast(b) {
+		t.Fatalf("fast path rejected %s", b)
+	}
+}
+
+// FuzzFastDecoders: whatever the fast decoders accept, encoding/json
+// accepts too, with the same value.
+func FuzzFastDecoders(f *testing.F) {
+	for _, e := range fastSamples() {
+		if b, err := json.Marshal(e); err == nil {
+			f.Add(b)
+		}
+	}
+	f.Add([]byte(`{"exchange":"x","sequence":01,"bids":[["1","2"],]}`))
+	f.Add([]byte(`{"sequence":18446744073709551616,"bids":[],"asks":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkFastDecode[Trade](t, data)
+		checkFastDecode[Ticker](t, data)
+		checkFastDecode[OrderBook](t, data)
+	})
+}
+
+// FuzzSmallDecimal: the short-form parser yields exactly udecimal's value.
+func FuzzSmallDecimal(f *testing.F) {
+	for _, s := range []string{"0", "0.0", "0.5", "1.50", "64123.45", "1234567890123456789", "0.0000000000000000001",
+		"9999999999999999999", "12.", ".5", "00.5", "01", "1.2.3", "-1", "+1", "1e3", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseSmallDecimal(s)
+		if !ok {
+			return
+		}
+		want, err := udecimal.Parse(s)
+		if err != nil {
+			t.Fatalf("fast path accepted %q, udecimal: %v", s, err)
+		}
+		if !reflect.DeepEqual(got.d, want) {
+			t.Fatalf("%q: fast %#v, udecimal %#v", s, got.d, want)
+		}
+	})
+}

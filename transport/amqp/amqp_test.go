@@ -1,0 +1,775 @@
+package amqp_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/amqp"
+)
+
+func newMsg(routingKey, partitionKey string) *message.Message {
+	id := uuid.Must(uuid.NewV7()).String()
+	m := message.NewMessage(id, []byte(`{"n":1}`))
+	m.Metadata.Set(events.MetaID, id)
+	m.Metadata.Set(events.MetaRoutingKey, routingKey)
+	if partitionKey != "" {
+		m.Metadata.Set(events.MetaPartitionKey, partitionKey)
+	}
+	return m
+}
+
+func subscribe(t *testing.T, tr recTransport, group, pattern string) <-chan *message.Message {
+	t.Helper()
+	sub, err := tr.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch, err := sub.Subscribe(context.Background(), pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// receive reads n messages, acking each, or fails after timeout.
+func receive(t *testing.T, ch <-chan *message.Message, n int, timeout time.Duration) []*message.Message {
+	t.Helper()
+	var got []*message.Message
+	deadline := time.After(timeout)
+	for len(got) < n {
+		select {
+		case m, ok := <-ch:
+			if !ok {
+				t.Fatalf("channel closed after %d of %d messages", len(got), n)
+			}
+			got = append(got, m)
+			m.Ack()
+		case <-deadline:
+			t.Fatalf("received %d of %d messages in %s", len(got), n, timeout)
+		}
+	}
+	return got
+}
+
+// quiet asserts that nothing arrives on ch for d.
+func quiet(t *testing.T, ch <-chan *message.Message, d time.Duration) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		t.Fatalf("unexpected message %s (metadata %v)", m.UUID, m.Metadata)
+	case <-time.After(d):
+	}
+}
+
+func TestRouting(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	patterns := map[string]string{
+		"btc":    "trade.*.BTCUSDT",
+		"trades": "trade.#",
+		"bin":    "ticker.binance.*",
+		"all":    "ticker.#",
+	}
+	subs := map[string]<-chan *message.Message{}
+	for group, pattern := range patterns {
+		subs[group] = subscribe(t, tr, group, pattern)
+	}
+	keys := []string{"trade.binance.BTCUSDT", "trade.kraken.BTCUSDT", "trade.binance.ETHUSDT",
+		"ticker.binance.BTCUSDT", "ticker.kraken.BTCUSDT", "ticker"}
+	for _, k := range keys {
+		if err := tr.Publisher().Publish(k, newMsg(k, "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for group, pattern := range patterns {
+		var want []string
+		for _, k := range keys {
+			if events.MatchPattern(pattern, k) {
+				want = append(want, k)
+			}
+		}
+		got := receive(t, subs[group], len(want), 10*time.Second)
+		var gotKeys []string
+		for _, m := range got {
+			gotKeys = append(gotKeys, m.Metadata.Get(events.MetaRoutingKey))
+		}
+		sort.Strings(want)
+		sort.Strings(gotKeys)
+		if !slices.Equal(want, gotKeys) {
+			t.Errorf("group %s (%s): got %v, want %v", group, pattern, gotKeys, want)
+		}
+		quiet(t, subs[group], 100*time.Millisecond)
+	}
+}
+
+// TestRoutingKeyFromBroker: a message without routingkey metadata gets the
+// delivery's routing key.
+func TestRoutingKeyFromBroker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	ch := subscribe(t, tr, "g", "order.#")
+	m := message.NewMessage(uuid.NewString(), []byte("x"))
+	if err := tr.Publisher().Publish("order.binance.BTCUSDT", m); err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, ch, 1, 10*time.Second)[0]
+	if got.UUID != m.UUID || got.Metadata.Get(events.MetaRoutingKey) != "order.binance.BTCUSDT" {
+		t.Fatalf("got uuid %s metadata %v", got.UUID, got.Metadata)
+	}
+}
+
+// TestMessageMapping checks the AMQP properties a raw consumer sees and the
+// metadata round trip.
+func TestMessageMapping(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	adm := admin(t, e.url)
+	rawQ := "tbtest-raw-" + randSuffix()
+	e.clean.queue(rawQ)
+	if err := tr.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.QueueDeclare(rawQ, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.QueueBind(rawQ, "trade.#", e.exchange, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	ch := subscribe(t, tr, "g", "trade.#")
+
+	occurred := time.Date(2026, 3, 4, 5, 6, 7, 891011121, time.UTC)
+	m := newMsg("trade.binance.BTCUSDT", "BTCUSDT")
+	m.Metadata.Set(events.MetaDataContentType, events.ContentTypeJSON)
+	m.Metadata.Set(events.MetaCorrelationID, "corr-1")
+	m.Metadata.Set(events.MetaType, "tradebus.trade.v1")
+	m.Metadata.Set(events.MetaTime, occurred.Format(time.RFC3339Nano))
+	m.Metadata.Set(events.MetaSpecVersion, events.SpecVersion)
+	m.Metadata.Set("custom", "ünïcode value")
+	if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err != nil {
+		t.Fatal(err)
+	}
+
+	var d amqp091.Delivery
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		var ok bool
+		var err error
+		d, ok, err = adm.Get(rawQ, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("raw queue got nothing")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if d.MessageId != m.Metadata.Get(events.MetaID) || d.ContentType != events.ContentTypeJSON ||
+		d.CorrelationId != "corr-1" || d.Type != "tradebus.trade.v1" ||
+		d.DeliveryMode != amqp091.Persistent || !d.Timestamp.Equal(occurred.Truncate(time.Second)) ||
+		d.RoutingKey != "trade.binance.BTCUSDT" {
+		t.Errorf("properties: %+v", d)
+	}
+	for k, v := range m.Metadata {
+		if d.Headers[k] != v {
+			t.Errorf("header %s = %#v, want %q", k, d.Headers[k], v)
+		}
+	}
+
+	got := receive(t, ch, 1, 10*time.Second)[0]
+	if got.UUID != m.UUID || string(got.Payload) != string(m.Payload) {
+		t.Errorf("got %s %q", got.UUID, got.Payload)
+	}
+	if len(got.Metadata) != len(m.Metadata) {
+		t.Errorf("metadata %v, want %v", got.Metadata, m.Metadata)
+	}
+	for k, v := range m.Metadata {
+		if got.Metadata[k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, got.Metadata[k], v)
+		}
+	}
+}
+
+// TestForeignHeaders: a message from another producer with headers of every
+// AMQP type is consumed once with string metadata, not rejected in a loop.
+func TestForeignHeaders(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	ch := subscribe(t, tr, "g", "signal.#")
+	adm := admin(t, e.url)
+	ts := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	headers := amqp091.Table{
+		"int":     int32(-7),
+		"long":    int64(1) << 40,
+		"bool":    true,
+		"float":   3.5,
+		"time":    ts,
+		"bytes":   []byte{0xff, 0x00},
+		"decimal": amqp091.Decimal{Scale: 2, Value: -12345},
+		"table":   amqp091.Table{"a": int32(1), "b": "x"},
+		"array":   []any{"x", int32(2)},
+		"void":    nil,
+		"text":    "plain",
+	}
+	err := adm.PublishWithContext(context.Background(), e.exchange, "signal.foo", false, false, amqp091.Publishing{
+		Headers: headers, Body: []byte("hello"), ContentType: "text/plain", CorrelationId: "c9",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := receive(t, ch, 1, 10*time.Second)[0]
+	want := map[string]string{
+		"int": "-7", "long": "1099511627776", "bool": "true", "float": "3.5", "time": "2026-01-02T03:04:05Z",
+		"bytes": "/wA=", "decimal": "-123.45", "table": `{"a":1,"b":"x"}`, "array": `["x",2]`, "void": "",
+		"text": "plain", events.MetaRoutingKey: "signal.foo", events.MetaDataContentType: "text/plain",
+		events.MetaCorrelationID: "c9",
+	}
+	for k, v := range want {
+		if got.Metadata[k] != v {
+			t.Errorf("metadata %s = %q, want %q", k, got.Metadata[k], v)
+		}
+	}
+	if _, err := uuid.Parse(got.UUID); err != nil {
+		t.Errorf("message without message_id got UUID %q", got.UUID)
+	}
+	quiet(t, ch, 300*time.Millisecond)
+}
+
+// TestKeyOrderedConcurrency: up to WithConcurrency messages are out at once,
+// never two of one partition key, each key in publish order, and acks may
+// complete out of order.
+func TestKeyOrderedConcurrency(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithConcurrency(8))
+	ch := subscribe(t, tr, "g", "book.#")
+	const keys, perKey = 6, 40
+	var msgs []*message.Message
+	for i := range perKey {
+		for k := range keys {
+			m := newMsg("book.x.S"+strconv.Itoa(k), "S"+strconv.Itoa(k))
+			m.Metadata.Set("seq", strconv.Itoa(i))
+			msgs = append(msgs, m)
+		}
+	}
+	if err := tr.Publisher().Publish("book.x.any", msgs...); err != nil {
+		t.Fatal(err)
+	}
+
+	var (
+		mu       sync.Mutex
+		inFlight = map[string]bool{}
+		maxOut   int
+		out      int
+		next     = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	deadline := time.After(30 * time.Second)
+	for range len(msgs) {
+		select {
+		case m := <-ch:
+			key := m.Metadata.Get(events.MetaPartitionKey)
+			seq, _ := strconv.Atoi(m.Metadata.Get("seq"))
+			mu.Lock()
+			if inFlight[key] {
+				t.Errorf("two messages of key %s at once", key)
+			}
+			if seq != next[key] {
+				t.Errorf("key %s: got seq %d, want %d", key, seq, next[key])
+			}
+			next[key] = seq + 1
+			inFlight[key] = true
+			out++
+			maxOut = max(maxOut, out)
+			mu.Unlock()
+			wg.Go(func() {
+				// Later keys finish first: acks complete out of order.
+				time.Sleep(time.Duration(keys-int(key[1]-'0')) * time.Millisecond)
+				mu.Lock()
+				inFlight[key] = false
+				out--
+				mu.Unlock()
+				m.Ack()
+			})
+		case <-deadline:
+			t.Fatal("timeout")
+		}
+	}
+	wg.Wait()
+	if maxOut < 2 || maxOut > keys {
+		t.Errorf("max messages out at once = %d, want 2..%d", maxOut, keys)
+	}
+	quiet(t, ch, 200*time.Millisecond)
+}
+
+// TestNackDeliveryLimitDeadLetter: nacked messages are redelivered with
+// x-delivery-count until the delivery limit, then dead-lettered.
+func TestNackDeliveryLimitDeadLetter(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	dlx := e.exchange + "-dlx"
+	e.clean.exchange(dlx)
+	tr := e.transport(t, amqp.WithDeliveryLimit(2), amqp.WithDeadLetterExchange(dlx))
+	ch := subscribe(t, tr, "g", "exec.#")
+	adm := admin(t, e.url)
+	dead := "tbtest-dead-" + randSuffix()
+	e.clean.queue(dead)
+	if _, err := adm.QueueDeclare(dead, true, false, false, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := adm.QueueBind(dead, "#", dlx, false, nil); err != nil {
+		t.Fatal(err)
+	}
+	m := newMsg("exec.binance.BTCUSDT", "BTCUSDT")
+	if err := tr.Publisher().Publish("exec.binance.BTCUSDT", m); err != nil {
+		t.Fatal(err)
+	}
+	var counts []string
+	for range 3 {
+		select {
+		case got := <-ch:
+			if got.UUID != m.UUID {
+				t.Fatalf("got %s", got.UUID)
+			}
+			counts = append(counts, got.Metadata.Get("x-delivery-count"))
+			got.Nack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("deliveries so far: %v", counts)
+		}
+	}
+	if !slices.Equal(counts, []string{"", "1", "2"}) {
+		t.Errorf("x-delivery-count of the deliveries: %q", counts)
+	}
+	quiet(t, ch, 300*time.Millisecond)
+
+	var d amqp091.Delivery
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var ok bool
+		var err error
+		if d, ok, err = adm.Get(dead, true); err != nil {
+			t.Fatal(err)
+		} else if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("nothing dead-lettered")
+		}
+	}
+	if d.MessageId != m.UUID || d.RoutingKey != "exec.binance.BTCUSDT" || d.Headers["x-death"] == nil {
+		t.Errorf("dead letter: id %s key %s headers %v", d.MessageId, d.RoutingKey, d.Headers)
+	}
+}
+
+// TestDeliveryLimitDrop: without a dead-letter exchange the message is
+// dropped after the limit, and the queue is empty.
+func TestDeliveryLimitDrop(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithDeliveryLimit(1))
+	ch := subscribe(t, tr, "g", "candle.#")
+	if err := tr.Publisher().Publish("candle.x.y", newMsg("candle.x.y", "")); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 2 {
+		select {
+		case m := <-ch:
+			m.Nack()
+		case <-time.After(10 * time.Second):
+			t.Fatalf("delivery %d missing", i+1)
+		}
+	}
+	quiet(t, ch, 500*time.Millisecond)
+	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "candle.#"), true, false, false, false,
+		amqp091.Table{"x-queue-type": "quorum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Messages != 0 {
+		t.Errorf("queue holds %d messages", q.Messages)
+	}
+}
+
+func TestPriorities(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithMaxPriority(9), amqp.WithConcurrency(1), amqp.WithPrefetch(1))
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("order.#"); err != nil {
+		t.Fatal(err)
+	}
+	var msgs []*message.Message
+	for _, p := range []string{"1", "1", "9", "5"} {
+		m := newMsg("order.x.y", "")
+		m.Metadata.Set(amqp.MetaPriority, p)
+		msgs = append(msgs, m)
+	}
+	if err := tr.Publisher().Publish("order.x.y", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	ch, err := sub.Subscribe(context.Background(), "order.#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, m := range receive(t, ch, 4, 10*time.Second) {
+		got = append(got, m.Metadata.Get(amqp.MetaPriority))
+	}
+	if !slices.Equal(got, []string{"9", "5", "1", "1"}) {
+		t.Errorf("priorities in delivery order: %v", got)
+	}
+
+	bad := newMsg("order.x.y", "")
+	bad.Metadata.Set(amqp.MetaPriority, "high")
+	if err := tr.Publisher().Publish("order.x.y", bad); err == nil {
+		t.Error("priority \"high\" accepted")
+	}
+}
+
+// TestQueueTypeMismatch: a queue that exists with another type is a
+// broker error from Subscribe, not a silent loop.
+func TestQueueTypeMismatch(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	classic := e.transport(t, amqp.WithQueueType(amqp.QueueClassic))
+	sub, err := classic.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
+		t.Fatal(err)
+	}
+	quorum := e.transport(t)
+	qsub, err := quorum.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = qsub.Subscribe(context.Background(), "trade.#")
+	var aerr *amqp091.Error
+	if !errors.As(err, &aerr) || aerr.Code != amqp091.PreconditionFailed {
+		t.Fatalf("got %v, want PRECONDITION_FAILED", err)
+	}
+}
+
+func TestInvalidArguments(t *testing.T) {
+	t.Parallel()
+	tr, err := amqp.New("amqp://guest:guest@127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Close(context.Background()) }()
+	for _, g := range []string{"", "a.b", "a*", "a b"} {
+		if _, err := tr.Subscriber(g); !errors.Is(err, amqp.ErrInvalidOption) {
+			t.Errorf("group %q: %v", g, err)
+		}
+	}
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"", "*.x", "#", "a..b", "a.b c"} {
+		if _, err := sub.Subscribe(context.Background(), p); !errors.Is(err, amqp.ErrInvalidOption) {
+			t.Errorf("pattern %q: %v", p, err)
+		}
+	}
+	for _, topic := range []string{"", "trade.*", "trade.#", "a..b"} {
+		err := tr.Publisher().Publish(topic, newMsg("x", ""))
+		var perr *amqp.PublishError
+		if !errors.Is(err, amqp.ErrInvalidOption) || !errors.As(err, &perr) {
+			t.Errorf("topic %q: %v", topic, err)
+		}
+	}
+	if err := tr.Publisher().Publish("trade.x"); err != nil {
+		t.Errorf("empty publish: %v", err)
+	}
+}
+
+func TestOptions(t *testing.T) {
+	t.Parallel()
+	const base = "amqp://user:s3cr3t@127.0.0.1:1/vh"
+	bad := []struct {
+		name string
+		url  string
+		opts []amqp.Option
+	}{
+		{"zero option", base, []amqp.Option{{}}},
+		{"prefetch 0", base, []amqp.Option{amqp.WithPrefetch(0)}},
+		{"prefetch big", base, []amqp.Option{amqp.WithPrefetch(70000)}},
+		{"concurrency 0", base, []amqp.Option{amqp.WithConcurrency(0)}},
+		{"delivery limit 0", base, []amqp.Option{amqp.WithDeliveryLimit(0)}},
+		{"exchange with dot", base, []amqp.Option{amqp.WithExchange("a.b")}},
+		{"empty exchange", base, []amqp.Option{amqp.WithExchange("")}},
+		{"dlx = exchange", base, []amqp.Option{amqp.WithDeadLetterExchange("tradebus")}},
+		{"queue type", base, []amqp.Option{amqp.WithQueueType("lazy")}},
+		{"priority on quorum", base, []amqp.Option{amqp.WithQueueType(amqp.QueueQuorum), amqp.WithMaxPriority(5)}},
+		{"priority 0", base, []amqp.Option{amqp.WithMaxPriority(0)}},
+		{"limit on classic", base, []amqp.Option{amqp.WithQueueType(amqp.QueueClassic), amqp.WithDeliveryLimit(3)}},
+		{"publish timeout", base, []amqp.Option{amqp.WithPublishTimeout(0)}},
+		{"drain timeout", base, []amqp.Option{amqp.WithDrainTimeout(-time.Second)}},
+		{"nil logger", base, []amqp.Option{amqp.WithLogger(nil)}},
+		{"nil tls", base, []amqp.Option{amqp.WithTLSConfig(nil)}},
+		{"missing CA file", "amqps://user:s3cr3t@h/", []amqp.Option{amqp.WithCAFile("/nonexistent/ca.pem")}},
+		{"CA on amqp://", base, []amqp.Option{amqp.WithCAFile("/etc/hostname")}},
+		{"unknown param", base + "?prefetchh=3", nil},
+		{"bad param value", base + "?prefetch=many", nil},
+		{"repeated param", base + "?prefetch=1&prefetch=2", nil},
+		{"bad duration", base + "?publish_timeout=5", nil},
+		{"bad delivery limit", base + "?delivery_limit=0", nil},
+		{"bad bool", base + "?confirms=maybe", nil},
+		{"bad scheme", "http://user:s3cr3t@127.0.0.1/", nil},
+		{"bad port", "amqp://user:s3cr3t@127.0.0.1:port/", nil},
+		{"bad heartbeat", base + "?heartbeat=-1", nil},
+	}
+	for _, c := range bad {
+		_, err := amqp.New(c.url, c.opts...)
+		if !errors.Is(err, amqp.ErrInvalidOption) {
+			t.Errorf("%s: got %v, want ErrInvalidOption", c.name, err)
+			continue
+		}
+		if containsSecret(err) {
+			t.Errorf("%s: error shows the password: %v", c.name, err)
+		}
+	}
+	good := []string{
+		base + "?exchange=md&queue_type=classic&prefetch=10&concurrency=4&delivery_limit=none&max_priority=5" +
+			"&confirms=false&publish_timeout=2s&drain_timeout=1s&dead_letter_exchange=md-dlx&heartbeat=5",
+		base + "?queue_type=quorum&delivery_limit=5&confirms=true",
+		base + "?max_priority=3", // implies classic
+	}
+	for _, u := range good {
+		tr, err := amqp.New(u)
+		if err != nil {
+			t.Errorf("%s: %v", u, err)
+			continue
+		}
+		if s := tr.String(); containsSecret(errors.New(s)) {
+			t.Errorf("String shows the password: %s", s)
+		}
+		_ = tr.Close(context.Background())
+	}
+}
+
+func containsSecret(err error) bool {
+	return err != nil && (strings.Contains(err.Error(), "s3cr3t"))
+}
+
+// TestUnreachable: connecting to a closed port fails within the context;
+// a publish while the broker is unreachable returns within its bounds; no
+// error shows the password.
+func TestUnreachable(t *testing.T) {
+	t.Parallel()
+	p, raw := proxyFor(t, "amqp://user:s3cr3t@127.0.0.1:5672/", "", nil)
+	p.refuse.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	start := time.Now()
+	u, _ := url.Parse(raw)
+	_, err := amqp.Open(ctx, u)
+	if !errors.Is(err, amqp.ErrConnection) || containsSecret(err) {
+		t.Fatalf("Open: %v", err)
+	}
+	if time.Since(start) > 2500*time.Millisecond {
+		t.Errorf("Open took %s", time.Since(start))
+	}
+
+	tr, err := amqp.New(raw, amqp.WithPublishTimeout(700*time.Millisecond), amqp.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = tr.Close(context.Background()) }()
+	start = time.Now()
+	err = tr.Publisher().Publish("trade.x.y", newMsg("trade.x.y", ""))
+	var perr *amqp.PublishError
+	if !errors.As(err, &perr) || !errors.Is(err, amqp.ErrConnection) || !errors.Is(err, context.DeadlineExceeded) || containsSecret(err) {
+		t.Fatalf("Publish: %v", err)
+	}
+	if d := time.Since(start); d < 600*time.Millisecond || d > 3*time.Second {
+		t.Errorf("Publish returned after %s, want about the 700ms publish timeout", d)
+	}
+	// A message context shorter than the publish timeout wins.
+	m := newMsg("trade.x.y", "")
+	mctx, mcancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer mcancel()
+	m.SetContext(mctx)
+	start = time.Now()
+	if err := tr.Publisher().Publish("trade.x.y", m); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Publish: %v", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("Publish returned after %s, want about 100ms", d)
+	}
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sub.Subscribe(context.Background(), "trade.#"); !errors.Is(err, amqp.ErrConnection) || containsSecret(err) {
+		t.Fatalf("Subscribe: %v", err)
+	}
+}
+
+func TestWrongPassword(t *testing.T) {
+	t.Parallel()
+	raw := brokerURL(t)
+	u, _ := url.Parse(raw)
+	u.User = url.UserPassword("guest", "s3cr3t")
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	start := time.Now()
+	_, err := amqp.Open(ctx, u)
+	var aerr *amqp091.Error
+	if !errors.Is(err, amqp.ErrConnection) || !errors.As(err, &aerr) || aerr.Code != amqp091.AccessRefused || containsSecret(err) {
+		t.Fatalf("Open: %v", err)
+	}
+	// Authentication failures are not retried.
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("Open took %s", d)
+	}
+}
+
+// TestClose: Close drains a message in flight until it is acked, then
+// closes the channel; after Close everything fails with ErrClosed.
+func TestClose(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	ch := subscribe(t, tr, "g", "ticker.#")
+	m := newMsg("ticker.a.b", "")
+	if err := tr.Publisher().Publish("ticker.a.b", m); err != nil {
+		t.Fatal(err)
+	}
+	var got *message.Message
+	select {
+	case got = <-ch:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
+	}
+	closed := make(chan error)
+	go func() { closed <- tr.Close(context.Background()) }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned before the ack: %v", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	if got.Context().Err() != nil {
+		t.Error("message context canceled during the drain")
+	}
+	got.Ack()
+	select {
+	case err := <-closed:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Close did not return after the ack")
+	}
+	if _, ok := <-ch; ok {
+		t.Error("channel open after Close")
+	}
+	if err := tr.Close(context.Background()); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	if err := tr.Publisher().Publish("ticker.a.b", newMsg("ticker.a.b", "")); !errors.Is(err, amqp.ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+	if _, err := tr.Subscriber("g"); !errors.Is(err, amqp.ErrClosed) {
+		t.Errorf("Subscriber after Close: %v", err)
+	}
+
+	// The acked message is gone; a message abandoned by a short Close
+	// comes back.
+	tr2 := e.transport(t)
+	ch2 := subscribe(t, tr2, "g", "ticker.#")
+	quiet(t, ch2, 300*time.Millisecond)
+	m2 := newMsg("ticker.a.b", "")
+	if err := tr2.Publisher().Publish("ticker.a.b", m2); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-ch2: // not acked
+	case <-time.After(10 * time.Second):
+		t.Fatal("no message")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := tr2.Close(ctx); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Close abandoning a message: %v, want DeadlineExceeded", err)
+	}
+	tr3 := e.transport(t)
+	if got := receive(t, subscribe(t, tr3, "g", "ticker.#"), 1, 10*time.Second)[0]; got.UUID != m2.UUID {
+		t.Errorf("redelivered %s, want %s", got.UUID, m2.UUID)
+	}
+}
+
+// TestWithoutConfirms publishes without confirms.
+func TestWithoutConfirms(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithoutConfirms())
+	ch := subscribe(t, tr, "g", "trade.#")
+	var msgs []*message.Message
+	for i := range 50 {
+		msgs = append(msgs, newMsg(fmt.Sprintf("trade.x.s%d", i), ""))
+	}
+	if err := tr.Publisher().Publish("trade.x.y", msgs...); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, ch, len(msgs), 10*time.Second)
+}
+
+// TestConfirmedMeansStored: when Publish returns, the broker has every
+// message in the queue (publisher confirms), also for concurrent callers.
+func TestConfirmedMeansStored(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
+		t.Fatal(err)
+	}
+	const batch, callers = 500, 8
+	var wg sync.WaitGroup
+	for range callers {
+		wg.Go(func() {
+			msgs := make([]*message.Message, batch)
+			for i := range msgs {
+				msgs[i] = newMsg("trade.x.y", "")
+			}
+			if err := tr.Publisher().Publish("trade.x.y", msgs...); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "trade.#"), true, false, false, false,
+		amqp091.Table{"x-queue-type": "quorum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Messages != batch*callers {
+		t.Errorf("queue holds %d messages right after Publish returned, want %d", q.Messages, batch*callers)
+	}
+}

@@ -1,0 +1,315 @@
+package amqp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"sync"
+	"time"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+)
+
+// connector owns one AMQP connection and re-dials it on demand after it
+// was lost. It starts no goroutine of its own: callers dial under a
+// one-slot semaphore, so concurrent callers share one dial, and failed dials
+// are spaced by an exponential backoff. Safe for concurrent use.
+type connector struct {
+	role     string // "publish" or "consume": logs and the connection name
+	url      string // with credentials: never logged or put in an error
+	redacted string
+	cfg      *config
+
+	sem  chan struct{} // one dial at a time
+	done chan struct{} // closed by close
+
+	mu       sync.Mutex
+	conn     *amqp.Connection
+	closeErr chan *amqp.Error // NotifyClose of conn, buffered
+	lastErr  error
+	failures int
+	nextDial time.Time
+	closed   bool
+}
+
+func newConnector(role, url, redacted string, cfg *config) *connector {
+	return &connector{
+		role:     role,
+		url:      url,
+		redacted: redacted,
+		cfg:      cfg,
+		sem:      make(chan struct{}, 1),
+		done:     make(chan struct{}),
+	}
+}
+
+// live returns the current connection if it is open; it logs a lost one
+// once.
+func (c *connector) live() (*amqp.Connection, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, ErrClosed
+	}
+	if c.conn == nil {
+		return nil, nil
+	}
+	if !c.conn.IsClosed() {
+		return c.conn, nil
+	}
+	reason := "closed"
+	select {
+	case e, ok := <-c.closeErr:
+		if ok && e != nil {
+			reason = e.Error()
+		}
+	default:
+	}
+	c.cfg.logger.Warn("amqp: connection lost", slog.String("role", c.role),
+		slog.String("url", c.redacted), slog.String("reason", reason))
+	c.conn, c.closeErr = nil, nil
+	return nil, nil
+}
+
+// connect returns an open connection, dialling if needed. Transient dial
+// failures are retried with backoff until ctx ends; permanent ones
+// (authentication, TLS verification) return at once.
+func (c *connector) connect(ctx context.Context) (*amqp.Connection, error) {
+	return c.get(ctx, true)
+}
+
+// tryConnect is connect with at most one dial attempt. Within the backoff
+// window of a failed dial it returns that failure without dialling.
+func (c *connector) tryConnect(ctx context.Context) (*amqp.Connection, error) {
+	return c.get(ctx, false)
+}
+
+func (c *connector) get(ctx context.Context, retry bool) (*amqp.Connection, error) {
+	for {
+		if conn, err := c.live(); conn != nil || err != nil {
+			return conn, err
+		}
+		select {
+		case c.sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, c.ctxErr(ctx)
+		case <-c.done:
+			return nil, ErrClosed
+		}
+		conn, err, again := c.dialLocked(ctx, retry)
+		<-c.sem
+		if conn != nil || !again {
+			return conn, err
+		}
+	}
+}
+
+// dialLocked runs with the semaphore held. again reports whether get should
+// loop (another caller may have connected, or a transient failure is to be
+// retried).
+func (c *connector) dialLocked(ctx context.Context, retry bool) (conn *amqp.Connection, err error, again bool) {
+	if conn, err := c.live(); conn != nil || err != nil {
+		return conn, err, false
+	}
+	c.mu.Lock()
+	wait := time.Until(c.nextDial)
+	lastErr := c.lastErr
+	c.mu.Unlock()
+	if wait > 0 {
+		if !retry {
+			return nil, c.wrap(lastErr), false
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return nil, c.ctxErr(ctx), false
+		case <-c.done:
+			return nil, ErrClosed, false
+		}
+	}
+
+	conn, err = c.dial(ctx)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if err != nil {
+		c.failures++
+		c.lastErr = err
+		c.nextDial = time.Now().Add(backoff(c.failures, c.cfg.maxBackoff))
+		if c.failures == 1 || c.failures%10 == 0 {
+			c.cfg.logger.Warn("amqp: cannot connect", slog.String("role", c.role),
+				slog.String("url", c.redacted), slog.Int("attempt", c.failures), slog.Any("error", err))
+		}
+		if permanent(err) || !retry || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return nil, fmt.Errorf("%w: %w (last error: %w)", ErrConnection, ctx.Err(), err), false
+			}
+			return nil, c.wrap(err), false
+		}
+		return nil, nil, true
+	}
+	if c.closed {
+		_ = conn.Close()
+		return nil, ErrClosed, false
+	}
+	if c.failures > 0 {
+		c.cfg.logger.Info("amqp: connected", slog.String("role", c.role),
+			slog.String("url", c.redacted), slog.Int("after_attempts", c.failures+1))
+	}
+	c.failures, c.lastErr, c.nextDial = 0, nil, time.Time{}
+	c.conn = conn
+	c.closeErr = conn.NotifyClose(make(chan *amqp.Error, 1))
+	return conn, nil, false
+}
+
+// backoff is the wait after the given number of consecutive failed dials:
+// 50ms doubling up to maxWait, with jitter of up to -50%.
+func backoff(failures int, maxWait time.Duration) time.Duration {
+	d := min(maxWait, 50*time.Millisecond<<min(max(failures, 1)-1, 16))
+	return d/2 + rand.N(d/2+1)
+}
+
+func (c *connector) wrap(err error) error {
+	if err == nil {
+		return ErrConnection
+	}
+	return fmt.Errorf("%w: %s: %w", ErrConnection, c.redacted, err)
+}
+
+func (c *connector) ctxErr(ctx context.Context) error {
+	c.mu.Lock()
+	last := c.lastErr
+	c.mu.Unlock()
+	if last != nil {
+		return fmt.Errorf("%w: %s: %w (last error: %w)", ErrConnection, c.redacted, ctx.Err(), last)
+	}
+	return fmt.Errorf("%w: %s: %w", ErrConnection, c.redacted, ctx.Err())
+}
+
+// dial opens one connection. ctx bounds the TCP, TLS and AMQP handshakes
+// (as does cfg.dialTimeout).
+func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
+	props := amqp.NewConnectionProperties()
+	props.SetClientConnectionName("tradebus-" + c.role)
+
+	var (
+		mu      sync.Mutex
+		netConn net.Conn
+	)
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if netConn != nil {
+			_ = netConn.SetDeadline(time.Unix(1, 0))
+		}
+	})
+	acfg := amqp.Config{
+		Properties: props,
+		Dial: func(network, addr string) (net.Conn, error) {
+			dial := c.cfg.netDial
+			if dial == nil {
+				dial = (&net.Dialer{Timeout: c.cfg.dialTimeout}).DialContext
+			}
+			nc, err := dial(ctx, network, addr)
+			if err != nil {
+				return nil, err
+			}
+			deadline := time.Now().Add(c.cfg.dialTimeout)
+			if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+				deadline = d
+			}
+			if err := nc.SetDeadline(deadline); err != nil {
+				_ = nc.Close()
+				return nil, err
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			if err := ctx.Err(); err != nil {
+				_ = nc.Close()
+				return nil, err
+			}
+			netConn = nc
+			return &writeDeadlineConn{Conn: nc, timeout: c.cfg.writeTimeout}, nil
+		},
+	}
+	if c.cfg.tlsConfig != nil {
+		acfg.TLSClientConfig = c.cfg.tlsConfig.Clone()
+	}
+	conn, err := amqp.DialConfig(c.url, acfg)
+	if !stop() {
+		// ctx ended during the handshake: the socket's deadline was
+		// moved to the past, so the connection is unusable.
+		if conn != nil {
+			_ = conn.Close()
+		}
+		if err == nil {
+			err = ctx.Err()
+		}
+		return nil, err
+	}
+	if err != nil {
+		return nil, err
+	}
+	return conn, nil
+}
+
+// close closes the connection and makes every later call return
+// ErrClosed. It is idempotent.
+func (c *connector) close() error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	close(c.done)
+	conn := c.conn
+	c.conn = nil
+	c.mu.Unlock()
+	if conn == nil || conn.IsClosed() {
+		return nil
+	}
+	if err := conn.CloseDeadline(time.Now().Add(5 * time.Second)); err != nil && !errors.Is(err, amqp.ErrClosed) {
+		return fmt.Errorf("amqp: close %s connection: %w", c.role, err)
+	}
+	return nil
+}
+
+// permanent reports dial errors that retrying cannot fix.
+func permanent(err error) bool {
+	var aerr *amqp.Error
+	if errors.As(err, &aerr) {
+		switch aerr.Code {
+		case amqp.AccessRefused, amqp.NotAllowed:
+			return true
+		}
+	}
+	var (
+		verr *tls.CertificateVerificationError
+		uerr x509.UnknownAuthorityError
+		herr x509.HostnameError
+		rerr tls.RecordHeaderError
+	)
+	return errors.As(err, &verr) || errors.As(err, &uerr) || errors.As(err, &herr) || errors.As(err, &rerr)
+}
+
+// writeDeadlineConn gives every write a deadline, so that a broker which
+// stops reading (resource alarm, dead peer behind a full buffer) fails the
+// connection instead of blocking a publisher forever.
+type writeDeadlineConn struct {
+	net.Conn
+	timeout time.Duration
+}
+
+func (c *writeDeadlineConn) Write(b []byte) (int, error) {
+	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
+		return 0, err
+	}
+	return c.Conn.Write(b)
+}

@@ -1,0 +1,231 @@
+package amqp
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// MetaPriority is the metadata key whose value (0..255, decimal; empty means
+// none) becomes the AMQP priority of a published message. Another value
+// fails the Publish. It only has an effect on queues declared with
+// WithMaxPriority.
+const MetaPriority = "priority"
+
+// maxShortStr is the AMQP limit of a short string property, in bytes.
+const maxShortStr = 255
+
+// toPublishing turns a Watermill message into an AMQP publishing: all
+// metadata as string headers, persistent, message_id = event id (metadata
+// "id", else the message UUID), content type, correlation id, type and
+// timestamp from the CloudEvents metadata.
+func toPublishing(msg *message.Message) (amqp.Publishing, error) {
+	headers := make(amqp.Table, len(msg.Metadata))
+	for k, v := range msg.Metadata {
+		if len(k) > maxShortStr {
+			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata key longer than %d bytes", msg.UUID, maxShortStr)
+		}
+		headers[k] = v
+	}
+	id := msg.Metadata[events.MetaID]
+	if id == "" {
+		id = msg.UUID
+	}
+	p := amqp.Publishing{
+		Headers:       headers,
+		ContentType:   shortStr(msg.Metadata[events.MetaDataContentType]),
+		DeliveryMode:  amqp.Persistent,
+		MessageId:     shortStr(id),
+		CorrelationId: shortStr(msg.Metadata[events.MetaCorrelationID]),
+		Type:          shortStr(msg.Metadata[events.MetaType]),
+		Body:          msg.Payload,
+	}
+	if ts, ok := msg.Metadata[events.MetaTime]; ok {
+		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
+			p.Timestamp = t
+		}
+	}
+	if p.Timestamp.IsZero() {
+		p.Timestamp = time.Now()
+	}
+	if s := msg.Metadata[MetaPriority]; s != "" {
+		n, err := strconv.ParseUint(s, 10, 8)
+		if err != nil {
+			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata %s=%q is not an integer in 0..255", msg.UUID, MetaPriority, s)
+		}
+		p.Priority = uint8(n)
+	}
+	return p, nil
+}
+
+// shortStr drops values an AMQP short-string property cannot hold; the
+// header keeps the full value.
+func shortStr(s string) string {
+	if len(s) > maxShortStr {
+		return ""
+	}
+	return s
+}
+
+// toMessage turns a delivery into a Watermill message. It never fails: a
+// header of any type becomes a string (see headerString), so a message from
+// a foreign producer is consumed rather than rejected and redelivered.
+// The UUID is the AMQP message_id, else the "id" header, else a new UUIDv7.
+// Metadata "routingkey" is the delivery's routing key unless the message
+// carries one; "datacontenttype" and "correlationid" are taken from the AMQP
+// properties when the headers lack them.
+func toMessage(d *amqp.Delivery) *message.Message {
+	md := make(message.Metadata, len(d.Headers)+1)
+	for k, v := range d.Headers {
+		md[k] = headerString(v)
+	}
+	if _, ok := md[events.MetaRoutingKey]; !ok {
+		md[events.MetaRoutingKey] = d.RoutingKey
+	}
+	if _, ok := md[events.MetaDataContentType]; !ok && d.ContentType != "" {
+		md[events.MetaDataContentType] = d.ContentType
+	}
+	if _, ok := md[events.MetaCorrelationID]; !ok && d.CorrelationId != "" {
+		md[events.MetaCorrelationID] = d.CorrelationId
+	}
+	id := d.MessageId
+	if id == "" {
+		id = md[events.MetaID]
+	}
+	if id == "" {
+		id = newUUID()
+	}
+	msg := message.NewMessage(id, d.Body)
+	msg.Metadata = md
+	return msg
+}
+
+func newUUID() string {
+	if u, err := uuid.NewV7(); err == nil {
+		return u.String()
+	}
+	return uuid.NewString()
+}
+
+// headerString renders an AMQP field value as a string: strings as they
+// are, numbers and booleans in Go's shortest decimal form, timestamps as
+// RFC 3339 (UTC), decimals exactly ("123.45"), byte arrays as text when they
+// are UTF-8 and as standard base64 otherwise, tables and arrays as JSON, and
+// a void value as "".
+func headerString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case []byte:
+		return bytesString(x)
+	case bool:
+		return strconv.FormatBool(x)
+	case int8:
+		return strconv.FormatInt(int64(x), 10)
+	case int16:
+		return strconv.FormatInt(int64(x), 10)
+	case int32:
+		return strconv.FormatInt(int64(x), 10)
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case int:
+		return strconv.Itoa(x)
+	case uint8:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint16:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint32:
+		return strconv.FormatUint(uint64(x), 10)
+	case uint64:
+		return strconv.FormatUint(x, 10)
+	case uint:
+		return strconv.FormatUint(uint64(x), 10)
+	case float32:
+		return strconv.FormatFloat(float64(x), 'g', -1, 32)
+	case float64:
+		return strconv.FormatFloat(x, 'g', -1, 64)
+	case time.Time:
+		return x.UTC().Format(time.RFC3339Nano)
+	case amqp.Decimal:
+		return decimalString(x)
+	case amqp.Table, []any:
+		b, err := json.Marshal(jsonValue(x))
+		if err != nil {
+			return fmt.Sprint(x)
+		}
+		return string(b)
+	default:
+		return fmt.Sprint(x)
+	}
+}
+
+func bytesString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return base64.StdEncoding.EncodeToString(b)
+}
+
+func decimalString(d amqp.Decimal) string {
+	neg := d.Value < 0
+	abs := strconv.FormatInt(int64(d.Value), 10)
+	if neg {
+		abs = abs[1:]
+	}
+	if s := int(d.Scale); s > 0 {
+		if len(abs) <= s {
+			abs = strings.Repeat("0", s-len(abs)+1) + abs
+		}
+		abs = abs[:len(abs)-s] + "." + abs[len(abs)-s:]
+	}
+	if neg {
+		return "-" + abs
+	}
+	return abs
+}
+
+// jsonValue converts a nested AMQP value into one encoding/json accepts
+// and renders faithfully.
+func jsonValue(v any) any {
+	switch x := v.(type) {
+	case amqp.Table:
+		m := make(map[string]any, len(x))
+		for k, e := range x {
+			m[k] = jsonValue(e)
+		}
+		return m
+	case []any:
+		a := make([]any, len(x))
+		for i, e := range x {
+			a[i] = jsonValue(e)
+		}
+		return a
+	case float32:
+		if math.IsNaN(float64(x)) || math.IsInf(float64(x), 0) {
+			return headerString(x)
+		}
+		return x
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return headerString(x)
+		}
+		return x
+	case nil, string, bool, int8, int16, int32, int64, int, uint8, uint16, uint32, uint64, uint:
+		return x
+	default:
+		return headerString(x)
+	}
+}

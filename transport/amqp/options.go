@@ -1,0 +1,300 @@
+package amqp
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"math"
+	"net"
+	"os"
+	"time"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// QueueType selects the RabbitMQ queue type of subscription queues.
+type QueueType string
+
+const (
+	// QueueQuorum is a replicated, durable quorum queue (the default). It
+	// counts redeliveries and enforces the delivery limit.
+	QueueQuorum QueueType = "quorum"
+	// QueueClassic is a classic durable queue. It supports priorities
+	// (WithMaxPriority) but has no delivery limit.
+	QueueClassic QueueType = "classic"
+)
+
+// NoDeliveryLimit passed to WithDeliveryLimit lets a quorum queue redeliver
+// a nacked message forever.
+const NoDeliveryLimit = -1
+
+// Defaults of the options.
+const (
+	DefaultExchange       = "tradebus"
+	DefaultPrefetch       = 128
+	DefaultConcurrency    = 64
+	DefaultDeliveryLimit  = 20
+	DefaultPublishTimeout = 30 * time.Second
+	DefaultDrainTimeout   = 10 * time.Second
+)
+
+// Option configures New. The zero Option is invalid.
+type Option struct {
+	name  string
+	apply func(*config)
+}
+
+type config struct {
+	exchange       string
+	queueType      QueueType
+	queueTypeSet   bool
+	prefetch       int
+	concurrency    int
+	deliveryLimit  int
+	limitSet       bool
+	deadLetter     string
+	maxPriority    int
+	confirms       bool
+	publishTimeout time.Duration
+	drainTimeout   time.Duration
+	tlsConfig      *tls.Config
+	caFile         string
+	logger         *slog.Logger
+
+	// dialTimeout bounds the TCP, TLS and AMQP handshakes of one dial.
+	dialTimeout time.Duration
+	// writeTimeout bounds one socket write; a write stalled longer (the
+	// broker stopped reading, e.g. under a resource alarm) kills the
+	// connection so that nothing waits forever.
+	writeTimeout time.Duration
+	// maxBackoff caps the wait between failed dials.
+	maxBackoff time.Duration
+	// netDial opens the TCP connection; tests replace it.
+	netDial func(ctx context.Context, network, addr string) (net.Conn, error)
+
+	errs []error
+}
+
+func defaultConfig() config {
+	return config{
+		exchange:       DefaultExchange,
+		queueType:      QueueQuorum,
+		prefetch:       DefaultPrefetch,
+		concurrency:    DefaultConcurrency,
+		deliveryLimit:  DefaultDeliveryLimit,
+		confirms:       true,
+		publishTimeout: DefaultPublishTimeout,
+		drainTimeout:   DefaultDrainTimeout,
+		logger:         slog.Default(),
+		dialTimeout:    30 * time.Second,
+		writeTimeout:   30 * time.Second,
+		maxBackoff:     5 * time.Second,
+	}
+}
+
+func (c *config) invalid(option string, value any, reason string) {
+	c.errs = append(c.errs, &OptionError{Option: option, Value: fmt.Sprint(value), Reason: reason})
+}
+
+// validate runs after all options and reports the first problem.
+func (c *config) validate() error {
+	if len(c.errs) > 0 {
+		return c.errs[0]
+	}
+	if err := events.ValidateSegment(c.exchange); err != nil {
+		return &OptionError{Option: "WithExchange", Value: c.exchange, Reason: "must be one routing-key segment (no '.', '*', '#', '>' or space)"}
+	}
+	if c.deadLetter != "" {
+		if err := events.ValidateSegment(c.deadLetter); err != nil {
+			return &OptionError{Option: "WithDeadLetterExchange", Value: c.deadLetter, Reason: "must be one routing-key segment (no '.', '*', '#', '>' or space)"}
+		}
+		if c.deadLetter == c.exchange {
+			return &OptionError{Option: "WithDeadLetterExchange", Value: c.deadLetter, Reason: "must differ from the exchange"}
+		}
+	}
+	switch c.queueType {
+	case QueueQuorum, QueueClassic:
+	default:
+		return &OptionError{Option: "WithQueueType", Value: string(c.queueType), Reason: `must be "quorum" or "classic"`}
+	}
+	if c.maxPriority > 0 {
+		if c.queueType != QueueClassic {
+			if c.queueTypeSet {
+				return &OptionError{Option: "WithMaxPriority", Value: fmt.Sprint(c.maxPriority), Reason: "x-max-priority needs classic queues; quorum queues do not support it"}
+			}
+			// Priorities need classic queues: choosing them implies it.
+			c.queueType = QueueClassic
+		}
+	}
+	if c.queueType == QueueClassic {
+		if c.limitSet && c.deliveryLimit != NoDeliveryLimit {
+			return &OptionError{Option: "WithDeliveryLimit", Value: fmt.Sprint(c.deliveryLimit), Reason: "classic queues have no delivery limit; use quorum queues"}
+		}
+		c.deliveryLimit = NoDeliveryLimit
+	}
+	if c.caFile != "" {
+		pem, err := os.ReadFile(c.caFile)
+		if err != nil {
+			return &OptionError{Option: "WithCAFile", Value: c.caFile, Reason: "cannot read: " + err.Error()}
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return &OptionError{Option: "WithCAFile", Value: c.caFile, Reason: "no PEM certificate found"}
+		}
+		if c.tlsConfig == nil {
+			c.tlsConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		} else {
+			c.tlsConfig = c.tlsConfig.Clone()
+		}
+		c.tlsConfig.RootCAs = pool
+	}
+	return nil
+}
+
+// WithExchange sets the name of the durable topic exchange every event is
+// published to and every subscription queue is bound to. It must be one
+// routing-key segment (letters, digits, '-', '_', ':' …; no '.'). Default:
+// "tradebus".
+func WithExchange(name string) Option {
+	return Option{"WithExchange", func(c *config) { c.exchange = name }}
+}
+
+// WithQueueType sets the type of subscription queues: QueueQuorum (default)
+// or QueueClassic. An existing queue keeps its type; declaring it with
+// another type fails with a broker error (PRECONDITION_FAILED).
+func WithQueueType(t QueueType) Option {
+	return Option{"WithQueueType", func(c *config) { c.queueType, c.queueTypeSet = t, true }}
+}
+
+// WithPrefetch sets how many unacknowledged deliveries the broker may push
+// to one subscription (basic.qos prefetch count), 1..65535. Default: 128.
+func WithPrefetch(n int) Option {
+	return Option{"WithPrefetch", func(c *config) {
+		if n < 1 || n > math.MaxUint16 {
+			c.invalid("WithPrefetch", n, "must be in 1..65535")
+		}
+		c.prefetch = n
+	}}
+}
+
+// WithConcurrency sets how many messages of one subscription may be handed
+// to the application at once; messages with the same partition key (metadata
+// "partitionkey") are never handed out concurrently and keep their order.
+// 1 hands out one message at a time, as Watermill's own subscribers do.
+// Values above the prefetch count are useless. Default: 64.
+func WithConcurrency(n int) Option {
+	return Option{"WithConcurrency", func(c *config) {
+		if n < 1 {
+			c.invalid("WithConcurrency", n, "must be at least 1")
+		}
+		c.concurrency = n
+	}}
+}
+
+// WithDeliveryLimit sets the quorum queue's x-delivery-limit: how often a
+// message may be returned to the queue (nack, or its consumer's channel
+// closed before the ack) before the broker drops it or, with
+// WithDeadLetterExchange, dead-letters it. n >= 1, or NoDeliveryLimit.
+// Quorum queues only. Default: 20 (RabbitMQ 4's own default).
+func WithDeliveryLimit(n int) Option {
+	return Option{"WithDeliveryLimit", func(c *config) {
+		if n < 1 && n != NoDeliveryLimit {
+			c.invalid("WithDeliveryLimit", n, "must be at least 1, or NoDeliveryLimit")
+		}
+		c.deliveryLimit, c.limitSet = n, true
+	}}
+}
+
+// WithDeadLetterExchange sets x-dead-letter-exchange on subscription queues
+// and declares that exchange (durable, topic). Messages over the delivery
+// limit are then republished there by the broker with their original
+// routing key and headers plus an x-death header, instead of being dropped.
+// Bind a queue to it to keep them. Default: none (such messages are
+// dropped).
+func WithDeadLetterExchange(name string) Option {
+	return Option{"WithDeadLetterExchange", func(c *config) { c.deadLetter = name }}
+}
+
+// WithMaxPriority declares subscription queues with x-max-priority n
+// (1..255; RabbitMQ advises at most 10) so that messages with a higher
+// MetaPriority are delivered first. Priorities need classic queues: this
+// option selects QueueClassic and is rejected together with
+// WithQueueType(QueueQuorum). Default: no priorities.
+func WithMaxPriority(n int) Option {
+	return Option{"WithMaxPriority", func(c *config) {
+		if n < 1 || n > math.MaxUint8 {
+			c.invalid("WithMaxPriority", n, "must be in 1..255")
+		}
+		c.maxPriority = n
+	}}
+}
+
+// WithoutConfirms turns publisher confirms off: Publish returns once the
+// messages are written to the socket, and a broker or network failure may
+// lose them silently. Default: confirms on.
+func WithoutConfirms() Option {
+	return Option{"WithoutConfirms", func(c *config) { c.confirms = false }}
+}
+
+// WithPublishTimeout bounds one Publish call (waiting for a connection,
+// writing, waiting for the confirms) in addition to the first message's
+// context. Default: 30s.
+func WithPublishTimeout(d time.Duration) Option {
+	return Option{"WithPublishTimeout", func(c *config) {
+		if d <= 0 {
+			c.invalid("WithPublishTimeout", d, "must be positive")
+		}
+		c.publishTimeout = d
+	}}
+}
+
+// WithDrainTimeout bounds how long Subscriber.Close waits for messages
+// already handed to the application to be acked or nacked before it gives
+// up on them (they are then redelivered). Transport.Close uses its ctx
+// instead. Default: 10s.
+func WithDrainTimeout(d time.Duration) Option {
+	return Option{"WithDrainTimeout", func(c *config) {
+		if d <= 0 {
+			c.invalid("WithDrainTimeout", d, "must be positive")
+		}
+		c.drainTimeout = d
+	}}
+}
+
+// WithTLSConfig sets the TLS configuration of amqps:// connections (it is
+// cloned). Default: the system roots and the URL's host as server name.
+func WithTLSConfig(cfg *tls.Config) Option {
+	return Option{"WithTLSConfig", func(c *config) {
+		if cfg == nil {
+			c.invalid("WithTLSConfig", "nil", "must not be nil")
+			return
+		}
+		c.tlsConfig = cfg.Clone()
+	}}
+}
+
+// WithCAFile trusts the PEM certificates in path (instead of the system
+// roots) for amqps:// connections. The file is read by New. Default: system
+// roots.
+func WithCAFile(path string) Option {
+	return Option{"WithCAFile", func(c *config) {
+		if path == "" {
+			c.invalid("WithCAFile", path, "must not be empty")
+		}
+		c.caFile = path
+	}}
+}
+
+// WithLogger sets the logger for connection losses and reconnects.
+// Default: slog.Default(). A nil logger is invalid; use
+// slog.New(slog.DiscardHandler) to silence it.
+func WithLogger(l *slog.Logger) Option {
+	return Option{"WithLogger", func(c *config) {
+		if l == nil {
+			c.invalid("WithLogger", "nil", "must not be nil")
+		}
+		c.logger = l
+	}}
+}

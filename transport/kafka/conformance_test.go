@@ -1,0 +1,81 @@
+package kafka_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
+
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/kafka"
+	"github.com/tradebus/tradebus/transport/transporttest"
+)
+
+func TestConformance(t *testing.T) {
+	brokers := testBrokers(t)
+	caps := transporttest.Capabilities{
+		ParallelKeys:       true,
+		OrderAfterNack:     true,
+		ConsumerGroupShare: true,
+		OrderAcrossMembers: true,
+		DurableGroups:      true,
+		Timeout:            20 * time.Second,
+	}
+	t.Run("default", func(t *testing.T) {
+		transporttest.Run(t, func(t *testing.T) transport.Transport {
+			return newTransport(t, brokers)
+		}, caps)
+	})
+	t.Run("concurrency=1", func(t *testing.T) {
+		caps := caps
+		caps.ParallelKeys = false
+		transporttest.Run(t, func(t *testing.T) transport.Transport {
+			return newTransport(t, brokers, kafka.WithConcurrency(1))
+		}, caps)
+	})
+}
+
+// TestWatermillUniversal runs Watermill's universal Pub/Sub suite. Every
+// pub/sub pair is a Transport of its own on one cluster; the suite's
+// topics (topic-<uuid>) are one-segment routing keys: the kind.
+func TestWatermillUniversal(t *testing.T) {
+	brokers := testBrokers(t)
+	features := tests.Features{
+		ConsumerGroups: true,
+		// Order is kept per partition key; the suite's messages carry
+		// none, so they are all one key and must arrive in order.
+		GuaranteedOrder:                  true,
+		Persistent:                       true,
+		ExactlyOnceDelivery:              false,
+		NewSubscriberReceivesOldMessages: false, // run below, with a group per subscriber
+	}
+	opts := []kafka.Option{
+		kafka.WithTopicPrefix(randomName("wm") + "."),
+		// The suite joins up to 50 members to one group one after the
+		// other: a short heartbeat makes each rebalance quick. It nacks
+		// one message 100 times in a row: a short backoff keeps that
+		// quick too.
+		kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond),
+		kafka.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond),
+	}
+	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
+		tr := newTransport(t, brokers, opts...)
+		sub, err := tr.Subscriber(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Publisher(), sub
+	}
+	t.Run("suite", func(t *testing.T) {
+		tests.TestPubSub(t, features,
+			func(t *testing.T) (message.Publisher, message.Subscriber) { return pubSub(t, "test") },
+			pubSub)
+	})
+	t.Run("NewSubscriberReceivesOldMessages", func(t *testing.T) {
+		f := features
+		f.NewSubscriberReceivesOldMessages = true
+		tests.TestNewSubscriberReceivesOldMessages(t, tests.TestContext{TestID: tests.NewTestID(), Features: f},
+			func(t *testing.T) (message.Publisher, message.Subscriber) { return pubSub(t, randomName("g")) })
+	})
+}

@@ -1,0 +1,212 @@
+package kafka
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// Record header names. Metadata travels in the CloudEvents Kafka binary
+// binding (https://github.com/cloudevents/spec/blob/v1.0.2/cloudevents/bindings/kafka-protocol-binding.md):
+//
+//   - a metadata key that is a CloudEvents attribute name (lowercase a-z
+//     and 0-9: id, type, source, specversion, time, subject,
+//     correlationid, causationid, traceparent, partitionkey, sequence,
+//     routingkey, and any other such key) is the header "ce_" + key;
+//   - "datacontenttype" is the header "content-type";
+//   - any other key (e.g. "x-custom") is a header of the same name, unless
+//     that name would be read back as something else (it starts with
+//     "ce_" or "tb-", or is "content-type" or "_watermill_message_uuid"):
+//     then it is "tb-meta-" + key.
+//
+// The Watermill message UUID travels as ce_id when it equals the "id"
+// metadata (as for every event of package publisher), otherwise as the
+// header "_watermill_message_uuid" (the name watermill-kafka uses). The
+// routing key the message was published with travels as ce_routingkey; if
+// the message's own "routingkey" metadata differs from it, the metadata
+// wins ce_routingkey and the published key travels as "tb-route".
+const (
+	HeaderPrefix      = "ce_"
+	HeaderContentType = "content-type"
+	HeaderUUID        = "_watermill_message_uuid"
+	HeaderRoute       = "tb-route"
+	headerEscape      = "tb-meta-"
+	headerReserved    = "tb-"
+)
+
+// isAttributeName reports whether key is a CloudEvents attribute name:
+// lowercase ASCII letters and digits.
+func isAttributeName(key string) bool {
+	if key == "" {
+		return false
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// knownHeaders caches the header names of the envelope keys, so that
+// encoding an event allocates no name.
+var knownHeaders = func() map[string]string {
+	m := map[string]string{}
+	for _, k := range []string{events.MetaID, events.MetaSource, events.MetaSpecVersion, events.MetaType,
+		events.MetaSubject, events.MetaTime, events.MetaDataContentType, events.MetaCorrelationID,
+		events.MetaCausationID, events.MetaTraceParent, events.MetaPartitionKey, events.MetaSequence,
+		events.MetaRoutingKey} {
+		m[k] = headerNameOf(k)
+	}
+	return m
+}()
+
+// headerName returns the record header name of metadata key.
+func headerName(key string) string {
+	if h, ok := knownHeaders[key]; ok {
+		return h
+	}
+	return headerNameOf(key)
+}
+
+func headerNameOf(key string) string {
+	switch {
+	case key == events.MetaDataContentType:
+		return HeaderContentType
+	case isAttributeName(key):
+		return HeaderPrefix + key
+	case key == HeaderContentType || key == HeaderUUID ||
+		strings.HasPrefix(key, HeaderPrefix) || strings.HasPrefix(key, headerReserved):
+		return headerEscape + key
+	default:
+		return key
+	}
+}
+
+// metadataKey is the inverse of headerName; ok is false for the headers
+// that are not metadata (HeaderUUID, HeaderRoute).
+func metadataKey(header string) (key string, ok bool) {
+	switch {
+	case header == HeaderContentType:
+		return events.MetaDataContentType, true
+	case header == HeaderUUID || header == HeaderRoute:
+		return "", false
+	case strings.HasPrefix(header, headerEscape):
+		return header[len(headerEscape):], true
+	case strings.HasPrefix(header, HeaderPrefix):
+		return header[len(HeaderPrefix):], true
+	default:
+		return header, true
+	}
+}
+
+// encoder fills records from messages. It carves every record's headers
+// and header values out of two allocations per Publish call.
+type encoder struct {
+	hs  []kgo.RecordHeader
+	buf []byte
+}
+
+// newEncoder sizes an encoder for messages published with routing key
+// route.
+func newEncoder(messages []*message.Message, route string) *encoder {
+	nh, size := 0, 0
+	for _, msg := range messages {
+		md := msg.Metadata
+		nh += len(md) + 2
+		size += 2*len(route) + len(msg.UUID)
+		for _, v := range md {
+			size += len(v)
+		}
+		size += len(md[events.MetaPartitionKey])
+	}
+	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, size)}
+}
+
+func (e *encoder) bytes(v string) []byte {
+	start := len(e.buf)
+	e.buf = append(e.buf, v...)
+	return e.buf[start:len(e.buf):len(e.buf)]
+}
+
+// encode fills r's key and headers from msg published with routing key
+// route.
+func (e *encoder) encode(r *kgo.Record, msg *message.Message, route string) {
+	md := msg.Metadata
+	start := len(e.hs)
+	for k, v := range md {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: headerName(k), Value: e.bytes(v)})
+	}
+	if rk, ok := md[events.MetaRoutingKey]; !ok {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: e.bytes(route)})
+	} else if rk != route {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderRoute, Value: e.bytes(route)})
+	}
+	if md[events.MetaID] != msg.UUID {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderUUID, Value: e.bytes(msg.UUID)})
+	}
+	r.Headers = e.hs[start:len(e.hs):len(e.hs)]
+	// A non-nil key, even when empty: messages without a partition key
+	// are all one key and must stay on one partition, in order.
+	r.Key = e.bytes(md[events.MetaPartitionKey])
+}
+
+// encode is encoder.encode for a single message.
+func encode(r *kgo.Record, msg *message.Message, route string) {
+	newEncoder([]*message.Message{msg}, route).encode(r, msg, route)
+}
+
+// decoded is a record turned back into message parts.
+type decoded struct {
+	uuid     string
+	metadata message.Metadata
+	route    string // the routing key to match patterns against
+}
+
+// decode turns a record of topic kind (the topic without its prefix) into
+// message parts. It never fails: headers it does not know become metadata
+// of the same name. A record without a UUID (produced by another client)
+// gets "kafka:<topic>/<partition>/<offset>", stable across redeliveries. A
+// record without partitionkey metadata but with a key gets the key as
+// partitionkey.
+func decode(r *kgo.Record, kind string) decoded {
+	d := decoded{metadata: make(message.Metadata, len(r.Headers)+1)}
+	for _, h := range r.Headers {
+		switch h.Key {
+		case HeaderUUID:
+			d.uuid = string(h.Value)
+		case HeaderRoute:
+			d.route = string(h.Value)
+		default:
+			key, _ := metadataKey(h.Key)
+			d.metadata[key] = string(h.Value)
+		}
+	}
+	if d.uuid == "" {
+		d.uuid = d.metadata[events.MetaID]
+	}
+	if d.uuid == "" {
+		d.uuid = "kafka:" + r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" +
+			strconv.FormatInt(r.Offset, 10)
+	}
+	rk, ok := d.metadata[events.MetaRoutingKey]
+	if !ok || rk == "" {
+		rk = kind
+		if d.route != "" {
+			rk = d.route
+		}
+		d.metadata[events.MetaRoutingKey] = rk
+	}
+	if d.route == "" {
+		d.route = rk
+	}
+	if _, ok := d.metadata[events.MetaPartitionKey]; !ok && len(r.Key) > 0 {
+		d.metadata[events.MetaPartitionKey] = string(r.Key)
+	}
+	return d
+}

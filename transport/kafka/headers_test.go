@@ -1,0 +1,143 @@
+package kafka
+
+import (
+	"maps"
+	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+func TestHeaderNames(t *testing.T) {
+	tests := []struct{ key, header string }{
+		{events.MetaID, "ce_id"},
+		{events.MetaType, "ce_type"},
+		{events.MetaSource, "ce_source"},
+		{events.MetaSpecVersion, "ce_specversion"},
+		{events.MetaTime, "ce_time"},
+		{events.MetaSubject, "ce_subject"},
+		{events.MetaCorrelationID, "ce_correlationid"},
+		{events.MetaCausationID, "ce_causationid"},
+		{events.MetaTraceParent, "ce_traceparent"},
+		{events.MetaPartitionKey, "ce_partitionkey"},
+		{events.MetaSequence, "ce_sequence"},
+		{events.MetaRoutingKey, "ce_routingkey"},
+		{events.MetaDataContentType, "content-type"},
+		{"myext1", "ce_myext1"},
+		{"x-custom", "x-custom"},
+		{"Upper", "Upper"},
+		{"", ""},
+		{"ce_foo", "tb-meta-ce_foo"},
+		{"content-type", "tb-meta-content-type"},
+		{"tb-route", "tb-meta-tb-route"},
+		{"tb-meta-x", "tb-meta-tb-meta-x"},
+		{HeaderUUID, "tb-meta-" + HeaderUUID},
+	}
+	for _, tc := range tests {
+		if got := headerName(tc.key); got != tc.header {
+			t.Errorf("headerName(%q) = %q, want %q", tc.key, got, tc.header)
+		}
+		if got, ok := metadataKey(tc.header); !ok || got != tc.key {
+			t.Errorf("metadataKey(%q) = %q, %v, want %q", tc.header, got, ok, tc.key)
+		}
+	}
+}
+
+func roundTrip(t *testing.T, msg *message.Message, route, kind string) decoded {
+	t.Helper()
+	r := &kgo.Record{Topic: "tradebus." + kind, Partition: 3, Offset: 42, Value: msg.Payload}
+	encode(r, msg, route)
+	return decode(r, kind)
+}
+
+func TestEncodeDecode(t *testing.T) {
+	t.Run("event", func(t *testing.T) {
+		msg := message.NewMessage("0192f0c4-0000-7000-8000-000000000001", []byte(`{}`))
+		msg.Metadata = message.Metadata{
+			events.MetaID:           msg.UUID,
+			events.MetaType:         "tradebus.trade.v1",
+			events.MetaPartitionKey: "BTCUSDT",
+			events.MetaRoutingKey:   "trade.binance.BTCUSDT",
+			"x-custom":              "v",
+		}
+		r := &kgo.Record{}
+		encode(r, msg, "trade.binance.BTCUSDT")
+		if string(r.Key) != "BTCUSDT" {
+			t.Errorf("key %q, want BTCUSDT", r.Key)
+		}
+		if len(r.Headers) != len(msg.Metadata) {
+			t.Errorf("%d headers, want %d (no uuid or route header when id and routingkey match): %v",
+				len(r.Headers), len(msg.Metadata), r.Headers)
+		}
+		d := roundTrip(t, msg, "trade.binance.BTCUSDT", "trade")
+		if d.uuid != msg.UUID || !maps.Equal(d.metadata, msg.Metadata) || d.route != "trade.binance.BTCUSDT" {
+			t.Errorf("decoded %+v, want uuid %s metadata %v", d, msg.UUID, msg.Metadata)
+		}
+	})
+	t.Run("bare message", func(t *testing.T) {
+		msg := message.NewMessage("u-1", []byte("x"))
+		d := roundTrip(t, msg, "trade.a", "trade")
+		want := message.Metadata{events.MetaRoutingKey: "trade.a"}
+		if d.uuid != "u-1" || !maps.Equal(d.metadata, want) || d.route != "trade.a" {
+			t.Errorf("decoded %+v, want uuid u-1 metadata %v", d, want)
+		}
+		r := &kgo.Record{}
+		encode(r, msg, "trade.a")
+		if r.Key == nil || len(r.Key) != 0 {
+			t.Errorf("key %#v, want non-nil empty (one partition for messages without a key)", r.Key)
+		}
+	})
+	t.Run("routingkey differs from the published key", func(t *testing.T) {
+		msg := message.NewMessage("u-2", nil)
+		msg.Metadata.Set(events.MetaRoutingKey, "trade.binance.BTCUSDT")
+		d := roundTrip(t, msg, "poison.trade", "poison")
+		if d.route != "poison.trade" || d.metadata[events.MetaRoutingKey] != "trade.binance.BTCUSDT" {
+			t.Errorf("route %q routingkey %q, want poison.trade and the original", d.route, d.metadata[events.MetaRoutingKey])
+		}
+	})
+	t.Run("foreign record", func(t *testing.T) {
+		r := &kgo.Record{Topic: "tradebus.trade", Partition: 1, Offset: 7, Key: []byte("ETHUSDT")}
+		d := decode(r, "trade")
+		if d.uuid != "kafka:tradebus.trade/1/7" {
+			t.Errorf("uuid %q", d.uuid)
+		}
+		if d.metadata[events.MetaPartitionKey] != "ETHUSDT" || d.metadata[events.MetaRoutingKey] != "trade" || d.route != "trade" {
+			t.Errorf("metadata %v route %q", d.metadata, d.route)
+		}
+	})
+}
+
+// FuzzHeaders checks that any metadata survives encode and decode exactly.
+func FuzzHeaders(f *testing.F) {
+	f.Add("id", "u", "ce_x", "1", "content-type", "2", "u", "trade.a")
+	f.Add("datacontenttype", "application/json", "tb-route", "r", "x", "", "", "k")
+	f.Add(HeaderUUID, "z", "tb-meta-", "m", "routingkey", "", "id", "a")
+	f.Fuzz(func(t *testing.T, k1, v1, k2, v2, k3, v3, uuid, route string) {
+		msg := message.NewMessage(uuid, []byte("p"))
+		msg.Metadata = message.Metadata{k1: v1, k2: v2, k3: v3}
+		r := &kgo.Record{Topic: "tradebus.k", Value: msg.Payload}
+		encode(r, msg, route)
+		d := decode(r, "k")
+		want := maps.Clone(msg.Metadata)
+		if want[events.MetaRoutingKey] == "" {
+			want[events.MetaRoutingKey] = route
+			if route == "" {
+				want[events.MetaRoutingKey] = "k"
+			}
+		}
+		if _, ok := want[events.MetaPartitionKey]; !ok && len(r.Key) > 0 {
+			t.Fatalf("key %q without partitionkey metadata", r.Key)
+		}
+		if !maps.Equal(d.metadata, want) {
+			t.Fatalf("metadata %q\n  decoded %q", want, d.metadata)
+		}
+		if uuid != "" && d.uuid != uuid {
+			t.Fatalf("uuid %q, decoded %q", uuid, d.uuid)
+		}
+		if route != "" && d.route != route {
+			t.Fatalf("route %q, decoded %q", route, d.route)
+		}
+	})
+}

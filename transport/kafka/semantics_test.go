@@ -1,0 +1,316 @@
+package kafka_test
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/google/uuid"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/kafka"
+)
+
+const waitLimit = 20 * time.Second
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(waitLimit)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func newMsg(pkey, payload string) *message.Message {
+	msg := message.NewMessage(uuid.NewString(), []byte(payload))
+	msg.Metadata.Set(events.MetaPartitionKey, pkey)
+	return msg
+}
+
+func publish(t *testing.T, tr *kafka.Transport, key string, msgs ...*message.Message) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	for _, m := range msgs {
+		m.SetContext(ctx)
+	}
+	if err := tr.Publisher().Publish(key, msgs...); err != nil {
+		t.Fatalf("Publish(%q): %v", key, err)
+	}
+}
+
+func subscribe(t *testing.T, tr *kafka.Transport, group, pattern string) (<-chan *message.Message, context.CancelFunc) {
+	t.Helper()
+	sub, err := tr.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	ch, err := sub.Subscribe(ctx, pattern)
+	if err != nil {
+		t.Fatalf("Subscribe(%q): %v", pattern, err)
+	}
+	return ch, cancel
+}
+
+func recv(t *testing.T, ch <-chan *message.Message) *message.Message {
+	t.Helper()
+	select {
+	case msg, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return msg
+	case <-time.After(waitLimit):
+		t.Fatal("timed out waiting for a message")
+		return nil
+	}
+}
+
+// committed returns the group's committed offset of partition 0.
+func committed(t *testing.T, tr *kafka.Transport, group, pattern string) (committed, lag int64) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	lags, err := tr.Lag(ctx, group, pattern)
+	if err != nil {
+		t.Fatalf("Lag: %v", err)
+	}
+	if len(lags) != 1 {
+		t.Fatalf("Lag: %d partitions, want 1", len(lags))
+	}
+	return lags[0].Committed, lags[0].Lag
+}
+
+// TestCommitOnlyAckedPrefix: with one message unacked, later acked
+// messages of other keys are not committed past it; acking it commits
+// everything; a member that goes away with messages unacked leaves them to
+// the next member, and nothing before them is delivered again.
+func TestCommitOnlyAckedPrefix(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(1))
+	kind := randomName("k")
+	pattern := kind + ".#"
+	group := randomName("g")
+	ch, cancel := subscribe(t, tr, group, pattern)
+
+	keys := []string{"A", "B", "C", "B", "C", "D"}
+	sent := make([]*message.Message, len(keys))
+	for i, k := range keys {
+		sent[i] = newMsg(k, strconv.Itoa(i))
+		publish(t, tr, kind+".x."+k, sent[i])
+	}
+	var held *message.Message
+	for range keys {
+		msg := recv(t, ch)
+		if msg.UUID == sent[0].UUID {
+			held = msg
+			continue
+		}
+		msg.Ack()
+	}
+	if held == nil {
+		t.Fatal("message 0 not delivered")
+	}
+	// Offsets 1..5 are acked, 0 is not: several commit intervals later
+	// nothing is committed.
+	time.Sleep(500 * time.Millisecond)
+	if c, lag := committed(t, tr, group, pattern); c != -1 || lag != 6 {
+		t.Fatalf("committed %d lag %d with offset 0 unacked, want -1 and 6", c, lag)
+	}
+	held.Ack()
+	waitFor(t, "commit of offset 6 after acking offset 0", func() bool {
+		c, lag := committed(t, tr, group, pattern)
+		return c == 6 && lag == 0
+	})
+
+	// Offset 6 held, 7 acked, then the member goes away.
+	e, f := newMsg("E", "6"), newMsg("F", "7")
+	publish(t, tr, kind+".x.E", e)
+	publish(t, tr, kind+".x.F", f)
+	for range 2 {
+		if msg := recv(t, ch); msg.UUID == f.UUID {
+			msg.Ack()
+		}
+	}
+	time.Sleep(300 * time.Millisecond)
+	cancel()
+	for range ch { //nolint:revive // drain until closed
+	}
+	if c, _ := committed(t, tr, group, pattern); c != 6 {
+		t.Fatalf("committed %d after the member left with offset 6 unacked, want 6", c)
+	}
+	ch2, _ := subscribe(t, tr, group, pattern)
+	first := recv(t, ch2)
+	if first.UUID != e.UUID {
+		t.Fatalf("next member got %s (payload %s) first, want the unacked offset 6", first.UUID, first.Payload)
+	}
+	first.Ack()
+	second := recv(t, ch2) // offset 7: acked after the gap, so redelivered
+	second.Ack()
+	if second.UUID != f.UUID {
+		t.Fatalf("second redelivery %s, want offset 7", second.Payload)
+	}
+	waitFor(t, "commit of offset 8", func() bool {
+		c, lag := committed(t, tr, group, pattern)
+		return c == 8 && lag == 0
+	})
+}
+
+// TestNackRedeliversInLane: a nacked message comes back (after a backoff)
+// before later messages of its key, while other keys of the same partition
+// go on; the offset is committed only once it is acked.
+func TestNackRedeliversInLane(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(1),
+		kafka.WithRedeliveryBackoff(20*time.Millisecond, 50*time.Millisecond))
+	kind := randomName("k")
+	pattern := kind + ".#"
+	group := randomName("g")
+	ch, _ := subscribe(t, tr, group, pattern)
+
+	publish(t, tr, kind+".x.A", newMsg("A", "A0"))
+	publish(t, tr, kind+".x.A", newMsg("A", "A1"))
+	for i := range 3 {
+		publish(t, tr, kind+".x.B", newMsg("B", "B"+strconv.Itoa(i)))
+	}
+	var (
+		order  []string
+		nacks  int
+		bDone  int
+		bFirst = -1
+	)
+	for len(order) < 5+3 {
+		msg := recv(t, ch)
+		p := string(msg.Payload)
+		order = append(order, p)
+		switch {
+		case p == "A0" && nacks < 3:
+			nacks++
+			msg.Nack()
+		case p[0] == 'B':
+			bDone++
+			if bFirst < 0 {
+				bFirst = nacks
+			}
+			msg.Ack()
+		default:
+			msg.Ack()
+		}
+	}
+	var aOrder []string
+	for _, p := range order {
+		if p[0] == 'A' {
+			aOrder = append(aOrder, p)
+		}
+	}
+	if want := []string{"A0", "A0", "A0", "A0", "A1"}; fmt.Sprint(aOrder) != fmt.Sprint(want) {
+		t.Errorf("key A delivered %v, want %v", aOrder, want)
+	}
+	if bDone != 3 {
+		t.Errorf("key B delivered %d times, want 3", bDone)
+	}
+	t.Logf("delivery order %v", order)
+	waitFor(t, "commit of everything", func() bool {
+		c, lag := committed(t, tr, group, pattern)
+		return c == 5 && lag == 0
+	})
+}
+
+// TestRebalanceKeepsOrder: a second member joins and the first leaves
+// while events stream in; every event is handled, each key in order, and
+// a rebalance hands over without handling anything twice.
+func TestRebalanceKeepsOrder(t *testing.T) {
+	brokers := testBrokers(t)
+	tr := newTransport(t, brokers, kafka.WithPartitions(4), kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond))
+	kind := randomName("k")
+	pattern := kind + ".#"
+	group := randomName("g")
+	const nKeys, perKey = 8, 150
+
+	var (
+		mu      sync.Mutex
+		last    = map[string]int{}
+		seen    = map[string]int{}
+		handled int
+		byMem   [2]int
+	)
+	handle := func(member int, ch <-chan *message.Message) {
+		for msg := range ch {
+			key := msg.Metadata.Get(events.MetaPartitionKey)
+			seq, _ := strconv.Atoi(string(msg.Payload))
+			mu.Lock()
+			seen[msg.UUID]++
+			if seen[msg.UUID] == 1 {
+				if prev, ok := last[key]; ok && seq != prev+1 {
+					t.Errorf("key %s: %d handled after %d", key, seq, prev)
+				} else if !ok && seq != 0 {
+					t.Errorf("key %s: first handled %d", key, seq)
+				}
+				last[key] = seq
+				handled++
+				byMem[member]++
+			}
+			mu.Unlock()
+			time.Sleep(100 * time.Microsecond)
+			msg.Ack()
+		}
+	}
+	sub1, err := tr.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch1, err := sub1.Subscribe(context.Background(), pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { handle(0, ch1) })
+
+	var member2 <-chan *message.Message
+	for seq := range perKey {
+		for k := range nKeys {
+			sym := "S" + strconv.Itoa(k)
+			publish(t, tr, kind+".v."+sym, newMsg(sym, strconv.Itoa(seq)))
+		}
+		switch seq {
+		case perKey / 3:
+			member2, _ = subscribe(t, tr, group, pattern)
+			wg.Go(func() { handle(1, member2) })
+		case 2 * perKey / 3:
+			go func() { _ = sub1.Close() }()
+		}
+	}
+	waitFor(t, "every event handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled == nKeys*perKey
+	})
+	mu.Lock()
+	dups := 0
+	for _, n := range seen {
+		dups += n - 1
+	}
+	t.Logf("member 1 handled %d, member 2 handled %d, %d handled twice", byMem[0], byMem[1], dups)
+	if byMem[1] == 0 {
+		t.Error("the second member handled nothing")
+	}
+	if dups != 0 {
+		t.Errorf("%d events handled twice across the rebalances", dups)
+	}
+	mu.Unlock()
+	_ = sub1.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}

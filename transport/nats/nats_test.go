@@ -1,0 +1,544 @@
+package nats_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/nats"
+)
+
+func subscribe(t *testing.T, tr *nats.Transport, group, pattern string) <-chan *message.Message {
+	t.Helper()
+	sub, err := tr.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		_ = sub.Close()
+	})
+	ch, err := sub.Subscribe(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func publish(t *testing.T, tr *nats.Transport, key string, payloads ...string) []*message.Message {
+	t.Helper()
+	var msgs []*message.Message
+	for _, p := range payloads {
+		m := message.NewMessage(p+"-"+randomSuffix(), []byte(p))
+		m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
+		msgs = append(msgs, m)
+	}
+	if err := tr.Publisher().Publish(key, msgs...); err != nil {
+		t.Fatalf("publish %s: %v", key, err)
+	}
+	return msgs
+}
+
+func recv(t *testing.T, ch <-chan *message.Message, timeout time.Duration) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("no message within %s", timeout)
+		return nil
+	}
+}
+
+func noMessage(t *testing.T, ch <-chan *message.Message, d time.Duration, why string) {
+	t.Helper()
+	select {
+	case m := <-ch:
+		t.Fatalf("%s: got %s", why, m.UUID)
+	case <-time.After(d):
+	}
+}
+
+// TestLayout checks what lands in JetStream: subject prefix.key, one stream
+// per kind, metadata as headers of the same names, a durable consumer per
+// (group, pattern), and the routing key on delivery.
+func TestLayout(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	ch := subscribe(t, tr, "risk", "trade.binance.*")
+
+	raw, err := nc.SubscribeSync(prefix + ".>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Unsubscribe()
+	sent := publish(t, tr, "trade.binance.BTCUSDT", "take")
+	got := recv(t, ch, 10*time.Second)
+	got.Ack()
+	if got.UUID != sent[0].UUID || got.Metadata.Get(events.MetaRoutingKey) != "trade.binance.BTCUSDT" {
+		t.Errorf("got %s routingkey %q", got.UUID, got.Metadata.Get(events.MetaRoutingKey))
+	}
+	nm, err := raw.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if nm.Subject != prefix+".trade.binance.BTCUSDT" || nm.Header.Get("partitionkey") != "BTCUSDT" ||
+		nm.Header.Get("Tradebus-Uuid") != sent[0].UUID || nm.Header.Get("Nats-Msg-Id") != "" {
+		t.Errorf("wire message: subject %q headers %v", nm.Subject, nm.Header)
+	}
+	if s := tr.Subject("trade.x.y"); s != prefix+".trade.x.y" {
+		t.Errorf("Subject() = %q", s)
+	}
+	js, _ := jetstream.New(nc)
+	st, err := js.Stream(context.Background(), tr.Stream("trade"))
+	if err != nil {
+		t.Fatalf("stream %s: %v", tr.Stream("trade"), err)
+	}
+	if subj := st.CachedInfo().Config.Subjects; len(subj) != 2 || subj[0] != prefix+".trade" || subj[1] != prefix+".trade.>" {
+		t.Errorf("stream subjects %v", subj)
+	}
+	var names []string
+	for n := range st.ConsumerNames(context.Background()).Name() {
+		names = append(names, n)
+	}
+	if len(names) != 1 || !strings.HasPrefix(names[0], "risk__trade_binance_STAR_") {
+		t.Errorf("consumers %v", names)
+	}
+	c, _ := st.Consumer(context.Background(), names[0])
+	if f := c.CachedInfo().Config.FilterSubject; f != prefix+".trade.binance.*" {
+		t.Errorf("filter subject %q", f)
+	}
+}
+
+// TestMaxDeliverHandsOff checks the dead-letter hand-off: with
+// WithMaxDeliver(2) a message nacked twice is not delivered again, the
+// MAX_DELIVERIES advisory names its stream sequence, the message stays in
+// the stream, and later messages of the key flow on.
+func TestMaxDeliverHandsOff(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithMaxDeliver(2),
+		nats.WithRedeliveryBackoff(10*time.Millisecond, 10*time.Millisecond), nats.WithPullWait(100*time.Millisecond))
+	stream := tr.Stream("order")
+	adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + ".*")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer adv.Unsubscribe()
+	ch := subscribe(t, tr, "oms", "order.#")
+	poison := publish(t, tr, "order.binance.BTCUSDT", "poison")
+	for i := range 2 {
+		m := recv(t, ch, 10*time.Second)
+		if m.UUID != poison[0].UUID {
+			t.Fatalf("delivery %d: %s", i+1, m.UUID)
+		}
+		m.Nack()
+	}
+	am, err := adv.NextMsg(10 * time.Second)
+	if err != nil {
+		t.Fatalf("no MAX_DELIVERIES advisory: %v", err)
+	}
+	var a struct {
+		StreamSeq  uint64 `json:"stream_seq"`
+		Deliveries int    `json:"deliveries"`
+	}
+	if err := json.Unmarshal(am.Data, &a); err != nil || a.Deliveries != 2 {
+		t.Fatalf("advisory %s: %v", am.Data, err)
+	}
+	js, _ := jetstream.New(nc)
+	st, _ := js.Stream(context.Background(), stream)
+	rm, err := st.GetMsg(context.Background(), a.StreamSeq)
+	if err != nil || rm.Header.Get("Tradebus-Uuid") != poison[0].UUID {
+		t.Fatalf("dead letter at seq %d: %v %v", a.StreamSeq, err, rm)
+	}
+	next := publish(t, tr, "order.binance.BTCUSDT", "next")
+	m := recv(t, ch, 10*time.Second)
+	if m.UUID != next[0].UUID {
+		t.Fatalf("after the hand-off got %s, want %s", m.UUID, next[0].UUID)
+	}
+	m.Ack()
+	noMessage(t, ch, 300*time.Millisecond, "the dead letter came back")
+}
+
+// TestRedeliveryBackoff checks that a nacked message comes back after the
+// configured backoff, not at once.
+func TestRedeliveryBackoff(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	const backoff = 400 * time.Millisecond
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithRedeliveryBackoff(backoff, 2*backoff),
+		nats.WithPullWait(100*time.Millisecond))
+	ch := subscribe(t, tr, "g", "signal.#")
+	publish(t, tr, "signal.x.BTCUSDT", "s")
+	m := recv(t, ch, 10*time.Second)
+	nacked := time.Now()
+	m.Nack()
+	m = recv(t, ch, 10*time.Second)
+	if d := time.Since(nacked); d < backoff {
+		t.Errorf("redelivered after %s, want >= %s", d, backoff)
+	}
+	m.Ack()
+}
+
+// TestSlowHandlerKeepsMessage holds a message for several AckWait periods
+// in one member and checks that JetStream does not redeliver it to the
+// other: the subscription reports it in progress.
+func TestSlowHandlerKeepsMessage(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	opts := []nats.Option{nats.WithPrefix(prefix), nats.WithAckWait(300 * time.Millisecond),
+		nats.WithPullWait(100 * time.Millisecond)}
+	a := newTransport(t, nc, opts...)
+	b := newTransport(t, nc, opts...)
+	chA := subscribe(t, a, "g", "candle.#")
+	chB := subscribe(t, b, "g", "candle.#")
+	publish(t, a, "candle.binance.BTCUSDT", "slow")
+	var got *message.Message
+	var other <-chan *message.Message
+	select {
+	case got = <-chA:
+		other = chB
+	case got = <-chB:
+		other = chA
+	case <-time.After(10 * time.Second):
+		t.Fatal("not delivered")
+	}
+	noMessage(t, other, 1500*time.Millisecond, "redelivered to the other member while in progress")
+	got.Ack()
+}
+
+// TestDuplicateWindow checks WithDuplicateWindow: the same UUID published
+// twice is stored once.
+func TestDuplicateWindow(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithDuplicateWindow(time.Minute),
+		nats.WithPullWait(100*time.Millisecond))
+	ch := subscribe(t, tr, "g", "exec.#")
+	m := message.NewMessage("same-"+randomSuffix(), []byte("x"))
+	for range 2 {
+		if err := tr.Publisher().Publish("exec.a.B", m.Copy()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	last := publish(t, tr, "exec.a.B", "last")
+	recv(t, ch, 10*time.Second).Ack()
+	if got := recv(t, ch, 10*time.Second); got.UUID != last[0].UUID {
+		t.Errorf("second delivery %s, want %s (duplicate stored twice?)", got.UUID, last[0].UUID)
+	} else {
+		got.Ack()
+	}
+}
+
+// TestStart checks WithStart on consumer creation.
+func TestStart(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	old := publish(t, tr, "ticker.binance.BTCUSDT", "old")
+	trOld := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithStart(nats.StartOldest),
+		nats.WithPullWait(100*time.Millisecond))
+	chOld := subscribe(t, trOld, "replay", "ticker.#")
+	chNew := subscribe(t, tr, "live", "ticker.#")
+	fresh := publish(t, tr, "ticker.binance.BTCUSDT", "new")
+	if m := recv(t, chOld, 10*time.Second); m.UUID != old[0].UUID {
+		t.Errorf("StartOldest got %s first, want %s", m.UUID, old[0].UUID)
+	} else {
+		m.Ack()
+	}
+	if m := recv(t, chNew, 10*time.Second); m.UUID != fresh[0].UUID {
+		t.Errorf("StartNew got %s, want %s", m.UUID, fresh[0].UUID)
+	} else {
+		m.Ack()
+	}
+}
+
+// TestStreamRecreated deletes the stream under a live subscription: the
+// publisher creates it again and the subscription sets its consumer up
+// again and goes on.
+func TestStreamRecreated(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	ch := subscribe(t, tr, "g", "book.#")
+	publish(t, tr, "book.binance.BTCUSDT", "before")
+	recv(t, ch, 10*time.Second).Ack()
+	js, _ := jetstream.New(nc)
+	if err := js.DeleteStream(context.Background(), tr.Stream("book")); err != nil {
+		t.Fatal(err)
+	}
+	after := publish(t, tr, "book.binance.BTCUSDT", "after")
+	if m := recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
+		t.Errorf("got %s, want %s", m.UUID, after[0].UUID)
+	} else {
+		m.Ack()
+	}
+}
+
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	for _, raw := range []string{
+		"nats://127.0.0.1:4222?bogus=1",
+		"nats://127.0.0.1:4222?concurrency=0",
+		"nats://127.0.0.1:4222?start=middle",
+		"nats://127.0.0.1:4222?storage=tape",
+		"nats://127.0.0.1:4222?ack_wait=1ms",
+		"nats://127.0.0.1:4222?max_deliver=0",
+		"nats://127.0.0.1:4222?max_ack_pending=10",
+		"nats://127.0.0.1:4222?prefix=a.*",
+		"nats://127.0.0.1:4222?prefix=a&prefix=b",
+		"amqp://127.0.0.1:4222",
+	} {
+		u, _ := url.Parse(raw)
+		if _, err := nats.Open(ctx, u); !errors.Is(err, nats.ErrInvalidOption) {
+			t.Errorf("Open(%s): %v, want ErrInvalidOption", raw, err)
+		}
+	}
+	secret := "s3cr3t-pw"
+	for _, raw := range []string{
+		"nats://user:" + secret + "@127.0.0.1:1",
+		"nats://user:" + secret + "@127.0.0.1:1?bogus=1",
+	} {
+		u, _ := url.Parse(raw)
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := nats.Open(cctx, u)
+		cancel()
+		if err == nil {
+			t.Fatalf("Open(%s): no error", u.Redacted())
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+
+	u, _ := url.Parse(natsURL(t))
+	prefix := "tbtest" + randomSuffix()
+	t.Cleanup(func() { deleteStreams(t, connect(t), prefix) })
+	q := u.Query()
+	for k, v := range map[string]string{
+		"prefix": prefix, "concurrency": "8", "start": "oldest", "ack_wait": "5s", "max_deliver": "5",
+		"max_ack_pending": "100", "storage": "memory", "max_msgs": "1000", "max_age": "1h", "replicas": "1",
+		"duplicate_window": "1m", "redelivery_backoff": "5ms", "redelivery_backoff_max": "50ms",
+		"close_timeout": "1s", "pull_wait": "100ms", "name": "tradebus-open-test",
+	} {
+		q.Set(k, v)
+	}
+	u.RawQuery = q.Encode()
+	tr, err := nats.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("Open with every parameter: %v", err)
+	}
+	defer func() {
+		if err := tr.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	ch := subscribe(t, tr, "g", "trade.#")
+	publish(t, tr, "trade.x", "1")
+	recv(t, ch, 10*time.Second).Ack()
+	js, _ := jetstream.New(connect(t))
+	st, err := js.Stream(ctx, tr.Stream("trade"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c := st.CachedInfo().Config; c.Storage != jetstream.MemoryStorage || c.MaxMsgs != 1000 || c.MaxAge != time.Hour ||
+		c.Duplicates != time.Minute {
+		t.Errorf("stream config from URL: %+v", c)
+	}
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	nc := connect(t)
+	for name, opt := range map[string]nats.Option{
+		"concurrency":     nats.WithConcurrency(0),
+		"prefix":          nats.WithPrefix("a..b"),
+		"start":           nats.WithStart(nats.Start(7)),
+		"ack wait":        nats.WithAckWait(time.Millisecond),
+		"max deliver":     nats.WithMaxDeliver(0),
+		"max ack pending": nats.WithMaxAckPending(10), // below concurrency + pull-ahead
+		"storage":         nats.WithStorage(nats.Storage(3)),
+		"max msgs":        nats.WithMaxMsgs(0),
+		"max age":         nats.WithMaxAge(time.Millisecond),
+		"replicas":        nats.WithReplicas(9),
+		"dup window":      nats.WithDuplicateWindow(-1),
+		"backoff":         nats.WithRedeliveryBackoff(time.Second, time.Millisecond),
+		"close":           nats.WithCloseTimeout(-1),
+		"pull wait":       nats.WithPullWait(time.Millisecond),
+		"logger":          nats.WithLogger(nil),
+	} {
+		if _, err := nats.New(nc, opt); !errors.Is(err, nats.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := nats.New(nil); !errors.Is(err, nats.ErrInvalidOption) {
+		t.Errorf("nil conn: %v", err)
+	}
+	tr, err := nats.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"", "a.b", "a b", ">"} {
+		if _, err := tr.Subscriber(g); !errors.Is(err, nats.ErrInvalidGroup) {
+			t.Errorf("Subscriber(%q): %v", g, err)
+		}
+	}
+	m := message.NewMessage("1", nil)
+	m.Metadata.Set("Nats-Msg-Id", "x")
+	if err := tr.Publisher().Publish("trade.x", m); !errors.Is(err, nats.ErrInvalidMetadata) {
+		t.Errorf("reserved header: %v", err)
+	}
+	m = message.NewMessage("1", nil)
+	m.Metadata.Set("a", "line\nbreak")
+	if err := tr.Publisher().Publish("trade.x", m); !errors.Is(err, nats.ErrInvalidMetadata) {
+		t.Errorf("line break: %v", err)
+	}
+	if err := tr.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := tr.Publisher().Publish("trade.x", message.NewMessage("1", nil)); !errors.Is(err, nats.ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+}
+
+// privateNATS starts a nats-server with JetStream of its own on a free
+// port (the shared one must not be restarted under other tests); restart
+// starts it again on the same port and store directory.
+func privateNATS(t *testing.T) (u string, kill, restart func()) {
+	t.Helper()
+	bin, err := exec.LookPath("nats-server")
+	if err != nil {
+		t.Skip("nats-server not in PATH: cannot restart a private server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	dir := t.TempDir()
+	u = fmt.Sprintf("nats://127.0.0.1:%d", port)
+	var (
+		mu  sync.Mutex
+		cmd *exec.Cmd
+	)
+	start := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir)
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start nats-server: %v", err)
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			nc, err := natsgo.Connect(u)
+			if err == nil {
+				js, _ := jetstream.New(nc)
+				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_, err = js.AccountInfo(ctx)
+				cancel()
+				nc.Close()
+				if err == nil {
+					return
+				}
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("private nats-server did not come up: %v", err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	kill = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			cmd = nil
+		}
+	}
+	start()
+	t.Cleanup(kill)
+	return u, kill, start
+}
+
+// TestReconnect kills and restarts a private NATS under a live
+// subscription: publishing fails while it is down, the reader does not
+// spin, and after the restart (streams and consumers persist on disk)
+// delivery resumes, including what was pending.
+func TestReconnect(t *testing.T) {
+	natsURL(t) // integration test: only with the broker env set
+	raw, kill, restart := privateNATS(t)
+	u, _ := url.Parse(raw + "?pull_wait=100ms&ack_wait=2s")
+	tr, err := nats.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := tr.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	ch := subscribe(t, tr, "g", "trade.#")
+	publish(t, tr, "trade.binance.BTCUSDT", "before")
+	recv(t, ch, 10*time.Second).Ack()
+
+	kill()
+	f0, _ := nats.ReadStats(tr)
+	const down = 2 * time.Second
+	ctx, cancel := context.WithTimeout(context.Background(), down)
+	m := message.NewMessage("during", nil)
+	m.SetContext(ctx)
+	if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err == nil {
+		t.Error("publish succeeded while NATS was down")
+	}
+	<-ctx.Done()
+	cancel()
+	f1, errs := nats.ReadStats(tr)
+	// One pull request per pull wait (100ms) at most, plus backoff on
+	// errors: a spinning loop would make thousands.
+	if f1-f0 > 25 {
+		t.Errorf("%d pull requests (%d errors) in %s down, want a few", f1-f0, errs, down)
+	}
+	restart()
+
+	deadline := time.Now().Add(20 * time.Second)
+	var sent *message.Message
+	for sent == nil {
+		m := message.NewMessage("after-"+randomSuffix(), []byte("after"))
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		m.SetContext(ctx)
+		if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err == nil {
+			sent = m
+		}
+		cancel()
+		if time.Now().After(deadline) {
+			t.Fatal("publish still failing 20s after the restart")
+		}
+	}
+	if got := recv(t, ch, 20*time.Second); got.UUID != sent.UUID {
+		t.Errorf("after restart got %s, want %s", got.UUID, sent.UUID)
+	} else {
+		got.Ack()
+	}
+}

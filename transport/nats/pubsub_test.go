@@ -1,0 +1,51 @@
+package nats_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
+
+	"github.com/tradebus/tradebus/transport/nats"
+)
+
+// TestPubSub runs Watermill's universal Pub/Sub suite against the real
+// NATS JetStream. Features are what the transport guarantees: consumer
+// groups (durable consumers), persistence, and order (all suite messages
+// share the empty partition key, so they are handed out one at a time)
+// with a single subscriber per group; not exactly-once.
+func TestPubSub(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	opts := []nats.Option{
+		nats.WithPrefix(prefix),
+		nats.WithStorage(nats.MemoryStorage),
+		nats.WithPullWait(100 * time.Millisecond),
+		// TestContinueAfterErrors nacks one message 300 times in a row.
+		nats.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
+		// The suite's multiplier holds (and never acks) duplicates it read
+		// after the test stopped reading, and closes its 50 subscribers one
+		// after the other: do not wait long for those acks.
+		nats.WithCloseTimeout(500 * time.Millisecond),
+	}
+	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
+		tr := newTransport(t, nc, opts...)
+		sub, err := tr.Subscriber(group)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr.Publisher(), sub
+	}
+	tests.TestPubSub(t,
+		tests.Features{
+			ConsumerGroups:                      true,
+			ExactlyOnceDelivery:                 false,
+			GuaranteedOrder:                     true,
+			GuaranteedOrderWithSingleSubscriber: true,
+			Persistent:                          true,
+		},
+		func(t *testing.T) (message.Publisher, message.Subscriber) { return pubSub(t, "suite") },
+		pubSub,
+	)
+}

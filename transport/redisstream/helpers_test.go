@@ -1,0 +1,98 @@
+package redisstream_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradebus/tradebus/transport/redisstream"
+)
+
+const envRedisURL = "TRADEBUS_TEST_REDIS_URL"
+
+// redisURL returns the test Redis URL or skips the test when it is unset.
+func redisURL(t testing.TB) string {
+	t.Helper()
+	u := os.Getenv(envRedisURL)
+	if u == "" {
+		t.Skip("set " + envRedisURL + " to run")
+	}
+	return u
+}
+
+// newClient returns a client of the test Redis, closed at cleanup. An
+// unreachable Redis fails the test.
+func newClient(t testing.TB) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(redisURL(t))
+	if err != nil {
+		t.Fatalf("parse %s: %v", envRedisURL, err)
+	}
+	// Every subscription holds a connection during its blocking read, and
+	// the suite runs 50 subscribers on this one client.
+	opts.PoolSize = 256
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := c.Ping(ctx).Err(); err != nil {
+		t.Fatalf("redis at %s unreachable: %v", envRedisURL, err)
+	}
+	return c
+}
+
+func randomSuffix() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// uniquePrefix returns a stream prefix for this test and deletes every key
+// under it at cleanup.
+func uniquePrefix(t testing.TB, c *redis.Client) string {
+	t.Helper()
+	p := "tbtest:" + randomSuffix() + ":"
+	t.Cleanup(func() { deleteKeys(t, c, p) })
+	return p
+}
+
+func deleteKeys(t testing.TB, c *redis.Client, prefix string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	iter := c.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	var keys []string
+	for iter.Next(ctx) {
+		keys = append(keys, iter.Val())
+	}
+	if err := iter.Err(); err != nil {
+		t.Errorf("scan %s*: %v", prefix, err)
+		return
+	}
+	if len(keys) > 0 {
+		if err := c.Del(ctx, keys...).Err(); err != nil {
+			t.Errorf("delete %d keys under %s: %v", len(keys), prefix, err)
+		}
+	}
+}
+
+// newTransport returns a Transport on c, closed at cleanup.
+func newTransport(t testing.TB, c *redis.Client, opts ...redisstream.Option) *redisstream.Transport {
+	t.Helper()
+	tr, err := redisstream.New(c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := tr.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	return tr
+}

@@ -1,0 +1,531 @@
+package redisstream_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/redisstream"
+)
+
+func subscribe(t *testing.T, tr *redisstream.Transport, group, pattern string) <-chan *message.Message {
+	t.Helper()
+	sub, err := tr.Subscriber(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(func() {
+		cancel()
+		_ = sub.Close()
+	})
+	ch, err := sub.Subscribe(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+func publish(t *testing.T, tr *redisstream.Transport, key string, payloads ...string) []*message.Message {
+	t.Helper()
+	var msgs []*message.Message
+	for _, p := range payloads {
+		m := message.NewMessage(p+"-"+randomSuffix(), []byte(p))
+		m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
+		msgs = append(msgs, m)
+	}
+	if err := tr.Publisher().Publish(key, msgs...); err != nil {
+		t.Fatalf("publish %s: %v", key, err)
+	}
+	return msgs
+}
+
+func recv(t *testing.T, ch <-chan *message.Message, timeout time.Duration) *message.Message {
+	t.Helper()
+	select {
+	case m, ok := <-ch:
+		if !ok {
+			t.Fatal("channel closed")
+		}
+		return m
+	case <-time.After(timeout):
+		t.Fatalf("no message within %s", timeout)
+		return nil
+	}
+}
+
+func pendingCount(t *testing.T, c *redis.Client, stream, group string) int64 {
+	t.Helper()
+	p, err := c.XPending(context.Background(), stream, group).Result()
+	if err != nil {
+		t.Fatalf("XPENDING %s %s: %v", stream, group, err)
+	}
+	return p.Count
+}
+
+// TestStreamLayout checks what lands in Redis: one stream per kind under
+// the prefix, fields readable without Go (uuid, routingkey, payload,
+// meta:<key>), one group per (group, pattern), and non-matching entries
+// acknowledged by the in-process filter.
+func TestStreamLayout(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
+	ch := subscribe(t, tr, "risk", "trade.binance.*")
+
+	msgs := publish(t, tr, "trade.coinbase.BTCUSDT", "skip")
+	msgs = append(msgs, publish(t, tr, "trade.binance.BTCUSDT", "take")...)
+	got := recv(t, ch, 10*time.Second)
+	if got.UUID != msgs[1].UUID || string(got.Payload) != "take" {
+		t.Fatalf("got %s %q, want %s take", got.UUID, got.Payload, msgs[1].UUID)
+	}
+	if rk := got.Metadata.Get(events.MetaRoutingKey); rk != "trade.binance.BTCUSDT" {
+		t.Errorf("routingkey %q", rk)
+	}
+	got.Ack()
+
+	stream := prefix + "trade"
+	if s := tr.Stream("trade.binance.BTCUSDT"); s != stream {
+		t.Errorf("Stream() = %q, want %q", s, stream)
+	}
+	entries, err := c.XRange(context.Background(), stream, "-", "+").Result()
+	if err != nil || len(entries) != 2 {
+		t.Fatalf("XRANGE: %v, %d entries", err, len(entries))
+	}
+	e := entries[0].Values
+	if e["uuid"] != msgs[0].UUID || e["routingkey"] != "trade.coinbase.BTCUSDT" || e["payload"] != "skip" ||
+		e["meta:partitionkey"] != "BTCUSDT" {
+		t.Errorf("entry fields %v", e)
+	}
+	group := "risk:trade.binance.*"
+	waitFor(t, "both entries acknowledged", func() bool { return pendingCount(t, c, stream, group) == 0 })
+	groups, err := c.XInfoGroups(context.Background(), stream).Result()
+	if err != nil || len(groups) != 1 || groups[0].Name != group {
+		t.Errorf("groups %+v (%v), want one named %q", groups, err, group)
+	}
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestClaimDeadConsumer leaves entries pending with a consumer that never
+// acks (a crashed process) and checks that a live subscriber of the group
+// claims them after WithClaimIdle and acks them.
+func TestClaimDeadConsumer(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	const claimIdle = 500 * time.Millisecond
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithClaimIdle(claimIdle),
+		redisstream.WithBlock(100*time.Millisecond))
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close() })
+	const pattern = "order.#"
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize(pattern); err != nil {
+		t.Fatal(err)
+	}
+	sent := publish(t, tr, "order.binance.BTCUSDT", "a", "b", "c")
+	stream, group := prefix+"order", "g:"+pattern
+	// The "crashed" consumer reads all three and dies.
+	res, err := c.XReadGroup(context.Background(), &redis.XReadGroupArgs{
+		Group: group, Consumer: "crashed", Streams: []string{stream, ">"}, Count: 10, Block: -1,
+	}).Result()
+	if err != nil || len(res[0].Messages) != 3 {
+		t.Fatalf("ghost read: %v %v", err, res)
+	}
+	start := time.Now()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := sub.Subscribe(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, want := range sent {
+		got := recv(t, ch, 15*time.Second)
+		if got.UUID != want.UUID {
+			t.Errorf("claimed message %d: %s, want %s (claim keeps stream order)", i, got.UUID, want.UUID)
+		}
+		got.Ack()
+	}
+	if d := time.Since(start); d < claimIdle {
+		t.Errorf("claimed after %s, before the claim idle time %s", d, claimIdle)
+	}
+	waitFor(t, "claimed entries acknowledged", func() bool { return pendingCount(t, c, stream, group) == 0 })
+}
+
+// TestHeartbeatProtectsSlowHandler holds a message for several claim-idle
+// periods in one member and checks that the other member of the group
+// never receives it: the live consumer renews its in-flight entries.
+func TestHeartbeatProtectsSlowHandler(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	const claimIdle = 300 * time.Millisecond
+	opts := []redisstream.Option{redisstream.WithPrefix(prefix), redisstream.WithClaimIdle(claimIdle),
+		redisstream.WithBlock(50 * time.Millisecond)}
+	a := newTransport(t, c, opts...)
+	b := newTransport(t, c, opts...)
+	chA := subscribe(t, a, "g", "candle.#")
+	sent := publish(t, a, "candle.binance.BTCUSDT", "slow")
+	got := recv(t, chA, 10*time.Second)
+	chB := subscribe(t, b, "g", "candle.#")
+
+	select {
+	case m := <-chB:
+		t.Fatalf("second member received %s while the first was still handling it", m.UUID)
+	case <-time.After(5 * claimIdle):
+	}
+	if got.UUID != sent[0].UUID {
+		t.Fatalf("got %s", got.UUID)
+	}
+	got.Ack()
+	waitFor(t, "ack", func() bool { return pendingCount(t, c, prefix+"candle", "g:candle.#") == 0 })
+}
+
+// TestNackRereadsPending checks that a nacked entry is delivered again
+// from the consumer's pending list (its delivery count grows) and that
+// later messages of its key wait behind it.
+func TestNackRereadsPending(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
+	ch := subscribe(t, tr, "g", "signal.#")
+	sent := publish(t, tr, "signal.momentum.BTCUSDT", "first", "second")
+	m := recv(t, ch, 10*time.Second)
+	m.Nack()
+	m = recv(t, ch, 10*time.Second)
+	if m.UUID != sent[0].UUID {
+		t.Fatalf("after nack got %s, want the nacked %s first", m.UUID, sent[0].UUID)
+	}
+	ext, err := c.XPendingExt(context.Background(), &redis.XPendingExtArgs{
+		Stream: prefix + "signal", Group: "g:signal.#", Start: "-", End: "+", Count: 10,
+	}).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var counts []int64
+	for _, p := range ext {
+		counts = append(counts, p.RetryCount)
+	}
+	if len(ext) == 0 || ext[0].RetryCount != 2 {
+		t.Errorf("pending delivery counts %v, want the nacked entry at 2", counts)
+	}
+	m.Ack()
+	if m2 := recv(t, ch, 10*time.Second); m2.UUID != sent[1].UUID {
+		t.Errorf("then %s, want %s", m2.UUID, sent[1].UUID)
+	} else {
+		m2.Ack()
+	}
+}
+
+// TestMaxLen checks that streams are trimmed to about WithMaxLen entries:
+// the documented loss point.
+func TestMaxLen(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithMaxLen(100))
+	for i := range 20 {
+		payloads := make([]string, 50)
+		for j := range payloads {
+			payloads[j] = strconv.Itoa(i*50 + j)
+		}
+		publish(t, tr, "book.binance.BTCUSDT", payloads...)
+	}
+	n, err := c.XLen(context.Background(), prefix+"book").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// "~" trims whole radix-tree nodes (100 entries each by default).
+	if n < 100 || n > 300 {
+		t.Errorf("XLEN after 1000 entries with MAXLEN ~ 100: %d", n)
+	}
+}
+
+// TestStart checks WithStart: a group created with StartOldest receives
+// what was published before it existed; with StartNew it does not.
+func TestStart(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
+	old := publish(t, tr, "ticker.binance.BTCUSDT", "old")
+
+	trOldest := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithStart(redisstream.StartOldest),
+		redisstream.WithBlock(100*time.Millisecond))
+	chOld := subscribe(t, trOldest, "replay", "ticker.#")
+	chNew := subscribe(t, tr, "live", "ticker.#")
+	fresh := publish(t, tr, "ticker.binance.BTCUSDT", "new")
+
+	if m := recv(t, chOld, 10*time.Second); m.UUID != old[0].UUID {
+		t.Errorf("StartOldest group got %s first, want the old %s", m.UUID, old[0].UUID)
+	} else {
+		m.Ack()
+	}
+	if m := recv(t, chNew, 10*time.Second); m.UUID != fresh[0].UUID {
+		t.Errorf("StartNew group got %s, want only the new %s", m.UUID, fresh[0].UUID)
+	} else {
+		m.Ack()
+	}
+}
+
+// TestGroupRecreated deletes the stream (as a Redis restart without
+// persistence would) under a live subscription and checks that the
+// reader recreates the group and keeps delivering.
+func TestGroupRecreated(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(50*time.Millisecond))
+	ch := subscribe(t, tr, "g", "exec.#")
+	publish(t, tr, "exec.binance.BTCUSDT", "before")
+	recv(t, ch, 10*time.Second).Ack()
+	if err := c.Del(context.Background(), prefix+"exec").Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let the reader hit NOGROUP
+	after := publish(t, tr, "exec.binance.BTCUSDT", "after")
+	if m := recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
+		t.Errorf("got %s, want %s", m.UUID, after[0].UUID)
+	} else {
+		m.Ack()
+	}
+}
+
+// TestOpen checks URL parameters, their errors, and that credentials never
+// appear in an error.
+func TestOpen(t *testing.T) {
+	ctx := context.Background()
+	for _, raw := range []string{
+		"redis://127.0.0.1:6379/0?bogus=1",
+		"redis://127.0.0.1:6379/0?concurrency=0",
+		"redis://127.0.0.1:6379/0?concurrency=x",
+		"redis://127.0.0.1:6379/0?start=middle",
+		"redis://127.0.0.1:6379/0?claim_idle=soon",
+		"redis://127.0.0.1:6379/0?maxlen=-1",
+		"redis://127.0.0.1:6379/0?redelivery_backoff=2s&redelivery_backoff_max=1s",
+		"redis://127.0.0.1:6379/0?prefix=",
+		"redis://127.0.0.1:6379/0?prefix=a&prefix=b",
+	} {
+		u, _ := url.Parse(raw)
+		if _, err := redisstream.Open(ctx, u); !errors.Is(err, redisstream.ErrInvalidOption) {
+			t.Errorf("Open(%s): %v, want ErrInvalidOption", raw, err)
+		}
+	}
+	secret := "s3cr3t-pw"
+	for _, raw := range []string{
+		"redis://user:" + secret + "@127.0.0.1:1/0",          // unreachable
+		"redis://user:" + secret + "@127.0.0.1:1/0?bogus=1",  // unknown parameter
+		"redis://user:" + secret + "@127.0.0.1:1/x?prefix=p", // bad database
+	} {
+		u, _ := url.Parse(raw)
+		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		_, err := redisstream.Open(cctx, u)
+		cancel()
+		if err == nil {
+			t.Fatalf("Open(%s): no error", u.Redacted())
+		}
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("error leaks the password: %v", err)
+		}
+	}
+
+	raw := redisURL(t)
+	u, _ := url.Parse(raw)
+	q := u.Query()
+	prefix := "tbtest:" + randomSuffix() + ":"
+	t.Cleanup(func() { deleteKeys(t, newClient(t), prefix) })
+	for k, v := range map[string]string{
+		"prefix": prefix, "concurrency": "8", "start": "oldest", "maxlen": "1000", "claim_idle": "5s",
+		"block": "100ms", "consumer": "me", "redelivery_backoff": "5ms", "redelivery_backoff_max": "50ms",
+		"close_timeout": "1s", "pool_size": "16",
+	} {
+		q.Set(k, v)
+	}
+	u.RawQuery = q.Encode()
+	tr, err := redisstream.Open(ctx, u)
+	if err != nil {
+		t.Fatalf("Open with every parameter: %v", err)
+	}
+	defer func() {
+		if err := tr.Close(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	if got := tr.Stream("trade.x"); got != prefix+"trade" {
+		t.Errorf("prefix parameter ignored: %s", got)
+	}
+	ch := subscribe(t, tr, "g", "trade.#")
+	publish(t, tr, "trade.x", "1")
+	recv(t, ch, 10*time.Second).Ack()
+}
+
+func TestNewRejectsBadOptions(t *testing.T) {
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
+	defer c.Close()
+	for name, opt := range map[string]redisstream.Option{
+		"concurrency": redisstream.WithConcurrency(0),
+		"prefix":      redisstream.WithPrefix(""),
+		"start":       redisstream.WithStart(redisstream.Start(9)),
+		"maxlen":      redisstream.WithMaxLen(-5),
+		"claim idle":  redisstream.WithClaimIdle(time.Millisecond),
+		"block":       redisstream.WithBlock(0),
+		"consumer":    redisstream.WithConsumerName("a b"),
+		"backoff":     redisstream.WithRedeliveryBackoff(0, time.Second),
+		"backoff max": redisstream.WithRedeliveryBackoff(time.Second, time.Millisecond),
+		"close":       redisstream.WithCloseTimeout(-1),
+		"logger":      redisstream.WithLogger(nil),
+	} {
+		if _, err := redisstream.New(c, opt); !errors.Is(err, redisstream.ErrInvalidOption) {
+			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
+		}
+	}
+	if _, err := redisstream.New(nil); !errors.Is(err, redisstream.ErrInvalidOption) {
+		t.Errorf("nil client: %v", err)
+	}
+	tr, err := redisstream.New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range []string{"", "a.b", "a b", "*"} {
+		if _, err := tr.Subscriber(g); !errors.Is(err, redisstream.ErrInvalidGroup) {
+			t.Errorf("Subscriber(%q): %v, want ErrInvalidGroup", g, err)
+		}
+	}
+	if err := tr.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tr.Subscriber("g"); !errors.Is(err, redisstream.ErrClosed) {
+		t.Errorf("Subscriber after Close: %v", err)
+	}
+	if err := tr.Publisher().Publish("trade.x", message.NewMessage("1", nil)); !errors.Is(err, redisstream.ErrClosed) {
+		t.Errorf("Publish after Close: %v", err)
+	}
+}
+
+// privateRedis starts a redis-server of its own on a free port (the shared
+// one must not be restarted under other tests) and returns its address and
+// a function that kills it and one that starts it again on the same port.
+func privateRedis(t *testing.T) (addr string, kill, restart func()) {
+	t.Helper()
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		t.Skip("redis-server not in PATH: cannot restart a private server")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	var (
+		mu  sync.Mutex
+		cmd *exec.Cmd
+	)
+	start := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", t.TempDir(), "--logfile", "")
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("start redis-server: %v", err)
+		}
+		c := redis.NewClient(&redis.Options{Addr: addr})
+		defer c.Close()
+		deadline := time.Now().Add(10 * time.Second)
+		for c.Ping(context.Background()).Err() != nil {
+			if time.Now().After(deadline) {
+				t.Fatal("private redis-server did not come up")
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	kill = func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if cmd != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			cmd = nil
+		}
+	}
+	start()
+	t.Cleanup(kill)
+	return addr, kill, start
+}
+
+// TestReconnect kills and restarts a private Redis under a live
+// subscription: publishing fails while it is down, the reader backs off
+// instead of spinning, and after the restart (which loses every stream:
+// no persistence) the group is recreated and delivery resumes.
+func TestReconnect(t *testing.T) {
+	redisURL(t) // integration test: only with the broker env set
+	addr, kill, restart := privateRedis(t)
+	u, _ := url.Parse("redis://" + addr + "/0?block=100ms&claim_idle=2s")
+	tr, err := redisstream.Open(context.Background(), u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		if err := tr.Close(ctx); err != nil {
+			t.Errorf("close: %v", err)
+		}
+	})
+	ch := subscribe(t, tr, "g", "trade.#")
+	publish(t, tr, "trade.binance.BTCUSDT", "before")
+	recv(t, ch, 10*time.Second).Ack()
+
+	kill()
+	const down = 2 * time.Second
+	time.Sleep(down)
+	msg := message.NewMessage("during", nil)
+	if err := tr.Publisher().Publish("trade.binance.BTCUSDT", msg); err == nil {
+		t.Error("publish succeeded while Redis was down")
+	}
+	// Backoff 100ms doubling: about 5 attempts in 2s; a spinning loop
+	// would make thousands.
+	if n := redisstream.ReadErrors(tr); n == 0 || n > 15 {
+		t.Errorf("%d failed reads in %s down, want a few (backoff)", n, down)
+	}
+	restart()
+
+	deadline := time.Now().Add(15 * time.Second)
+	var sent []*message.Message
+	for {
+		m := message.NewMessage("after-"+randomSuffix(), []byte("after"))
+		if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err == nil {
+			sent = append(sent, m)
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("publish still failing 15s after the restart")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if m := recv(t, ch, 15*time.Second); m.UUID != sent[0].UUID {
+		t.Errorf("after restart got %s, want %s", m.UUID, sent[0].UUID)
+	} else {
+		m.Ack()
+	}
+}
