@@ -219,15 +219,16 @@ func report(w io.Writer, paths []path, meds []float64) {
 		if meds[i] == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "%-62s %10.0f %10.2fx %10.2fx\n", p.label, meds[i], ratio(meds[i], meds[0]), ratio(meds[i], meds[1]))
+		fmt.Fprintf(w, "%-62s %10.0f %11s %11s\n", p.label, meds[i], ratio(meds[i], meds[0]), ratio(meds[i], meds[1]))
 	}
 }
 
-func ratio(a, b float64) float64 {
+// ratio formats a/b, or "-" when the baseline b was not measured.
+func ratio(a, b float64) string {
 	if b == 0 {
-		return 0
+		return "-"
 	}
-	return a / b
+	return fmt.Sprintf("%.2fx", a/b)
 }
 
 func e2e(ctx context.Context, w io.Writer, runs int, cfg e2eConfig, only string) error {
