@@ -162,10 +162,14 @@ type subscription struct {
 	drain      context.Context // set by the first stop
 	drainDone  context.CancelFunc
 
-	// hardCtx ends when in-flight messages are abandoned. Message contexts
-	// derive from it (and carry the Subscribe ctx's values).
+	// hardCtx ends when in-flight messages are abandoned.
 	hardCtx    context.Context
 	hardCancel context.CancelFunc
+	// msgParent carries the Subscribe ctx's values but never ends, so that
+	// a message context costs no registration with a cancelable parent;
+	// handle cancels each message context itself (after the ack or nack,
+	// or when the message is abandoned).
+	msgParent context.Context
 
 	finished chan struct{}
 }
@@ -181,7 +185,8 @@ func newSubscription(s *Subscriber, ctx context.Context, queue, pattern string) 
 		finished: make(chan struct{}),
 	}
 	sub.stopCtx, sub.stopCancel = context.WithCancel(context.Background())
-	sub.hardCtx, sub.hardCancel = context.WithCancel(context.WithoutCancel(ctx))
+	sub.msgParent = context.WithoutCancel(ctx)
+	sub.hardCtx, sub.hardCancel = context.WithCancel(sub.msgParent)
 	return sub
 }
 
@@ -349,7 +354,7 @@ func (sub *subscription) handle(sess *session, d *amqp.Delivery) {
 		return
 	}
 	msg := toMessage(d)
-	ctx, cancel := context.WithCancel(sub.hardCtx)
+	ctx, cancel := context.WithCancel(sub.msgParent)
 	defer cancel()
 	msg.SetContext(ctx)
 	select {
