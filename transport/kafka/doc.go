@@ -27,8 +27,8 @@
 // ce_specversion, ce_time, ce_subject, ce_correlationid, ce_causationid,
 // ce_traceparent, ce_partitionkey, ce_sequence, ce_routingkey (the full
 // routing key), content-type (datacontenttype); other metadata keys are
-// headers of the same name. See the constants in headers.go for the exact
-// rules. Records produced by other clients are delivered too: the ce_
+// headers of the same name (the Header constants document the exact
+// rules). Records produced by other clients are delivered too: the ce_
 // headers become metadata, a record without ce_routingkey has the kind as
 // routing key, one without ce_partitionkey gets its record key, one
 // without ce_id gets the UUID "kafka:<topic>/<partition>/<offset>".

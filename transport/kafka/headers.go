@@ -53,23 +53,37 @@ func isAttributeName(key string) bool {
 	return true
 }
 
-// knownHeaders caches the header names of the envelope keys, so that
-// encoding an event allocates no name.
-var knownHeaders = func() map[string]string {
-	m := map[string]string{}
-	for _, k := range []string{events.MetaID, events.MetaSource, events.MetaSpecVersion, events.MetaType,
-		events.MetaSubject, events.MetaTime, events.MetaDataContentType, events.MetaCorrelationID,
-		events.MetaCausationID, events.MetaTraceParent, events.MetaPartitionKey, events.MetaSequence,
-		events.MetaRoutingKey} {
-		m[k] = headerNameOf(k)
-	}
-	return m
-}()
-
-// headerName returns the record header name of metadata key.
+// headerName returns the record header name of metadata key. The
+// envelope keys are spelled out so that encoding an event allocates no
+// name.
 func headerName(key string) string {
-	if h, ok := knownHeaders[key]; ok {
-		return h
+	switch key {
+	case events.MetaID:
+		return "ce_id"
+	case events.MetaSource:
+		return "ce_source"
+	case events.MetaSpecVersion:
+		return "ce_specversion"
+	case events.MetaType:
+		return "ce_type"
+	case events.MetaSubject:
+		return "ce_subject"
+	case events.MetaTime:
+		return "ce_time"
+	case events.MetaDataContentType:
+		return HeaderContentType
+	case events.MetaCorrelationID:
+		return "ce_correlationid"
+	case events.MetaCausationID:
+		return "ce_causationid"
+	case events.MetaTraceParent:
+		return "ce_traceparent"
+	case events.MetaPartitionKey:
+		return "ce_partitionkey"
+	case events.MetaSequence:
+		return "ce_sequence"
+	case events.MetaRoutingKey:
+		return "ce_routingkey"
 	}
 	return headerNameOf(key)
 }
@@ -112,20 +126,15 @@ type encoder struct {
 	buf []byte
 }
 
-// newEncoder sizes an encoder for messages published with routing key
-// route.
-func newEncoder(messages []*message.Message, route string) *encoder {
-	nh, size := 0, 0
+// newEncoder sizes an encoder for messages. Sizes are estimates: when a
+// slab fills up, append moves on to a new one, and the records filled so
+// far keep pointing into the old one.
+func newEncoder(messages []*message.Message) *encoder {
+	nh := 0
 	for _, msg := range messages {
-		md := msg.Metadata
-		nh += len(md) + 2
-		size += 2*len(route) + len(msg.UUID)
-		for _, v := range md {
-			size += len(v)
-		}
-		size += len(md[events.MetaPartitionKey])
+		nh += len(msg.Metadata) + 2
 	}
-	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, size)}
+	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, nh*40)}
 }
 
 func (e *encoder) bytes(v string) []byte {
@@ -158,7 +167,7 @@ func (e *encoder) encode(r *kgo.Record, msg *message.Message, route string) {
 
 // encode is encoder.encode for a single message.
 func encode(r *kgo.Record, msg *message.Message, route string) {
-	newEncoder([]*message.Message{msg}, route).encode(r, msg, route)
+	newEncoder([]*message.Message{msg}).encode(r, msg, route)
 }
 
 // decoded is a record turned back into message parts.

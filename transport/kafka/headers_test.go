@@ -141,3 +141,39 @@ func FuzzHeaders(f *testing.F) {
 		}
 	})
 }
+
+func TestHeaderNameSpelledOut(t *testing.T) {
+	for _, k := range []string{events.MetaID, events.MetaSource, events.MetaSpecVersion, events.MetaType,
+		events.MetaSubject, events.MetaTime, events.MetaDataContentType, events.MetaCorrelationID,
+		events.MetaCausationID, events.MetaTraceParent, events.MetaPartitionKey, events.MetaSequence,
+		events.MetaRoutingKey} {
+		if headerName(k) != headerNameOf(k) {
+			t.Errorf("headerName(%q) = %q, the rule gives %q", k, headerName(k), headerNameOf(k))
+		}
+	}
+}
+
+func BenchmarkEncode(b *testing.B) {
+	msg := message.NewMessage("0192f0c4-0000-7000-8000-000000000001", []byte(`{}`))
+	msg.Metadata = message.Metadata{
+		events.MetaID: msg.UUID, events.MetaSource: "bench", events.MetaSpecVersion: "1.0",
+		events.MetaType: "tradebus.trade.v1", events.MetaSubject: "BTCUSDT",
+		events.MetaTime: "2026-01-02T03:04:05.123456789Z", events.MetaDataContentType: "application/json",
+		events.MetaCorrelationID: msg.UUID, events.MetaPartitionKey: "BTCUSDT",
+		events.MetaRoutingKey: "trade.binance.BTCUSDT",
+	}
+	msgs := make([]*message.Message, 1000)
+	for i := range msgs {
+		msgs[i] = msg
+	}
+	recs := make([]kgo.Record, len(msgs))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		enc := newEncoder(msgs)
+		for i, m := range msgs {
+			enc.encode(&recs[i], m, "trade.binance.BTCUSDT")
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(msgs)), "ns/msg")
+}

@@ -2,10 +2,12 @@ package kafka
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // PartitionLag is how far one consumer group is behind on one partition.
@@ -51,6 +53,9 @@ func (t *Transport) Lag(ctx context.Context, group, pattern string) ([]Partition
 	committed, err := t.adm.FetchOffsets(ctx, gid)
 	if err == nil {
 		err = committed.Error()
+	}
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		committed, err = nil, nil // a group that never joined has committed nothing
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kafka: lag of %q: committed offsets: %w", gid, err)

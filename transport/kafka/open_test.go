@@ -31,10 +31,10 @@ func TestOpenInvalid(t *testing.T) {
 	tests := []string{
 		"amqp://localhost:9092",
 		"kafka://",
-		"kafka://localhost",                // no port
-		"kafka://localhost:99999",          // bad port
-		"kafka://localhost:9092/path",      // path
-		"kafka://localhost:9092?nope=1",    // unknown parameter
+		"kafka://localhost",             // no port
+		"kafka://localhost:99999",       // bad port
+		"kafka://localhost:9092/path",   // path
+		"kafka://localhost:9092?nope=1", // unknown parameter
 		"kafka://localhost:9092?partitions=x",
 		"kafka://localhost:9092?partitions=0",
 		"kafka://localhost:9092?concurrency=1&concurrency=2",

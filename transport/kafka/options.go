@@ -3,7 +3,6 @@ package kafka
 import (
 	"crypto/tls"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -106,9 +105,6 @@ func (c *config) validate() error {
 // Option configures a Transport. Options are applied in order by New.
 type Option func(*config) error
 
-// topicChars is what Kafka allows in a topic name.
-var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]*$`)
-
 // WithTopicPrefix sets the prefix of every topic name: events of kind k
 // (the routing key's first segment) go to topic prefix+k. It may be empty
 // and may contain only a-z A-Z 0-9 . _ - (Kafka's topic alphabet), at
@@ -116,7 +112,7 @@ var topicChars = regexp.MustCompile(`^[a-zA-Z0-9._-]*$`)
 // trade.binance.BTCUSDT goes to topic "tradebus.trade".
 func WithTopicPrefix(prefix string) Option {
 	return func(c *config) error {
-		if len(prefix) > 200 || !topicChars.MatchString(prefix) {
+		if len(prefix) > 200 || !isTopicName(prefix) {
 			return fmt.Errorf("%w: topic prefix %q, want at most 200 of a-z A-Z 0-9 . _ -", ErrInvalidOption, prefix)
 		}
 		c.prefix = prefix

@@ -61,7 +61,7 @@ func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
 	w := &produceWait{total: int64(len(messages)), done: make(chan struct{})}
 	w.left.Store(w.total)
 	recs := make([]kgo.Record, len(messages))
-	enc := newEncoder(messages, topic)
+	enc := newEncoder(messages)
 	for i, msg := range messages {
 		r := &recs[i]
 		r.Topic = ktopic

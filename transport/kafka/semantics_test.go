@@ -314,3 +314,75 @@ func TestRebalanceKeepsOrder(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestRevokeAbandonsHeldMessages: a member holds messages unacked when a
+// rebalance takes one of its partitions; after WithCloseTimeout it
+// abandons that partition's messages (their context ends) and the new
+// owner gets exactly those, while the partition it keeps stays its own.
+func TestRevokeAbandonsHeldMessages(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(2),
+		kafka.WithCloseTimeout(300*time.Millisecond), kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond))
+	kind := randomName("k")
+	pattern := kind + ".#"
+	group := randomName("g")
+	ch1, _ := subscribe(t, tr, group, pattern)
+	const n = 12
+	for i := range n {
+		sym := "S" + strconv.Itoa(i)
+		publish(t, tr, kind+".v."+sym, newMsg(sym, strconv.Itoa(i)))
+	}
+	held := make([]*message.Message, 0, n)
+	for range n {
+		held = append(held, recv(t, ch1))
+	}
+
+	var (
+		mu  sync.Mutex
+		got = map[string]bool{}
+	)
+	ch2, _ := subscribe(t, tr, group, pattern)
+	go func() {
+		for msg := range ch2 {
+			mu.Lock()
+			got[msg.UUID] = true
+			mu.Unlock()
+			msg.Ack()
+		}
+	}()
+	waitFor(t, "the second member to get the abandoned messages", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) > 0
+	})
+	time.Sleep(200 * time.Millisecond) // let the rest of the partition arrive
+	abandoned := 0
+	for _, msg := range held {
+		select {
+		case <-msg.Context().Done():
+			abandoned++
+			mu.Lock()
+			ok := got[msg.UUID]
+			mu.Unlock()
+			if !ok {
+				waitFor(t, "redelivery of "+string(msg.Payload), func() bool {
+					mu.Lock()
+					defer mu.Unlock()
+					return got[msg.UUID]
+				})
+			}
+		default:
+			mu.Lock()
+			if got[msg.UUID] {
+				t.Errorf("message %s still held by member 1 was delivered to member 2", msg.Payload)
+			}
+			mu.Unlock()
+			msg.Ack()
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("member 1 abandoned %d, member 2 got %d", abandoned, len(got))
+	if abandoned == 0 || abandoned == n || len(got) != abandoned {
+		t.Errorf("abandoned %d of %d, member 2 got %d: want one partition's messages moved", abandoned, n, len(got))
+	}
+}

@@ -8,7 +8,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -34,7 +36,7 @@ type Transport struct {
 
 	topics sync.Map // topic name -> *topicState
 
-	mu         sync.Mutex
+	mu         sync.RWMutex
 	closed     bool
 	publishing sync.WaitGroup // Publish calls in progress
 	subs       map[*Subscriber]struct{}
@@ -46,7 +48,7 @@ type Transport struct {
 
 type topicState struct {
 	mu     sync.Mutex
-	exists bool
+	exists atomic.Bool
 }
 
 // New returns a Transport for the cluster reachable through brokers (seed
@@ -168,13 +170,26 @@ func (t *Transport) Topic(key string) string { return t.cfg.prefix + events.Kind
 // topicFor validates key's kind as part of a topic name.
 func (t *Transport) topicFor(key string) (string, error) {
 	topic := t.Topic(key)
-	if len(topic) > 249 || topic == "." || topic == ".." || !topicChars.MatchString(topic) {
+	if len(topic) > 249 || topic == "." || topic == ".." || !isTopicName(topic) {
 		return "", &TopicError{Key: key, Topic: topic}
 	}
 	return topic, nil
 }
 
+// isTopicName reports whether s uses only Kafka's topic alphabet.
+func isTopicName(s string) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '.', c == '_', c == '-':
+		default:
+			return false
+		}
+	}
+	return true
+}
+
 // ensureTopic creates topic unless creation is off or it was seen before.
+// An existing topic is left as it is (its partition count too).
 func (t *Transport) ensureTopic(ctx context.Context, topic string) error {
 	if t.cfg.noCreate {
 		return nil
@@ -184,23 +199,33 @@ func (t *Transport) ensureTopic(ctx context.Context, topic string) error {
 		v, _ = t.topics.LoadOrStore(topic, &topicState{})
 	}
 	st := v.(*topicState)
+	if st.exists.Load() {
+		return nil
+	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.exists {
+	if st.exists.Load() {
 		return nil
 	}
 	_, err := t.adm.CreateTopic(ctx, t.cfg.partitions, t.cfg.replication, nil, topic)
-	if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	switch {
+	case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
+	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
+		// Not allowed to create topics: they are an operator's job here,
+		// and producing or consuming tells whether this one exists.
+		t.cfg.logger.Info("kafka: not authorized to create topics; assuming it exists",
+			watermill.LogFields{"topic": topic})
+	default:
 		return fmt.Errorf("kafka: create topic %q: %w", topic, err)
 	}
-	st.exists = true
+	st.exists.Store(true)
 	return nil
 }
 
 // beginPublish registers a Publish call; false once closing.
 func (t *Transport) beginPublish() bool {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	t.mu.RLock()
+	defer t.mu.RUnlock()
 	if t.closed {
 		return false
 	}
