@@ -18,10 +18,10 @@ func TestFilterFor(t *testing.T) {
 		{"trade.*.BTCUSDT", "p.trade.*.BTCUSDT", true},
 		{"trade.*", "p.trade.*", true},
 		{"trade", "p.trade", true},
-		{"trade.#", "", true},              // the whole kind stream
-		{"trade.#.#", "", true},            // same
-		{"trade.binance.#", "", false},     // also matches "trade.binance": filtered in-process
-		{"trade.*.#", "", false},           // also matches "trade.x"
+		{"trade.#", "", true},          // the whole kind stream
+		{"trade.#.#", "", true},        // same
+		{"trade.binance.#", "", false}, // also matches "trade.binance": filtered in-process
+		{"trade.*.#", "", false},       // also matches "trade.x"
 		{"trade.#.BTCUSDT", "p.trade.>", false},
 		{"trade.binance.#.BTCUSDT", "p.trade.binance.>", false},
 		{"trade.#.*", "p.trade.>", false},

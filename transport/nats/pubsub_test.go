@@ -22,6 +22,9 @@ func TestPubSub(t *testing.T) {
 		nats.WithPrefix(prefix),
 		nats.WithStorage(nats.MemoryStorage),
 		nats.WithPullWait(100 * time.Millisecond),
+		// Bounds the rare redelivery after AckWait seen under heavy load
+		// (see the package doc's known limits).
+		nats.WithAckWait(5 * time.Second),
 		// TestContinueAfterErrors nacks one message 300 times in a row.
 		nats.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
 		// The suite's multiplier holds (and never acks) duplicates it read

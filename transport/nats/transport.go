@@ -298,6 +298,9 @@ func (t *Transport) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	t.js.CleanupPublisher()
+	// Acks and NAKs are fire-and-forget publishes: send them before the
+	// connection goes.
+	_ = t.nc.FlushTimeout(time.Second)
 	if t.owned {
 		t.nc.Close()
 	}

@@ -54,7 +54,8 @@
 // machines) loses every stream on restart; a reader that finds its group
 // gone (NOGROUP) recreates it at the beginning of the new stream and goes
 // on. Publish returns when Redis has the entries, not when they are
-// replicated or persisted.
+// replicated or persisted; a Publish that failed on a timeout may still
+// have been stored.
 //
 // # Errors
 //

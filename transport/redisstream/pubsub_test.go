@@ -23,7 +23,9 @@ func TestPubSub(t *testing.T) {
 		// Entries left pending by a closed subscriber are claimed by the
 		// next one after this idle time; the suite waits 15s at most.
 		redisstream.WithClaimIdle(2 * time.Second),
-		redisstream.WithBlock(200 * time.Millisecond),
+		// The suite closes 50 subscribers one after the other; each close
+		// waits for its reader's blocking read.
+		redisstream.WithBlock(50 * time.Millisecond),
 		// TestContinueAfterErrors nacks one message 300 times in a row.
 		redisstream.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
 		// The suite's multiplier holds (and never acks) duplicates it read
