@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/brokerns"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 
 // transportResult is one publish→handle run on one transport.
@@ -26,17 +28,21 @@ type transportResult struct {
 // `publishers` goroutines and handles them with a typed handler, measuring
 // the end-to-end rate and the publish→handle latency of every event.
 func oneTransport(ctx context.Context, rawURL string, cfg e2eConfig, publishers int) (transportResult, error) {
-	tr, err := transport.Open(ctx, rawURL)
+	// A namespace of its own on the broker, removed afterwards.
+	ns := brokerns.Unique()
+	nsURL, err := brokerns.Apply(rawURL, ns)
+	if err != nil {
+		return transportResult{}, err
+	}
+	tr, err := transport.Open(ctx, nsURL)
 	if err != nil {
 		return transportResult{}, err
 	}
 	defer func() {
 		cctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
-		if p, ok := tr.(interface{ Purge(context.Context) error }); ok {
-			_ = p.Purge(cctx)
-		}
 		_ = tr.Close(cctx)
+		_ = brokerns.Remove(cctx, rawURL, ns, []brokerns.Subscription{{Group: "bench", Pattern: "trade.bench.*"}})
 	}()
 	pub, err := publisher.New(tr.Publisher())
 	if err != nil {
@@ -107,6 +113,15 @@ func transports(ctx context.Context, w io.Writer, runs int, cfg e2eConfig, urls 
 		cfg.N, cfg.Keys, publishers, runs)
 	fmt.Fprintf(w, "%-12s %12s %12s %12s\n", "transport", "events/s", "p50", "p99")
 	for _, raw := range urls {
+		if u, err := url.Parse(raw); err == nil && u.Scheme == "kafka" && u.Host == "" {
+			// kafka:// alone: an embedded in-process cluster (kfake).
+			cluster, err := kafkatest.Start()
+			if err != nil {
+				return err
+			}
+			defer cluster.Close()
+			raw = cluster.URL()
+		}
 		var rates []float64
 		var p50s, p99s []float64
 		for range runs {
