@@ -93,13 +93,24 @@ func Handle[T events.Event](r *message.Router, sub message.Subscriber, pattern s
 		if err != nil {
 			return err
 		}
-		ctx := msg.Context()
-		if _, ok := events.EnvelopeFromContext(ctx); !ok {
-			ctx = events.ContextWithEnvelope(ctx, events.EnvelopeFromMetadata(msg.Metadata))
-		}
-		return fn(ctx, ev)
+		return fn(handlerContext(msg), ev)
 	})
 	return h, nil
+}
+
+// handlerContext returns msg's context carrying its envelope. It is kept
+// out of line: the Watermill router runs every message on a new goroutine
+// with a small stack, and a big frame on the handler path (the Envelope is
+// a few hundred bytes) makes the runtime grow, i.e. copy, that stack for
+// every message.
+//
+//go:noinline
+func handlerContext(msg *message.Message) context.Context {
+	ctx := msg.Context()
+	if _, ok := events.EnvelopeFromContext(ctx); !ok {
+		ctx = events.ContextWithEnvelope(ctx, events.EnvelopeFromMetadata(msg.Metadata))
+	}
+	return ctx
 }
 
 // Decode decodes and validates msg as T. A failure is a *DecodeError
@@ -107,20 +118,25 @@ func Handle[T events.Event](r *message.Router, sub message.Subscriber, pattern s
 func Decode[T events.Event](msg *message.Message) (T, error) {
 	var zero T
 	typ := zero.EventType()
-	fail := func(err error) (T, error) {
-		return zero, middleware.Permanent(&DecodeError{
-			MessageUUID: msg.UUID,
-			RoutingKey:  msg.Metadata.Get(events.MetaRoutingKey),
-			Type:        typ,
-			Err:         err,
-		})
-	}
 	if got := msg.Metadata.Get(events.MetaType); got != "" && got != typ {
-		return fail(fmt.Errorf("%w: message is %q", ErrTypeMismatch, got))
+		return zero, decodeError(msg, typ, fmt.Errorf("%w: message is %q", ErrTypeMismatch, got))
 	}
 	ev, err := events.Unmarshal[T](msg.Payload)
 	if err != nil {
-		return fail(err)
+		return zero, decodeError(msg, typ, err)
 	}
 	return ev, nil
+}
+
+// decodeError is Decode's failure, out of line to keep Decode's frame
+// (on every handler goroutine's stack) small.
+//
+//go:noinline
+func decodeError(msg *message.Message, typ string, err error) error {
+	return middleware.Permanent(&DecodeError{
+		MessageUUID: msg.UUID,
+		RoutingKey:  msg.Metadata.Get(events.MetaRoutingKey),
+		Type:        typ,
+		Err:         err,
+	})
 }

@@ -591,3 +591,47 @@ func TestConcurrentUse(t *testing.T) {
 	cancel()
 	consumers.Wait()
 }
+
+// TestSoleMemberLeaves: with one member, deliveries go straight to its
+// channel. When it leaves — with a message delivered but unacked and the
+// next one waiting to be taken — both go, in key order, to the member that
+// joins next, and its channel is closed without a panic.
+func TestSoleMemberLeaves(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		tr := newMem(t, mem.WithConcurrency(2))
+		ctx1, cancel1 := context.WithCancel(t.Context())
+		ch1 := mustSubscribe(t, tr, ctx1, "g", "k.#")
+		for i := range 3 {
+			mustPublish(t, tr, "k.a", newMsg("p", strconv.Itoa(i)))
+		}
+		mustPublish(t, tr, "k.b", newMsg("q", "q")) // its lane blocks sending to ch1
+		held := <-ch1
+		if string(held.Payload) != "0" && string(held.Payload) != "q" {
+			t.Fatalf("first delivery %q, want 0 or q", held.Payload)
+		}
+		synctest.Wait()
+		cancel1()
+		for range ch1 {
+			t.Fatal("left member's channel delivered")
+		}
+		synctest.Wait()
+		ch2 := mustSubscribe(t, tr, t.Context(), "g", "k.#")
+		var got []string
+		for range 4 {
+			msg := <-ch2
+			got = append(got, string(msg.Payload))
+			msg.Ack()
+		}
+		held.Ack() // too late: harmless
+		var p []string
+		for _, g := range got {
+			if g != "q" {
+				p = append(p, g)
+			}
+		}
+		if strings.Join(p, ",") != "0,1,2" || len(got) != 4 {
+			t.Errorf("second member got %v, want 0,1,2 in order and q", got)
+		}
+		closeNow(t, tr)
+	})
+}

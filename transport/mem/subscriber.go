@@ -102,6 +102,10 @@ type member struct {
 	stopAf func() bool
 	out    chan *message.Message
 	done   chan struct{}
+
+	// sending is held (read) by every send on out; run closes out under
+	// the write lock, after cancelling ctx, which ends every send.
+	sending sync.RWMutex
 }
 
 func newMember(ctx context.Context, q *queue) *member {
@@ -124,38 +128,50 @@ func (m *member) run() {
 		m.sub.mu.Unlock()
 	}()
 	defer close(m.done)
-	defer close(m.out)
+	defer func() {
+		m.sending.Lock()
+		close(m.out)
+		m.sending.Unlock()
+	}()
+	defer m.q.leave(m)
 	defer m.stopAf()
 	defer m.cancel()
+	m.q.join(m)
 	for {
 		select {
 		case d := <-m.q.handoff:
-			// The lane's select may pick the handoff even though this
-			// member ended or Close started: nothing new is delivered then.
-			if m.ctx.Err() != nil {
-				d.res <- handed{}
-				return
-			}
-			if m.q.t.isClosing() {
-				d.res <- handed{} // the lane sees Close and returns
-				continue
-			}
-			ctx, cancel := context.WithCancel(m.ctx)
-			d.msg.SetContext(ctx)
-			select {
-			case m.out <- d.msg:
-				d.res <- handed{m: m, cancel: cancel}
-			case <-m.q.t.drainCtx.Done():
-				// Closing: hand it back undelivered, stay until stopped.
-				cancel()
-				d.res <- handed{}
-			case <-m.ctx.Done():
-				cancel()
-				d.res <- handed{}
+			h := m.give(d.msg)
+			d.res <- h
+			if h.m == nil && m.ctx.Err() != nil {
 				return
 			}
 		case <-m.ctx.Done():
 			return
 		}
+	}
+}
+
+// give passes msg to the member's consumer with a fresh context. It
+// returns handed{} if the member ended or Close started first (the
+// caller's select may pick a member that is ending: nothing new is
+// delivered then).
+func (m *member) give(msg *message.Message) handed {
+	m.sending.RLock()
+	defer m.sending.RUnlock()
+	if m.ctx.Err() != nil || m.q.t.isClosing() {
+		return handed{}
+	}
+	ctx, cancel := context.WithCancel(m.ctx)
+	msg.SetContext(ctx)
+	select {
+	case m.out <- msg:
+		return handed{m: m, cancel: cancel}
+	case <-m.q.t.drainCtx.Done():
+		// Closing: hand it back undelivered.
+		cancel()
+		return handed{}
+	case <-m.ctx.Done():
+		cancel()
+		return handed{}
 	}
 }
