@@ -43,7 +43,8 @@ func Open(ctx context.Context, rawURL string) (Transport, error) {
 		return nil, fmt.Errorf("%w: cannot parse %s", ErrInvalidURL, redact(rawURL))
 	}
 	if u.Scheme == "" || u.Opaque != "" {
-		return nil, fmt.Errorf("%w: %q is not scheme://… (want one of %s)", ErrInvalidURL, u.Redacted(), strings.Join(Schemes(), ", "))
+		// Without "scheme://" url.Redacted cannot see a password: redact by hand.
+		return nil, fmt.Errorf("%w: %s is not scheme://… (want one of %s)", ErrInvalidURL, redact(rawURL), strings.Join(Schemes(), ", "))
 	}
 	switch strings.ToLower(u.Scheme) {
 	case "mem":
@@ -72,15 +73,13 @@ func nilIfErr[T Transport](t T, err error) (Transport, error) {
 // redact removes anything between "//" and "@" from a string that did not
 // parse as a URL, so that a password never reaches an error message.
 func redact(raw string) string {
-	scheme, rest, ok := strings.Cut(raw, "://")
-	if !ok {
-		if strings.Contains(raw, "@") {
-			return "<unparseable URL>"
-		}
+	at := strings.LastIndex(raw, "@")
+	if at < 0 {
 		return fmt.Sprintf("%q", raw)
 	}
-	if at := strings.LastIndex(rest, "@"); at >= 0 {
-		rest = "xxxxx@" + rest[at+1:]
+	prefix := ""
+	if i := strings.Index(raw[:at], "//"); i >= 0 {
+		prefix = raw[:i+2]
 	}
-	return fmt.Sprintf("%q", scheme+"://"+rest)
+	return fmt.Sprintf("%q", prefix+"xxxxx"+raw[at:])
 }

@@ -35,6 +35,8 @@ func TestOpenRejectsBadURLs(t *testing.T) {
 		"empty":                 {"", transport.ErrInvalidURL},
 		"malformed":             {"amqp://user:s3cret@[::1", transport.ErrInvalidURL},
 		"unknown with password": {"zmq://user:s3cret@host/", transport.ErrUnknownScheme},
+		"no slashes, password":  {"amqp//user:s3cret@host", transport.ErrInvalidURL},
+		"opaque, password":      {"amqp:user:s3cret@host", transport.ErrInvalidURL},
 	} {
 		t.Run(name, func(t *testing.T) {
 			tr, err := transport.Open(ctx, tc.url)
