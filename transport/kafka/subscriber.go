@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/closeall"
 )
 
 // Subscriber consumes as one tradebus consumer group. It is safe for
@@ -145,23 +146,11 @@ func (s *Subscriber) close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
-	)
-	for _, sub := range subs {
-		wg.Go(func() {
-			if err := sub.stop(ctx, false); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
+	err := closeall.Each(ctx, subs, func(sub *subscription, ctx context.Context) error {
+		return sub.stop(ctx, false)
+	})
 	s.t.forget(s)
-	return errors.Join(errs...)
+	return err
 }
 
 func (s *Subscriber) remove(sub *subscription) {

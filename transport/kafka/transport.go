@@ -17,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/closeall"
 )
 
 // Transport is a tradebus transport on Apache Kafka. It is safe for
@@ -279,24 +280,15 @@ func (t *Transport) close(ctx context.Context) {
 	}
 	t.mu.Unlock()
 
-	var errs []error
-	var wg sync.WaitGroup
-	var errMu sync.Mutex
-	for _, s := range subs {
-		wg.Go(func() {
-			if err := s.close(ctx); err != nil {
-				errMu.Lock()
-				errs = append(errs, err)
-				errMu.Unlock()
-			}
-		})
-	}
 	pubDone := make(chan struct{})
 	go func() {
 		t.publishing.Wait()
 		close(pubDone)
 	}()
-	wg.Wait()
+	var errs []error
+	if err := closeall.Each(ctx, subs, (*Subscriber).close); err != nil {
+		errs = append(errs, err)
+	}
 	select {
 	case <-pubDone:
 	default:

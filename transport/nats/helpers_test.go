@@ -2,9 +2,6 @@ package nats_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"strings"
 	"testing"
 	"time"
@@ -12,26 +9,17 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
 
 const envNATSURL = "TRADEBUS_TEST_NATS_URL"
 
-// natsURL returns the test NATS URL or skips the test when it is unset.
-func natsURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(envNATSURL)
-	if u == "" {
-		t.Skip("set " + envNATSURL + " to run")
-	}
-	return u
-}
-
 // connect returns a connection to the test NATS, closed at cleanup. An
 // unreachable server or one without JetStream fails the test.
 func connect(t testing.TB) *natsgo.Conn {
 	t.Helper()
-	nc, err := natsgo.Connect(natsURL(t), natsgo.MaxReconnects(-1), natsgo.Name("tradebus-test"))
+	nc, err := natsgo.Connect(brokertest.URL(t, envNATSURL), natsgo.MaxReconnects(-1), natsgo.Name("tradebus-test"))
 	if err != nil {
 		t.Fatalf("nats at %s unreachable: %v", envNATSURL, err)
 	}
@@ -45,17 +33,11 @@ func connect(t testing.TB) *natsgo.Conn {
 	return nc
 }
 
-func randomSuffix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // uniquePrefix returns a subject prefix for this test and deletes every
 // stream named after it (and so their consumers) at cleanup.
 func uniquePrefix(t testing.TB, nc *natsgo.Conn) string {
 	t.Helper()
-	p := "tbtest" + randomSuffix()
+	p := "tbtest" + brokertest.RandomSuffix()
 	t.Cleanup(func() { deleteStreams(t, nc, p) })
 	return p
 }
@@ -92,12 +74,6 @@ func newTransport(t testing.TB, nc *natsgo.Conn, opts ...nats.Option) *nats.Tran
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := tr.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	brokertest.CloseAtCleanup(t, tr)
 	return tr
 }

@@ -1,12 +1,8 @@
 package nats
 
 import (
-	"context"
-	"log/slog"
 	"strings"
 	"testing"
-	"testing/synctest"
-	"time"
 )
 
 func TestFilterFor(t *testing.T) {
@@ -53,45 +49,4 @@ func TestNames(t *testing.T) {
 			t.Errorf("consumer name %q not a valid durable name", c)
 		}
 	}
-}
-
-func TestRedeliveryDelay(t *testing.T) {
-	c := &config{backoff: 10 * time.Millisecond, backoffMax: 100 * time.Millisecond}
-	for delivered, want := range map[uint64]time.Duration{
-		1: 10 * time.Millisecond, 2: 20 * time.Millisecond, 3: 40 * time.Millisecond,
-		4: 80 * time.Millisecond, 5: 100 * time.Millisecond, 500: 100 * time.Millisecond,
-	} {
-		if got := redeliveryDelay(c, delivered); got != want {
-			t.Errorf("delivery %d: %s, want %s", delivered, got, want)
-		}
-	}
-}
-
-func TestErrorBackoff(t *testing.T) {
-	b := backoff{min: errorBackoff, max: errorBackoffMax}
-	want := []time.Duration{100, 200, 400, 800, 1600, 3200, 5000, 5000}
-	for i, w := range want {
-		if got := b.next(); got != w*time.Millisecond {
-			t.Fatalf("step %d: %s, want %dms", i, got, w)
-		}
-	}
-	b.ok(slog.New(slog.DiscardHandler), "recovered")
-	if d := b.next(); d != errorBackoff {
-		t.Errorf("after ok: %s", d)
-	}
-}
-
-func TestSleep(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		start := time.Now()
-		if !sleep(context.Background(), 3*time.Second) || time.Since(start) != 3*time.Second {
-			t.Errorf("sleep 3s took %s", time.Since(start))
-		}
-		ctx, cancel := context.WithCancel(context.Background())
-		time.AfterFunc(time.Second, cancel)
-		start = time.Now()
-		if sleep(ctx, time.Hour) || time.Since(start) != time.Second {
-			t.Errorf("cancelled sleep returned after %s", time.Since(start))
-		}
-	})
 }

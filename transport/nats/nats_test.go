@@ -19,54 +19,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
-
-func subscribe(t *testing.T, tr *nats.Transport, group, pattern string) <-chan *message.Message {
-	t.Helper()
-	sub, err := tr.Subscriber(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() {
-		cancel()
-		_ = sub.Close()
-	})
-	ch, err := sub.Subscribe(ctx, pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
-
-func publish(t *testing.T, tr *nats.Transport, key string, payloads ...string) []*message.Message {
-	t.Helper()
-	var msgs []*message.Message
-	for _, p := range payloads {
-		m := message.NewMessage(p+"-"+randomSuffix(), []byte(p))
-		m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
-		msgs = append(msgs, m)
-	}
-	if err := tr.Publisher().Publish(key, msgs...); err != nil {
-		t.Fatalf("publish %s: %v", key, err)
-	}
-	return msgs
-}
-
-func recv(t *testing.T, ch <-chan *message.Message, timeout time.Duration) *message.Message {
-	t.Helper()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatal("channel closed")
-		}
-		return m
-	case <-time.After(timeout):
-		t.Fatalf("no message within %s", timeout)
-		return nil
-	}
-}
 
 func noMessage(t *testing.T, ch <-chan *message.Message, d time.Duration, why string) {
 	t.Helper()
@@ -84,15 +39,15 @@ func TestLayout(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
 	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
-	ch := subscribe(t, tr, "risk", "trade.binance.*")
+	ch := brokertest.Subscribe(t, tr, "risk", "trade.binance.*")
 
 	raw, err := nc.SubscribeSync(prefix + ".>")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer raw.Unsubscribe()
-	sent := publish(t, tr, "trade.binance.BTCUSDT", "take")
-	got := recv(t, ch, 10*time.Second)
+	sent := brokertest.Publish(t, tr, "trade.binance.BTCUSDT", "take")
+	got := brokertest.Recv(t, ch, 10*time.Second)
 	got.Ack()
 	if got.UUID != sent[0].UUID || got.Metadata.Get(events.MetaRoutingKey) != "trade.binance.BTCUSDT" {
 		t.Errorf("got %s routingkey %q", got.UUID, got.Metadata.Get(events.MetaRoutingKey))
@@ -144,10 +99,10 @@ func TestMaxDeliverHandsOff(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer adv.Unsubscribe()
-	ch := subscribe(t, tr, "oms", "order.#")
-	poison := publish(t, tr, "order.binance.BTCUSDT", "poison")
+	ch := brokertest.Subscribe(t, tr, "oms", "order.#")
+	poison := brokertest.Publish(t, tr, "order.binance.BTCUSDT", "poison")
 	for i := range 2 {
-		m := recv(t, ch, 10*time.Second)
+		m := brokertest.Recv(t, ch, 10*time.Second)
 		if m.UUID != poison[0].UUID {
 			t.Fatalf("delivery %d: %s", i+1, m.UUID)
 		}
@@ -170,8 +125,8 @@ func TestMaxDeliverHandsOff(t *testing.T) {
 	if err != nil || rm.Header.Get("Tradebus-Uuid") != poison[0].UUID {
 		t.Fatalf("dead letter at seq %d: %v %v", a.StreamSeq, err, rm)
 	}
-	next := publish(t, tr, "order.binance.BTCUSDT", "next")
-	m := recv(t, ch, 10*time.Second)
+	next := brokertest.Publish(t, tr, "order.binance.BTCUSDT", "next")
+	m := brokertest.Recv(t, ch, 10*time.Second)
 	if m.UUID != next[0].UUID {
 		t.Fatalf("after the hand-off got %s, want %s", m.UUID, next[0].UUID)
 	}
@@ -187,12 +142,12 @@ func TestRedeliveryBackoff(t *testing.T) {
 	const backoff = 400 * time.Millisecond
 	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithRedeliveryBackoff(backoff, 2*backoff),
 		nats.WithPullWait(100*time.Millisecond))
-	ch := subscribe(t, tr, "g", "signal.#")
-	publish(t, tr, "signal.x.BTCUSDT", "s")
-	m := recv(t, ch, 10*time.Second)
+	ch := brokertest.Subscribe(t, tr, "g", "signal.#")
+	brokertest.Publish(t, tr, "signal.x.BTCUSDT", "s")
+	m := brokertest.Recv(t, ch, 10*time.Second)
 	nacked := time.Now()
 	m.Nack()
-	m = recv(t, ch, 10*time.Second)
+	m = brokertest.Recv(t, ch, 10*time.Second)
 	if d := time.Since(nacked); d < backoff {
 		t.Errorf("redelivered after %s, want >= %s", d, backoff)
 	}
@@ -209,9 +164,9 @@ func TestSlowHandlerKeepsMessage(t *testing.T) {
 		nats.WithPullWait(100 * time.Millisecond)}
 	a := newTransport(t, nc, opts...)
 	b := newTransport(t, nc, opts...)
-	chA := subscribe(t, a, "g", "candle.#")
-	chB := subscribe(t, b, "g", "candle.#")
-	publish(t, a, "candle.binance.BTCUSDT", "slow")
+	chA := brokertest.Subscribe(t, a, "g", "candle.#")
+	chB := brokertest.Subscribe(t, b, "g", "candle.#")
+	brokertest.Publish(t, a, "candle.binance.BTCUSDT", "slow")
 	var got *message.Message
 	var other <-chan *message.Message
 	select {
@@ -245,16 +200,16 @@ func TestDuplicateWindow(t *testing.T) {
 	prefix := uniquePrefix(t, nc)
 	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithDuplicateWindow(time.Minute),
 		nats.WithPullWait(100*time.Millisecond))
-	ch := subscribe(t, tr, "g", "exec.#")
-	m := message.NewMessage("same-"+randomSuffix(), []byte("x"))
+	ch := brokertest.Subscribe(t, tr, "g", "exec.#")
+	m := message.NewMessage("same-"+brokertest.RandomSuffix(), []byte("x"))
 	for range 2 {
 		if err := tr.Publisher().Publish("exec.a.B", m.Copy()); err != nil {
 			t.Fatal(err)
 		}
 	}
-	last := publish(t, tr, "exec.a.B", "last")
-	recv(t, ch, 10*time.Second).Ack()
-	if got := recv(t, ch, 10*time.Second); got.UUID != last[0].UUID {
+	last := brokertest.Publish(t, tr, "exec.a.B", "last")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
+	if got := brokertest.Recv(t, ch, 10*time.Second); got.UUID != last[0].UUID {
 		t.Errorf("second delivery %s, want %s (duplicate stored twice?)", got.UUID, last[0].UUID)
 	} else {
 		got.Ack()
@@ -266,22 +221,9 @@ func TestStart(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
 	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
-	old := publish(t, tr, "ticker.binance.BTCUSDT", "old")
 	trOld := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithStart(nats.StartOldest),
 		nats.WithPullWait(100*time.Millisecond))
-	chOld := subscribe(t, trOld, "replay", "ticker.#")
-	chNew := subscribe(t, tr, "live", "ticker.#")
-	fresh := publish(t, tr, "ticker.binance.BTCUSDT", "new")
-	if m := recv(t, chOld, 10*time.Second); m.UUID != old[0].UUID {
-		t.Errorf("StartOldest got %s first, want %s", m.UUID, old[0].UUID)
-	} else {
-		m.Ack()
-	}
-	if m := recv(t, chNew, 10*time.Second); m.UUID != fresh[0].UUID {
-		t.Errorf("StartNew got %s, want %s", m.UUID, fresh[0].UUID)
-	} else {
-		m.Ack()
-	}
+	brokertest.CheckStart(t, tr, trOld)
 }
 
 // TestStreamRecreated deletes the stream under a live subscription: the
@@ -291,15 +233,15 @@ func TestStreamRecreated(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
 	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
-	ch := subscribe(t, tr, "g", "book.#")
-	publish(t, tr, "book.binance.BTCUSDT", "before")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "book.#")
+	brokertest.Publish(t, tr, "book.binance.BTCUSDT", "before")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 	js, _ := jetstream.New(nc)
 	if err := js.DeleteStream(context.Background(), tr.Stream("book")); err != nil {
 		t.Fatal(err)
 	}
-	after := publish(t, tr, "book.binance.BTCUSDT", "after")
-	if m := recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
+	after := brokertest.Publish(t, tr, "book.binance.BTCUSDT", "after")
+	if m := brokertest.Recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
 		t.Errorf("got %s, want %s", m.UUID, after[0].UUID)
 	} else {
 		m.Ack()
@@ -342,8 +284,8 @@ func TestOpen(t *testing.T) {
 		}
 	}
 
-	u, _ := url.Parse(natsURL(t))
-	prefix := "tbtest" + randomSuffix()
+	u, _ := url.Parse(brokertest.URL(t, envNATSURL))
+	prefix := "tbtest" + brokertest.RandomSuffix()
 	t.Cleanup(func() { deleteStreams(t, connect(t), prefix) })
 	q := u.Query()
 	for k, v := range map[string]string{
@@ -364,9 +306,9 @@ func TestOpen(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	ch := subscribe(t, tr, "g", "trade.#")
-	publish(t, tr, "trade.x", "1")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
+	brokertest.Publish(t, tr, "trade.x", "1")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 	js, _ := jetstream.New(connect(t))
 	st, err := js.Stream(ctx, tr.Stream("trade"))
 	if err != nil {
@@ -497,7 +439,7 @@ func privateNATS(t *testing.T) (u string, kill, restart func()) {
 // spin, and after the restart (streams and consumers persist on disk)
 // delivery resumes, including what was pending.
 func TestReconnect(t *testing.T) {
-	natsURL(t) // integration test: only with the broker env set
+	brokertest.URL(t, envNATSURL) // integration test: only with the broker env set
 	raw, kill, restart := privateNATS(t)
 	u, _ := url.Parse(raw + "?pull_wait=100ms&ack_wait=2s")
 	tr, err := nats.Open(context.Background(), u)
@@ -511,9 +453,9 @@ func TestReconnect(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	ch := subscribe(t, tr, "g", "trade.#")
-	publish(t, tr, "trade.binance.BTCUSDT", "before")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
+	brokertest.Publish(t, tr, "trade.binance.BTCUSDT", "before")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 
 	kill()
 	f0, _ := nats.ReadStats(tr)
@@ -538,7 +480,7 @@ func TestReconnect(t *testing.T) {
 	deadline := time.Now().Add(20 * time.Second)
 	var sent *message.Message
 	for sent == nil {
-		m := message.NewMessage("after-"+randomSuffix(), []byte("after"))
+		m := message.NewMessage("after-"+brokertest.RandomSuffix(), []byte("after"))
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		m.SetContext(ctx)
 		if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err == nil {
@@ -552,7 +494,7 @@ func TestReconnect(t *testing.T) {
 	// "before" may come again: its ack was a fire-and-forget publish that
 	// the killed server may not have stored (at-least-once).
 	for {
-		got := recv(t, ch, 20*time.Second)
+		got := brokertest.Recv(t, ch, 20*time.Second)
 		got.Ack()
 		if got.UUID == sent.UUID {
 			break

@@ -78,8 +78,6 @@ const (
 	DefaultCloseTimeout               = 5 * time.Second
 	DefaultPullWait                   = time.Second
 
-	errorBackoff    = 100 * time.Millisecond
-	errorBackoffMax = 5 * time.Second
 	// Messages pulled ahead per subscription: WithConcurrency within these.
 	minPull = 32
 	maxPull = 512

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/closeall"
 )
 
 // Subscriber consumes as one consumer group. It is safe for concurrent
@@ -107,14 +108,9 @@ func (s *Subscriber) close(ctx context.Context) error {
 	}
 	s.mu.Unlock()
 
-	errs := make([]error, len(subs))
-	var wg sync.WaitGroup
-	for i, sub := range subs {
-		wg.Go(func() { errs[i] = sub.stop(ctx) })
-	}
-	wg.Wait()
+	err := closeall.Each(ctx, subs, (*subscription).stop)
 	s.t.forget(s)
-	return errors.Join(errs...)
+	return err
 }
 
 func (s *Subscriber) isClosed() bool {

@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/backoff"
 	"github.com/tradebus/tradebus/transport/internal/keyed"
 )
 
@@ -154,7 +155,7 @@ func (s *subscription) readLoop(cons jetstream.Consumer) {
 		}
 		s.refused = nil
 	}()
-	bo := backoff{min: errorBackoff, max: errorBackoffMax}
+	bo := backoff.NewErrorLoop()
 	for s.stopCtx.Err() == nil {
 		var err error
 		if cons == nil {
@@ -183,14 +184,14 @@ func (s *subscription) readLoop(cons jetstream.Consumer) {
 				return
 			}
 			s.readErrors.Add(1)
-			bo.fail(s.log, "nats: pull failed", err)
+			bo.Fail(s.log, "nats: pull failed", err)
 			cons = nil // set the consumer up again: it may be gone
-			if !sleep(s.stopCtx, bo.next()) {
+			if !backoff.Sleep(s.stopCtx, bo.Next()) {
 				return
 			}
 			continue
 		}
-		bo.ok(s.log, "nats: pull recovered")
+		bo.OK(s.log, "nats: pull recovered")
 	}
 }
 
@@ -244,7 +245,7 @@ func (s *subscription) deliver(seq uint64, m jetstream.Msg, delivered uint64, ms
 			s.log.Warn("nats: ack failed; the message will be delivered again", "seq", seq, "err", err)
 		}
 	case <-msg.Nacked():
-		if err := m.NakWithDelay(redeliveryDelay(s.cfg, delivered)); err != nil {
+		if err := m.NakWithDelay(backoff.Exponential(s.cfg.backoff, s.cfg.backoffMax, delivered)); err != nil {
 			s.log.Warn("nats: nak failed; the message will be delivered again after AckWait", "seq", seq, "err", err)
 		}
 	case <-s.hardCtx.Done():
@@ -303,57 +304,4 @@ func (s *subscription) inflightMsgs() []jetstream.Msg {
 		ms = append(ms, m)
 	}
 	return ms
-}
-
-// redeliveryDelay is the NAK delay after the delivered-th delivery.
-func redeliveryDelay(c *config, delivered uint64) time.Duration {
-	d := c.backoff
-	for i := uint64(1); i < delivered && d < c.backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, c.backoffMax)
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// backoff doubles from min to max while a loop keeps failing, and logs the
-// first failure and the recovery instead of every attempt.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-	failing  bool
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) fail(l *slog.Logger, msg string, err error) {
-	if !b.failing {
-		l.Error(msg, "err", err)
-	}
-	b.failing = true
-}
-
-func (b *backoff) ok(l *slog.Logger, msg string) {
-	if b.failing {
-		l.Info(msg)
-	}
-	b.failing = false
-	b.cur = 0
 }

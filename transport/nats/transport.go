@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -14,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/closeall"
+	"github.com/tradebus/tradebus/transport/internal/urlopt"
 )
 
 // Transport is a tradebus transport on NATS JetStream. It is safe for
@@ -161,11 +162,11 @@ func parseQuery(q url.Values) ([]Option, string, error) {
 	name := "tradebus"
 	var backoff, backoffMax time.Duration
 	for k, vs := range q {
-		if len(vs) != 1 {
-			return nil, "", fmt.Errorf("%w: parameter %s given %d times", ErrInvalidOption, k, len(vs))
+		if err := urlopt.Once(ErrInvalidOption, k, vs); err != nil {
+			return nil, "", err
 		}
 		v := vs[0]
-		bad := func(err error) error { return fmt.Errorf("%w: %s=%q: %w", ErrInvalidOption, k, v, err) }
+		bad := func(err error) error { return urlopt.Invalid(ErrInvalidOption, k, v, err) }
 		switch k {
 		case paramPrefix:
 			opts = append(opts, WithPrefix(v))
@@ -190,9 +191,9 @@ func parseQuery(q url.Values) ([]Option, string, error) {
 				return nil, "", bad(errors.New("want file or memory"))
 			}
 		case paramConcurrency, paramMaxDeliver, paramMaxAckPending, paramReplicas, paramMaxMsgs:
-			n, err := strconv.ParseInt(v, 10, 64)
+			n, err := urlopt.Int64(ErrInvalidOption, k, v)
 			if err != nil {
-				return nil, "", bad(err)
+				return nil, "", err
 			}
 			switch k {
 			case paramConcurrency:
@@ -207,9 +208,9 @@ func parseQuery(q url.Values) ([]Option, string, error) {
 				opts = append(opts, WithMaxMsgs(n))
 			}
 		case paramAckWait, paramMaxAge, paramDupWindow, paramBackoff, paramBackoffMax, paramCloseTimeout, paramPullWait:
-			d, err := time.ParseDuration(v)
+			d, err := urlopt.Duration(ErrInvalidOption, k, v)
 			if err != nil {
-				return nil, "", bad(err)
+				return nil, "", err
 			}
 			switch k {
 			case paramAckWait:
@@ -231,14 +232,8 @@ func parseQuery(q url.Values) ([]Option, string, error) {
 			return nil, "", fmt.Errorf("%w: unknown parameter %q", ErrInvalidOption, k)
 		}
 	}
-	if backoff != 0 || backoffMax != 0 {
-		if backoff == 0 {
-			backoff = DefaultRedeliveryBackoff
-		}
-		if backoffMax == 0 {
-			backoffMax = max(DefaultRedeliveryBackoffMax, backoff)
-		}
-		opts = append(opts, WithRedeliveryBackoff(backoff, backoffMax))
+	if i, m, ok := urlopt.Backoff(backoff, backoffMax, DefaultRedeliveryBackoff, DefaultRedeliveryBackoffMax); ok {
+		opts = append(opts, WithRedeliveryBackoff(i, m))
 	}
 	return opts, name, nil
 }
@@ -291,12 +286,7 @@ func (t *Transport) Close(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 
-	errs := make([]error, len(subs))
-	var wg sync.WaitGroup
-	for i, s := range subs {
-		wg.Go(func() { errs[i] = s.close(ctx) })
-	}
-	wg.Wait()
+	err := closeall.Each(ctx, subs, (*Subscriber).close)
 	t.js.CleanupPublisher()
 	// Acks and NAKs are fire-and-forget publishes: send them before the
 	// connection goes.
@@ -304,7 +294,7 @@ func (t *Transport) Close(ctx context.Context) error {
 	if t.owned {
 		t.nc.Close()
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 func (t *Transport) isClosed() bool {

@@ -1,14 +1,11 @@
 package redisstream_test
 
 import (
-	"context"
 	"fmt"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
-	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
 
@@ -25,68 +22,8 @@ func BenchmarkPublishHandle(b *testing.B) {
 			b.Run(fmt.Sprintf("work=%s/concurrency=%d", work, conc), func(b *testing.B) {
 				prefix := uniquePrefix(b, c)
 				tr := newTransport(b, c, redisstream.WithPrefix(prefix), redisstream.WithConcurrency(conc))
-				benchPublishHandle(b, tr, work)
+				brokertest.BenchPublishHandle(b, tr, work)
 			})
 		}
 	}
-}
-
-func benchPublishHandle(b *testing.B, tr *redisstream.Transport, work time.Duration) {
-	sub, err := tr.Subscriber("bench")
-	if err != nil {
-		b.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	ch, err := sub.Subscribe(ctx, "trade.#")
-	if err != nil {
-		b.Fatal(err)
-	}
-	done := make(chan struct{})
-	go func() {
-		handled := 0
-		for msg := range ch {
-			go func() {
-				if work > 0 {
-					time.Sleep(work)
-				}
-				msg.Ack()
-			}()
-			handled++
-			if handled == b.N {
-				close(done)
-			}
-		}
-	}()
-	const batch = 100
-	syms := make([]string, 64)
-	for i := range syms {
-		syms[i] = fmt.Sprintf("SYM%d", i)
-	}
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; {
-		n := min(batch, b.N-i)
-		// One Publish per key batch: the publisher API takes one routing key.
-		sym := syms[(i/batch)%len(syms)]
-		msgs := make([]*message.Message, n)
-		for j := range msgs {
-			msgs[j] = message.NewMessage(fmt.Sprint(i+j), []byte(`{"price":"1"}`))
-			msgs[j].Metadata.Set(events.MetaPartitionKey, syms[(i+j)%len(syms)])
-		}
-		if err := tr.Publisher().Publish(events.Key("trade", "binance", sym), msgs...); err != nil {
-			b.Fatal(err)
-		}
-		i += n
-	}
-	select {
-	case <-done:
-	case <-time.After(5 * time.Minute):
-		b.Fatal("not all events handled")
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
-	cancel()
-	_ = sub.Close()
 }

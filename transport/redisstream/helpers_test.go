@@ -2,34 +2,22 @@ package redisstream_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
 
 const envRedisURL = "TRADEBUS_TEST_REDIS_URL"
 
-// redisURL returns the test Redis URL or skips the test when it is unset.
-func redisURL(t testing.TB) string {
-	t.Helper()
-	u := os.Getenv(envRedisURL)
-	if u == "" {
-		t.Skip("set " + envRedisURL + " to run")
-	}
-	return u
-}
-
 // newClient returns a client of the test Redis, closed at cleanup. An
 // unreachable Redis fails the test.
 func newClient(t testing.TB) *redis.Client {
 	t.Helper()
-	opts, err := redis.ParseURL(redisURL(t))
+	opts, err := redis.ParseURL(brokertest.URL(t, envRedisURL))
 	if err != nil {
 		t.Fatalf("parse %s: %v", envRedisURL, err)
 	}
@@ -46,17 +34,11 @@ func newClient(t testing.TB) *redis.Client {
 	return c
 }
 
-func randomSuffix() string {
-	var b [6]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
-}
-
 // uniquePrefix returns a stream prefix for this test and deletes every key
 // under it at cleanup.
 func uniquePrefix(t testing.TB, c *redis.Client) string {
 	t.Helper()
-	p := "tbtest:" + randomSuffix() + ":"
+	p := "tbtest:" + brokertest.RandomSuffix() + ":"
 	t.Cleanup(func() { deleteKeys(t, c, p) })
 	return p
 }
@@ -87,12 +69,6 @@ func newTransport(t testing.TB, c *redis.Client, opts ...redisstream.Option) *re
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-		defer cancel()
-		if err := tr.Close(ctx); err != nil {
-			t.Errorf("close: %v", err)
-		}
-	})
+	brokertest.CloseAtCleanup(t, tr)
 	return tr
 }

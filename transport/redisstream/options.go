@@ -53,10 +53,6 @@ const (
 	DefaultRedeliveryBackoffMax       = time.Second
 	DefaultCloseTimeout               = 5 * time.Second
 
-	// Read-error backoff of the background loops. Not options: they only
-	// bound how hard a loop knocks on a broker that is down.
-	errorBackoff    = 100 * time.Millisecond
-	errorBackoffMax = 5 * time.Second
 	// COUNT of one XREADGROUP / XAUTOCLAIM: WithConcurrency within these.
 	minReadCount = 32
 	maxReadCount = 512

@@ -17,54 +17,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
-
-func subscribe(t *testing.T, tr *redisstream.Transport, group, pattern string) <-chan *message.Message {
-	t.Helper()
-	sub, err := tr.Subscriber(group)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() {
-		cancel()
-		_ = sub.Close()
-	})
-	ch, err := sub.Subscribe(ctx, pattern)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ch
-}
-
-func publish(t *testing.T, tr *redisstream.Transport, key string, payloads ...string) []*message.Message {
-	t.Helper()
-	var msgs []*message.Message
-	for _, p := range payloads {
-		m := message.NewMessage(p+"-"+randomSuffix(), []byte(p))
-		m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
-		msgs = append(msgs, m)
-	}
-	if err := tr.Publisher().Publish(key, msgs...); err != nil {
-		t.Fatalf("publish %s: %v", key, err)
-	}
-	return msgs
-}
-
-func recv(t *testing.T, ch <-chan *message.Message, timeout time.Duration) *message.Message {
-	t.Helper()
-	select {
-	case m, ok := <-ch:
-		if !ok {
-			t.Fatal("channel closed")
-		}
-		return m
-	case <-time.After(timeout):
-		t.Fatalf("no message within %s", timeout)
-		return nil
-	}
-}
 
 func pendingCount(t *testing.T, c *redis.Client, stream, group string) int64 {
 	t.Helper()
@@ -83,11 +38,11 @@ func TestStreamLayout(t *testing.T) {
 	c := newClient(t)
 	prefix := uniquePrefix(t, c)
 	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
-	ch := subscribe(t, tr, "risk", "trade.binance.*")
+	ch := brokertest.Subscribe(t, tr, "risk", "trade.binance.*")
 
-	msgs := publish(t, tr, "trade.coinbase.BTCUSDT", "skip")
-	msgs = append(msgs, publish(t, tr, "trade.binance.BTCUSDT", "take")...)
-	got := recv(t, ch, 10*time.Second)
+	msgs := brokertest.Publish(t, tr, "trade.coinbase.BTCUSDT", "skip")
+	msgs = append(msgs, brokertest.Publish(t, tr, "trade.binance.BTCUSDT", "take")...)
+	got := brokertest.Recv(t, ch, 10*time.Second)
 	if got.UUID != msgs[1].UUID || string(got.Payload) != "take" {
 		t.Fatalf("got %s %q, want %s take", got.UUID, got.Payload, msgs[1].UUID)
 	}
@@ -146,7 +101,7 @@ func TestClaimDeadConsumer(t *testing.T) {
 	if err := sub.(message.SubscribeInitializer).SubscribeInitialize(pattern); err != nil {
 		t.Fatal(err)
 	}
-	sent := publish(t, tr, "order.binance.BTCUSDT", "a", "b", "c")
+	sent := brokertest.Publish(t, tr, "order.binance.BTCUSDT", "a", "b", "c")
 	stream, group := prefix+"order", "g:"+pattern
 	// The "crashed" consumer reads all three and dies.
 	res, err := c.XReadGroup(context.Background(), &redis.XReadGroupArgs{
@@ -163,7 +118,7 @@ func TestClaimDeadConsumer(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i, want := range sent {
-		got := recv(t, ch, 15*time.Second)
+		got := brokertest.Recv(t, ch, 15*time.Second)
 		if got.UUID != want.UUID {
 			t.Errorf("claimed message %d: %s, want %s (claim keeps stream order)", i, got.UUID, want.UUID)
 		}
@@ -186,10 +141,10 @@ func TestHeartbeatProtectsSlowHandler(t *testing.T) {
 		redisstream.WithBlock(50 * time.Millisecond)}
 	a := newTransport(t, c, opts...)
 	b := newTransport(t, c, opts...)
-	chA := subscribe(t, a, "g", "candle.#")
-	sent := publish(t, a, "candle.binance.BTCUSDT", "slow")
-	got := recv(t, chA, 10*time.Second)
-	chB := subscribe(t, b, "g", "candle.#")
+	chA := brokertest.Subscribe(t, a, "g", "candle.#")
+	sent := brokertest.Publish(t, a, "candle.binance.BTCUSDT", "slow")
+	got := brokertest.Recv(t, chA, 10*time.Second)
+	chB := brokertest.Subscribe(t, b, "g", "candle.#")
 
 	select {
 	case m := <-chB:
@@ -210,11 +165,11 @@ func TestNackRereadsPending(t *testing.T) {
 	c := newClient(t)
 	prefix := uniquePrefix(t, c)
 	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
-	ch := subscribe(t, tr, "g", "signal.#")
-	sent := publish(t, tr, "signal.momentum.BTCUSDT", "first", "second")
-	m := recv(t, ch, 10*time.Second)
+	ch := brokertest.Subscribe(t, tr, "g", "signal.#")
+	sent := brokertest.Publish(t, tr, "signal.momentum.BTCUSDT", "first", "second")
+	m := brokertest.Recv(t, ch, 10*time.Second)
 	m.Nack()
-	m = recv(t, ch, 10*time.Second)
+	m = brokertest.Recv(t, ch, 10*time.Second)
 	if m.UUID != sent[0].UUID {
 		t.Fatalf("after nack got %s, want the nacked %s first", m.UUID, sent[0].UUID)
 	}
@@ -232,7 +187,7 @@ func TestNackRereadsPending(t *testing.T) {
 		t.Errorf("pending delivery counts %v, want the nacked entry at 2", counts)
 	}
 	m.Ack()
-	if m2 := recv(t, ch, 10*time.Second); m2.UUID != sent[1].UUID {
+	if m2 := brokertest.Recv(t, ch, 10*time.Second); m2.UUID != sent[1].UUID {
 		t.Errorf("then %s, want %s", m2.UUID, sent[1].UUID)
 	} else {
 		m2.Ack()
@@ -250,7 +205,7 @@ func TestMaxLen(t *testing.T) {
 		for j := range payloads {
 			payloads[j] = strconv.Itoa(i*50 + j)
 		}
-		publish(t, tr, "book.binance.BTCUSDT", payloads...)
+		brokertest.Publish(t, tr, "book.binance.BTCUSDT", payloads...)
 	}
 	n, err := c.XLen(context.Background(), prefix+"book").Result()
 	if err != nil {
@@ -268,24 +223,9 @@ func TestStart(t *testing.T) {
 	c := newClient(t)
 	prefix := uniquePrefix(t, c)
 	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
-	old := publish(t, tr, "ticker.binance.BTCUSDT", "old")
-
 	trOldest := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithStart(redisstream.StartOldest),
 		redisstream.WithBlock(100*time.Millisecond))
-	chOld := subscribe(t, trOldest, "replay", "ticker.#")
-	chNew := subscribe(t, tr, "live", "ticker.#")
-	fresh := publish(t, tr, "ticker.binance.BTCUSDT", "new")
-
-	if m := recv(t, chOld, 10*time.Second); m.UUID != old[0].UUID {
-		t.Errorf("StartOldest group got %s first, want the old %s", m.UUID, old[0].UUID)
-	} else {
-		m.Ack()
-	}
-	if m := recv(t, chNew, 10*time.Second); m.UUID != fresh[0].UUID {
-		t.Errorf("StartNew group got %s, want only the new %s", m.UUID, fresh[0].UUID)
-	} else {
-		m.Ack()
-	}
+	brokertest.CheckStart(t, tr, trOldest)
 }
 
 // TestGroupRecreated deletes the stream (as a Redis restart without
@@ -295,15 +235,15 @@ func TestGroupRecreated(t *testing.T) {
 	c := newClient(t)
 	prefix := uniquePrefix(t, c)
 	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(50*time.Millisecond))
-	ch := subscribe(t, tr, "g", "exec.#")
-	publish(t, tr, "exec.binance.BTCUSDT", "before")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "exec.#")
+	brokertest.Publish(t, tr, "exec.binance.BTCUSDT", "before")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 	if err := c.Del(context.Background(), prefix+"exec").Err(); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond) // let the reader hit NOGROUP
-	after := publish(t, tr, "exec.binance.BTCUSDT", "after")
-	if m := recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
+	after := brokertest.Publish(t, tr, "exec.binance.BTCUSDT", "after")
+	if m := brokertest.Recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
 		t.Errorf("got %s, want %s", m.UUID, after[0].UUID)
 	} else {
 		m.Ack()
@@ -348,10 +288,10 @@ func TestOpen(t *testing.T) {
 		}
 	}
 
-	raw := redisURL(t)
+	raw := brokertest.URL(t, envRedisURL)
 	u, _ := url.Parse(raw)
 	q := u.Query()
-	prefix := "tbtest:" + randomSuffix() + ":"
+	prefix := "tbtest:" + brokertest.RandomSuffix() + ":"
 	t.Cleanup(func() { deleteKeys(t, newClient(t), prefix) })
 	for k, v := range map[string]string{
 		"prefix": prefix, "concurrency": "8", "start": "oldest", "maxlen": "1000", "claim_idle": "5s",
@@ -373,9 +313,9 @@ func TestOpen(t *testing.T) {
 	if got := tr.Stream("trade.x"); got != prefix+"trade" {
 		t.Errorf("prefix parameter ignored: %s", got)
 	}
-	ch := subscribe(t, tr, "g", "trade.#")
-	publish(t, tr, "trade.x", "1")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
+	brokertest.Publish(t, tr, "trade.x", "1")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
@@ -478,7 +418,7 @@ func privateRedis(t *testing.T) (addr string, kill, restart func()) {
 // instead of spinning, and after the restart (which loses every stream:
 // no persistence) the group is recreated and delivery resumes.
 func TestReconnect(t *testing.T) {
-	redisURL(t) // integration test: only with the broker env set
+	brokertest.URL(t, envRedisURL) // integration test: only with the broker env set
 	addr, kill, restart := privateRedis(t)
 	u, _ := url.Parse("redis://" + addr + "/0?block=100ms&claim_idle=2s")
 	tr, err := redisstream.Open(context.Background(), u)
@@ -492,9 +432,9 @@ func TestReconnect(t *testing.T) {
 			t.Errorf("close: %v", err)
 		}
 	})
-	ch := subscribe(t, tr, "g", "trade.#")
-	publish(t, tr, "trade.binance.BTCUSDT", "before")
-	recv(t, ch, 10*time.Second).Ack()
+	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
+	brokertest.Publish(t, tr, "trade.binance.BTCUSDT", "before")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
 
 	kill()
 	const down = 2 * time.Second
@@ -513,7 +453,7 @@ func TestReconnect(t *testing.T) {
 	deadline := time.Now().Add(15 * time.Second)
 	var sent []*message.Message
 	for {
-		m := message.NewMessage("after-"+randomSuffix(), []byte("after"))
+		m := message.NewMessage("after-"+brokertest.RandomSuffix(), []byte("after"))
 		if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err == nil {
 			sent = append(sent, m)
 			break
@@ -523,7 +463,7 @@ func TestReconnect(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	if m := recv(t, ch, 15*time.Second); m.UUID != sent[0].UUID {
+	if m := brokertest.Recv(t, ch, 15*time.Second); m.UUID != sent[0].UUID {
 		t.Errorf("after restart got %s, want %s", m.UUID, sent[0].UUID)
 	} else {
 		m.Ack()

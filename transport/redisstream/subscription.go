@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/backoff"
 	"github.com/tradebus/tradebus/transport/internal/keyed"
 )
 
@@ -192,7 +193,7 @@ func (s *subscription) deleteConsumerIfIdle() {
 // Errors are retried with backoff; a vanished group is recreated.
 func (s *subscription) readLoop() {
 	defer s.readers.Done()
-	bo := backoff{min: errorBackoff, max: errorBackoffMax}
+	bo := backoff.NewErrorLoop()
 	pendingFrom := "0"
 	for s.stopCtx.Err() == nil {
 		id, block := ">", s.cfg.block
@@ -218,13 +219,13 @@ func (s *subscription) readLoop() {
 				}
 			}
 			s.readErrors.Add(1)
-			bo.fail(s.log, "redisstream: read failed", err)
-			if !sleep(s.stopCtx, bo.next()) {
+			bo.Fail(s.log, "redisstream: read failed", err)
+			if !backoff.Sleep(s.stopCtx, bo.Next()) {
 				return
 			}
 			continue
 		}
-		bo.ok(s.log, "redisstream: read recovered")
+		bo.OK(s.log, "redisstream: read recovered")
 		n := 0
 		for _, xs := range res {
 			for _, xm := range xs.Messages {
@@ -246,7 +247,7 @@ func (s *subscription) readLoop() {
 // half claim-idle period.
 func (s *subscription) claimLoop() {
 	defer s.readers.Done()
-	bo := backoff{min: errorBackoff, max: errorBackoffMax}
+	bo := backoff.NewErrorLoop()
 	interval := s.cfg.claimIdle / 2
 	for {
 		start := "0-0"
@@ -257,11 +258,11 @@ func (s *subscription) claimLoop() {
 			}).Result()
 			if err != nil {
 				if s.stopCtx.Err() == nil && !isNoGroup(err) {
-					bo.fail(s.log, "redisstream: claim failed", err)
+					bo.Fail(s.log, "redisstream: claim failed", err)
 				}
 				break
 			}
-			bo.ok(s.log, "redisstream: claim recovered")
+			bo.OK(s.log, "redisstream: claim recovered")
 			if len(deleted) > 0 {
 				s.log.Warn("redisstream: pending entries were trimmed (MAXLEN) before delivery and are lost",
 					"count", len(deleted))
@@ -274,7 +275,7 @@ func (s *subscription) claimLoop() {
 			}
 			start = next
 		}
-		if !sleep(s.stopCtx, interval) {
+		if !backoff.Sleep(s.stopCtx, interval) {
 			return
 		}
 	}
@@ -289,7 +290,7 @@ func (s *subscription) heartbeatLoop() {
 	every := s.cfg.claimIdle / 3
 	tick := time.NewTicker(every)
 	defer tick.Stop()
-	bo := backoff{min: errorBackoff, max: errorBackoffMax}
+	bo := backoff.NewErrorLoop()
 	for {
 		select {
 		case <-s.hbStop:
@@ -306,10 +307,10 @@ func (s *subscription) heartbeatLoop() {
 			}).Err()
 			cancel()
 			if err != nil && !errors.Is(err, redis.Nil) {
-				bo.fail(s.log, "redisstream: heartbeat failed", err)
+				bo.Fail(s.log, "redisstream: heartbeat failed", err)
 				break
 			}
-			bo.ok(s.log, "redisstream: heartbeat recovered")
+			bo.OK(s.log, "redisstream: heartbeat recovered")
 		}
 	}
 }
@@ -320,7 +321,7 @@ func (s *subscription) heartbeatLoop() {
 // pending and are delivered again).
 func (s *subscription) ackLoop() {
 	defer close(s.ackDone)
-	bo := backoff{min: errorBackoff, max: errorBackoffMax}
+	bo := backoff.NewErrorLoop()
 	batch := make([]string, 0, ackBatch)
 	for id := range s.acks {
 		batch = append(batch[:0], id)
@@ -342,16 +343,16 @@ func (s *subscription) ackLoop() {
 			err := s.client.XAck(ctx, s.stream, s.group, batch...).Err()
 			cancel()
 			if err == nil || isNoGroup(err) {
-				bo.ok(s.log, "redisstream: ack recovered")
+				bo.OK(s.log, "redisstream: ack recovered")
 				break
 			}
-			bo.fail(s.log, "redisstream: ack failed", err)
+			bo.Fail(s.log, "redisstream: ack failed", err)
 			select {
 			case <-s.ackGiveUp:
 				s.log.Warn("redisstream: giving up acks at close; the entries will be delivered again",
 					"count", len(batch))
 				break retry
-			case <-time.After(bo.next()):
+			case <-time.After(bo.Next()):
 			}
 		}
 	}
@@ -423,7 +424,7 @@ func (s *subscription) deliver(d decoded) {
 			cancel()
 			return
 		}
-		if !sleep(s.stopCtx, redeliveryDelay(s.cfg, attempt)) {
+		if !backoff.Sleep(s.stopCtx, backoff.Exponential(s.cfg.backoff, s.cfg.backoffMax, attempt)) {
 			return
 		}
 		next, ok := s.reread(d)
@@ -482,57 +483,4 @@ func (s *subscription) inflightIDs() []string {
 		ids = append(ids, id)
 	}
 	return ids
-}
-
-// redeliveryDelay is the wait before the attempt+1-th delivery.
-func redeliveryDelay(c *config, attempt int) time.Duration {
-	d := c.backoff
-	for i := 1; i < attempt && d < c.backoffMax; i++ {
-		d *= 2
-	}
-	return min(d, c.backoffMax)
-}
-
-// sleep waits d or until ctx ends; it reports whether d passed.
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
-}
-
-// backoff doubles from min to max while a loop keeps failing, and logs the
-// first failure and the recovery instead of every attempt.
-type backoff struct {
-	min, max time.Duration
-	cur      time.Duration
-	failing  bool
-}
-
-func (b *backoff) next() time.Duration {
-	if b.cur == 0 {
-		b.cur = b.min
-	} else {
-		b.cur = min(2*b.cur, b.max)
-	}
-	return b.cur
-}
-
-func (b *backoff) fail(l *slog.Logger, msg string, err error) {
-	if !b.failing {
-		l.Error(msg, "err", err)
-	}
-	b.failing = true
-}
-
-func (b *backoff) ok(l *slog.Logger, msg string) {
-	if b.failing {
-		l.Info(msg)
-	}
-	b.failing = false
-	b.cur = 0
 }

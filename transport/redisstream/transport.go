@@ -13,6 +13,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/closeall"
+	"github.com/tradebus/tradebus/transport/internal/urlopt"
 )
 
 // Transport is a tradebus transport on Redis Streams. It is safe for
@@ -118,18 +120,11 @@ func Open(ctx context.Context, u *url.URL) (*Transport, error) {
 func parseQuery(q url.Values) ([]Option, url.Values, error) {
 	var opts []Option
 	rest := url.Values{}
-	dur := func(name, v string) (time.Duration, error) {
-		d, err := time.ParseDuration(v)
-		if err != nil {
-			return 0, fmt.Errorf("%w: %s=%q: %w", ErrInvalidOption, name, v, err)
-		}
-		return d, nil
-	}
 	var backoff, backoffMax time.Duration
 	for name, vs := range q {
-		if len(vs) != 1 {
-			if _, ours := knownParams[name]; ours {
-				return nil, nil, fmt.Errorf("%w: parameter %s given %d times", ErrInvalidOption, name, len(vs))
+		if _, ours := knownParams[name]; ours {
+			if err := urlopt.Once(ErrInvalidOption, name, vs); err != nil {
+				return nil, nil, err
 			}
 		}
 		v := vs[len(vs)-1]
@@ -139,15 +134,15 @@ func parseQuery(q url.Values) ([]Option, url.Values, error) {
 		case paramConsumer:
 			opts = append(opts, WithConsumerName(v))
 		case paramConcurrency:
-			n, err := strconv.Atoi(v)
+			n, err := urlopt.Int(ErrInvalidOption, name, v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s=%q: %w", ErrInvalidOption, name, v, err)
+				return nil, nil, err
 			}
 			opts = append(opts, WithConcurrency(n))
 		case paramMaxLen:
-			n, err := strconv.ParseInt(v, 10, 64)
+			n, err := urlopt.Int64(ErrInvalidOption, name, v)
 			if err != nil {
-				return nil, nil, fmt.Errorf("%w: %s=%q: %w", ErrInvalidOption, name, v, err)
+				return nil, nil, err
 			}
 			opts = append(opts, WithMaxLen(n))
 		case paramStart:
@@ -160,7 +155,7 @@ func parseQuery(q url.Values) ([]Option, url.Values, error) {
 				return nil, nil, fmt.Errorf("%w: %s=%q, want new or oldest", ErrInvalidOption, name, v)
 			}
 		case paramClaimIdle, paramBlock, paramCloseTimeout, paramBackoff, paramBackoffMax:
-			d, err := dur(name, v)
+			d, err := urlopt.Duration(ErrInvalidOption, name, v)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -180,14 +175,8 @@ func parseQuery(q url.Values) ([]Option, url.Values, error) {
 			rest[name] = vs
 		}
 	}
-	if backoff != 0 || backoffMax != 0 {
-		if backoff == 0 {
-			backoff = DefaultRedeliveryBackoff
-		}
-		if backoffMax == 0 {
-			backoffMax = max(DefaultRedeliveryBackoffMax, backoff)
-		}
-		opts = append(opts, WithRedeliveryBackoff(backoff, backoffMax))
+	if i, m, ok := urlopt.Backoff(backoff, backoffMax, DefaultRedeliveryBackoff, DefaultRedeliveryBackoffMax); ok {
+		opts = append(opts, WithRedeliveryBackoff(i, m))
 	}
 	return opts, rest, nil
 }
@@ -246,16 +235,11 @@ func (t *Transport) Close(ctx context.Context) error {
 	}
 	t.mu.Unlock()
 
-	var wg sync.WaitGroup
-	errs := make([]error, len(subs)+1)
-	for i, s := range subs {
-		wg.Go(func() { errs[i] = s.close(ctx) })
-	}
-	wg.Wait()
+	err := closeall.Each(ctx, subs, (*Subscriber).close)
 	if t.owned {
-		errs[len(subs)] = t.client.Close()
+		err = errors.Join(err, t.client.Close())
 	}
-	return errors.Join(errs...)
+	return err
 }
 
 func (t *Transport) isClosed() bool {
