@@ -38,7 +38,7 @@ func newClient(t testing.TB) *redis.Client {
 // under it at cleanup.
 func uniquePrefix(t testing.TB, c *redis.Client) string {
 	t.Helper()
-	p := "tbtest:" + brokertest.RandomSuffix() + ":"
+	p := runPrefix + brokertest.RandomSuffix() + ":"
 	t.Cleanup(func() { deleteKeys(t, c, p) })
 	return p
 }

@@ -291,7 +291,7 @@ func TestOpen(t *testing.T) {
 	raw := brokertest.URL(t, envRedisURL)
 	u, _ := url.Parse(raw)
 	q := u.Query()
-	prefix := "tbtest:" + brokertest.RandomSuffix() + ":"
+	prefix := runPrefix + brokertest.RandomSuffix() + ":"
 	t.Cleanup(func() { deleteKeys(t, newClient(t), prefix) })
 	for k, v := range map[string]string{
 		"prefix": prefix, "concurrency": "8", "start": "oldest", "maxlen": "1000", "claim_idle": "5s",
