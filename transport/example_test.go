@@ -8,6 +8,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/all"
 )
 
 // Open picks the broker by URL scheme; everything above it stays the same.
@@ -32,7 +33,7 @@ func ExampleOpen() {
 	fmt.Println(err)
 	// Output:
 	// matched exec.binance.BTCUSDT
-	// transport: invalid URL: "amqp//xxxxx@localhost" is not scheme://… (want one of mem, amqp, amqps, kafka, redis, rediss, nats, tls)
+	// transport: invalid URL: "amqp//xxxxx@localhost" is not scheme://… (want one of amqp, amqps, kafka, mem, nats, redis, rediss, tls)
 }
 
 func newMsg(body string) *message.Message {

@@ -8,6 +8,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/all"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }

@@ -15,6 +15,7 @@ import (
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
 	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/all"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 

@@ -40,6 +40,7 @@ import (
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/all"
 )
 
 func main() {
@@ -49,7 +50,9 @@ func main() {
 }
 
 // openTransport is transport.Open; tests replace it.
-var openTransport = transport.Open
+var openTransport = func(ctx context.Context, url string) (transport.Transport, error) {
+	return transport.Open(ctx, url)
+}
 
 var errUsage = errors.New("usage")
 

@@ -41,7 +41,8 @@ func setup(t *testing.T) *mem.Transport {
 		}
 		return shared{tr}, nil
 	}
-	t.Cleanup(func() { openTransport = transport.Open })
+	prev := openTransport
+	t.Cleanup(func() { openTransport = prev })
 	return tr
 }
 

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/all"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 

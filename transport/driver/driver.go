@@ -28,7 +28,6 @@ package driver
 import (
 	"context"
 	"net/url"
-	"time"
 )
 
 // Message is one message crossing the driver boundary.
@@ -195,8 +194,3 @@ type Capabilities struct {
 // an error wrapping transport.ErrInvalidOption for an unknown or bad
 // parameter.
 type Opener func(ctx context.Context, u *url.URL) (Driver, error)
-
-// Clock is the time source of the core; tests may replace it.
-type Clock interface {
-	Now() time.Time
-}

@@ -80,3 +80,30 @@ func Backoff(initial, max, defInitial, defMax time.Duration) (i, m time.Duration
 	}
 	return initial, max, true
 }
+
+// IntIn parses v, the value of parameter name, as a decimal int in
+// [lo, hi]. Out of range (an absurd "buffer=9223372036854775807" included)
+// is an error naming the bounds, never a panic or a huge allocation.
+func IntIn(invalid error, name, v string, lo, hi int) (int, error) {
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, Invalid(invalid, name, v, err)
+	}
+	if n < int64(lo) || n > int64(hi) {
+		return 0, Invalid(invalid, name, v, fmt.Errorf("want %d to %d", lo, hi))
+	}
+	return int(n), nil
+}
+
+// DurationIn parses v, the value of parameter name, with
+// time.ParseDuration and checks it is in [lo, hi].
+func DurationIn(invalid error, name, v string, lo, hi time.Duration) (time.Duration, error) {
+	d, err := time.ParseDuration(v)
+	if err != nil {
+		return 0, Invalid(invalid, name, v, err)
+	}
+	if d < lo || d > hi {
+		return 0, Invalid(invalid, name, v, fmt.Errorf("want %s to %s", lo, hi))
+	}
+	return d, nil
+}

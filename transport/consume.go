@@ -1,0 +1,317 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/backoff"
+	"github.com/tradebus/tradebus/transport/internal/keyed"
+)
+
+// ackFlushTimeout bounds the last flush of acks when a subscription stops.
+const ackFlushTimeout = 10 * time.Second
+
+// consumer is one subscription running on the core: a receive loop that
+// takes batches from the driver and hands each message to the keyed pool
+// (at most concurrency in flight, never two of one partition key), the
+// pool's workers that hand a message out (to the channel, or to the
+// handler) and redeliver it after a nack, and an acker that sends acks and
+// nacks to the driver in batches.
+//
+// Stopping: the receive loop ends (recvCtx) → nothing new is handed out
+// and nacked messages are not redelivered but given back (drainCtx) → the
+// pool drains until the deadline, then messages still out are abandoned
+// and given back (abortCtx) → the acker flushes → out is closed → the
+// driver subscription is closed.
+type consumer struct {
+	s       *Subscriber
+	t       *Portable
+	sub     driver.Subscription
+	pattern string
+	handler message.HandlerFunc // nil: channel mode
+	out     chan *message.Message
+	pool    *keyed.Pool
+	log     *slog.Logger
+
+	recvCtx  context.Context
+	stopRecv context.CancelFunc
+	recvDone chan struct{}
+
+	drainCtx context.Context
+	drain    context.CancelFunc
+	abortCtx context.Context
+	abort    context.CancelFunc
+
+	acks    chan ackReq
+	ackDone chan struct{}
+
+	stopOnce sync.Once
+	stopErr  error
+	done     chan struct{}
+	aborted  atomic.Bool
+}
+
+type ackReq struct {
+	id   driver.AckID
+	nack bool
+}
+
+func newConsumer(s *Subscriber, sub driver.Subscription, pattern string, h message.HandlerFunc) *consumer {
+	t := s.t
+	c := &consumer{
+		s:        s,
+		t:        t,
+		sub:      sub,
+		pattern:  pattern,
+		handler:  h,
+		pool:     keyed.New(t.cfg.concurrency),
+		log:      t.log.With("group", s.group, "pattern", pattern),
+		recvDone: make(chan struct{}),
+		acks:     make(chan ackReq, 4*t.cfg.batch),
+		ackDone:  make(chan struct{}),
+		done:     make(chan struct{}),
+	}
+	if h == nil {
+		c.out = make(chan *message.Message)
+	}
+	c.abortCtx, c.abort = context.WithCancel(context.Background())
+	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
+	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
+	return c
+}
+
+// run starts the consumer's goroutines; ctx ending stops it with the close
+// timeout.
+func (c *consumer) run(ctx context.Context) {
+	go c.receive()
+	go c.acker()
+	go func() {
+		select {
+		case <-ctx.Done():
+			sctx, cancel := context.WithTimeout(context.Background(), c.t.cfg.closeTimeout)
+			defer cancel()
+			_ = c.stop(sctx)
+		case <-c.done:
+		}
+	}()
+}
+
+// receive takes batches from the driver and submits each message to the
+// pool until recvCtx ends. What it holds when it ends is given back.
+func (c *consumer) receive() {
+	defer close(c.recvDone)
+	bo := backoff.NewErrorLoop()
+	for {
+		batch, err := c.sub.ReceiveBatch(c.recvCtx, c.t.cfg.batch)
+		if c.recvCtx.Err() != nil {
+			c.giveBack(batch)
+			return
+		}
+		if err != nil {
+			if errors.Is(err, ErrClosed) {
+				c.log.Error("subscription closed by its driver", "err", err)
+				go func() { _ = c.stop(context.Background()) }()
+				return
+			}
+			bo.Fail(c.log, "receive failed; retrying", err)
+			if !backoff.Sleep(c.recvCtx, bo.Next()) {
+				return
+			}
+			continue
+		}
+		bo.OK(c.log, "receive recovered")
+		for i, dm := range batch {
+			if !events.MatchPattern(c.pattern, dm.Key) {
+				c.acks <- ackReq{id: dm.AckID}
+				continue
+			}
+			if err := c.pool.Submit(c.recvCtx, dm.PartitionKey, func() { c.deliver(dm) }); err != nil {
+				c.giveBack(batch[i:])
+				return
+			}
+		}
+	}
+}
+
+// giveBack queues nacks for msgs: the broker redelivers them.
+func (c *consumer) giveBack(msgs []*driver.Message) {
+	for _, dm := range msgs {
+		c.acks <- ackReq{id: dm.AckID, nack: true}
+	}
+}
+
+// deliver hands dm out until it is acked, redelivering it after each nack
+// with backoff. It runs on a pool worker, so the next message of dm's key
+// waits for it.
+func (c *consumer) deliver(dm *driver.Message) {
+	cfg := &c.t.cfg
+	for attempt := 1; ; attempt++ {
+		if c.drainCtx.Err() != nil {
+			c.acks <- ackReq{id: dm.AckID, nack: true}
+			return
+		}
+		var ok bool
+		if c.handler != nil {
+			ok = c.handle(dm)
+		} else {
+			var abandoned bool
+			ok, abandoned = c.send(dm)
+			if abandoned {
+				c.acks <- ackReq{id: dm.AckID, nack: true}
+				return
+			}
+		}
+		if ok {
+			c.acks <- ackReq{id: dm.AckID}
+			return
+		}
+		if !backoff.Sleep(c.drainCtx, backoff.Exponential(cfg.backoff, cfg.backoffMax, attempt)) {
+			c.acks <- ackReq{id: dm.AckID, nack: true}
+			return
+		}
+	}
+}
+
+// newMessage builds the Watermill message of dm with a context that ends
+// when it is settled or the consumer aborts.
+func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.CancelFunc) {
+	msg := message.NewMessage(dm.UUID, dm.Payload)
+	if dm.Metadata != nil {
+		msg.Metadata = dm.Metadata
+	}
+	ctx, cancel := context.WithCancel(c.abortCtx)
+	msg.SetContext(ctx)
+	return msg, cancel
+}
+
+// send hands dm to the channel and waits for its ack or nack. abandoned
+// is true when the consumer stopped first.
+func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
+	msg, cancel := c.newMessage(dm)
+	defer cancel()
+	select {
+	case c.out <- msg:
+	case <-c.drainCtx.Done():
+		return false, true
+	}
+	select {
+	case <-msg.Acked():
+		return true, false
+	case <-msg.Nacked():
+		return false, false
+	case <-c.abortCtx.Done():
+		return false, true
+	}
+}
+
+// handle runs the handler on dm and publishes what it produced; it
+// reports whether dm is to be acked.
+func (c *consumer) handle(dm *driver.Message) bool {
+	msg, cancel := c.newMessage(dm)
+	defer cancel()
+	produced, err := c.handler(msg)
+	if err != nil {
+		c.log.Debug("handler failed; message will be redelivered", "uuid", dm.UUID, "key", dm.Key, "err", err)
+		return false
+	}
+	if len(produced) > 0 {
+		if err := c.t.pub.PublishBatch(msg.Context(), produced); err != nil {
+			c.log.Error("publishing the handler's messages failed; message will be redelivered", "uuid", dm.UUID, "err", err)
+			return false
+		}
+	}
+	return true
+}
+
+// acker sends acks and nacks in batches: it waits for one, takes whatever
+// else is queued (up to the batch size), and sends them in one call each.
+func (c *consumer) acker() {
+	defer close(c.ackDone)
+	max := c.t.cfg.batch
+	acks := make([]driver.AckID, 0, max)
+	nacks := make([]driver.AckID, 0, max)
+	bo := backoff.NewErrorLoop()
+	for req := range c.acks {
+		acks, nacks = acks[:0], nacks[:0]
+		add := func(r ackReq) {
+			if r.nack {
+				nacks = append(nacks, r.id)
+			} else {
+				acks = append(acks, r.id)
+			}
+		}
+		add(req)
+	more:
+		for len(acks)+len(nacks) < max {
+			select {
+			case r, ok := <-c.acks:
+				if !ok {
+					break more
+				}
+				add(r)
+			default:
+				break more
+			}
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
+		var err error
+		if len(acks) > 0 {
+			err = c.sub.SendAcks(ctx, acks)
+		}
+		if len(nacks) > 0 {
+			err = errors.Join(err, c.sub.SendNacks(ctx, nacks))
+		}
+		cancel()
+		if err != nil {
+			// The broker redelivers what was not acked: at least once.
+			bo.Fail(c.log, "sending acks failed; the broker will redeliver those messages", err)
+		} else {
+			bo.OK(c.log, "sending acks recovered")
+		}
+	}
+}
+
+// stop stops the consumer, draining until ctx ends; it returns when every
+// goroutine of the consumer has ended. Later calls wait for the first.
+func (c *consumer) stop(ctx context.Context) error {
+	c.stopOnce.Do(func() {
+		defer close(c.done)
+		defer c.s.removeConsumer(c)
+		c.stopRecv()
+		<-c.recvDone
+		c.drain()
+		if err := c.pool.Wait(ctx); err != nil {
+			c.aborted.Store(true)
+			c.abort()
+			_ = c.pool.Wait(context.Background()) // every worker ends once abortCtx is done
+			c.stopErr = fmt.Errorf("%s: group %s pattern %s: messages still in flight were given back to the broker: %w",
+				c.t.caps.Name, c.s.group, c.pattern, ctx.Err())
+		}
+		close(c.acks)
+		<-c.ackDone
+		if c.out != nil {
+			close(c.out)
+		}
+		c.abort()
+		cctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
+		defer cancel()
+		if err := c.sub.Close(cctx); err != nil {
+			c.stopErr = errors.Join(c.stopErr, fmt.Errorf("%s: close subscription: %w", c.t.caps.Name, err))
+		}
+	})
+	select {
+	case <-c.done:
+		return c.stopErr
+	case <-ctx.Done():
+		return fmt.Errorf("%s: stop: %w", c.t.caps.Name, ctx.Err())
+	}
+}

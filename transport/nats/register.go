@@ -1,0 +1,20 @@
+package nats
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/tradebus/tradebus/transport"
+)
+
+func init() {
+	open := func(ctx context.Context, u *url.URL) (transport.Transport, error) {
+		t, err := Open(ctx, u)
+		if err != nil {
+			return nil, err
+		}
+		return t, nil
+	}
+	transport.RegisterTransport("nats", open)
+	transport.RegisterTransport("tls", open)
+}

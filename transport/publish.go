@@ -1,0 +1,137 @@
+package transport
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
+// BatchPublisher is implemented by publishers that can send messages to
+// many routing keys in one pipelined call. publisher.Publish uses it when
+// the transport's publisher has it.
+type BatchPublisher interface {
+	// PublishBatch sends every message to the routing key in its
+	// "routingkey" metadata, pipelined, and returns when the broker has
+	// confirmed all of them, or with an error. Messages with the same
+	// partition key keep their order.
+	PublishBatch(ctx context.Context, msgs []*message.Message) error
+}
+
+// Publisher is a Portable's publisher. It is safe for concurrent use; its
+// zero value is not usable (get it from Portable.Publisher).
+type Publisher struct {
+	t *Portable
+}
+
+// Publish sends messages to the routing key topic, pipelined, and returns
+// once the broker confirmed every one (on mem: every copy is queued), or
+// with an error. The call is bounded by the first message's context. A
+// message whose "routingkey" metadata is missing gets topic (in a copy of
+// its metadata). A routing key that no subscription matches is not an
+// error: the message is dropped, as by a broker's topic exchange.
+//
+// Messages must not be modified while Publish runs; afterwards the caller
+// may reuse them.
+func (p *Publisher) Publish(topic string, messages ...*message.Message) error {
+	if err := events.ValidateRoutingKey(topic); err != nil {
+		return err
+	}
+	if len(messages) == 0 {
+		return nil
+	}
+	return p.send(messages[0].Context(), topic, messages)
+}
+
+// PublishBatch implements BatchPublisher: every message goes to the
+// routing key in its "routingkey" metadata (which must be set and valid).
+func (p *Publisher) PublishBatch(ctx context.Context, msgs []*message.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	return p.send(ctx, "", msgs)
+}
+
+// Close is a no-op; close the Transport instead.
+func (p *Publisher) Close() error { return nil }
+
+// send converts msgs (to topic, or each to its routingkey metadata when
+// topic is "") and sends them in one SendBatch.
+func (p *Publisher) send(ctx context.Context, topic string, msgs []*message.Message) error {
+	t := p.t
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	dms := make([]driver.Message, len(msgs))
+	ptrs := make([]*driver.Message, len(msgs))
+	for i, msg := range msgs {
+		if err := t.toDriver(topic, msg, &dms[i]); err != nil {
+			return err
+		}
+		ptrs[i] = &dms[i]
+	}
+	if err := t.beginSend(); err != nil {
+		return err
+	}
+	defer t.sending.Done()
+	if err := t.topic.SendBatch(ctx, ptrs); err != nil {
+		return fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(msgs), err)
+	}
+	return nil
+}
+
+// toDriver fills dm from msg, checking the routing key and the driver's
+// size limits. It copies msg's metadata only when the routing key must be
+// added to it.
+func (t *Portable) toDriver(topic string, msg *message.Message, dm *driver.Message) error {
+	md := msg.Metadata
+	key := topic
+	if key == "" {
+		key = md[events.MetaRoutingKey]
+		if err := events.ValidateRoutingKey(key); err != nil {
+			return fmt.Errorf("%s: message %s: %w", t.caps.Name, msg.UUID, err)
+		}
+	} else if md[events.MetaRoutingKey] != key {
+		c := make(message.Metadata, len(md)+1)
+		for k, v := range md {
+			c[k] = v
+		}
+		c[events.MetaRoutingKey] = key
+		md = c
+	}
+	*dm = driver.Message{
+		UUID:         msg.UUID,
+		Key:          key,
+		PartitionKey: md[events.MetaPartitionKey],
+		Metadata:     md,
+		Payload:      msg.Payload,
+	}
+	if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+		return t.checkSize(dm)
+	}
+	return nil
+}
+
+// MetadataSize is the size the core counts for a message's metadata
+// against a driver's MaxHeaderBytes: the bytes of every key and value.
+func MetadataSize(md map[string]string) int {
+	n := 0
+	for k, v := range md {
+		n += len(k) + len(v)
+	}
+	return n
+}
+
+func (t *Portable) checkSize(dm *driver.Message) error {
+	hdr := MetadataSize(dm.Metadata) + len(dm.UUID)
+	if lim := t.caps.MaxHeaderBytes; lim > 0 && hdr > lim {
+		return &TooLargeError{Driver: t.caps.Name, Key: dm.Key, UUID: dm.UUID, What: "metadata", Size: hdr, Limit: lim}
+	}
+	if lim := t.caps.MaxMessageBytes; lim > 0 && hdr+len(dm.Payload) > lim {
+		return &TooLargeError{Driver: t.caps.Name, Key: dm.Key, UUID: dm.UUID, What: "message", Size: hdr + len(dm.Payload), Limit: lim}
+	}
+	return nil
+}
