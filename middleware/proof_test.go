@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tradebus/tradebus/transport"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -25,7 +26,7 @@ import (
 
 var quiet = slog.New(slog.DiscardHandler)
 
-func newMem(tb testing.TB, opts ...mem.Option) *mem.Transport {
+func newMem(tb testing.TB, opts ...mem.Option) *transport.Portable {
 	tb.Helper()
 	tr, err := mem.New(append([]mem.Option{mem.WithRedeliveryBackoff(time.Millisecond, 20*time.Millisecond)}, opts...)...)
 	if err != nil {

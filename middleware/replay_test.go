@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"errors"
+	"github.com/tradebus/tradebus/transport"
 	"strings"
 	"testing"
 	"time"
@@ -13,7 +14,7 @@ import (
 	"github.com/tradebus/tradebus/transport/mem"
 )
 
-func newMem(t *testing.T) *mem.Transport {
+func newMem(t *testing.T) *transport.Portable {
 	t.Helper()
 	tr, err := mem.New(mem.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond))
 	if err != nil {
@@ -30,7 +31,7 @@ func newMem(t *testing.T) *mem.Transport {
 }
 
 // drain receives n messages from (group, pattern) and acks them.
-func drain(t *testing.T, tr *mem.Transport, group, pattern string, n int) []*message.Message {
+func drain(t *testing.T, tr *transport.Portable, group, pattern string, n int) []*message.Message {
 	t.Helper()
 	sub, err := tr.Subscriber(group)
 	if err != nil {

@@ -1,6 +1,7 @@
 package subscriber_test
 
 import (
+	"github.com/tradebus/tradebus/transport"
 	"context"
 	"errors"
 	"sync"
@@ -32,7 +33,7 @@ func trade(exchange, symbol, id string) events.Trade {
 }
 
 type fixture struct {
-	tr     *mem.Transport
+	tr     *transport.Portable
 	pub    *publisher.Publisher
 	router *message.Router
 	errs   chan error // errors returned by handlers, seen by a middleware

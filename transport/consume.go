@@ -1,7 +1,9 @@
 package transport
 
 import (
+	"bytes"
 	"context"
+	"maps"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -55,9 +57,11 @@ type consumer struct {
 	ackDone chan struct{}
 
 	stopOnce sync.Once
-	stopErr  error
+	stopErr  error // set before done is closed
+	closeErr error // the driver's, set before done is closed
 	done     chan struct{}
 	aborted  atomic.Bool
+	quiet    atomic.Bool // given back because the reader went away: no error
 }
 
 type ackReq struct {
@@ -65,7 +69,10 @@ type ackReq struct {
 	nack bool
 }
 
-func newConsumer(s *Subscriber, sub driver.Subscription, pattern string, h message.HandlerFunc) *consumer {
+// newConsumer returns the consumer of sub. The messages' contexts carry
+// ctx's values but not its cancellation: they end when a message is
+// settled or the consumer aborts.
+func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pattern string, h message.HandlerFunc) *consumer {
 	t := s.t
 	c := &consumer{
 		s:        s,
@@ -83,23 +90,23 @@ func newConsumer(s *Subscriber, sub driver.Subscription, pattern string, h messa
 	if h == nil {
 		c.out = make(chan *message.Message)
 	}
-	c.abortCtx, c.abort = context.WithCancel(context.Background())
+	c.abortCtx, c.abort = context.WithCancel(context.WithoutCancel(ctx))
 	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
 	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
 	return c
 }
 
-// run starts the consumer's goroutines; ctx ending stops it with the close
-// timeout.
+// run starts the consumer's goroutines. ctx ending stops it: a channel
+// subscription at once, as Watermill subscribers do (its reader is gone:
+// what it holds unacked is given back); Consume after a drain bounded by
+// the close timeout (the handlers are ours to wait for).
 func (c *consumer) run(ctx context.Context) {
 	go c.receive()
 	go c.acker()
 	go func() {
 		select {
 		case <-ctx.Done():
-			sctx, cancel := context.WithTimeout(context.Background(), c.t.cfg.closeTimeout)
-			defer cancel()
-			_ = c.stop(sctx)
+			_ = c.end()
 		case <-c.done:
 		}
 	}()
@@ -158,6 +165,11 @@ func (c *consumer) deliver(dm *driver.Message) {
 		if c.drainCtx.Err() != nil {
 			c.acks <- ackReq{id: dm.AckID, nack: true}
 			return
+		}
+		if attempt > 1 {
+			// The handler may have changed the last delivery.
+			dm.Metadata = maps.Clone(dm.Metadata)
+			dm.Payload = bytes.Clone(dm.Payload)
 		}
 		var ok bool
 		if c.handler != nil {
@@ -280,6 +292,24 @@ func (c *consumer) acker() {
 	}
 }
 
+// end stops the consumer because its reader went away (Subscribe ctx
+// ended, Subscriber closed): a channel subscription at once — what it
+// holds is given back, which is not an error —, Consume after a drain
+// bounded by the close timeout.
+func (c *consumer) end() error {
+	if c.handler != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), c.t.cfg.closeTimeout)
+		defer cancel()
+		return c.stop(ctx)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	c.quiet.Store(true)
+	_ = c.stop(ctx)
+	<-c.done
+	return c.closeErr
+}
+
 // stop stops the consumer, draining until ctx ends; it returns when every
 // goroutine of the consumer has ended. Later calls wait for the first.
 func (c *consumer) stop(ctx context.Context) error {
@@ -293,8 +323,10 @@ func (c *consumer) stop(ctx context.Context) error {
 			c.aborted.Store(true)
 			c.abort()
 			_ = c.pool.Wait(context.Background()) // every worker ends once abortCtx is done
-			c.stopErr = fmt.Errorf("%s: group %s pattern %s: messages still in flight were given back to the broker: %w",
-				c.t.caps.Name, c.s.group, c.pattern, ctx.Err())
+			if !c.quiet.Load() {
+				c.stopErr = fmt.Errorf("%s: group %s pattern %s: messages still in flight were given back to the broker: %w",
+					c.t.caps.Name, c.s.group, c.pattern, ctx.Err())
+			}
 		}
 		close(c.acks)
 		<-c.ackDone
@@ -305,7 +337,8 @@ func (c *consumer) stop(ctx context.Context) error {
 		cctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
 		defer cancel()
 		if err := c.sub.Close(cctx); err != nil {
-			c.stopErr = errors.Join(c.stopErr, fmt.Errorf("%s: close subscription: %w", c.t.caps.Name, err))
+			c.closeErr = fmt.Errorf("%s: close subscription: %w", c.t.caps.Name, err)
+			c.stopErr = errors.Join(c.stopErr, c.closeErr)
 		}
 	})
 	select {

@@ -132,7 +132,10 @@ var commonParams = map[string]bool{
 // splitQuery removes the common parameters from u's query and returns
 // them as Options, and the URL with only the driver's own parameters.
 func splitQuery(u *url.URL) ([]Option, *url.URL, error) {
-	q := u.Query()
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: URL %s: query: %w", ErrInvalidOption, u.Redacted(), err)
+	}
 	var opts []Option
 	var backoff, backoffMax time.Duration
 	for name, vs := range q {

@@ -82,9 +82,11 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 	return s.t.d.Prepare(ctx, s.group, topic)
 }
 
-// Close stops every subscription of this Subscriber (as when their ctx
-// ends) and waits until their channels are closed. The group's
-// broker-side state stays. Close is idempotent.
+// Close stops every subscription of this Subscriber as when their ctx
+// ends — channel subscriptions at once (messages out and unacked are given
+// back to the broker and their contexts cancelled), Consume calls after a
+// drain bounded by the close timeout — and waits until they have ended.
+// The group's broker-side state stays. Close is idempotent.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -93,9 +95,7 @@ func (s *Subscriber) Close() error {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	ctx, cancel := context.WithTimeout(context.Background(), s.t.cfg.closeTimeout)
-	defer cancel()
-	return closeall.Each(ctx, cs, (*consumer).stop)
+	return closeall.Each(context.Background(), cs, func(c *consumer, _ context.Context) error { return c.end() })
 }
 
 func (s *Subscriber) isClosed() bool {
@@ -120,7 +120,7 @@ func (s *Subscriber) start(ctx context.Context, pattern string, h message.Handle
 	if err != nil {
 		return nil, err
 	}
-	c := newConsumer(s, sub, pattern, h)
+	c := newConsumer(ctx, s, sub, pattern, h)
 	if err := s.t.addConsumer(c); err != nil {
 		_ = sub.Close(context.Background())
 		return nil, err

@@ -24,11 +24,11 @@ func TestMain(m *testing.M) {
 }
 
 // shared keeps one mem transport across CLI runs (Close is a no-op).
-type shared struct{ *mem.Transport }
+type shared struct{ *transport.Portable }
 
 func (shared) Close(context.Context) error { return nil }
 
-func setup(t *testing.T) *mem.Transport {
+func setup(t *testing.T) *transport.Portable {
 	t.Helper()
 	tr, err := mem.New(mem.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond))
 	if err != nil {

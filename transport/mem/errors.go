@@ -3,25 +3,25 @@ package mem
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tradebus/tradebus/transport"
 )
 
 var (
-	// ErrInvalidOption is matched (errors.Is) by every error New and Open
-	// return for a bad option, URL or URL query parameter.
-	ErrInvalidOption = errors.New("mem: invalid option")
+	// ErrInvalidOption is transport.ErrInvalidOption: every error New,
+	// NewDriver and Open return for a bad option, URL or URL query
+	// parameter wraps it.
+	ErrInvalidOption = transport.ErrInvalidOption
 
-	// ErrClosed is returned by Publish, Subscribe, SubscribeInitialize and
-	// Subscriber once the Transport (or, for Subscribe, the Subscriber) is
-	// closed.
-	ErrClosed = errors.New("mem: closed")
+	// ErrClosed is transport.ErrClosed.
+	ErrClosed = transport.ErrClosed
 
 	// ErrBufferFull is matched (errors.Is) by the *BufferFullError Publish
 	// returns under OverflowFail when a subscription queue is full.
 	ErrBufferFull = errors.New("mem: subscription buffer full")
 
-	// ErrInvalidGroup is returned by Transport.Subscriber for an empty
-	// consumer group name.
-	ErrInvalidGroup = errors.New("mem: invalid consumer group")
+	// ErrInvalidGroup is transport.ErrInvalidGroup.
+	ErrInvalidGroup = transport.ErrInvalidGroup
 )
 
 // BufferFullError names the subscription queue that had no room. It

@@ -3,10 +3,10 @@ package mem_test
 import (
 	"context"
 	"fmt"
-	"net/url"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/mem"
 )
 
@@ -14,8 +14,7 @@ import (
 // Both trades carry the same partition key, so they arrive in order.
 func Example() {
 	ctx := context.Background()
-	u, _ := url.Parse("mem://?concurrency=64&buffer=1024")
-	tr, err := mem.Open(ctx, u)
+	tr, err := transport.Open(ctx, "mem://?concurrency=64&buffer=1024")
 	if err != nil {
 		panic(err)
 	}

@@ -4,27 +4,27 @@ import (
 	"context"
 	"fmt"
 	"net/url"
-	"strconv"
-	"time"
+
+	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/urlopt"
 )
 
 // Scheme is the URL scheme Open accepts.
 const Scheme = "mem"
 
-// Open returns a new Transport configured by a mem:// URL, for example
-// mem://?concurrency=64&buffer=1024&overflow=block. The URL has no host,
-// user or path. Query parameters map to options:
+// Open returns a new in-process broker configured by a mem:// URL, for
+// transport.Open: mem://?buffer=1024&overflow=block. The URL has no host,
+// user or path. Its own query parameters:
 //
-//	concurrency=N                WithConcurrency(N)
-//	buffer=N                     WithBuffer(N)
-//	overflow=block|fail          WithOverflow(OverflowBlock|OverflowFail)
-//	redelivery_backoff=D         WithRedeliveryBackoff(D, max) (Go duration, e.g. 10ms)
-//	redelivery_backoff_max=D     WithRedeliveryBackoff(initial, D)
+//	buffer=N             WithBuffer(N), 1 to MaxBuffer
+//	overflow=block|fail  WithOverflow(OverflowBlock|OverflowFail)
 //
-// An unknown, repeated or malformed parameter is an error wrapping
-// ErrInvalidOption. Every call returns a separate broker. ctx is unused:
-// there is nothing to connect to.
-func Open(_ context.Context, u *url.URL) (*Transport, error) {
+// (transport.Open takes the common ones: concurrency, batch,
+// redelivery_backoff, redelivery_backoff_max, close_timeout.) An unknown,
+// repeated or malformed parameter is an error wrapping ErrInvalidOption.
+// Every call returns a separate broker. ctx is unused: there is nothing to
+// connect to.
+func Open(_ context.Context, u *url.URL) (driver.Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -40,24 +40,18 @@ func Open(_ context.Context, u *url.URL) (*Transport, error) {
 		return nil, fmt.Errorf("%w: URL %s: query: %w", ErrInvalidOption, u.Redacted(), err)
 	}
 	var opts []Option
-	backoff, backoffMax := DefaultRedeliveryBackoff, DefaultRedeliveryBackoffMax
-	backoffSet := false
 	for name, values := range query {
-		if len(values) != 1 {
-			return nil, fmt.Errorf("%w: URL parameter %q given %d times", ErrInvalidOption, name, len(values))
+		if err := urlopt.Once(ErrInvalidOption, name, values); err != nil {
+			return nil, err
 		}
 		v := values[0]
 		switch name {
-		case "concurrency", "buffer":
-			n, err := strconv.Atoi(v)
+		case "buffer":
+			n, err := urlopt.IntIn(ErrInvalidOption, name, v, 1, MaxBuffer)
 			if err != nil {
-				return nil, fmt.Errorf("%w: URL parameter %s=%q: not an integer", ErrInvalidOption, name, v)
+				return nil, err
 			}
-			if name == "concurrency" {
-				opts = append(opts, WithConcurrency(n))
-			} else {
-				opts = append(opts, WithBuffer(n))
-			}
+			opts = append(opts, WithBuffer(n))
 		case "overflow":
 			switch v {
 			case "block":
@@ -67,23 +61,13 @@ func Open(_ context.Context, u *url.URL) (*Transport, error) {
 			default:
 				return nil, fmt.Errorf("%w: URL parameter overflow=%q, want block or fail", ErrInvalidOption, v)
 			}
-		case "redelivery_backoff", "redelivery_backoff_max":
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return nil, fmt.Errorf("%w: URL parameter %s=%q: not a duration", ErrInvalidOption, name, v)
-			}
-			if name == "redelivery_backoff" {
-				backoff = d
-			} else {
-				backoffMax = d
-			}
-			backoffSet = true
 		default:
 			return nil, fmt.Errorf("%w: unknown URL parameter %q", ErrInvalidOption, name)
 		}
 	}
-	if backoffSet {
-		opts = append(opts, WithRedeliveryBackoff(backoff, backoffMax))
+	d, err := NewDriver(opts...)
+	if err != nil {
+		return nil, err
 	}
-	return New(opts...)
+	return d, nil
 }

@@ -1,220 +1,291 @@
 package mem
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"maps"
+	"slices"
 	"sync"
-	"sync/atomic"
-	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
-
-	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/transport/internal/keyed"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 type queueID struct{ group, pattern string }
 
-// queue is one subscription queue: a consumer group bound with one
-// pattern. Publish puts messages into buf (bounded); the dispatcher moves
-// them into the key-ordered pool (at most cfg.concurrency in flight); each
-// pool function hands its message to a member through handoff, waits for
-// the ack and redelivers on nack.
-type queue struct {
-	t       *Transport
-	id      queueID
-	buf     chan *stored
-	pool    *keyed.Pool
-	handoff chan *delivery
-
-	// sole is the queue's member while it has exactly one: deliveries
-	// then go straight to its output channel, one goroutine hop and a
-	// few allocations fewer per message than through handoff.
-	sole    atomic.Pointer[member]
-	mu      sync.Mutex // guards members
-	members map[*member]struct{}
-}
-
-// join and leave keep members and sole up to date.
-func (q *queue) join(m *member) {
-	q.mu.Lock()
-	q.members[m] = struct{}{}
-	q.setSole()
-	q.mu.Unlock()
-}
-
-func (q *queue) leave(m *member) {
-	q.mu.Lock()
-	delete(q.members, m)
-	q.setSole()
-	q.mu.Unlock()
-}
-
-func (q *queue) setSole() {
-	if len(q.members) != 1 {
-		q.sole.Store(nil)
-		return
-	}
-	for m := range q.members {
-		q.sole.Store(m)
-	}
-}
-
-// stored is one published message as the broker keeps it: immutable,
-// shared by every queue it was routed to.
-type stored struct {
+// entry is one message in one queue. seq orders the queue; a message given
+// back goes back to its place.
+type entry struct {
 	uuid     string
-	payload  []byte
+	key      string // routing key
+	pkey     string // partition key
 	metadata map[string]string
-	key      string // partition key
+	payload  []byte
+	seq      uint64
+	holder   *member // while delivered and not yet acked or given back
 }
 
-func newStored(routingKey string, msg *message.Message) *stored {
-	md := maps.Clone(map[string]string(msg.Metadata)) // copies the table, no rehash
-	if md == nil {
-		md = make(map[string]string, 1)
-	}
-	if md[events.MetaRoutingKey] == "" {
-		md[events.MetaRoutingKey] = routingKey
-	}
-	var payload []byte
-	if msg.Payload != nil {
-		payload = append([]byte(nil), msg.Payload...)
-	}
-	return &stored{
-		uuid:     msg.UUID,
-		payload:  payload,
-		metadata: md,
-		key:      md[events.MetaPartitionKey],
-	}
+// queue is one subscription queue: a consumer group bound with one
+// pattern. Its members (subscriptions) take messages from it in batches.
+// A partition key is held by at most one member at a time — the one that
+// has messages of it not yet acked — so a key stays in order across
+// members, as on a single RabbitMQ queue with a key-pinning consumer.
+type queue struct {
+	d  *Driver
+	id queueID
+
+	mu          sync.Mutex
+	items       []*entry       // waiting, in seq order
+	seq         uint64         // last seq given
+	holders     map[string]int // partition key -> messages out with its holder
+	holderOf    map[string]*member
+	members     int // open subscriptions
+	more        chan struct{} // closed when items or holders change and moreWaiting
+	moreWaiting bool
+	room        chan struct{} // closed when items shrink and roomWaiting
+	roomWaiting bool
 }
 
-// message returns a fresh copy for one delivery: a Watermill message can be
-// acked only once, and a handler may modify what it gets.
-func (s *stored) message() *message.Message {
-	var payload []byte
-	if s.payload != nil {
-		payload = append([]byte(nil), s.payload...)
-	}
-	msg := message.NewMessage(s.uuid, payload)
-	msg.Metadata = maps.Clone(s.metadata) // copies the table, no rehash
-	return msg
-}
-
-// delivery is one attempt to hand a message to a member.
-type delivery struct {
-	msg *message.Message
-	res chan handed // buffered(1); the member always answers
-}
-
-// handed is a member's answer: m == nil means it went away before the
-// message reached its consumer.
-type handed struct {
-	m      *member
-	cancel context.CancelFunc // cancels msg's context
-}
-
-func newQueue(t *Transport, id queueID) *queue {
+func newQueue(d *Driver, id queueID) *queue {
 	return &queue{
-		t:       t,
-		id:      id,
-		buf:     make(chan *stored, t.cfg.buffer),
-		pool:    keyed.New(t.cfg.concurrency),
-		handoff: make(chan *delivery),
-		members: make(map[*member]struct{}),
+		d:        d,
+		id:       id,
+		holders:  make(map[string]int),
+		holderOf: make(map[string]*member),
+		more:     make(chan struct{}),
+		room:     make(chan struct{}),
 	}
 }
 
-func (q *queue) enqueue(ctx context.Context, routingKey string, s *stored) error {
-	select {
-	case q.buf <- s:
-		return nil
-	default:
-	}
-	if q.t.cfg.overflow == OverflowFail {
-		return &BufferFullError{Group: q.id.group, Pattern: q.id.pattern, Key: routingKey, Capacity: q.t.cfg.buffer}
-	}
-	select {
-	case q.buf <- s:
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("mem: publish %q: waiting for room in group %q pattern %q: %w",
-			routingKey, q.id.group, q.id.pattern, ctx.Err())
-	case <-q.t.drainCtx.Done():
-		return ErrClosed
+// signalMore wakes the members waiting for messages; q.mu is held.
+func (q *queue) signalMore() {
+	if q.moreWaiting {
+		close(q.more)
+		q.more = make(chan struct{})
+		q.moreWaiting = false
 	}
 }
 
-// dispatch moves messages from buf into the pool until Close starts.
-func (q *queue) dispatch() {
-	defer q.t.wg.Done()
+// signalRoom wakes the publishers waiting for room; q.mu is held.
+func (q *queue) signalRoom() {
+	if q.roomWaiting {
+		close(q.room)
+		q.room = make(chan struct{})
+		q.roomWaiting = false
+	}
+}
+
+// push appends a message, waiting for room (OverflowBlock) or failing
+// (OverflowFail) while the queue is full.
+func (q *queue) push(ctx context.Context, dm *driver.Message) error {
 	for {
+		q.mu.Lock()
+		if len(q.items) < q.d.cfg.buffer {
+			q.seq++
+			q.items = append(q.items, &entry{
+				uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey,
+				metadata: dm.Metadata, payload: dm.Payload, seq: q.seq,
+			})
+			q.signalMore()
+			q.mu.Unlock()
+			return nil
+		}
+		if q.d.cfg.overflow == OverflowFail {
+			q.mu.Unlock()
+			return &BufferFullError{Group: q.id.group, Pattern: q.id.pattern, Key: dm.Key, Capacity: q.d.cfg.buffer}
+		}
+		q.roomWaiting = true
+		wait := q.room
+		q.mu.Unlock()
 		select {
-		case s := <-q.buf:
-			if err := q.pool.Submit(q.t.drainCtx, s.key, func() { q.deliver(s) }); err != nil {
-				return
-			}
-		case <-q.t.drainCtx.Done():
-			return
+		case <-wait:
+		case <-ctx.Done():
+			return fmt.Errorf("mem: publish %q: waiting for room in group %q pattern %q: %w",
+				dm.Key, q.id.group, q.id.pattern, ctx.Err())
+		case <-q.d.done:
+			return ErrClosed
 		}
 	}
 }
 
-// deliver runs on the pool's lane for s.key: it hands s to members until
-// one acks it, waiting with backoff after each nack. Later messages of the
-// same key wait on the lane, so the key's order survives redelivery.
-func (q *queue) deliver(s *stored) {
-	drain := q.t.drainCtx.Done()
-	backoff := q.t.cfg.backoff
+// member is one subscription of a queue.
+type member struct {
+	q      *queue
+	closed bool                // guarded by q.mu
+	out    map[*entry]struct{} // delivered, not yet acked or given back
+}
+
+// Compile-time check.
+var _ driver.Subscription = (*member)(nil)
+
+func (q *queue) join() *member {
+	q.mu.Lock()
+	q.members++
+	q.mu.Unlock()
+	return &member{q: q, out: make(map[*entry]struct{})}
+}
+
+// ReceiveBatch takes up to max waiting messages whose partition key no
+// other member holds, waiting for the first.
+func (m *member) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
+	q := m.q
 	for {
-		if q.t.isClosing() {
-			return // Close discards what was not delivered yet.
+		q.mu.Lock()
+		if m.closed {
+			q.mu.Unlock()
+			return nil, ErrClosed
 		}
-		msg := s.message()
-		var h handed
-		if m := q.sole.Load(); m != nil {
-			h = m.give(msg)
+		if batch := m.take(max); len(batch) > 0 {
+			q.mu.Unlock()
+			return batch, nil
 		}
-		if h.m == nil {
-			// Several members (or the sole one is leaving): the first
-			// free one takes it.
-			d := &delivery{msg: msg, res: make(chan handed, 1)}
-			select {
-			case q.handoff <- d:
-			case <-drain:
-				return // Close discards what was not delivered yet.
-			}
-			h = <-d.res
-		}
-		if h.m == nil {
-			continue // the member left before its consumer took it
-		}
+		q.moreWaiting = true
+		wait := q.more
+		q.mu.Unlock()
 		select {
-		case <-msg.Acked():
-			h.cancel()
-			return
-		case <-msg.Nacked():
-			h.cancel()
-		case <-h.m.ctx.Done():
-			h.cancel()
-			select {
-			case <-msg.Acked():
-				return
-			default:
-			}
-			// The member went away with the message unacked: it stays
-			// in the queue and goes to the next member at once.
+		case <-wait:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-q.d.done:
+			return nil, ErrClosed
+		}
+	}
+}
+
+// take removes up to max messages m may have from q.items and returns them
+// as driver messages, each with its own copy of the metadata; q.mu is held.
+func (m *member) take(limit int) []*driver.Message {
+	q := m.q
+	if q.members > 1 {
+		// Share: take a member's part of what waits, not all of it.
+		limit = min(limit, max(1, (len(q.items)+q.members-1)/q.members))
+	}
+	var dms []driver.Message
+	var out []*driver.Message
+	w, i := 0, 0
+	for ; i < len(q.items) && len(out) < limit; i++ {
+		e := q.items[i]
+		if h := q.holderOf[e.pkey]; h != nil && h != m {
+			q.items[w] = e // another member holds the key: keep it waiting
+			w++
 			continue
 		}
-		// Nacked: redeliver after a backoff, not in a hot loop.
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-drain:
-			timer.Stop()
-			return
+		if dms == nil {
+			dms = make([]driver.Message, 0, min(limit, len(q.items)-i))
 		}
-		backoff = min(backoff*redeliveryBackoffMultiplier, q.t.cfg.backoffMax)
+		q.holderOf[e.pkey] = m
+		q.holders[e.pkey]++
+		e.holder = m
+		m.out[e] = struct{}{}
+		dms = append(dms, driver.Message{
+			UUID: e.uuid, Key: e.key, PartitionKey: e.pkey,
+			Metadata: maps.Clone(e.metadata), Payload: bytes.Clone(e.payload),
+			AckID: e, Deliveries: 1,
+		})
+		out = append(out, &dms[len(dms)-1])
 	}
+	if len(out) == 0 {
+		return nil
+	}
+	if w == i {
+		q.items = q.items[i:] // nothing skipped
+	} else {
+		n := copy(q.items[w:], q.items[i:])
+		clear(q.items[w+n:])
+		q.items = q.items[:w+n]
+	}
+	q.signalRoom()
+	return out
+}
+
+// release ends m's hold of e; q.mu is held.
+func (m *member) release(e *entry) bool {
+	if e.holder != m {
+		return false // already acked or given back
+	}
+	e.holder = nil
+	delete(m.out, e)
+	q := m.q
+	if n := q.holders[e.pkey] - 1; n > 0 {
+		q.holders[e.pkey] = n
+	} else {
+		delete(q.holders, e.pkey)
+		delete(q.holderOf, e.pkey)
+	}
+	return true
+}
+
+// SendAcks removes the messages for good.
+func (m *member) SendAcks(_ context.Context, ids []driver.AckID) error {
+	m.q.mu.Lock()
+	defer m.q.mu.Unlock()
+	for _, id := range ids {
+		m.release(id.(*entry))
+	}
+	m.q.signalMore()
+	return nil
+}
+
+// SendNacks puts the messages back in their places in the queue.
+func (m *member) SendNacks(_ context.Context, ids []driver.AckID) error {
+	m.q.mu.Lock()
+	defer m.q.mu.Unlock()
+	back := make([]*entry, 0, len(ids))
+	for _, id := range ids {
+		if e := id.(*entry); m.release(e) {
+			back = append(back, e)
+		}
+	}
+	m.q.putBack(back)
+	return nil
+}
+
+// putBack inserts es into q.items by seq; q.mu is held.
+func (q *queue) putBack(es []*entry) {
+	if len(es) == 0 {
+		return
+	}
+	slices.SortFunc(es, func(a, b *entry) int { return cmpSeq(a.seq, b.seq) })
+	merged := make([]*entry, 0, len(q.items)+len(es))
+	i := 0
+	for _, e := range es {
+		for i < len(q.items) && q.items[i].seq < e.seq {
+			merged = append(merged, q.items[i])
+			i++
+		}
+		merged = append(merged, e)
+	}
+	q.items = append(merged, q.items[i:]...)
+	q.signalMore()
+}
+
+func cmpSeq(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Close gives every message m still holds back to the queue, for the next
+// member.
+func (m *member) Close(context.Context) error {
+	m.q.mu.Lock()
+	defer m.q.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	m.closed = true
+	m.q.members--
+	back := make([]*entry, 0, len(m.out))
+	for e := range m.out {
+		if m.release(e) {
+			back = append(back, e)
+		}
+	}
+	m.q.putBack(back)
+	m.q.signalMore()
+	return nil
 }

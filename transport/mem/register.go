@@ -1,19 +1,5 @@
 package mem
 
-import (
-	"context"
-	"net/url"
+import "github.com/tradebus/tradebus/transport"
 
-	"github.com/tradebus/tradebus/transport"
-)
-
-func init() {
-	open := func(ctx context.Context, u *url.URL) (transport.Transport, error) {
-		t, err := Open(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
-	transport.RegisterTransport("mem", open)
-}
+func init() { transport.Register(Scheme, Open) }

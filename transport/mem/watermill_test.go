@@ -1,6 +1,7 @@
 package mem_test
 
 import (
+	"github.com/tradebus/tradebus/transport"
 	"sync"
 	"testing"
 	"time"
@@ -16,14 +17,14 @@ import (
 // The suite calls its constructors many times per test and expects
 // messages published through one returned pair to reach subscribers of
 // another (TestConcurrentClose, TestContinueAfterSubscribeClose …). Those
-// pairs are clients; the broker is the *mem.Transport, one per test (keyed
+// pairs are clients; the broker is the *transport.Portable, one per test (keyed
 // by the test's *testing.T), as a real broker is one per test there.
 func TestWatermillUniversal(t *testing.T) {
 	var (
 		mu  sync.Mutex
-		trs = map[*testing.T]*mem.Transport{}
+		trs = map[*testing.T]*transport.Portable{}
 	)
-	broker := func(t *testing.T) *mem.Transport {
+	broker := func(t *testing.T) *transport.Portable {
 		mu.Lock()
 		defer mu.Unlock()
 		if tr, ok := trs[t]; ok {

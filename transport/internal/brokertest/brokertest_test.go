@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/tradebus/tradebus/transport"
 	"runtime"
 	"strings"
 	"sync"
@@ -20,7 +21,7 @@ import (
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
-func newMem(t testing.TB) *mem.Transport {
+func newMem(t testing.TB) *transport.Portable {
 	t.Helper()
 	tr, err := mem.New()
 	if err != nil {
