@@ -1,9 +1,9 @@
 package subscriber_test
 
 import (
-	"github.com/tradebus/tradebus/transport"
 	"context"
 	"errors"
+	"github.com/tradebus/tradebus/transport"
 	"sync"
 	"testing"
 	"time"

@@ -3,10 +3,10 @@ package transport
 import (
 	"bytes"
 	"context"
-	"maps"
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"time"

@@ -3,8 +3,8 @@ package mem
 import (
 	"bytes"
 	"context"
-	"maps"
 	"fmt"
+	"maps"
 	"sync"
 
 	"github.com/tradebus/tradebus/events"

@@ -39,7 +39,7 @@ type queue struct {
 	seq         uint64         // last seq given
 	holders     map[string]int // partition key -> messages out with its holder
 	holderOf    map[string]*member
-	members     int // open subscriptions
+	members     int           // open subscriptions
 	more        chan struct{} // closed when items or holders change and moreWaiting
 	moreWaiting bool
 	room        chan struct{} // closed when items shrink and roomWaiting
