@@ -96,24 +96,33 @@ func New(pub message.Publisher, opts ...Option) (*Publisher, error) {
 // *EventError (wrapping ErrInvalidEvent) and sends nothing. Correlation
 // and causation ids come from the envelope in ctx (see
 // events.ContextWithEnvelope), so events published inside a handler chain
-// to the event being handled. Publish returns when the transport has
-// accepted (on brokers: confirmed) every message, or with the first error;
-// after a transport error some messages may have been sent.
+// to the event being handled. On a tradebus transport the whole call is
+// sent as one pipelined batch across routing keys (every message in
+// flight at once; events of one partition key keep their order), and
+// Publish returns when the broker has confirmed every message, or with an
+// error; after a transport error some messages may have been stored.
 func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
 	msgs := make([]*message.Message, len(evs))
 	for i, ev := range evs {
 		msg, err := p.message(ctx, ev)
 		if err != nil {
-			typ := "<nil>"
-			if ev != nil {
-				typ = ev.EventType()
-			}
-			return &EventError{Index: i, Type: typ, Err: err}
+			return &EventError{Index: i, Type: typeName(ev), Err: err}
 		}
 		msgs[i] = msg
 	}
-	// Publish runs of consecutive events with one routing key together,
-	// keeping the caller's order.
+	return p.publishMessages(ctx, msgs)
+}
+
+// publishMessages sends msgs, each to its routing key: on a tradebus
+// transport in one pipelined batch, on a plain Watermill publisher in runs
+// of consecutive messages with one routing key, keeping their order.
+func (p *Publisher) publishMessages(ctx context.Context, msgs []*message.Message) error {
+	if bp, ok := p.pub.(batchPublisher); ok {
+		if err := bp.PublishBatch(ctx, msgs); err != nil {
+			return fmt.Errorf("publisher: publish %d events: %w", len(msgs), err)
+		}
+		return nil
+	}
 	for start := 0; start < len(msgs); {
 		key := msgs[start].Metadata[events.MetaRoutingKey]
 		end := start + 1
@@ -131,17 +140,20 @@ func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
 	return nil
 }
 
+// batchPublisher is transport.BatchPublisher (every tradebus transport's
+// publisher), declared here so that this package does not depend on
+// package transport.
+type batchPublisher interface {
+	PublishBatch(ctx context.Context, msgs []*message.Message) error
+}
+
 // NewMessage builds the Watermill message Publish would send for ev, for
 // Watermill handlers that return produced messages. The Watermill topic to
 // publish it to is msg.Metadata[events.MetaRoutingKey].
 func (p *Publisher) NewMessage(ctx context.Context, ev events.Event) (*message.Message, error) {
 	msg, err := p.message(ctx, ev)
 	if err != nil {
-		typ := "<nil>"
-		if ev != nil {
-			typ = ev.EventType()
-		}
-		return nil, &EventError{Type: typ, Err: err}
+		return nil, &EventError{Type: typeName(ev), Err: err}
 	}
 	return msg, nil
 }
