@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"fmt"
 	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -44,27 +45,30 @@ func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *messa
 	return c.out, nil
 }
 
-// Consume runs h for every message of the group matching pattern, on the
-// transport's key-ordered workers — the fast path, without a Watermill
-// router's goroutine per message. h returns as a Watermill handler does:
-// nil acks the message (after publishing what it produced, each to its
-// "routingkey" metadata), an error nacks it (redelivered after the backoff,
-// before any later message of its key). Apply HandlerMiddleware to h
-// before passing it.
+// Consume starts running h for every message of the group matching
+// pattern, on the transport's key-ordered workers — the fast path, without
+// a Watermill router's goroutine per message — and returns once the
+// subscription is established. h returns as a Watermill handler does: nil
+// acks the message (after publishing what it produced, each to its
+// "routingkey" metadata), an error nacks it (redelivered after the
+// backoff, before any later message of its key). Apply HandlerMiddleware
+// to h before passing it.
 //
-// Consume returns when ctx ends or the Subscriber or Transport is closed,
-// after the drain (bounded by the close timeout); its error is non-nil only
-// if the subscription could not start or the drain was cut short.
-func (s *Subscriber) Consume(ctx context.Context, pattern string, h message.HandlerFunc) error {
+// The consumption runs until ctx ends or the Subscriber or Transport is
+// closed; then it drains (bounded by the close timeout). wait blocks until
+// it has ended and returns an error only if the drain was cut short.
+func (s *Subscriber) Consume(ctx context.Context, pattern string, h message.HandlerFunc) (wait func() error, err error) {
 	if h == nil {
-		return ErrInvalidOption
+		return nil, fmt.Errorf("%w: nil handler", ErrInvalidOption)
 	}
 	c, err := s.start(ctx, pattern, h)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	<-c.done
-	return c.stopErr
+	return func() error {
+		<-c.done
+		return c.stopErr
+	}, nil
 }
 
 // SubscribeInitialize creates the group's broker-side state for topic, so

@@ -1,0 +1,182 @@
+package subscriber_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/stretchr/testify/require"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/middleware"
+	"github.com/tradebus/tradebus/publisher"
+	"github.com/tradebus/tradebus/subscriber"
+	"github.com/tradebus/tradebus/transport/mem"
+)
+
+// runGroup runs g until the test ends and waits for Running.
+func runGroup(t *testing.T, g *subscriber.Group) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- g.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		require.NoError(t, <-done)
+	})
+	select {
+	case <-g.Running():
+	case err := <-done:
+		t.Fatalf("Run: %v", err)
+	}
+}
+
+// TestGroupFastPath: typed handlers on the fast path get every event, each
+// symbol in order; a handler error redelivers before the symbol goes on;
+// middleware wraps every handler, first outermost.
+func TestGroupFastPath(t *testing.T) {
+	tr, err := mem.New(mem.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond), mem.WithBuffer(1<<14))
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	pub, err := publisher.New(tr.Publisher())
+	require.NoError(t, err)
+	sub, err := tr.Subscriber("strategy")
+	require.NoError(t, err)
+
+	var (
+		mu    sync.Mutex
+		trail []string // middleware order of the first message
+		last  = map[string]int{}
+		got   int
+		fails = map[string]bool{}
+	)
+	tag := func(name string) message.HandlerMiddleware {
+		return func(h message.HandlerFunc) message.HandlerFunc {
+			return func(msg *message.Message) ([]*message.Message, error) {
+				mu.Lock()
+				if len(trail) < 2 {
+					trail = append(trail, name)
+				}
+				mu.Unlock()
+				return h(msg)
+			}
+		}
+	}
+	g, err := subscriber.NewGroup(sub, tag("outer"), tag("inner"))
+	require.NoError(t, err)
+	allDone := make(chan struct{})
+	const symbols, perSymbol = 8, 100
+	require.NoError(t, subscriber.On(g, "trade.#", func(ctx context.Context, ev events.Trade) error {
+		seq, _ := strconv.Atoi(ev.TradeID)
+		env, ok := events.EnvelopeFromContext(ctx)
+		if !ok || env.Type != ev.EventType() {
+			return fmt.Errorf("no envelope in ctx")
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if seq == 50 && !fails[ev.Symbol] {
+			fails[ev.Symbol] = true
+			return errors.New("transient") // redelivered, in order
+		}
+		if prev, ok := last[ev.Symbol]; ok && seq != prev+1 {
+			t.Errorf("%s: %d after %d", ev.Symbol, seq, prev)
+		}
+		last[ev.Symbol] = seq
+		if got++; got == symbols*perSymbol {
+			close(allDone)
+		}
+		return nil
+	}))
+	runGroup(t, g)
+
+	batch := make([]events.Event, 0, symbols)
+	for i := range perSymbol {
+		batch = batch[:0]
+		for s := range symbols {
+			batch = append(batch, trade("binance", fmt.Sprintf("SYM%d", s), strconv.Itoa(i)))
+		}
+		require.NoError(t, pub.Publish(context.Background(), batch...))
+	}
+	select {
+	case <-allDone:
+	case <-time.After(time.Minute):
+		t.Fatal("not every event handled within a minute")
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	require.Equal(t, []string{"outer", "inner"}, trail)
+	require.Len(t, fails, symbols)
+}
+
+// TestGroupDefaultStack: the reliability stack runs unchanged on the fast
+// path: a malformed event goes to the poison topic at once, never retried.
+func TestGroupDefaultStack(t *testing.T) {
+	tr, err := mem.New()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	stack, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup("risk"))
+	require.NoError(t, err)
+	dlqSub, err := tr.Subscriber("dlq")
+	require.NoError(t, err)
+	dlqCtx, dlqCancel := context.WithCancel(context.Background())
+	defer dlqCancel()
+	dead, err := dlqSub.Subscribe(dlqCtx, "deadletter.#")
+	require.NoError(t, err)
+
+	sub, err := tr.Subscriber("risk")
+	require.NoError(t, err)
+	g, err := subscriber.NewGroup(sub, stack.Middlewares()...)
+	require.NoError(t, err)
+	calls := 0
+	require.NoError(t, subscriber.On(g, "trade.#", func(context.Context, events.Trade) error {
+		calls++
+		return nil
+	}))
+	runGroup(t, g)
+
+	bad := message.NewMessage("bad-1", []byte(`{"not":"a trade"`))
+	bad.Metadata.Set(events.MetaType, events.Trade{}.EventType())
+	bad.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
+	require.NoError(t, tr.Publisher().Publish("trade.binance.BTCUSDT", bad))
+	select {
+	case msg := <-dead:
+		require.Equal(t, "bad-1", msg.UUID)
+		msg.Ack()
+	case <-time.After(time.Minute):
+		t.Fatal("malformed event not dead-lettered")
+	}
+	require.Zero(t, calls)
+	require.EqualValues(t, 1, stack.Poison.Published())
+}
+
+func TestGroupRejects(t *testing.T) {
+	_, err := subscriber.NewGroup(&recorderSub{})
+	require.ErrorIs(t, err, subscriber.ErrInvalidOption)
+
+	tr, err := mem.New()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	sub, err := tr.Subscriber("g")
+	require.NoError(t, err)
+	g, err := subscriber.NewGroup(sub)
+	require.NoError(t, err)
+	noop := func(context.Context, events.Trade) error { return nil }
+	require.ErrorIs(t, subscriber.On(g, "trade..x", noop), subscriber.ErrInvalidOption)
+	require.ErrorIs(t, subscriber.On[events.Trade](g, "trade.#", nil), subscriber.ErrInvalidOption)
+	require.NoError(t, subscriber.On(g, "trade.#", noop))
+	require.ErrorIs(t, subscriber.On(g, "trade.#", noop), subscriber.ErrInvalidOption, "duplicate name")
+	require.ErrorIs(t, (&subscriber.Group{}).Run(context.Background()), subscriber.ErrInvalidOption)
+}
+
+// recorderSub is a plain Watermill subscriber without a fast path.
+type recorderSub struct{}
+
+func (recorderSub) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	return nil, nil
+}
+func (recorderSub) Close() error { return nil }
