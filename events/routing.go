@@ -121,7 +121,22 @@ func MatchPattern(pattern, key string) bool {
 	if pattern == key {
 		return true
 	}
-	return matchSegments(strings.Split(pattern, "."), strings.Split(key, "."))
+	// Split into arrays on the stack: no allocation for keys and patterns
+	// of up to 16 segments (every transport matches each message).
+	var pb, kb [16]string
+	return matchSegments(splitDots(pb[:0], pattern), splitDots(kb[:0], key))
+}
+
+// splitDots appends the dot-separated segments of s to dst.
+func splitDots(dst []string, s string) []string {
+	for {
+		i := strings.IndexByte(s, '.')
+		if i < 0 {
+			return append(dst, s)
+		}
+		dst = append(dst, s[:i])
+		s = s[i+1:]
+	}
 }
 
 func matchSegments(p, k []string) bool {

@@ -196,3 +196,14 @@ func FuzzMatchPattern(f *testing.F) {
 		}
 	})
 }
+
+func TestMatchPatternAllocs(t *testing.T) {
+	n := testing.AllocsPerRun(100, func() {
+		if !events.MatchPattern("trade.*.BTCUSDT.#", "trade.binance.BTCUSDT") {
+			t.Fatal("no match")
+		}
+	})
+	if n != 0 {
+		t.Errorf("MatchPattern allocates %v times per call, want 0", n)
+	}
+}

@@ -200,6 +200,12 @@ func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.Can
 	if dm.Metadata != nil {
 		msg.Metadata = dm.Metadata
 	}
+	if c.handler != nil {
+		// The handler returns before the message is settled: its ctx needs
+		// no cancel of its own (two allocations fewer per message).
+		msg.SetContext(c.abortCtx)
+		return msg, func() {}
+	}
 	ctx, cancel := context.WithCancel(c.abortCtx)
 	msg.SetContext(ctx)
 	return msg, cancel

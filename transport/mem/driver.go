@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"sync"
 
 	"github.com/tradebus/tradebus/events"
@@ -196,12 +195,16 @@ func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 		if len(qs) == 0 {
 			continue
 		}
-		// One copy, shared by the queues: the caller may reuse msgs.
-		cp := *dm
-		cp.Metadata = maps.Clone(dm.Metadata)
-		cp.Payload = bytes.Clone(dm.Payload)
+		// One copy, shared by the queues: the caller may reuse msgs. The
+		// metadata is kept flat (one allocation); each delivery builds its
+		// own map from it.
+		flat := make([]string, 0, 2*len(dm.Metadata))
+		for k, v := range dm.Metadata {
+			flat = append(flat, k, v)
+		}
+		payload := bytes.Clone(dm.Payload)
 		for _, q := range qs {
-			if err := q.push(ctx, &cp); err != nil {
+			if err := q.push(ctx, dm, flat, payload); err != nil {
 				return failedFrom(msgs, i, err)
 			}
 		}

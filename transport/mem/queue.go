@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sync"
 
@@ -19,10 +18,19 @@ type entry struct {
 	uuid     string
 	key      string // routing key
 	pkey     string // partition key
-	metadata map[string]string
+	metadata []string // key, value, key, value …
 	payload  []byte
 	seq      uint64
 	holder   *member // while delivered and not yet acked or given back
+}
+
+// metadataMap returns a new map of e's metadata.
+func (e *entry) metadataMap() map[string]string {
+	m := make(map[string]string, len(e.metadata)/2)
+	for i := 0; i+1 < len(e.metadata); i += 2 {
+		m[e.metadata[i]] = e.metadata[i+1]
+	}
+	return m
 }
 
 // queue is one subscription queue: a consumer group bound with one
@@ -77,14 +85,14 @@ func (q *queue) signalRoom() {
 
 // push appends a message, waiting for room (OverflowBlock) or failing
 // (OverflowFail) while the queue is full.
-func (q *queue) push(ctx context.Context, dm *driver.Message) error {
+func (q *queue) push(ctx context.Context, dm *driver.Message, metadata []string, payload []byte) error {
 	for {
 		q.mu.Lock()
 		if len(q.items) < q.d.cfg.buffer {
 			q.seq++
 			q.items = append(q.items, &entry{
 				uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey,
-				metadata: dm.Metadata, payload: dm.Payload, seq: q.seq,
+				metadata: metadata, payload: payload, seq: q.seq,
 			})
 			q.signalMore()
 			q.mu.Unlock()
@@ -179,7 +187,7 @@ func (m *member) take(limit int) []*driver.Message {
 		m.out[e] = struct{}{}
 		dms = append(dms, driver.Message{
 			UUID: e.uuid, Key: e.key, PartitionKey: e.pkey,
-			Metadata: maps.Clone(e.metadata), Payload: bytes.Clone(e.payload),
+			Metadata: e.metadataMap(), Payload: bytes.Clone(e.payload),
 			AckID: e, Deliveries: 1,
 		})
 		out = append(out, &dms[len(dms)-1])
