@@ -16,8 +16,8 @@ type queueID struct{ group, pattern string }
 // back goes back to its place.
 type entry struct {
 	uuid     string
-	key      string // routing key
-	pkey     string // partition key
+	key      string   // routing key
+	pkey     string   // partition key
 	metadata []string // key, value, key, value …
 	payload  []byte
 	seq      uint64
