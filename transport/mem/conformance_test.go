@@ -34,6 +34,7 @@ func TestConformance(t *testing.T) {
 		OrderAcrossMembers: true,
 		DurableGroups:      true,
 		Timeout:            10 * time.Second,
+		URL:                "mem://",
 	}
 	t.Run("default", func(t *testing.T) {
 		transporttest.Run(t, func(t *testing.T) transport.Transport { return newMem(t) }, caps)

@@ -46,6 +46,16 @@
 // Close; every later Close returns nil (also after a first Close that
 // failed with its deadline).
 //
+// On transports built on the portable core (transport.New) it also
+// checks: consumer group names follow transport.ValidateGroup (an invalid
+// one gives a nil Subscriber and transport.ErrInvalidGroup); the common URL
+// options (Capabilities.URL) have the same names and bounds everywhere and
+// absurd values are errors; concurrent Closes both wait for the drain and
+// return nil; one PublishBatch across many routing keys arrives whole and
+// in order per partition key; and the asynchronous publisher reports every
+// event once across a broker outage (Capabilities.Outage), with confirmed
+// events delivered.
+//
 // # Errors
 //
 // Run requires: Publish to an invalid routing key and Subscribe to an

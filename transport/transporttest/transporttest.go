@@ -40,6 +40,13 @@ type Capabilities struct {
 	DurableGroups bool
 	// Timeout bounds every wait of the suite. Zero means DefaultTimeout.
 	Timeout time.Duration
+	// URL opens the transport with transport.Open (its driver package
+	// imported), for the URL-option checks; "" skips them.
+	URL string
+	// Outage, if set, takes the broker away from the transports the
+	// factory returns (for instance by cutting a proxy in between) and
+	// returns a func that brings it back; nil skips the outage checks.
+	Outage func(t *testing.T) (restore func())
 }
 
 // DefaultTimeout is the wait bound used when Capabilities.Timeout is zero.
@@ -73,6 +80,11 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"CloseDrains", testCloseDrains},
 		{"CloseDeadline", testCloseDeadline},
 		{"InvalidKeys", testInvalidKeys},
+		{"InvalidGroup", testInvalidGroup},
+		{"OptionBounds", testOptionBounds},
+		{"SecondClose", testSecondClose},
+		{"PipelinedOrder", testPipelinedOrder},
+		{"AsyncOutage", testAsyncOutage},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
