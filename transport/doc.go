@@ -1,35 +1,58 @@
-// Package transport defines the broker-neutral Transport and opens one by
-// URL, so that switching brokers is configuration, not a rewrite.
+// Package transport is the broker-neutral core of tradebus: the Transport
+// interface, Open by URL, and the portable layer (Portable, built by New on
+// a driver.Driver) that every broker shares, so that switching brokers is
+// configuration, not a rewrite, and every broker behaves the same.
 //
-// Each broker lives in its own sub-package (transport/mem,
-// transport/amqp, transport/kafka, transport/redisstream,
-// transport/nats); each is an ordinary Watermill message.Publisher and
-// message.Subscriber. The publisher's Watermill topic is the event's
-// routing key ("trade.binance.BTCUSDT"); a subscriber's Watermill topic is
-// a subscription pattern ("trade.*.BTCUSDT", "exec.#"). Every transport
-// passes the same conformance suite (transport/transporttest) and
-// Watermill's universal Pub/Sub tests.
+// Each broker is a thin driver in its own package (transport/mem,
+// transport/amqp, transport/kafka, transport/redisstream, transport/nats)
+// that only moves batches: send a batch, receive a batch, ack or nack a
+// batch, state its limits (package driver). Importing a driver package
+// registers its URL schemes with Open, as with database/sql; import
+// transport/all for every one. A program links only the broker clients of
+// the drivers it imports.
+//
+// The core does the rest once: Watermill message.Publisher and
+// message.Subscriber (the publisher's topic is the routing key
+// "trade.binance.BTCUSDT", a subscriber's topic is a pattern
+// "trade.*.BTCUSDT"), pipelined publishing (Publisher.PublishBatch sends a
+// whole call to many routing keys with every message in flight at once),
+// key-ordered dispatch of received batches onto a bounded set of workers,
+// a fast path that runs handlers on those workers without a Watermill
+// router (Subscriber.Consume; package subscriber's Group uses it), batched
+// acks, redelivery after a nack, validation of keys, patterns and group
+// names, size checks against the driver's limits, one set of errors, one
+// set of URL options, one Close, and logging.
 //
 // # Delivery semantics
 //
-// At least once on every transport: a message is removed (acked,
-// committed) only after the handler acked it; a nacked message is
-// delivered again. Within one consumer group, messages of one partition key
-// (metadata "partitionkey", the symbol) are handed to the handler one at a
-// time and in publish order; up to a transport's concurrency of messages
-// with different keys are in flight at once. Drivers never retry on their
-// own and never hide an error: retry, dead-lettering and deduplication are
-// router middleware (package middleware).
+// At least once on every transport: a message is acked (removed,
+// committed) only after the handler acked it. Within one subscription,
+// messages of one partition key (metadata "partitionkey", the symbol) are
+// handed out one at a time and in the order received; up to the
+// concurrency (URL concurrency=N, default 64) messages of different keys
+// are out at once. A nacked message is handed out again by the core, in
+// place — before any later message of its key — after the redelivery
+// backoff (10 ms doubling to 1 s by default), on every transport; bound
+// the attempts with the retry and poison-queue middleware (package
+// middleware). When a subscription stops, what it received and did not
+// hand out, and what is nacked or abandoned, is given back to the broker,
+// which redelivers it to this or another member of the group. Drivers never
+// retry on their own and never hide an error.
 //
 // # Errors
 //
-// Open returns errors wrapping ErrUnknownScheme or ErrInvalidURL, or the
-// driver's own error (for instance ErrInvalidOption of the driver package
-// for an unknown query parameter). No error or log line contains a URL's
-// password.
+// One set of sentinels for every transport: ErrClosed, ErrInvalidGroup
+// (see ValidateGroup), ErrInvalidOption (a bad option or URL parameter, or
+// a value out of its bounds), ErrTooLarge (a message over the driver's
+// limit, refused before anything is sent), ErrUnknownScheme and
+// ErrInvalidURL from Open. Publish and Subscribe reject invalid routing
+// keys and patterns with errors wrapping events.ErrInvalidRoutingKey. No
+// error or log line contains a URL's password.
 //
 // # Concurrency
 //
 // Transports, their publishers and subscribers are safe for concurrent
-// use. Close is idempotent and bounded by its ctx.
+// use. Close is idempotent and bounded by its ctx: it drains in-flight
+// handlers until ctx is done, then gives back what is left; a later Close
+// waits for the first and returns nil.
 package transport
