@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/tradebus/tradebus/transport"
 	"log/slog"
 	"regexp"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/mem"
 )
 

@@ -3,14 +3,15 @@ package middleware
 import (
 	"context"
 	"errors"
-	"github.com/tradebus/tradebus/transport"
 	"strings"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/mem"
 )
 
@@ -56,7 +57,12 @@ func drain(t *testing.T, tr *transport.Portable, group, pattern string, n int) [
 	return out
 }
 
-func TestReplay(t *testing.T) {
+// The Replay tests run in a synctest bubble: Replay ends after an idle
+// window (WithReplayIdle), and only fake time makes "the redelivery came
+// before the window closed" independent of how busy the machine is.
+func TestReplay(t *testing.T) { synctest.Test(t, testReplay) }
+
+func testReplay(t *testing.T) {
 	tr := newMem(t)
 	dlq, _ := tr.NewSubscriber("dlq")
 	if err := dlq.SubscribeInitialize("deadletter.exec"); err != nil {
@@ -135,7 +141,9 @@ func TestReplay(t *testing.T) {
 	}
 }
 
-func TestReplayPublishFailureNacks(t *testing.T) {
+func TestReplayPublishFailureNacks(t *testing.T) { synctest.Test(t, testReplayPublishFailureNacks) }
+
+func testReplayPublishFailureNacks(t *testing.T) {
 	tr := newMem(t)
 	dlq, _ := tr.NewSubscriber("dlq")
 	_ = dlq.SubscribeInitialize("deadletter")

@@ -3,7 +3,6 @@ package subscriber_test
 import (
 	"context"
 	"errors"
-	"github.com/tradebus/tradebus/transport"
 	"sync"
 	"testing"
 	"time"
@@ -17,6 +16,7 @@ import (
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/mem"
 )
 
