@@ -48,6 +48,8 @@ type queue struct {
 	holders     map[string]int // partition key -> messages out with its holder
 	holderOf    map[string]*member
 	members     int           // open subscriptions
+	waiting     int           // members blocked in ReceiveBatch
+	last        *member       // the member that took messages last
 	more        chan struct{} // closed when items or holders change and moreWaiting
 	moreWaiting bool
 	room        chan struct{} // closed when items shrink and roomWaiting
@@ -137,22 +139,34 @@ func (q *queue) join() *member {
 // other member holds, waiting for the first.
 func (m *member) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
 	q := m.q
+	waited := false
 	for {
 		q.mu.Lock()
+		if waited {
+			q.waiting--
+		}
 		if m.closed {
 			q.mu.Unlock()
 			return nil, ErrClosed
 		}
 		if batch := m.take(max); len(batch) > 0 {
+			q.last = m
 			q.mu.Unlock()
 			return batch, nil
 		}
+		q.waiting++
+		waited = true
 		q.moreWaiting = true
 		wait := q.more
 		q.mu.Unlock()
 		select {
 		case <-wait:
 		case <-ctx.Done():
+			q.mu.Lock()
+			q.waiting--
+			q.moreWaiting = true
+			q.signalMore() // a member that yielded to this one looks again
+			q.mu.Unlock()
 			return nil, ctx.Err()
 		case <-q.d.done:
 			return nil, ErrClosed
@@ -164,17 +178,22 @@ func (m *member) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, 
 // as driver messages, each with its own copy of the metadata; q.mu is held.
 func (m *member) take(limit int) []*driver.Message {
 	q := m.q
+	// Share, as a broker round-robins a queue's consumers: take a
+	// member's part of what waits, not all of it, and when this member took
+	// last and another is waiting, leave it the keys nobody holds.
+	yield := false
 	if q.members > 1 {
-		// Share: take a member's part of what waits, not all of it.
 		limit = min(limit, max(1, (len(q.items)+q.members-1)/q.members))
+		yield = q.last == m && q.waiting > 0
 	}
 	var dms []driver.Message
 	var out []*driver.Message
 	w, i := 0, 0
 	for ; i < len(q.items) && len(out) < limit; i++ {
 		e := q.items[i]
-		if h := q.holderOf[e.pkey]; h != nil && h != m {
-			q.items[w] = e // another member holds the key: keep it waiting
+		h := q.holderOf[e.pkey]
+		if (h != nil && h != m) || (h == nil && yield) {
+			q.items[w] = e // another member holds the key, or gets the turn: keep it waiting
 			w++
 			continue
 		}
