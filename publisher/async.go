@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 // ErrClosed is returned by Async.Publish after Close started.
@@ -152,8 +153,8 @@ type Async struct {
 }
 
 type asyncItem struct {
-	msg *message.Message
-	ev  events.Event
+	dm driver.Message
+	ev events.Event
 }
 
 // NewAsync returns an asynchronous publisher sending through p.
@@ -199,11 +200,10 @@ func (p *Publisher) NewAsync(opts ...AsyncOption) (*Async, error) {
 func (a *Async) Publish(ctx context.Context, evs ...events.Event) error {
 	items := make([]asyncItem, len(evs))
 	for i, ev := range evs {
-		msg, err := a.p.message(ctx, ev)
-		if err != nil {
+		if err := a.p.outgoing(ctx, ev, &items[i].dm); err != nil {
 			return &EventError{Index: i, Type: typeName(ev), Err: err}
 		}
-		items[i] = asyncItem{msg: msg, ev: ev}
+		items[i].ev = ev
 	}
 	for i, it := range items {
 		select {
@@ -222,7 +222,7 @@ func (a *Async) Publish(ctx context.Context, evs ...events.Event) error {
 		}
 		a.pending++
 		// Under a.mu, so that Close cannot close the queues in between.
-		q := a.qs[maphash.String(a.seed, it.msg.Metadata[events.MetaPartitionKey])%uint64(len(a.qs))]
+		q := a.qs[maphash.String(a.seed, it.dm.PartitionKey)%uint64(len(a.qs))]
 		q <- it // never blocks: sem bounds what all queues hold
 		a.mu.Unlock()
 	}
@@ -234,7 +234,6 @@ func (a *Async) Publish(ctx context.Context, evs ...events.Event) error {
 func (a *Async) send(q chan asyncItem) {
 	defer a.wg.Done()
 	batch := make([]asyncItem, 0, a.cfg.batch)
-	msgs := make([]*message.Message, 0, a.cfg.batch)
 	for it := range q {
 		batch = append(batch[:0], it)
 	more:
@@ -249,23 +248,41 @@ func (a *Async) send(q chan asyncItem) {
 				break more
 			}
 		}
-		msgs = msgs[:0]
-		for _, it := range batch {
-			msgs = append(msgs, it.msg)
-		}
 		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.sendTimeout)
-		err := a.p.publishMessages(ctx, msgs)
+		err := a.sendBatch(ctx, batch)
 		cancel()
 		a.done(batch, err)
-		clear(msgs)
+		clear(batch)
 	}
+}
+
+// sendBatch sends one batch: directly on a tradebus transport, as Watermill
+// messages otherwise.
+func (a *Async) sendBatch(ctx context.Context, batch []asyncItem) error {
+	if ms, ok := a.p.pub.(messageSender); ok {
+		dms := make([]driver.Message, len(batch))
+		for i := range batch {
+			dms[i] = batch[i].dm
+		}
+		if err := ms.SendMessages(ctx, dms); err != nil {
+			return fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+		}
+		return nil
+	}
+	msgs := make([]*message.Message, len(batch))
+	for i := range batch {
+		msgs[i] = message.NewMessage(batch[i].dm.UUID, batch[i].dm.Payload)
+		msgs[i].Metadata = batch[i].dm.Metadata
+		msgs[i].SetContext(ctx)
+	}
+	return a.p.publishMessages(ctx, msgs)
 }
 
 // done reports the outcome of a batch and frees its slots.
 func (a *Async) done(batch []asyncItem, err error) {
 	if a.cfg.result != nil {
 		for _, it := range batch {
-			a.cfg.result(Result{ID: it.msg.UUID, Event: it.ev, Err: err})
+			a.cfg.result(Result{ID: it.dm.UUID, Event: it.ev, Err: err})
 		}
 	}
 	a.mu.Lock()

@@ -55,6 +55,39 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []*message.Message) e
 	return p.send(ctx, "", msgs)
 }
 
+// SendMessages sends msgs, each to its Key, in one pipelined batch, as
+// PublishBatch does, for callers that build driver messages directly
+// (package publisher): no Watermill message per event. Each message's Key
+// must be valid and equal to its "routingkey" metadata, and its
+// PartitionKey equal to its "partitionkey" metadata. msgs must not be
+// modified while SendMessages runs.
+func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) error {
+	if len(msgs) == 0 {
+		return nil
+	}
+	t := p.t
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	ptrs := make([]*driver.Message, len(msgs))
+	for i := range msgs {
+		dm := &msgs[i]
+		if err := events.ValidateRoutingKey(dm.Key); err != nil {
+			return fmt.Errorf("%s: message %s: %w", t.caps.Name, dm.UUID, err)
+		}
+		if dm.Metadata[events.MetaRoutingKey] != dm.Key || dm.Metadata[events.MetaPartitionKey] != dm.PartitionKey {
+			return fmt.Errorf("%w: message %s: Key and PartitionKey must equal its routingkey and partitionkey metadata", ErrInvalidOption, dm.UUID)
+		}
+		if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+			if err := t.checkSize(dm); err != nil {
+				return err
+			}
+		}
+		ptrs[i] = dm
+	}
+	return t.sendBatch(ctx, ptrs)
+}
+
 // Close is a no-op; close the Transport instead.
 func (p *Publisher) Close() error { return nil }
 
@@ -73,11 +106,16 @@ func (p *Publisher) send(ctx context.Context, topic string, msgs []*message.Mess
 		}
 		ptrs[i] = &dms[i]
 	}
+	return t.sendBatch(ctx, ptrs)
+}
+
+// sendBatch hands one batch to the driver unless t is closed.
+func (t *Portable) sendBatch(ctx context.Context, msgs []*driver.Message) error {
 	if err := t.beginSend(); err != nil {
 		return err
 	}
 	defer t.sending.Done()
-	if err := t.topic.SendBatch(ctx, ptrs); err != nil {
+	if err := t.topic.SendBatch(ctx, msgs); err != nil {
 		return fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(msgs), err)
 	}
 	return nil
