@@ -26,6 +26,14 @@ const (
 	// only), truncated to 8 KiB.
 	MetaPoisonStack = "tradebus_poison_stack"
 
+	// MetaPoisonClaim is set on a dead letter whose original was too big for
+	// the broker: the original body and metadata are in the ClaimStore under
+	// this id (the message UUID), and the dead letter carries neither.
+	MetaPoisonClaim = "tradebus_poison_claim"
+	// MetaPoisonDropped is set instead of MetaPoisonClaim when no ClaimStore
+	// was configured: it says what was dropped and why.
+	MetaPoisonDropped = "tradebus_poison_dropped"
+
 	// MetaRetryAttempts is the number of handler attempts a requeued message has had.
 	MetaRetryAttempts = "tradebus_retry_attempts"
 	// MetaRetryRequeues is how many times the message was requeued.
@@ -46,5 +54,13 @@ const (
 	MetaReplayedAt  = "tradebus_replayed_at"
 )
 
-// stack traces in metadata are truncated to this many bytes.
-const maxStackMeta = 8 << 10
+// Bounds of the metadata the poison middleware derives, so that a dead
+// letter's size is predictable: a stack trace is truncated to maxStackMeta
+// bytes, the reason to MaxPoisonReasonBytes, and each envelope value kept
+// on a slim dead letter (one whose original was too big) to
+// maxSlimValueBytes.
+const (
+	maxStackMeta         = 8 << 10
+	MaxPoisonReasonBytes = 1 << 10
+	maxSlimValueBytes    = 256
+)

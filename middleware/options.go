@@ -72,6 +72,7 @@ type config struct {
 
 	// poison
 	poisonTopic string
+	claims      ClaimStore
 
 	// dedup
 	store        Store
@@ -291,6 +292,21 @@ func WithRequeue(pub message.Publisher, maxRequeues int) Option {
 func withRand(fn func() float64) Option {
 	return Option{name: "withRand", scope: compRetry, apply: func(c *config) error {
 		c.randFloat = fn
+		return nil
+	}}
+}
+
+// WithClaimStore sets where the poison middleware keeps a dead letter that
+// is too big for the broker (see ClaimStore), and where Replay finds it.
+// Default: none — such a dead letter is published without its body and
+// copied metadata (MetaPoisonDropped says so, and an error is logged), so
+// that it never stalls its key; configure a durable store to lose nothing.
+func WithClaimStore(cs ClaimStore) Option {
+	return Option{name: "WithClaimStore", scope: compPoison | compReplay, apply: func(c *config) error {
+		if cs == nil {
+			return invalidOption("WithClaimStore", cs, "must not be nil")
+		}
+		c.claims = cs
 		return nil
 	}}
 }

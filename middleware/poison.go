@@ -1,16 +1,20 @@
 package middleware
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // Poison is the poison-queue (dead-letter) middleware. When the handler chain
@@ -91,7 +95,17 @@ func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			f.fail(time.Now())
 		}
 		pm := p.poisonMessage(msg, f, err)
-		if perr := p.pub.Publish(p.topic, pm); perr != nil {
+		perr := p.pub.Publish(p.topic, pm)
+		if errors.Is(perr, transport.ErrTooLarge) {
+			// The copy does not fit the broker (checked before sending, so
+			// no connection was harmed): a slim dead letter that does, with
+			// the original in the claim store.
+			pm, perr = p.slim(ctx, msg, pm, perr)
+			if perr == nil {
+				perr = p.pub.Publish(p.topic, pm)
+			}
+		}
+		if perr != nil {
 			p.cfg.logger.ErrorContext(ctx, "tradebus: cannot publish to poison topic, message nacked",
 				slog.String("message_uuid", msg.UUID), slog.String("poison_topic", p.topic),
 				slog.Any("error", err), slog.Any("publish_error", perr))
@@ -118,7 +132,7 @@ func (p *Poison) poisonMessage(msg *message.Message, f *failures, err error) *me
 		key = topic
 	}
 	md := pm.Metadata
-	md.Set(MetaPoisonReason, err.Error())
+	md.Set(MetaPoisonReason, truncate(err.Error(), MaxPoisonReasonBytes))
 	md.Set(MetaPoisonClass, string(Classify(err)))
 	md.Set(MetaPoisonRoutingKey, key)
 	md.Set(MetaPoisonTopic, topic)
@@ -136,6 +150,58 @@ func (p *Poison) poisonMessage(msg *message.Message, f *failures, err error) *me
 		md.Set(MetaPoisonStack, string(st))
 	}
 	return pm
+}
+
+// slimKeys are the envelope attributes a slim dead letter keeps.
+var slimKeys = []string{
+	events.MetaID, events.MetaSpecVersion, events.MetaType, events.MetaSource, events.MetaSubject,
+	events.MetaTime, events.MetaPartitionKey, events.MetaCorrelationID, events.MetaCausationID,
+}
+
+// slim returns the dead letter of a message whose full poison copy pm is
+// too big for the broker: the bounded envelope attributes and poison
+// metadata, no body. With a claim store, the original body and metadata
+// are stored there first (MetaPoisonClaim); without, MetaPoisonDropped says
+// what was lost.
+func (p *Poison) slim(ctx context.Context, msg, pm *message.Message, tooLarge error) (*message.Message, error) {
+	sm := message.NewMessage(msg.UUID, nil)
+	sm.SetContext(pm.Context())
+	for _, k := range slimKeys {
+		if v, ok := msg.Metadata[k]; ok {
+			sm.Metadata[k] = truncate(v, maxSlimValueBytes)
+		}
+	}
+	for k, v := range pm.Metadata {
+		if strings.HasPrefix(k, "tradebus_poison_") {
+			sm.Metadata[k] = v // bounded when derived
+		}
+	}
+	if p.cfg.claims != nil {
+		if err := p.cfg.claims.PutClaim(ctx, msg.UUID, msg.Payload, msg.Metadata); err != nil {
+			return nil, fmt.Errorf("store the too-large dead letter in the claim store: %w", err)
+		}
+		sm.Metadata[MetaPoisonClaim] = msg.UUID
+		return sm, nil
+	}
+	sm.Metadata[MetaPoisonDropped] = fmt.Sprintf("payload (%d bytes) and metadata dropped: %s; configure middleware.WithClaimStore to keep them",
+		len(msg.Payload), truncate(tooLarge.Error(), maxSlimValueBytes))
+	p.cfg.logger.ErrorContext(ctx, "tradebus: dead letter too large for the broker and no claim store: body dropped",
+		slog.String("message_uuid", msg.UUID), slog.Int("payload_bytes", len(msg.Payload)), slog.Any("error", tooLarge))
+	return sm, nil
+}
+
+// truncate shortens s to at most n bytes on a UTF-8 boundary, saying how
+// much was cut.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	note := fmt.Sprintf("… [%d bytes cut]", len(s))
+	cut := max(0, n-len(note))
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + note
 }
 
 // Poisoned is the poison metadata of a dead-lettered message, parsed by
@@ -160,6 +226,11 @@ type Poisoned struct {
 	LastFailure  time.Time
 	// Stack is the panic stack for ClassPanic.
 	Stack string
+	// Claim is the claim-store id of a dead letter whose original was too
+	// big for the broker ("" for an ordinary one); Dropped says what was
+	// dropped when there was no claim store.
+	Claim   string
+	Dropped string
 	// Message is the poisoned message itself.
 	Message *message.Message
 }
@@ -182,6 +253,8 @@ func ParsePoisoned(msg *message.Message) (Poisoned, error) {
 		Handler:    md.Get(MetaPoisonHandler),
 		Group:      md.Get(MetaPoisonGroup),
 		Stack:      md.Get(MetaPoisonStack),
+		Claim:      md.Get(MetaPoisonClaim),
+		Dropped:    md.Get(MetaPoisonDropped),
 		Message:    msg,
 	}
 	if p.EventID == "" {

@@ -111,10 +111,29 @@ func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, 
 			st.Unroutable++
 		default:
 			rm := replayMessage(msg, p.RoutingKey)
+			if p.Claim != "" {
+				if cfg.claims == nil {
+					msg.Nack()
+					return st, fmt.Errorf("%w: dead letter %s is a claim check (%s): Replay needs WithClaimStore", ErrInvalidOption, msg.UUID, p.Claim)
+				}
+				payload, md, err := cfg.claims.GetClaim(ctx, p.Claim)
+				if err != nil {
+					msg.Nack()
+					return st, fmt.Errorf("middleware: replay: fetch claim %s: %w", p.Claim, err)
+				}
+				orig := message.NewMessage(msg.UUID, payload)
+				orig.Metadata = md
+				rm = replayMessage(orig, p.RoutingKey)
+			}
 			rm.SetContext(msg.Context())
 			if err := pub.Publish(p.RoutingKey, rm); err != nil {
 				msg.Nack()
 				return st, fmt.Errorf("middleware: replay: publish %s to %q: %w", msg.UUID, p.RoutingKey, err)
+			}
+			if p.Claim != "" {
+				if err := cfg.claims.DeleteClaim(ctx, p.Claim); err != nil {
+					cfg.logger.WarnContext(ctx, "tradebus: replay: claim not deleted", slog.String("claim", p.Claim), slog.Any("error", err))
+				}
 			}
 			msg.Ack()
 			st.Replayed++

@@ -129,6 +129,18 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (Transport, error)
 	if err != nil {
 		return nil, err
 	}
+	// Check the core's options before the driver connects, so that a bad
+	// combination is reported as such, not hidden behind (or after) a
+	// connection attempt.
+	cfg := defaultConfig()
+	for _, opt := range append(common, opts...) {
+		if opt == nil {
+			return nil, fmt.Errorf("%w: nil option", ErrInvalidOption)
+		}
+		if err := opt(&cfg); err != nil {
+			return nil, err
+		}
+	}
 	d, err := open(ctx, rest)
 	if err != nil {
 		return nil, err

@@ -73,6 +73,8 @@ func newDriver(opts []Option) (*Driver, []transport.Option, error) {
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               Scheme,
+		MaxMessageBytes:    d.cfg.maxMessage,
+		MaxHeaderBytes:     d.cfg.maxMetadata,
 		DurableGroups:      true, // for the life of the Driver
 		SharedGroups:       true,
 		OrderAcrossMembers: true,

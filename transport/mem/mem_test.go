@@ -80,6 +80,7 @@ func TestOpen(t *testing.T) {
 		"mem://?concurrency=1",
 		"mem://?concurrency=64&buffer=1024&overflow=block",
 		"mem://?overflow=fail&redelivery_backoff=1ms&redelivery_backoff_max=50ms",
+		"mem://?max_message_bytes=1048576&max_header_bytes=65536",
 		"mem://?redelivery_backoff=500ms",
 		"mem://?redelivery_backoff=2s", // the max follows the initial
 	}
@@ -105,6 +106,7 @@ func TestOpen(t *testing.T) {
 		"mem://?redelivery_backoff=fast",
 		"mem://?redelivery_backoff=2h", // above transport.MaxRedeliveryBackoff
 		"mem://?buffer=9223372036854775807",
+		"mem://?max_message_bytes=-1",
 		"mem://?concurrency=1000000000",
 		"mem://?unknown=1",
 		"mem://?concurrency=1&concurrency=2",

@@ -18,6 +18,8 @@ const Scheme = "mem"
 //
 //	buffer=N             WithBuffer(N), 1 to MaxBuffer
 //	overflow=block|fail  WithOverflow(OverflowBlock|OverflowFail)
+//	max_message_bytes=N  WithMessageLimits(N, …)
+//	max_header_bytes=N   WithMessageLimits(…, N)
 //
 // (transport.Open takes the common ones: concurrency, batch,
 // redelivery_backoff, redelivery_backoff_max, close_timeout.) An unknown,
@@ -40,6 +42,7 @@ func Open(_ context.Context, u *url.URL) (driver.Driver, error) {
 		return nil, fmt.Errorf("%w: URL %s: query: %w", ErrInvalidOption, u.Redacted(), err)
 	}
 	var opts []Option
+	maxMessage, maxMetadata := 0, 0
 	for name, values := range query {
 		if err := urlopt.Once(ErrInvalidOption, name, values); err != nil {
 			return nil, err
@@ -61,10 +64,21 @@ func Open(_ context.Context, u *url.URL) (driver.Driver, error) {
 			default:
 				return nil, fmt.Errorf("%w: URL parameter overflow=%q, want block or fail", ErrInvalidOption, v)
 			}
+		case "max_message_bytes", "max_header_bytes":
+			n, err := urlopt.IntIn(ErrInvalidOption, name, v, 0, MaxLimitBytes)
+			if err != nil {
+				return nil, err
+			}
+			if name == "max_message_bytes" {
+				maxMessage = n
+			} else {
+				maxMetadata = n
+			}
 		default:
 			return nil, fmt.Errorf("%w: unknown URL parameter %q", ErrInvalidOption, name)
 		}
 	}
+	opts = append(opts, WithMessageLimits(maxMessage, maxMetadata))
 	d, err := NewDriver(opts...)
 	if err != nil {
 		return nil, err

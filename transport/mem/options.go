@@ -38,9 +38,11 @@ const (
 )
 
 type config struct {
-	buffer   int
-	overflow Overflow
-	core     []transport.Option // for transport.New (New only)
+	buffer      int
+	overflow    Overflow
+	maxMessage  int                // driver.Capabilities.MaxMessageBytes; 0 = none
+	maxMetadata int                // driver.Capabilities.MaxHeaderBytes; 0 = none
+	core        []transport.Option // for transport.New (New only)
 }
 
 func defaultConfig() config {
@@ -73,6 +75,27 @@ func WithOverflow(o Overflow) Option {
 			return fmt.Errorf("%w: overflow %v", ErrInvalidOption, o)
 		}
 		c.overflow = o
+		return nil
+	}
+}
+
+// MaxLimitBytes bounds WithMessageLimits.
+const MaxLimitBytes = 1 << 30
+
+// WithMessageLimits makes the in-process broker refuse, like a real one,
+// messages bigger than maxMessage bytes (payload plus metadata) or with
+// more than maxMetadata bytes of metadata (keys plus values); 0 means no
+// limit. Give it your production broker's limits (RabbitMQ's frame size
+// for headers, Kafka's 1 MB, NATS's 1 MB / 64 KB) so that a unit test on
+// mem:// finds what would fail there: Publish returns an error wrapping
+// transport.ErrTooLarge before anything is queued. 0 to MaxLimitBytes;
+// default 0, 0. URL: max_message_bytes=N, max_header_bytes=N.
+func WithMessageLimits(maxMessage, maxMetadata int) Option {
+	return func(c *config) error {
+		if maxMessage < 0 || maxMessage > MaxLimitBytes || maxMetadata < 0 || maxMetadata > MaxLimitBytes {
+			return fmt.Errorf("%w: message limits %d, %d: want 0 to %d", ErrInvalidOption, maxMessage, maxMetadata, MaxLimitBytes)
+		}
+		c.maxMessage, c.maxMetadata = maxMessage, maxMetadata
 		return nil
 	}
 }
