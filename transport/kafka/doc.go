@@ -42,7 +42,7 @@
 // A publish hands every message of the call to the producer at once and
 // returns after the brokers acknowledged all of them (acks=all,
 // idempotent producer, so producer retries never duplicate or reorder a
-// partition). Records wait for kgo's linger (WithLinger) to form batches.
+// partition); records of concurrent publishes share batches.
 // A message must fit in one record batch: WithMaxMessageBytes (1,000,012
 // bytes by default) less the framing, stated in Capabilities.
 //

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -42,7 +43,7 @@ type topicState struct {
 	err  error // the kind cannot name a topic
 
 	mu      sync.Mutex
-	created bool
+	created atomic.Bool
 }
 
 var _ driver.Driver = (*Driver)(nil)
@@ -82,10 +83,8 @@ func NewDriver(brokers []string, opts ...Option) (*Driver, error) {
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes are kgo's default and need acks=all
 		kgo.ProducerBatchMaxBytes(int32(cfg.maxBytes)),
 		kgo.RecordDeliveryTimeout(cfg.deliveryLimit),
+		kgo.ProducerLinger(cfg.linger),
 	)
-	if cfg.linger >= 0 {
-		popts = append(popts, kgo.ProducerLinger(cfg.linger))
-	}
 	prod, err := kgo.NewClient(popts...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
@@ -199,12 +198,12 @@ func isTopicName(s string) bool {
 // ensure creates st's topic unless creation is off or it was done before.
 // An existing topic is left as it is (its partition count too).
 func (d *Driver) ensure(ctx context.Context, st *topicState) error {
-	if d.cfg.noCreate {
+	if d.cfg.noCreate || st.created.Load() {
 		return nil
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	if st.created {
+	if st.created.Load() {
 		return nil
 	}
 	_, err := d.adm.CreateTopic(ctx, d.cfg.partitions, d.cfg.replication, nil, st.name)
@@ -218,7 +217,7 @@ func (d *Driver) ensure(ctx context.Context, st *topicState) error {
 	default:
 		return fmt.Errorf("kafka: create topic %q: %w", st.name, err)
 	}
-	st.created = true
+	st.created.Store(true)
 	return nil
 }
 

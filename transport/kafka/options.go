@@ -68,7 +68,7 @@ type config struct {
 	joinTimeout   time.Duration
 	session       time.Duration
 	heartbeat     time.Duration
-	linger        time.Duration // < 0: kgo's default
+	linger        time.Duration
 	deliveryLimit time.Duration
 	maxBytes      int
 	clientID      string
@@ -87,7 +87,6 @@ func defaultConfig() config {
 		joinTimeout:   DefaultJoinTimeout,
 		session:       DefaultSessionTimeout,
 		heartbeat:     DefaultHeartbeatInterval,
-		linger:        -1,
 		maxBytes:      DefaultMaxMessageBytes,
 		clientID:      DefaultClientID,
 		logger:        watermill.NopLogger{},
@@ -236,7 +235,10 @@ func WithGroupTimeouts(session, heartbeat time.Duration) Option {
 
 // WithLinger sets how long the producer waits for more records of a
 // partition before sending a batch (kgo.ProducerLinger). 0 to 1m.
-// Default: kgo's default (10ms). URL: linger=D.
+// Default: 0, not kgo's 10ms: a publish waits for its own records'
+// acknowledgements, so a linger only adds to its latency (kgo's
+// ProduceSync cuts the linger short for the same reason), and batches
+// form anyway while a request is in flight. URL: linger=D.
 func WithLinger(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 || d > time.Minute {

@@ -51,6 +51,9 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		r := &recs[i]
 		r.Topic = topics[i]
 		r.Value = m.Payload
+		// Not ctx: kgo fails every record buffered with a cancelled
+		// record, those of concurrent calls too.
+		r.Context = context.Background()
 		enc.encode(r, m)
 		d.prod.Produce(ctx, r, w.promise)
 	}
