@@ -48,6 +48,15 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	recs := make([]kgo.Record, len(msgs))
 	enc := newEncoder(msgs)
 	for i, m := range msgs {
+		if ctx.Err() != nil {
+			// Produce fails a record at once when ctx ends while the
+			// buffer is full: produce nothing after it, so that a key's
+			// records never go out with a gap.
+			if w.left.Add(-int64(len(msgs)-i)) == 0 {
+				close(w.done)
+			}
+			break
+		}
 		r := &recs[i]
 		r.Topic = topics[i]
 		r.Value = m.Payload
@@ -56,6 +65,9 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		r.Context = context.Background()
 		enc.encode(r, m)
 		d.prod.Produce(ctx, r, w.promise)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
 	}
 	select {
 	case <-w.done:
