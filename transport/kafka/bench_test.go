@@ -101,10 +101,9 @@ func pair(b *testing.B, n int, raw, tb func(n int) time.Duration) {
 }
 
 func newRawProducer(b *testing.B, brokers []string) *kgo.Client {
-	// The producer settings of the transport: acks=all, idempotent
-	// (kgo's default), no linger.
-	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.ProducerLinger(0))
+	// The producer settings of the driver: acks=all, idempotent (kgo's
+	// default), kgo's default linger.
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.RequiredAcks(kgo.AllISRAcks()))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -122,7 +121,7 @@ func createTopic(b *testing.B, cl *kgo.Client, topic string) {
 }
 
 // publishWarm creates the kind's topic and loads its metadata.
-func publishWarm(b *testing.B, tr *kafka.Transport, kind string) {
+func publishWarm(b *testing.B, tr *testTransport, kind string) {
 	b.Helper()
 	if err := tr.Publisher().Publish(kind+".warm", benchMessage(0, kind+".warm")); err != nil {
 		b.Fatal(err)
@@ -210,9 +209,10 @@ func BenchmarkPublish(b *testing.B) {
 			return time.Since(start)
 		})
 	})
-	// Sequential: one goroutine, one message per call: one round trip each.
+	// Sequential: one goroutine, one message per call: one round trip
+	// (and one linger) each.
 	b.Run("1goroutine", func(b *testing.B) {
-		pair(b, 1000, func(n int) time.Duration {
+		pair(b, 200, func(n int) time.Duration {
 			start := time.Now()
 			for i := range n {
 				if err := raw.ProduceSync(ctx, benchRecord(rawTopic, key, i)).FirstErr(); err != nil {
@@ -263,7 +263,7 @@ func BenchmarkConsume(b *testing.B) {
 		wg.Wait()
 		return kind
 	}
-	pair(b, 20000, func(n int) time.Duration {
+	rawConsume := func(n int) time.Duration {
 		kind := fill(n)
 		start := time.Now()
 		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumerGroup(randomName("g")),
@@ -282,27 +282,68 @@ func BenchmarkConsume(b *testing.B) {
 			got += fs.NumRecords()
 		}
 		return time.Since(start)
-	}, func(n int) time.Duration {
-		kind := fill(n)
-		start := time.Now()
-		sub, err := tr.Subscriber(randomName("g"))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer func() { _ = sub.Close() }()
-		ch, err := sub.Subscribe(ctx, kind+".#")
-		if err != nil {
-			b.Fatal(err)
-		}
-		timeout := time.After(time.Minute)
-		for got := 0; got < n; got++ {
-			select {
-			case msg := <-ch:
-				msg.Ack()
-			case <-timeout:
-				b.Fatalf("tradebus consumed %d of %d", got, n)
+	}
+	// channel: Watermill's Subscribe channel, the reader acks each.
+	b.Run("channel", func(b *testing.B) {
+		pair(b, 20000, rawConsume, func(n int) time.Duration {
+			kind := fill(n)
+			start := time.Now()
+			sub, err := tr.Subscriber(randomName("g"))
+			if err != nil {
+				b.Fatal(err)
 			}
-		}
-		return time.Since(start)
+			defer func() { _ = sub.Close() }()
+			ch, err := sub.Subscribe(ctx, kind+".#")
+			if err != nil {
+				b.Fatal(err)
+			}
+			timeout := time.After(time.Minute)
+			for got := 0; got < n; got++ {
+				select {
+				case msg := <-ch:
+					msg.Ack()
+				case <-timeout:
+					b.Fatalf("tradebus consumed %d of %d", got, n)
+				}
+			}
+			return time.Since(start)
+		})
+	})
+	// handler: the core's Consume with a no-op handler on its key-ordered
+	// workers.
+	b.Run("handler", func(b *testing.B) {
+		pair(b, 20000, rawConsume, func(n int) time.Duration {
+			kind := fill(n)
+			start := time.Now()
+			sub, err := tr.NewSubscriber(randomName("g"))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = sub.Close() }()
+			cctx, cancel := context.WithCancel(ctx)
+			defer cancel()
+			var got atomic.Int64
+			done := make(chan struct{})
+			wait, err := sub.Consume(cctx, kind+".#", func(*message.Message) ([]*message.Message, error) {
+				if got.Add(1) == int64(n) {
+					close(done)
+				}
+				return nil, nil
+			})
+			if err != nil {
+				b.Fatal(err)
+			}
+			select {
+			case <-done:
+			case <-time.After(time.Minute):
+				b.Fatalf("tradebus consumed %d of %d", got.Load(), n)
+			}
+			elapsed := time.Since(start)
+			cancel()
+			if err := wait(); err != nil {
+				b.Fatal(err)
+			}
+			return elapsed
+		})
 	})
 }

@@ -31,7 +31,7 @@ func TestConformance(t *testing.T) {
 		caps := caps
 		caps.ParallelKeys = false
 		transporttest.Run(t, func(t *testing.T) transport.Transport {
-			return newTransport(t, brokers, kafka.WithConcurrency(1))
+			return newTransport(t, brokers, transport.WithConcurrency(1))
 		}, caps)
 	})
 }
@@ -50,14 +50,14 @@ func TestWatermillUniversal(t *testing.T) {
 		ExactlyOnceDelivery:              false,
 		NewSubscriberReceivesOldMessages: false, // run below, with a group per subscriber
 	}
-	opts := []kafka.Option{
+	opts := []any{
 		kafka.WithTopicPrefix(randomName("wm") + "."),
 		// The suite joins up to 50 members to one group one after the
 		// other: a short heartbeat makes each rebalance quick. It nacks
 		// one message 100 times in a row: a short backoff keeps that
 		// quick too.
 		kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond),
-		kafka.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond),
+		transport.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond),
 	}
 	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		tr := newTransport(t, brokers, opts...)

@@ -1,26 +1,30 @@
-// Package kafka is the tradebus transport on Apache Kafka: a Watermill
-// message.Publisher and message.Subscriber written directly on franz-go's
-// kgo client, with consumer groups, commit-after-ack and key-ordered
-// concurrency.
+// Package kafka is the tradebus driver for Apache Kafka, written directly
+// on franz-go's kgo client. It only moves batches; the portable core
+// (package transport) turns it into a Watermill publisher and subscribers
+// with key-ordered concurrency, redelivery backoff and one Close:
 //
-//	tr, err := kafka.New([]string{"broker1:9092", "broker2:9092"})
-//	tr, err := kafka.Open(ctx, u) // kafka://broker1:9092,broker2:9092?prefix=prod.
+//	drv, err := kafka.NewDriver([]string{"broker1:9092", "broker2:9092"})
+//	tr, err := transport.New(drv, transport.WithConcurrency(8))
+//	tr, err := transport.Open(ctx, "kafka://broker1:9092,broker2:9092?prefix=prod.")
 //
+// Importing the package registers the kafka:// scheme with transport.Open.
 // For tests and examples, package kafkatest starts an embedded cluster.
+// The driver's own operations (Lag, TopicName, Ping) are methods of
+// *Driver, reachable through (*transport.Portable).Driver().
 //
 // # Routing
 //
 // An event with routing key trade.binance.BTCUSDT goes to the topic of its
 // kind, "tradebus.trade" (WithTopicPrefix sets the prefix), with its
-// "partitionkey" metadata (the symbol) as record key, so every symbol lives
-// in one partition, in publish order. Topics are created on first use with
+// partition key (the symbol) as record key, so every symbol lives in one
+// partition, in publish order. Topics are created on first use with
 // WithPartitions partitions (WithoutTopicCreation turns that off).
 //
 // A subscription to a pattern (trade.*.BTCUSDT, trade.#) consumes the
-// kind's topic and filters the rest of the key in-process: a record that
-// does not match is skipped and counts as handled. So a pattern that
-// wants one symbol of a busy kind still fetches the whole kind; give such
-// streams their own kind if that matters.
+// kind's topic; the core skips the records whose routing key does not
+// match, and they count as handled. So a pattern that wants one symbol of
+// a busy kind still fetches the whole kind; give such streams their own
+// kind if that matters.
 //
 // Metadata travels as record headers in the CloudEvents Kafka binary
 // binding, readable by any Kafka client: ce_id, ce_type, ce_source,
@@ -35,58 +39,50 @@
 //
 // # Delivery semantics
 //
-// Publish returns after the brokers acknowledged every message (acks=all,
+// A publish hands every message of the call to the producer at once and
+// returns after the brokers acknowledged all of them (acks=all,
 // idempotent producer, so producer retries never duplicate or reorder a
-// partition). Concurrent Publish calls share batches; many records are in
-// flight at once.
+// partition); records of concurrent publishes share batches.
+// A message must fit in one record batch: WithMaxMessageBytes (1,000,012
+// bytes by default) less the framing, stated in Capabilities.
 //
-// Subscriber is at-least-once. Every Subscribe call is a member of the
-// Kafka consumer group GroupID(group, pattern): members of one group and
-// pattern share the topic's partitions; every (group, pattern) receives
-// every matching event. A group without committed offsets starts at the
-// oldest retained record.
+// Consuming is at least once. Every Subscribe is a member of the Kafka
+// consumer group GroupID(group, pattern): members of one group and pattern
+// share the topic's partitions; every (group, pattern) receives every
+// matching event. A group without committed offsets starts at the oldest
+// retained record.
 //
-// Within a subscription up to WithConcurrency messages are in flight, never
-// two of one partition key: symbols run in parallel, each in order. The
-// offset committed for a partition (every WithCommitInterval, on
-// revocation and on close) is one past the longest prefix of acked
-// records, never past a record not yet acked — so a crash redelivers what
-// was unacked (and what was acked after it), never loses anything.
-//
-// A nacked message is delivered again after a backoff (WithRedeliveryBackoff)
-// in its key's lane, before later messages of that key; other keys go on,
-// and the partition's commit point waits for it. A message nacked forever
-// holds its key and its partition's commit point: put the poison-queue
-// middleware in front of handlers.
+// The offset committed for a partition (every WithCommitInterval, on
+// revocation and on close, in one request for all partitions) is one past
+// the longest prefix of acked records, never past a record not yet acked
+// — so a crash redelivers what was unacked (and what was acked after it),
+// never loses anything. A message the core gives back (when it stops with
+// messages not handled) keeps the commit point before it; the partition
+// is sought back to its first unacked record, or its next owner starts
+// there.
 //
 // When a rebalance takes partitions away, the member stops fetching them,
-// finishes the records it already fetched (within WithCloseTimeout),
-// commits and lets go: the next owner continues exactly after, so each
-// key keeps its order across members and nothing is handled twice in an
-// orderly rebalance. What is not acked in time is redelivered to the next
-// owner.
-//
-// Closing the Transport drains: nothing new is handed out, messages held
-// by handlers are awaited until the ctx of Close ends, acked offsets are
-// committed, members leave their groups. Cancelling a subscription's ctx
-// abandons its in-flight messages (uncommitted, redelivered to the group).
+// waits until the records it already received are acked or given back
+// (within WithRevokeTimeout), commits and lets go: the next owner
+// continues exactly after, so each key keeps its order across members and
+// nothing is handled twice in an orderly rebalance. Past the timeout the
+// member drops the later acks of those partitions, and the next owner
+// gets their unacked records again.
 //
 // # Errors
 //
-// Invalid options, URLs and URL parameters wrap ErrInvalidOption; invalid
-// routing keys and patterns wrap events.ErrInvalidRoutingKey; a kind that
-// cannot be part of a Kafka topic name is a *TopicError (ErrInvalidTopic);
-// broker failures of Publish are a *PublishError wrapping kgo or kerr
-// errors (errors.Is(err, kerr.NotEnoughReplicas) …); use after Close is
-// ErrClosed; Subscribe that cannot join in time is ErrJoinTimeout. Fetch
-// and commit failures inside a running subscription cannot be returned:
-// they are logged (WithLogger) and retried by the client. Credentials
-// never appear in errors or logs.
+// Invalid options, URLs and URL parameters wrap transport.ErrInvalidOption
+// (ErrInvalidOption here is the same value); a kind that cannot be part of
+// a Kafka topic name is a *TopicError (ErrInvalidTopic); records the
+// broker did not take are named in a *driver.SendError wrapping kgo or
+// kerr errors (errors.Is(err, kerr.NotEnoughReplicas) …); Subscribe that
+// cannot join in time is ErrJoinTimeout. Fetch and commit failures inside
+// a running subscription are retried by the client and logged
+// (WithLogger). Credentials never appear in errors or logs.
 //
 // # Concurrency
 //
-// Transport, Publisher and Subscriber are safe for concurrent use. Each
-// Subscribe call starts its own client (connections, a poll goroutine, a
-// committer and up to WithConcurrency handler lanes); Close stops all of
-// them.
+// A Driver is safe for concurrent use. The producer client is shared by
+// every publish; each Subscribe starts its own client (its connections,
+// kgo's goroutines and one committer goroutine).
 package kafka

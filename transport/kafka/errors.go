@@ -3,21 +3,21 @@ package kafka
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tradebus/tradebus/transport"
 )
 
 var (
-	// ErrInvalidOption is matched (errors.Is) by every error New and Open
-	// return for a bad option, URL or URL query parameter.
-	ErrInvalidOption = errors.New("kafka: invalid option")
+	// ErrInvalidOption is transport.ErrInvalidOption: every error
+	// NewDriver and Open return for a bad option, URL or URL query
+	// parameter wraps it.
+	ErrInvalidOption = transport.ErrInvalidOption
 
-	// ErrClosed is returned by Publish, Subscribe, SubscribeInitialize and
-	// Subscriber once the Transport (or, for Subscribe, the Subscriber) is
-	// closed.
-	ErrClosed = errors.New("kafka: closed")
+	// ErrClosed is transport.ErrClosed.
+	ErrClosed = transport.ErrClosed
 
-	// ErrInvalidGroup is returned by Transport.Subscriber for an empty
-	// consumer group name or one containing ':' (the separator of GroupID).
-	ErrInvalidGroup = errors.New("kafka: invalid consumer group")
+	// ErrInvalidGroup is transport.ErrInvalidGroup.
+	ErrInvalidGroup = transport.ErrInvalidGroup
 
 	// ErrInvalidTopic is matched by the *TopicError returned for a routing
 	// key or pattern whose kind cannot be part of a Kafka topic name.
@@ -43,22 +43,3 @@ func (e *TopicError) Error() string {
 
 // Unwrap returns ErrInvalidTopic.
 func (e *TopicError) Unwrap() error { return ErrInvalidTopic }
-
-// PublishError reports the messages of one Publish call that the broker did
-// not acknowledge. It unwraps to the first failure's cause (a kerr error,
-// kgo.ErrClientClosed, context.DeadlineExceeded …).
-type PublishError struct {
-	Key    string // routing key (Watermill topic) of the call
-	UUID   string // UUID of the first message that failed
-	Failed int    // how many messages of the call failed
-	Total  int    // how many messages the call published
-	Err    error  // the first failure
-}
-
-func (e *PublishError) Error() string {
-	return fmt.Sprintf("kafka: publish %q: %d of %d messages not acknowledged, first %s: %v",
-		e.Key, e.Failed, e.Total, e.UUID, e.Err)
-}
-
-// Unwrap returns the first failure.
-func (e *PublishError) Unwrap() error { return e.Err }

@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
@@ -22,7 +23,11 @@ func Example() {
 	}
 	defer cluster.Close()
 
-	tr, err := kafka.New(cluster.Brokers(), kafka.WithPartitions(4))
+	drv, err := kafka.NewDriver(cluster.Brokers(), kafka.WithPartitions(4))
+	if err != nil {
+		log.Fatal(err)
+	}
+	tr, err := transport.New(drv, transport.WithConcurrency(8))
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -50,7 +55,8 @@ func Example() {
 			log.Fatal(err)
 		}
 	}
-	fmt.Println("topic:", tr.Topic("trade.binance.BTCUSDT"))
+	// Driver-specific operations through Driver(): Lag, TopicName.
+	fmt.Println("topic:", tr.Driver().(*kafka.Driver).TopicName("trade.binance.BTCUSDT"))
 	for range 2 {
 		msg := <-trades
 		fmt.Println(msg.Metadata.Get(events.MetaRoutingKey), string(msg.Payload))

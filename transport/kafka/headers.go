@@ -4,10 +4,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 // Record header names. Metadata travels in the CloudEvents Kafka binary
@@ -120,21 +120,25 @@ func metadataKey(header string) (key string, ok bool) {
 }
 
 // encoder fills records from messages. It carves every record's headers
-// and header values out of two allocations per Publish call.
+// and header values out of two allocations per SendBatch call.
 type encoder struct {
 	hs  []kgo.RecordHeader
 	buf []byte
 }
 
-// newEncoder sizes an encoder for messages. Sizes are estimates: when a
-// slab fills up, append moves on to a new one, and the records filled so
-// far keep pointing into the old one.
-func newEncoder(messages []*message.Message) *encoder {
-	nh := 0
-	for _, msg := range messages {
-		nh += len(msg.Metadata) + 2
+// newEncoder sizes an encoder for msgs. Sizes are exact for messages whose
+// UUID is their "id" metadata; when a slab fills up, append moves on to a
+// new one, and the records filled so far keep pointing into the old one.
+func newEncoder(msgs []*driver.Message) *encoder {
+	nh, nb := 0, 0
+	for _, m := range msgs {
+		nh += len(m.Metadata) + 1
+		for _, v := range m.Metadata {
+			nb += len(v)
+		}
+		nb += len(m.PartitionKey)
 	}
-	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, nh*40)}
+	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, nb)}
 }
 
 func (e *encoder) bytes(v string) []byte {
@@ -143,79 +147,91 @@ func (e *encoder) bytes(v string) []byte {
 	return e.buf[start:len(e.buf):len(e.buf)]
 }
 
-// encode fills r's key and headers from msg published with routing key
-// route.
-func (e *encoder) encode(r *kgo.Record, msg *message.Message, route string) {
-	md := msg.Metadata
+// encode fills r's key and headers from m.
+func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
+	md := m.Metadata
 	start := len(e.hs)
 	for k, v := range md {
 		e.hs = append(e.hs, kgo.RecordHeader{Key: headerName(k), Value: e.bytes(v)})
 	}
 	if rk, ok := md[events.MetaRoutingKey]; !ok {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: e.bytes(route)})
-	} else if rk != route {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderRoute, Value: e.bytes(route)})
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: e.bytes(m.Key)})
+	} else if rk != m.Key {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderRoute, Value: e.bytes(m.Key)})
 	}
-	if md[events.MetaID] != msg.UUID {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderUUID, Value: e.bytes(msg.UUID)})
+	if md[events.MetaID] != m.UUID {
+		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderUUID, Value: e.bytes(m.UUID)})
 	}
 	r.Headers = e.hs[start:len(e.hs):len(e.hs)]
 	// A non-nil key, even when empty: messages without a partition key
 	// are all one key and must stay on one partition, in order.
-	r.Key = e.bytes(md[events.MetaPartitionKey])
-}
-
-// encode is encoder.encode for a single message.
-func encode(r *kgo.Record, msg *message.Message, route string) {
-	newEncoder([]*message.Message{msg}).encode(r, msg, route)
-}
-
-// decoded is a record turned back into message parts.
-type decoded struct {
-	uuid     string
-	metadata message.Metadata
-	route    string // the routing key to match patterns against
+	r.Key = e.bytes(m.PartitionKey)
 }
 
 // decode turns a record of topic kind (the topic without its prefix) into
-// message parts. It never fails: headers it does not know become metadata
-// of the same name. A record without a UUID (produced by another client)
-// gets "kafka:<topic>/<partition>/<offset>", stable across redeliveries. A
-// record without partitionkey metadata but with a key gets the key as
-// partitionkey.
-func decode(r *kgo.Record, kind string) decoded {
-	d := decoded{metadata: make(message.Metadata, len(r.Headers)+1)}
+// m (all but AckID). It never fails: headers it does not know become
+// metadata of the same name. A record without a UUID (produced by another
+// client) gets "kafka:<topic>/<partition>/<offset>", stable across
+// redeliveries. A record without partitionkey metadata but with a key gets
+// the key as partitionkey. The payload is the record's value (not
+// copied); every header value is cut out of one string.
+func decode(r *kgo.Record, kind string, m *driver.Message) {
+	n := len(r.Key)
 	for _, h := range r.Headers {
+		n += len(h.Value)
+	}
+	var sb strings.Builder
+	sb.Grow(n)
+	for _, h := range r.Headers {
+		sb.Write(h.Value)
+	}
+	sb.Write(r.Key)
+	all := sb.String()
+
+	md := make(map[string]string, len(r.Headers)+1)
+	var uuid, route string
+	at := 0
+	for _, h := range r.Headers {
+		v := all[at : at+len(h.Value)]
+		at += len(h.Value)
 		switch h.Key {
 		case HeaderUUID:
-			d.uuid = string(h.Value)
+			uuid = v
 		case HeaderRoute:
-			d.route = string(h.Value)
+			route = v
 		default:
 			key, _ := metadataKey(h.Key)
-			d.metadata[key] = string(h.Value)
+			md[key] = v
 		}
 	}
-	if d.uuid == "" {
-		d.uuid = d.metadata[events.MetaID]
+	if uuid == "" {
+		uuid = md[events.MetaID]
 	}
-	if d.uuid == "" {
-		d.uuid = "kafka:" + r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" +
+	if uuid == "" {
+		uuid = "kafka:" + r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" +
 			strconv.FormatInt(r.Offset, 10)
 	}
-	rk, ok := d.metadata[events.MetaRoutingKey]
+	rk, ok := md[events.MetaRoutingKey]
 	if !ok || rk == "" {
 		rk = kind
-		if d.route != "" {
-			rk = d.route
+		if route != "" {
+			rk = route
 		}
-		d.metadata[events.MetaRoutingKey] = rk
+		md[events.MetaRoutingKey] = rk
 	}
-	if d.route == "" {
-		d.route = rk
+	if route == "" {
+		route = rk
 	}
-	if _, ok := d.metadata[events.MetaPartitionKey]; !ok && len(r.Key) > 0 {
-		d.metadata[events.MetaPartitionKey] = string(r.Key)
+	pk, ok := md[events.MetaPartitionKey]
+	if !ok && len(r.Key) > 0 {
+		pk = all[at:]
+		md[events.MetaPartitionKey] = pk
 	}
-	return d
+	*m = driver.Message{
+		UUID:         uuid,
+		Key:          route,
+		PartitionKey: pk,
+		Metadata:     md,
+		Payload:      r.Value,
+	}
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
@@ -36,22 +37,69 @@ func randomName(prefix string) string {
 	return prefix + hex.EncodeToString(b[:])
 }
 
+// testTransport is a Transport on the core with its Kafka driver at hand.
+type testTransport struct {
+	*transport.Portable
+	drv *kafka.Driver
+}
+
+// Lag is the driver's Lag.
+func (tr *testTransport) Lag(ctx context.Context, group, pattern string) ([]kafka.PartitionLag, error) {
+	return tr.drv.Lag(ctx, group, pattern)
+}
+
+// Topic is the driver's TopicName.
+func (tr *testTransport) Topic(key string) string { return tr.drv.TopicName(key) }
+
+// wrap returns tt (a *transport.Portable on a Kafka driver) as a
+// testTransport.
+func wrap(t testing.TB, tt transport.Transport) *testTransport {
+	t.Helper()
+	p, ok := tt.(*transport.Portable)
+	if !ok {
+		t.Fatalf("transport %T, want *transport.Portable", tt)
+	}
+	drv, ok := p.Driver().(*kafka.Driver)
+	if !ok {
+		t.Fatalf("driver %T, want *kafka.Driver", p.Driver())
+	}
+	return &testTransport{Portable: p, drv: drv}
+}
+
 // newTransport returns a Transport on brokers with a topic prefix unique to
 // the test; Close and (on an external cluster) the deletion of its topics
-// are registered with t.Cleanup.
-func newTransport(t testing.TB, brokers []string, opts ...kafka.Option) *kafka.Transport {
+// are registered with t.Cleanup. opts are kafka.Options (for the driver)
+// and transport.Options (for the core).
+func newTransport(t testing.TB, brokers []string, opts ...any) *testTransport {
 	t.Helper()
 	prefix := randomName("tb") + "."
-	opts = append([]kafka.Option{
+	kopts := []kafka.Option{
 		kafka.WithTopicPrefix(prefix),
 		kafka.WithPartitions(4),
 		kafka.WithCommitInterval(100 * time.Millisecond),
-		kafka.WithCloseTimeout(2 * time.Second),
-	}, opts...)
-	tr, err := kafka.New(brokers, opts...)
-	if err != nil {
-		t.Fatalf("kafka.New: %v", err)
+		kafka.WithRevokeTimeout(2 * time.Second),
 	}
+	topts := []transport.Option{transport.WithCloseTimeout(2 * time.Second)}
+	for _, o := range opts {
+		switch o := o.(type) {
+		case kafka.Option:
+			kopts = append(kopts, o)
+		case transport.Option:
+			topts = append(topts, o)
+		default:
+			t.Fatalf("option %T", o)
+		}
+	}
+	drv, err := kafka.NewDriver(brokers, kopts...)
+	if err != nil {
+		t.Fatalf("kafka.NewDriver: %v", err)
+	}
+	p, err := transport.New(drv, topts...)
+	if err != nil {
+		_ = drv.Close(context.Background())
+		t.Fatalf("transport.New: %v", err)
+	}
+	tr := &testTransport{Portable: p, drv: drv}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		defer cancel()

@@ -30,27 +30,28 @@ type PartitionLag struct {
 // topic, sorted by partition. It counts records the pattern filters out
 // too: they are skipped in-process, after fetching. It is safe for
 // concurrent use.
-func (t *Transport) Lag(ctx context.Context, group, pattern string) ([]PartitionLag, error) {
-	topic, err := t.topicFor(pattern)
+func (d *Driver) Lag(ctx context.Context, group, pattern string) ([]PartitionLag, error) {
+	st, err := d.topic(pattern)
 	if err != nil {
 		return nil, err
 	}
+	topic := st.name
 	gid := GroupID(group, pattern)
-	ends, err := t.adm.ListEndOffsets(ctx, topic)
+	ends, err := d.adm.ListEndOffsets(ctx, topic)
 	if err == nil {
 		err = ends.Error()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kafka: lag of %q: end offsets of %s: %w", gid, topic, err)
 	}
-	starts, err := t.adm.ListStartOffsets(ctx, topic)
+	starts, err := d.adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
 		return nil, fmt.Errorf("kafka: lag of %q: start offsets of %s: %w", gid, topic, err)
 	}
-	committed, err := t.adm.FetchOffsets(ctx, gid)
+	committed, err := d.adm.FetchOffsets(ctx, gid)
 	if err == nil {
 		err = committed.Error()
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/kafka"
 )
 
@@ -45,8 +46,8 @@ func TestWithoutTopicCreation(t *testing.T) {
 	msg := newMsg("A", "x")
 	msg.SetContext(ctx)
 	err := tr.Publisher().Publish(randomName("missing")+".a", msg)
-	var pe *kafka.PublishError
-	if !errors.As(err, &pe) || !errors.Is(err, kerr.UnknownTopicOrPartition) || pe.UUID != msg.UUID {
-		t.Fatalf("Publish to a missing topic: %v, want a *PublishError wrapping UnknownTopicOrPartition", err)
+	var se *driver.SendError
+	if !errors.As(err, &se) || !errors.Is(err, kerr.UnknownTopicOrPartition) || se.Failed[0] == nil {
+		t.Fatalf("Publish to a missing topic: %v, want a *driver.SendError wrapping UnknownTopicOrPartition", err)
 	}
 }

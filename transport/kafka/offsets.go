@@ -23,6 +23,7 @@ type trackedOffset struct {
 	offset int64
 	epoch  int32
 	acked  bool
+	nacked bool // given back: not acked in this generation
 }
 
 // add registers a fetched record. Offsets must increase; a record at or
@@ -50,7 +51,7 @@ func (t *offsetTracker) add(offset int64, epoch int32) bool {
 func (t *offsetTracker) ack(offset int64) bool {
 	live := t.entries[t.head:]
 	i := sort.Search(len(live), func(i int) bool { return live[i].offset >= offset })
-	if i == len(live) || live[i].offset != offset || live[i].acked {
+	if i == len(live) || live[i].offset != offset || live[i].acked || live[i].nacked {
 		return false
 	}
 	live[i].acked = true
@@ -60,6 +61,28 @@ func (t *offsetTracker) ack(offset int64) bool {
 		t.head++
 	}
 	return true
+}
+
+// nack marks offset as given back: it stays pending (the committable
+// offset never passes it) and a later ack of it is ignored. It reports
+// whether offset was pending and not given back before.
+func (t *offsetTracker) nack(offset int64) bool {
+	live := t.entries[t.head:]
+	i := sort.Search(len(live), func(i int) bool { return live[i].offset >= offset })
+	if i == len(live) || live[i].offset != offset || live[i].acked || live[i].nacked {
+		return false
+	}
+	live[i].nacked = true
+	return true
+}
+
+// firstPending returns the first offset added and not part of the acked
+// prefix; ok is false if there is none.
+func (t *offsetTracker) firstPending() (offset int64, ok bool) {
+	if t.head == len(t.entries) {
+		return 0, false
+	}
+	return t.entries[t.head].offset, true
 }
 
 // committable returns the offset to commit (one past the acked prefix) and

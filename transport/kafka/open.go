@@ -10,43 +10,57 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/urlopt"
 )
 
 // Scheme is the URL scheme Open accepts.
 const Scheme = "kafka"
 
-// Open returns a Transport for the cluster named by a kafka:// URL and
-// pings it within ctx. The host lists the seed brokers, comma-separated:
+// Open returns the Driver for the cluster named by a kafka:// URL and
+// pings it within ctx; it is the opener transport.Open uses for the kafka
+// scheme (import this package, or transport/all). The host lists the seed
+// brokers, comma-separated:
 //
 //	kafka://broker1:9092,broker2:9092?prefix=prod.&partitions=32
 //	kafka://user:secret@broker:9093?tls=true&sasl=scram-sha-512
 //
 // The user and password authenticate with SASL (sasl=plain by default when
-// they are given). Query parameters map to options:
+// they are given). The core's parameters (concurrency, batch,
+// redelivery_backoff, redelivery_backoff_max, close_timeout) are parsed by
+// transport.Open; the driver's own map to options:
 //
 //	prefix=P                       WithTopicPrefix(P)
 //	partitions=N                   WithPartitions(N)
 //	replication=N                  WithReplicationFactor(N)
 //	create_topics=true|false       false: WithoutTopicCreation()
-//	concurrency=N                  WithConcurrency(N)
 //	commit_interval=D              WithCommitInterval(D)
-//	redelivery_backoff=D           WithRedeliveryBackoff(D, max)
-//	redelivery_backoff_max=D       WithRedeliveryBackoff(initial, D)
-//	close_timeout=D                WithCloseTimeout(D)
+//	revoke_timeout=D               WithRevokeTimeout(D)
 //	join_timeout=D                 WithJoinTimeout(D)
 //	session_timeout=D              WithGroupTimeouts(D, heartbeat)
 //	heartbeat_interval=D           WithGroupTimeouts(session, D)
 //	linger=D                       WithLinger(D)
 //	delivery_timeout=D             WithDeliveryTimeout(D)
+//	max_message_bytes=N            WithMaxMessageBytes(N)
 //	client_id=S                    WithClientID(S)
 //	tls=true|false                 WithTLS (system roots, server name from the host)
 //	tls_ca=PATH                    WithTLS trusting the PEM certificates in PATH
 //	sasl=plain|scram-sha-256|scram-sha-512
 //
 // Durations use time.ParseDuration syntax (500ms, 10s). An unknown,
-// repeated or malformed parameter is an error wrapping ErrInvalidOption.
-// Errors never contain the password.
-func Open(ctx context.Context, u *url.URL) (*Transport, error) {
+// repeated, malformed or out-of-bounds parameter is an error wrapping
+// transport.ErrInvalidOption. Errors never contain the password.
+func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
+	d, err := OpenDriver(ctx, u)
+	if err != nil {
+		return nil, err // never a non-nil interface holding a nil pointer
+	}
+	return d, nil
+}
+
+// OpenDriver is Open returning the concrete type.
+func OpenDriver(ctx context.Context, u *url.URL) (*Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -62,15 +76,15 @@ func Open(ctx context.Context, u *url.URL) (*Transport, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: open %s: %w", red, err)
 	}
-	t, err := New(brokers, opts...)
+	d, err := NewDriver(brokers, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: open %s: %w", red, err)
 	}
-	if err := t.Ping(ctx); err != nil {
-		_ = t.Close(context.Background())
+	if err := d.Ping(ctx); err != nil {
+		_ = d.Close(context.Background())
 		return nil, fmt.Errorf("kafka: open %s: %w", red, err)
 	}
-	return t, nil
+	return d, nil
 }
 
 func parseQuery(u *url.URL) ([]Option, error) {
@@ -79,38 +93,23 @@ func parseQuery(u *url.URL) ([]Option, error) {
 		return nil, fmt.Errorf("%w: query: %w", ErrInvalidOption, err)
 	}
 	var (
-		opts                []Option
-		backoff, backoffMax = DefaultRedeliveryBackoff, DefaultRedeliveryBackoffMax
-		backoffSet          bool
-		session, heartbeat  = DefaultSessionTimeout, DefaultHeartbeatInterval
-		groupSet            bool
-		useTLS              bool
-		tlsCA               string
-		saslMech            string
+		opts               []Option
+		session, heartbeat = DefaultSessionTimeout, DefaultHeartbeatInterval
+		groupSet           bool
+		useTLS             bool
+		tlsCA              string
+		saslMech           string
 	)
+	inv := ErrInvalidOption
 	for name, values := range query {
-		if len(values) != 1 {
-			return nil, fmt.Errorf("%w: URL parameter %q given %d times", ErrInvalidOption, name, len(values))
+		if err := urlopt.Once(inv, name, values); err != nil {
+			return nil, err
 		}
 		v := values[0]
-		intValue := func() (int, error) {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				return 0, fmt.Errorf("%w: URL parameter %s=%q: not an integer", ErrInvalidOption, name, v)
-			}
-			return n, nil
-		}
-		durValue := func() (time.Duration, error) {
-			d, err := time.ParseDuration(v)
-			if err != nil {
-				return 0, fmt.Errorf("%w: URL parameter %s=%q: not a duration", ErrInvalidOption, name, v)
-			}
-			return d, nil
-		}
 		boolValue := func() (bool, error) {
 			b, err := strconv.ParseBool(v)
 			if err != nil {
-				return false, fmt.Errorf("%w: URL parameter %s=%q: want true or false", ErrInvalidOption, name, v)
+				return false, urlopt.Invalid(inv, name, v, err)
 			}
 			return b, nil
 		}
@@ -125,50 +124,48 @@ func parseQuery(u *url.URL) ([]Option, error) {
 			opts = append(opts, WithTopicPrefix(v))
 		case "client_id":
 			opts = append(opts, WithClientID(v))
-		case "partitions", "replication", "concurrency":
-			if n, err = intValue(); err != nil {
-				return nil, err
-			}
-			switch name {
-			case "partitions":
+		case "partitions":
+			if n, err = urlopt.IntIn(inv, name, v, 1, MaxPartitions); err == nil {
 				opts = append(opts, WithPartitions(n))
-			case "replication":
+			}
+		case "replication":
+			if n, err = urlopt.IntIn(inv, name, v, -1, 32767); err == nil {
 				opts = append(opts, WithReplicationFactor(n))
-			default:
-				opts = append(opts, WithConcurrency(n))
 			}
-		case "create_topics", "tls":
-			if b, err = boolValue(); err != nil {
-				return nil, err
+		case "max_message_bytes":
+			if n, err = urlopt.IntIn(inv, name, v, MinMessageBytes, MaxMessageBytes); err == nil {
+				opts = append(opts, WithMaxMessageBytes(n))
 			}
-			if name == "tls" {
-				useTLS = b
-			} else if !b {
+		case "create_topics":
+			if b, err = boolValue(); err == nil && !b {
 				opts = append(opts, WithoutTopicCreation())
 			}
-		case "commit_interval", "redelivery_backoff", "redelivery_backoff_max", "close_timeout", "join_timeout",
-			"session_timeout", "heartbeat_interval", "linger", "delivery_timeout":
-			if d, err = durValue(); err != nil {
-				return nil, err
-			}
-			switch name {
-			case "commit_interval":
+		case "tls":
+			useTLS, err = boolValue()
+		case "commit_interval":
+			if d, err = urlopt.DurationIn(inv, name, v, time.Millisecond, MaxTimeout); err == nil {
 				opts = append(opts, WithCommitInterval(d))
-			case "redelivery_backoff":
-				backoff, backoffSet = d, true
-			case "redelivery_backoff_max":
-				backoffMax, backoffSet = d, true
-			case "close_timeout":
-				opts = append(opts, WithCloseTimeout(d))
-			case "join_timeout":
+			}
+		case "revoke_timeout":
+			if d, err = urlopt.DurationIn(inv, name, v, 0, MaxTimeout); err == nil {
+				opts = append(opts, WithRevokeTimeout(d))
+			}
+		case "join_timeout":
+			if d, err = urlopt.DurationIn(inv, name, v, time.Millisecond, MaxTimeout); err == nil {
 				opts = append(opts, WithJoinTimeout(d))
-			case "session_timeout":
-				session, groupSet = d, true
-			case "heartbeat_interval":
-				heartbeat, groupSet = d, true
-			case "linger":
+			}
+		case "session_timeout":
+			session, err = urlopt.DurationIn(inv, name, v, time.Millisecond, MaxTimeout)
+			groupSet = true
+		case "heartbeat_interval":
+			heartbeat, err = urlopt.DurationIn(inv, name, v, time.Millisecond, MaxTimeout)
+			groupSet = true
+		case "linger":
+			if d, err = urlopt.DurationIn(inv, name, v, 0, time.Minute); err == nil {
 				opts = append(opts, WithLinger(d))
-			default:
+			}
+		case "delivery_timeout":
+			if d, err = urlopt.Duration(inv, name, v); err == nil {
 				opts = append(opts, WithDeliveryTimeout(d))
 			}
 		case "tls_ca":
@@ -176,11 +173,11 @@ func parseQuery(u *url.URL) ([]Option, error) {
 		case "sasl":
 			saslMech = strings.ToLower(v)
 		default:
-			return nil, fmt.Errorf("%w: unknown URL parameter %q", ErrInvalidOption, name)
+			return nil, fmt.Errorf("%w: unknown URL parameter %q", inv, name)
 		}
-	}
-	if backoffSet {
-		opts = append(opts, WithRedeliveryBackoff(backoff, backoffMax))
+		if err != nil {
+			return nil, err
+		}
 	}
 	if groupSet {
 		opts = append(opts, WithGroupTimeouts(session, heartbeat))

@@ -21,6 +21,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kfake"
 
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
@@ -37,7 +39,16 @@ func TestOpenInvalid(t *testing.T) {
 		"kafka://localhost:9092?nope=1", // unknown parameter
 		"kafka://localhost:9092?partitions=x",
 		"kafka://localhost:9092?partitions=0",
-		"kafka://localhost:9092?concurrency=1&concurrency=2",
+		"kafka://localhost:9092?partitions=9223372036854775807",
+		"kafka://localhost:9092?partitions=1000000000",
+		"kafka://localhost:9092?max_message_bytes=9223372036854775807",
+		"kafka://localhost:9092?commit_interval=2562047h",
+		"kafka://localhost:9092?revoke_timeout=-1s",
+		"kafka://localhost:9092?linger=1000000h",
+		"kafka://localhost:9092?delivery_timeout=1ms",
+		"kafka://localhost:9092?replication=0",
+		"kafka://localhost:9092?prefix=a&prefix=b",
+		"kafka://localhost:9092?concurrency=1", // the core's, removed by transport.Open
 		"kafka://localhost:9092?commit_interval=soon",
 		"kafka://localhost:9092?prefix=a/b",
 		"kafka://localhost:9092?create_topics=maybe",
@@ -61,8 +72,24 @@ func TestOpenInvalid(t *testing.T) {
 			t.Errorf("Open(%q): the error contains the password: %v", u.Redacted(), err)
 		}
 	}
-	if _, err := kafka.Open(context.Background(), nil); !errors.Is(err, kafka.ErrInvalidOption) {
-		t.Errorf("Open(nil): %v", err)
+	if d, err := kafka.Open(context.Background(), nil); !errors.Is(err, kafka.ErrInvalidOption) || d != nil {
+		t.Errorf("Open(nil): %v, %v", d, err)
+	}
+	// Through transport.Open: the core's parameters are checked too.
+	for _, raw := range []string{
+		"kafka://localhost:9092?concurrency=1000000000",
+		"kafka://localhost:9092?batch=9223372036854775807",
+		"kafka://localhost:9092?concurrency=1&concurrency=2",
+		"kafka://localhost:9092?partitions=9223372036854775807",
+		"kafka://u:" + secret + "@localhost:9092?nope=1",
+	} {
+		tt, err := transport.Open(context.Background(), raw)
+		if !errors.Is(err, transport.ErrInvalidOption) || tt != nil {
+			t.Errorf("transport.Open(%q): %v, want an error wrapping ErrInvalidOption", raw, err)
+		}
+		if err != nil && strings.Contains(err.Error(), secret) {
+			t.Errorf("transport.Open: the error contains the password: %v", err)
+		}
 	}
 }
 
@@ -71,54 +98,69 @@ func TestNewInvalid(t *testing.T) {
 		brokers []string
 		opts    []kafka.Option
 	}{
-		"no brokers":         {nil, nil},
-		"bad broker":         {[]string{"localhost"}, nil},
-		"nil option":         {[]string{"localhost:9092"}, []kafka.Option{nil}},
-		"concurrency 0":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithConcurrency(0)}},
-		"partitions 0":       {[]string{"localhost:9092"}, []kafka.Option{kafka.WithPartitions(0)}},
-		"replication 0":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithReplicationFactor(0)}},
-		"commit interval 0":  {[]string{"localhost:9092"}, []kafka.Option{kafka.WithCommitInterval(0)}},
-		"backoff 0":          {[]string{"localhost:9092"}, []kafka.Option{kafka.WithRedeliveryBackoff(0, time.Second)}},
-		"close timeout < 0":  {[]string{"localhost:9092"}, []kafka.Option{kafka.WithCloseTimeout(-1)}},
-		"join timeout 0":     {[]string{"localhost:9092"}, []kafka.Option{kafka.WithJoinTimeout(0)}},
-		"heartbeat too long": {[]string{"localhost:9092"}, []kafka.Option{kafka.WithGroupTimeouts(6*time.Second, 3*time.Second)}},
-		"linger < 0":         {[]string{"localhost:9092"}, []kafka.Option{kafka.WithLinger(-1)}},
-		"delivery 10ms":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithDeliveryTimeout(10 * time.Millisecond)}},
-		"empty client id":    {[]string{"localhost:9092"}, []kafka.Option{kafka.WithClientID("")}},
-		"nil TLS":            {[]string{"localhost:9092"}, []kafka.Option{kafka.WithTLS(nil)}},
-		"plain no password":  {[]string{"localhost:9092"}, []kafka.Option{kafka.WithSASLPlain("u", "")}},
-		"scram bad mech":     {[]string{"localhost:9092"}, []kafka.Option{kafka.WithSASLScram(0, "u", "p")}},
-		"nil logger":         {[]string{"localhost:9092"}, []kafka.Option{kafka.WithLogger(nil)}},
-		"bad prefix":         {[]string{"localhost:9092"}, []kafka.Option{kafka.WithTopicPrefix("a b")}},
+		"no brokers":          {nil, nil},
+		"bad broker":          {[]string{"localhost"}, nil},
+		"nil option":          {[]string{"localhost:9092"}, []kafka.Option{nil}},
+		"partitions 0":        {[]string{"localhost:9092"}, []kafka.Option{kafka.WithPartitions(0)}},
+		"replication 0":       {[]string{"localhost:9092"}, []kafka.Option{kafka.WithReplicationFactor(0)}},
+		"commit interval 0":   {[]string{"localhost:9092"}, []kafka.Option{kafka.WithCommitInterval(0)}},
+		"revoke timeout < 0":  {[]string{"localhost:9092"}, []kafka.Option{kafka.WithRevokeTimeout(-1)}},
+		"revoke timeout huge": {[]string{"localhost:9092"}, []kafka.Option{kafka.WithRevokeTimeout(1 << 62)}},
+		"max bytes small":     {[]string{"localhost:9092"}, []kafka.Option{kafka.WithMaxMessageBytes(10)}},
+		"max bytes huge":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithMaxMessageBytes(1 << 40)}},
+		"partitions huge":     {[]string{"localhost:9092"}, []kafka.Option{kafka.WithPartitions(1 << 40)}},
+		"join timeout 0":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithJoinTimeout(0)}},
+		"heartbeat too long":  {[]string{"localhost:9092"}, []kafka.Option{kafka.WithGroupTimeouts(6*time.Second, 3*time.Second)}},
+		"linger < 0":          {[]string{"localhost:9092"}, []kafka.Option{kafka.WithLinger(-1)}},
+		"delivery 10ms":       {[]string{"localhost:9092"}, []kafka.Option{kafka.WithDeliveryTimeout(10 * time.Millisecond)}},
+		"empty client id":     {[]string{"localhost:9092"}, []kafka.Option{kafka.WithClientID("")}},
+		"nil TLS":             {[]string{"localhost:9092"}, []kafka.Option{kafka.WithTLS(nil)}},
+		"plain no password":   {[]string{"localhost:9092"}, []kafka.Option{kafka.WithSASLPlain("u", "")}},
+		"scram bad mech":      {[]string{"localhost:9092"}, []kafka.Option{kafka.WithSASLScram(0, "u", "p")}},
+		"nil logger":          {[]string{"localhost:9092"}, []kafka.Option{kafka.WithLogger(nil)}},
+		"bad prefix":          {[]string{"localhost:9092"}, []kafka.Option{kafka.WithTopicPrefix("a b")}},
 	}
 	for name, tc := range tests {
-		if _, err := kafka.New(tc.brokers, tc.opts...); !errors.Is(err, kafka.ErrInvalidOption) {
+		if _, err := kafka.NewDriver(tc.brokers, tc.opts...); !errors.Is(err, kafka.ErrInvalidOption) {
 			t.Errorf("%s: %v, want an error wrapping ErrInvalidOption", name, err)
 		}
 	}
 }
 
 func TestInvalidNames(t *testing.T) {
-	tr, err := kafka.New([]string{"127.0.0.1:1"}) // never contacted
+	drv, err := kafka.NewDriver([]string{"127.0.0.1:1"}) // never contacted
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.New(drv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tr.Close(context.Background()) }()
 	var te *kafka.TopicError
-	err = tr.Publisher().Publish("tr/ade.binance.BTCUSDT", newMsg("BTCUSDT", "x"))
-	if !errors.Is(err, kafka.ErrInvalidTopic) || !errors.As(err, &te) || te.Topic != "tradebus.tr/ade" {
-		t.Errorf("Publish to kind tr/ade: %v, want a *TopicError for tradebus.tr/ade", err)
+	long := strings.Repeat("k", 250)
+	err = drv.Prepare(context.Background(), "g", long+".#")
+	if !errors.Is(err, kafka.ErrInvalidTopic) || !errors.As(err, &te) || te.Topic != "tradebus."+long {
+		t.Errorf("Prepare of a 250-byte kind: %v, want a *TopicError", err)
 	}
-	if got := tr.Topic("trade.binance.BTCUSDT"); got != "tradebus.trade" {
-		t.Errorf("Topic = %q, want tradebus.trade", got)
+	err = drv.Topic().SendBatch(context.Background(), []*driver.Message{{Key: long + ".x", Metadata: map[string]string{}}})
+	if !errors.Is(err, kafka.ErrInvalidTopic) {
+		t.Errorf("SendBatch to a 250-byte kind: %v, want a *TopicError", err)
+	}
+	if got := drv.TopicName("trade.binance.BTCUSDT"); got != "tradebus.trade" {
+		t.Errorf("TopicName = %q, want tradebus.trade", got)
 	}
 	for _, g := range []string{"", "a:b"} {
-		if _, err := tr.Subscriber(g); !errors.Is(err, kafka.ErrInvalidGroup) {
+		if s, err := tr.Subscriber(g); !errors.Is(err, kafka.ErrInvalidGroup) || s != nil {
 			t.Errorf("Subscriber(%q): %v, want ErrInvalidGroup", g, err)
 		}
 	}
 	if got := kafka.GroupID("risk", "trade.*.BTCUSDT"); got != "risk:trade.*.BTCUSDT" {
 		t.Errorf("GroupID = %q", got)
+	}
+	caps := drv.Capabilities()
+	if caps.MaxMessageBytes <= 0 || caps.MaxMessageBytes >= kafka.DefaultMaxMessageBytes || caps.Name != "kafka" {
+		t.Errorf("capabilities %+v", caps)
 	}
 }
 
@@ -188,10 +230,11 @@ func TestOpenTLSAndSASL(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			tr, err := kafka.Open(ctx, u)
+			tt, err := transport.Open(ctx, u.String())
 			if err != nil {
 				t.Fatalf("Open(%s): %v", u.Redacted(), err)
 			}
+			tr := wrap(t, tt)
 			t.Cleanup(func() { _ = tr.Close(context.Background()) })
 			ch, _ := subscribe(t, tr, "g", "trade.#")
 			sent := newMsg("BTCUSDT", "over TLS")
@@ -206,7 +249,7 @@ func TestOpenTLSAndSASL(t *testing.T) {
 			bad.User = url.UserPassword(mech.user, "wrong-"+secret)
 			ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel2()
-			if tr2, err := kafka.Open(ctx2, &bad); err == nil {
+			if tr2, err := transport.Open(ctx2, bad.String()); err == nil {
 				_ = tr2.Close(context.Background())
 				t.Error("Open with a wrong password succeeded")
 			} else if strings.Contains(err.Error(), secret) {
@@ -220,7 +263,7 @@ func TestOpenTLSAndSASL(t *testing.T) {
 		u, _ := url.Parse("kafka://plainuser:" + secret + "@" + host)
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
-		if tr, err := kafka.Open(ctx, u); err == nil {
+		if tr, err := transport.Open(ctx, u.String()); err == nil {
 			_ = tr.Close(context.Background())
 			t.Error("Open without TLS against a TLS listener succeeded")
 		} else if strings.Contains(err.Error(), secret) {

@@ -11,23 +11,29 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 )
 
-// Defaults of the options.
+// Defaults and bounds of the options.
 const (
-	DefaultTopicPrefix          = "tradebus."
-	DefaultPartitions           = 16
-	DefaultReplicationFactor    = -1 // the broker's default.replication.factor
-	DefaultConcurrency          = 64
-	DefaultCommitInterval       = time.Second
-	DefaultRedeliveryBackoff    = 10 * time.Millisecond
-	DefaultRedeliveryBackoffMax = time.Second
-	DefaultCloseTimeout         = 10 * time.Second
-	DefaultJoinTimeout          = 60 * time.Second
-	DefaultSessionTimeout       = 45 * time.Second
-	DefaultHeartbeatInterval    = time.Second
-	DefaultClientID             = "tradebus"
-	redeliveryBackoffMultiplier = 2
+	DefaultTopicPrefix       = "tradebus."
+	DefaultPartitions        = 16
+	DefaultReplicationFactor = -1 // the broker's default.replication.factor
+	DefaultCommitInterval    = time.Second
+	DefaultRevokeTimeout     = 10 * time.Second
+	DefaultJoinTimeout       = 60 * time.Second
+	DefaultSessionTimeout    = 45 * time.Second
+	DefaultHeartbeatInterval = time.Second
+	DefaultClientID          = "tradebus"
+	// DefaultMaxMessageBytes is kgo's default ProducerBatchMaxBytes
+	// (1,000,012), below Kafka's default max.message.bytes (1,048,588):
+	// the producer refuses a record whose batch would be bigger.
+	DefaultMaxMessageBytes = 1_000_012
+
+	MaxPartitions   = 100000
+	MinMessageBytes = 1024
+	MaxMessageBytes = 1 << 30 // kgo's upper bound of ProducerBatchMaxBytes
+	MaxTimeout      = time.Hour
+
 	// cleanupTimeout bounds the final offset commit and the group leave
-	// once a drain is over (or its deadline passed).
+	// of a subscription's Close.
 	cleanupTimeout = 5 * time.Second
 )
 
@@ -57,16 +63,14 @@ type config struct {
 	partitions    int32
 	replication   int16
 	noCreate      bool
-	concurrency   int
 	commitEvery   time.Duration
-	backoff       time.Duration
-	backoffMax    time.Duration
-	closeTimeout  time.Duration
+	revokeTimeout time.Duration
 	joinTimeout   time.Duration
 	session       time.Duration
 	heartbeat     time.Duration
 	linger        time.Duration
 	deliveryLimit time.Duration
+	maxBytes      int
 	clientID      string
 	tls           *tls.Config
 	sasl          sasl.Mechanism
@@ -75,26 +79,21 @@ type config struct {
 
 func defaultConfig() config {
 	return config{
-		prefix:       DefaultTopicPrefix,
-		partitions:   DefaultPartitions,
-		replication:  DefaultReplicationFactor,
-		concurrency:  DefaultConcurrency,
-		commitEvery:  DefaultCommitInterval,
-		backoff:      DefaultRedeliveryBackoff,
-		backoffMax:   DefaultRedeliveryBackoffMax,
-		closeTimeout: DefaultCloseTimeout,
-		joinTimeout:  DefaultJoinTimeout,
-		session:      DefaultSessionTimeout,
-		heartbeat:    DefaultHeartbeatInterval,
-		clientID:     DefaultClientID,
-		logger:       watermill.NopLogger{},
+		prefix:        DefaultTopicPrefix,
+		partitions:    DefaultPartitions,
+		replication:   DefaultReplicationFactor,
+		commitEvery:   DefaultCommitInterval,
+		revokeTimeout: DefaultRevokeTimeout,
+		joinTimeout:   DefaultJoinTimeout,
+		session:       DefaultSessionTimeout,
+		heartbeat:     DefaultHeartbeatInterval,
+		maxBytes:      DefaultMaxMessageBytes,
+		clientID:      DefaultClientID,
+		logger:        watermill.NopLogger{},
 	}
 }
 
 func (c *config) validate() error {
-	if c.backoffMax < c.backoff {
-		return fmt.Errorf("%w: redelivery backoff max %s < initial %s", ErrInvalidOption, c.backoffMax, c.backoff)
-	}
 	if c.heartbeat*3 > c.session {
 		return fmt.Errorf("%w: heartbeat interval %s must be at most a third of the session timeout %s",
 			ErrInvalidOption, c.heartbeat, c.session)
@@ -102,7 +101,15 @@ func (c *config) validate() error {
 	return nil
 }
 
-// Option configures a Transport. Options are applied in order by New.
+// durationIn checks an option's duration against [lo, MaxTimeout].
+func durationIn(name string, d, lo time.Duration) error {
+	if d < lo || d > MaxTimeout {
+		return fmt.Errorf("%w: %s %s, want %s to %s", ErrInvalidOption, name, d, lo, MaxTimeout)
+	}
+	return nil
+}
+
+// Option configures a Driver. Options are applied in order by NewDriver.
 type Option func(*config) error
 
 // WithTopicPrefix sets the prefix of every topic name: events of kind k
@@ -127,8 +134,8 @@ func WithTopicPrefix(prefix string) Option {
 // Default: 16 (DefaultPartitions).
 func WithPartitions(n int) Option {
 	return func(c *config) error {
-		if n < 1 || n > 100000 {
-			return fmt.Errorf("%w: partitions %d, want 1..100000", ErrInvalidOption, n)
+		if n < 1 || n > MaxPartitions {
+			return fmt.Errorf("%w: partitions %d, want 1 to %d", ErrInvalidOption, n, MaxPartitions)
 		}
 		c.partitions = int32(n)
 		return nil
@@ -148,7 +155,7 @@ func WithReplicationFactor(n int) Option {
 	}
 }
 
-// WithoutTopicCreation stops the Transport from creating topics: they must
+// WithoutTopicCreation stops the Driver from creating topics: they must
 // exist (created by an operator), or Publish fails with
 // kerr.UnknownTopicOrPartition and Subscribe waits for them. Default: topics
 // are created on first publish or subscribe with WithPartitions partitions.
@@ -159,76 +166,47 @@ func WithoutTopicCreation() Option {
 	}
 }
 
-// WithConcurrency sets how many messages one subscription (one Subscribe
-// call) may have in flight at once: handed to the handler and not yet
-// acked, nacked and waiting for redelivery, or queued behind a message of
-// the same key. Messages with the same "partitionkey" metadata are never in
-// flight at the same time, so each key keeps its order. 1 hands out one
-// message at a time, like Watermill's Kafka subscriber. n must be >= 1.
-// Default: 64 (DefaultConcurrency).
-func WithConcurrency(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: concurrency %d, want >= 1", ErrInvalidOption, n)
-		}
-		c.concurrency = n
-		return nil
-	}
-}
-
 // WithCommitInterval sets how often a subscription commits the offsets
 // acked so far (the contiguous acked prefix of each partition). Offsets are
 // also committed when a partition is revoked and when the subscription
-// stops. A crash redelivers at most what was acked since the last commit.
-// d must be > 0. Default: 1s (DefaultCommitInterval).
+// closes. A crash redelivers at most what was acked since the last commit.
+// 1ms to MaxTimeout. Default: 1s (DefaultCommitInterval). URL:
+// commit_interval=D.
 func WithCommitInterval(d time.Duration) Option {
 	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: commit interval %s, want > 0", ErrInvalidOption, d)
+		if err := durationIn("commit interval", d, time.Millisecond); err != nil {
+			return err
 		}
 		c.commitEvery = d
 		return nil
 	}
 }
 
-// WithRedeliveryBackoff sets the delay before a nacked message is delivered
-// again (in its key's lane, so later messages of that key wait): initial
-// after the first nack, doubling after each further nack of the same
-// message, capped at max. Both must be > 0 and max >= initial.
-// Default: 10ms initial, 1s max (DefaultRedeliveryBackoff,
-// DefaultRedeliveryBackoffMax).
-func WithRedeliveryBackoff(initial, max time.Duration) Option {
+// WithRevokeTimeout sets how long a member losing partitions in a
+// rebalance waits for the messages of those partitions it already
+// received to be acked (or given back) before it commits and lets them go.
+// Within it, the next owner continues exactly after the last acked
+// message: nothing is handled twice and each key keeps its order across
+// members. Past it the member stops counting the acks of those partitions
+// and the next owner gets the rest again (at least once). 0 to MaxTimeout.
+// Default: 10s (DefaultRevokeTimeout). URL: revoke_timeout=D.
+func WithRevokeTimeout(d time.Duration) Option {
 	return func(c *config) error {
-		if initial <= 0 || max <= 0 {
-			return fmt.Errorf("%w: redelivery backoff %s..%s, want > 0", ErrInvalidOption, initial, max)
+		if err := durationIn("revoke timeout", d, 0); err != nil {
+			return err
 		}
-		c.backoff, c.backoffMax = initial, max
-		return nil
-	}
-}
-
-// WithCloseTimeout sets how long Subscriber.Close, and a subscription
-// losing a partition in a rebalance, wait for messages already handed to
-// the handler to be acked or nacked before abandoning them (they stay
-// uncommitted and are redelivered to the group). d must be >= 0.
-// Transport.Close uses its ctx instead. Default: 10s (DefaultCloseTimeout).
-func WithCloseTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: close timeout %s, want >= 0", ErrInvalidOption, d)
-		}
-		c.closeTimeout = d
+		c.revokeTimeout = d
 		return nil
 	}
 }
 
 // WithJoinTimeout bounds how long Subscribe waits for the consumer group to
-// be joined and partitions assigned; past it Subscribe returns
-// ErrJoinTimeout. d must be > 0. Default: 60s (DefaultJoinTimeout).
+// be joined; past it Subscribe returns ErrJoinTimeout. 1ms to MaxTimeout.
+// Default: 60s (DefaultJoinTimeout). URL: join_timeout=D.
 func WithJoinTimeout(d time.Duration) Option {
 	return func(c *config) error {
-		if d <= 0 {
-			return fmt.Errorf("%w: join timeout %s, want > 0", ErrInvalidOption, d)
+		if err := durationIn("join timeout", d, time.Millisecond); err != nil {
+			return err
 		}
 		c.joinTimeout = d
 		return nil
@@ -237,55 +215,78 @@ func WithJoinTimeout(d time.Duration) Option {
 
 // WithGroupTimeouts sets the consumer group session timeout (a member that
 // does not heartbeat for that long is removed and its partitions move) and
-// the heartbeat interval (how fast a member notices a rebalance). heartbeat
-// must be > 0 and at most session/3; session must lie within the broker's
-// group.min/max.session.timeout.ms. Default: 45s session, 1s heartbeat
-// (DefaultSessionTimeout, DefaultHeartbeatInterval).
+// the heartbeat interval (how fast a member notices a rebalance). Both 1ms
+// to MaxTimeout, heartbeat at most session/3; session must lie within the
+// broker's group.min/max.session.timeout.ms. Default: 45s session, 1s
+// heartbeat (DefaultSessionTimeout, DefaultHeartbeatInterval). URL:
+// session_timeout=D, heartbeat_interval=D.
 func WithGroupTimeouts(session, heartbeat time.Duration) Option {
 	return func(c *config) error {
-		if session <= 0 || heartbeat <= 0 {
-			return fmt.Errorf("%w: group session %s heartbeat %s, want > 0", ErrInvalidOption, session, heartbeat)
+		if err := durationIn("group session timeout", session, time.Millisecond); err != nil {
+			return err
+		}
+		if err := durationIn("heartbeat interval", heartbeat, time.Millisecond); err != nil {
+			return err
 		}
 		c.session, c.heartbeat = session, heartbeat
 		return nil
 	}
 }
 
-// WithLinger sets how long the producer waits for more records before
-// sending a batch. Batches form anyway while a request is in flight, so the
-// default sends at once; a linger trades latency for fewer, larger
-// requests. d must be >= 0. Default: 0.
+// WithLinger sets how long the producer waits for more records of a
+// partition before sending a batch (kgo.ProducerLinger). 0 to 1m.
+// Default: 0, not kgo's 10ms: a publish waits for its own records'
+// acknowledgements, so a linger only adds to its latency (kgo's
+// ProduceSync cuts the linger short for the same reason), and batches
+// form anyway while a request is in flight. URL: linger=D.
 func WithLinger(d time.Duration) Option {
 	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: linger %s, want >= 0", ErrInvalidOption, d)
+		if d < 0 || d > time.Minute {
+			return fmt.Errorf("%w: linger %s, want 0 to 1m", ErrInvalidOption, d)
 		}
 		c.linger = d
 		return nil
 	}
 }
 
+// WithMaxMessageBytes sets the producer's largest record batch
+// (kgo.ProducerBatchMaxBytes), which bounds one message: set it to the
+// max.message.bytes of your topics when they allow more than the default.
+// MinMessageBytes to MaxMessageBytes. Default: 1,000,012
+// (DefaultMaxMessageBytes). URL: max_message_bytes=N.
+func WithMaxMessageBytes(n int) Option {
+	return func(c *config) error {
+		if n < MinMessageBytes || n > MaxMessageBytes {
+			return fmt.Errorf("%w: max message bytes %d, want %d to %d", ErrInvalidOption, n, MinMessageBytes, MaxMessageBytes)
+		}
+		c.maxBytes = n
+		return nil
+	}
+}
+
 // WithDeliveryTimeout bounds how long the producer keeps retrying a record
-// (across broker failures) before failing it; Publish then returns an
+// (across broker failures) before failing it; the publish then returns an
 // error. 0 means no bound: a record is retried until acknowledged, until
-// the message's context is done (Publish returns) or until Close. d must be
-// 0 or >= 1s. Default: 0.
+// the publish's context is done or until Close. 0 or 1s to MaxTimeout.
+// Default: 0. URL: delivery_timeout=D.
 func WithDeliveryTimeout(d time.Duration) Option {
 	return func(c *config) error {
-		if d != 0 && d < time.Second {
-			return fmt.Errorf("%w: delivery timeout %s, want 0 or >= 1s", ErrInvalidOption, d)
+		if d != 0 {
+			if err := durationIn("delivery timeout", d, time.Second); err != nil {
+				return err
+			}
 		}
 		c.deliveryLimit = d
 		return nil
 	}
 }
 
-// WithClientID sets the client id the brokers see (logs, quotas). It must
-// not be empty. Default: "tradebus" (DefaultClientID).
+// WithClientID sets the client id the brokers see (logs, quotas): 1 to 255
+// bytes. Default: "tradebus" (DefaultClientID).
 func WithClientID(id string) Option {
 	return func(c *config) error {
-		if id == "" {
-			return fmt.Errorf("%w: empty client id", ErrInvalidOption)
+		if id == "" || len(id) > 255 {
+			return fmt.Errorf("%w: client id %q, want 1 to 255 bytes", ErrInvalidOption, id)
 		}
 		c.clientID = id
 		return nil
@@ -339,7 +340,7 @@ func WithSASLScram(mechanism ScramMechanism, user, password string) Option {
 }
 
 // WithLogger sets the logger for what a subscription cannot return as an
-// error (fetch and commit failures). It must not be nil. Default: none
+// error (fetch and commit failures, which the client retries). It must not be nil. Default: none
 // (watermill.NopLogger).
 func WithLogger(l watermill.LoggerAdapter) Option {
 	return func(c *config) error {

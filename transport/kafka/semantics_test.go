@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
 )
 
@@ -34,7 +35,7 @@ func newMsg(pkey, payload string) *message.Message {
 	return msg
 }
 
-func publish(t *testing.T, tr *kafka.Transport, key string, msgs ...*message.Message) {
+func publish(t *testing.T, tr *testTransport, key string, msgs ...*message.Message) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -46,7 +47,7 @@ func publish(t *testing.T, tr *kafka.Transport, key string, msgs ...*message.Mes
 	}
 }
 
-func subscribe(t *testing.T, tr *kafka.Transport, group, pattern string) (<-chan *message.Message, context.CancelFunc) {
+func subscribe(t *testing.T, tr *testTransport, group, pattern string) (<-chan *message.Message, context.CancelFunc) {
 	t.Helper()
 	sub, err := tr.Subscriber(group)
 	if err != nil {
@@ -77,7 +78,7 @@ func recv(t *testing.T, ch <-chan *message.Message) *message.Message {
 }
 
 // committed returns the group's committed offset of partition 0.
-func committed(t *testing.T, tr *kafka.Transport, group, pattern string) (committed, lag int64) {
+func committed(t *testing.T, tr *testTransport, group, pattern string) (committed, lag int64) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
 	defer cancel()
@@ -170,7 +171,7 @@ func TestCommitOnlyAckedPrefix(t *testing.T) {
 // go on; the offset is committed only once it is acked.
 func TestNackRedeliversInLane(t *testing.T) {
 	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(1),
-		kafka.WithRedeliveryBackoff(20*time.Millisecond, 50*time.Millisecond))
+		transport.WithRedeliveryBackoff(20*time.Millisecond, 50*time.Millisecond))
 	kind := randomName("k")
 	pattern := kind + ".#"
 	group := randomName("g")
@@ -316,12 +317,14 @@ func TestRebalanceKeepsOrder(t *testing.T) {
 }
 
 // TestRevokeAbandonsHeldMessages: a member holds messages unacked when a
-// rebalance takes one of its partitions; after WithCloseTimeout it
-// abandons that partition's messages (their context ends) and the new
-// owner gets exactly those, while the partition it keeps stays its own.
+// rebalance takes one of its partitions; after WithRevokeTimeout it lets
+// that partition go uncommitted and the new owner gets exactly those
+// messages, while the partition it keeps stays its own. The old member's
+// late acks of the moved partition are dropped; its acks of the kept one
+// are committed.
 func TestRevokeAbandonsHeldMessages(t *testing.T) {
 	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(2),
-		kafka.WithCloseTimeout(300*time.Millisecond), kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond))
+		kafka.WithRevokeTimeout(300*time.Millisecond), kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond))
 	kind := randomName("k")
 	pattern := kind + ".#"
 	group := randomName("g")
@@ -354,35 +357,48 @@ func TestRevokeAbandonsHeldMessages(t *testing.T) {
 		defer mu.Unlock()
 		return len(got) > 0
 	})
-	time.Sleep(200 * time.Millisecond) // let the rest of the partition arrive
-	abandoned := 0
-	for _, msg := range held {
-		select {
-		case <-msg.Context().Done():
-			abandoned++
-			mu.Lock()
-			ok := got[msg.UUID]
-			mu.Unlock()
-			if !ok {
-				waitFor(t, "redelivery of "+string(msg.Payload), func() bool {
-					mu.Lock()
-					defer mu.Unlock()
-					return got[msg.UUID]
-				})
+	// The partition moved whole: wait until member 2 has all of it,
+	// i.e. until the group's lag is only member 1's held partition.
+	lagOf := func() (total int64, parts int) {
+		ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+		defer cancel()
+		lags, err := tr.Lag(ctx, group, pattern)
+		if err != nil {
+			t.Fatalf("Lag: %v", err)
+		}
+		for _, l := range lags {
+			total += l.Lag
+			if l.Lag > 0 {
+				parts++
 			}
-		default:
-			mu.Lock()
-			if got[msg.UUID] {
-				t.Errorf("message %s still held by member 1 was delivered to member 2", msg.Payload)
-			}
-			mu.Unlock()
-			msg.Ack()
+		}
+		return total, parts
+	}
+	waitFor(t, "member 2 to commit the moved partition", func() bool {
+		_, parts := lagOf()
+		return parts == 1
+	})
+	mu.Lock()
+	moved := len(got)
+	for uuid := range got {
+		found := false
+		for _, msg := range held {
+			found = found || msg.UUID == uuid
+		}
+		if !found {
+			t.Errorf("member 2 got %s, which member 1 never held", uuid)
 		}
 	}
-	mu.Lock()
-	defer mu.Unlock()
-	t.Logf("member 1 abandoned %d, member 2 got %d", abandoned, len(got))
-	if abandoned == 0 || abandoned == n || len(got) != abandoned {
-		t.Errorf("abandoned %d of %d, member 2 got %d: want one partition's messages moved", abandoned, n, len(got))
+	mu.Unlock()
+	if total, _ := lagOf(); moved == 0 || moved == n || int(total) != n-moved {
+		t.Errorf("member 2 got %d of %d, lag %d: want one partition's messages moved", moved, n, total)
 	}
+	for _, msg := range held {
+		msg.Ack()
+	}
+	waitFor(t, "member 1's acks of the partition it kept to be committed", func() bool {
+		total, _ := lagOf()
+		return total == 0
+	})
+	t.Logf("member 2 got %d of %d", moved, n)
 }

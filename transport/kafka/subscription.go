@@ -8,154 +8,96 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/transport/internal/keyed"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// subscription is one Subscribe call: one member of a Kafka consumer group
-// with its own client. Its goroutines: the poll loop (fetch, filter, hand
-// to the keyed pool), the committer, the pool's lanes (deliver and wait for
-// the ack), and kgo's own.
+// subscription is one Subscribe call: one member of the Kafka consumer
+// group GroupID(group, pattern) with its own client, consuming the
+// pattern's kind topic. Its goroutines: the committer and kgo's own.
 type subscription struct {
-	s       *Subscriber
-	t       *Transport
+	d       *Driver
 	cfg     *config
 	pattern string
 	kind    string
 	topic   string
 	groupID string
-
 	cl      *kgo.Client
-	pool    *keyed.Pool
-	out     chan *message.Message
-	maxPoll int
 
-	msgCtx    context.Context // parent of every message's context
-	msgCancel context.CancelFunc
-	afterCtx  func() bool // unregisters the Subscribe ctx watcher
+	mu      sync.Mutex
+	parts   map[int32]*partitionState            // assigned partitions with fetched records
+	rewinds map[int32]*partitionState            // nacked: seek back on the next poll
+	wake    context.CancelFunc                   // ends the poll in progress, if any
+	seek    map[string]map[int32]kgo.EpochOffset // scratch of applyRewinds
 
-	draining  chan struct{} // closed: hand out nothing new, redeliver nothing
-	aborting  chan struct{} // closed: abandon messages in flight
-	drainOnce sync.Once
-	abortOnce sync.Once
-
-	pollCtx    context.Context
-	pollCancel context.CancelFunc
-	pollDone   chan struct{}
-	commitStop chan struct{}
-	commitDone chan struct{}
-
-	mu        sync.Mutex
-	parts     map[int32]*partitionState
 	ready     chan struct{}
 	readyOnce sync.Once
+	closing   chan struct{} // closed: revocations wait for nothing
 
-	commitMu sync.Mutex // serialises commits with revocations
-
-	stopOnce sync.Once
-	done     chan struct{}
+	commitMu   sync.Mutex // serialises commits with revocations
+	commitStop chan struct{}
+	commitDone chan struct{}
 }
 
-// partitionState is the delivery and commit state of one assigned
-// partition. A revoked or lost partition's state is discarded; if the
-// partition comes back, a new state starts from the committed offset.
+// partitionState is the commit state of one assigned partition for one
+// generation: from the first record fetched after it was assigned (or
+// after it was rewound) until it is revoked, lost or rewound. The acks
+// of an older generation are dropped.
 type partitionState struct {
 	partition int32
 
 	mu        sync.Mutex
 	tr        offsetTracker
-	committed int64 // last committed offset, -1 if none by this member
-	stopped   bool  // revoked or lost: hand out nothing more
-	inflight  int   // messages being handed out or with the handler
-	idle      chan struct{}
-	drained   chan struct{} // closed once every fetched record is acked; nil until asked for
-	stop      chan struct{} // closed with stopped
-	abort     chan struct{} // closed: abandon the messages in flight
-	abortOnce sync.Once
+	committed int64         // last committed offset, -1 if none by this member
+	nacked    int           // pending records given back
+	stale     bool          // revoked, lost or rewound: acks are dropped
+	settled   chan struct{} // closed once every fetched record is acked or given back; nil until asked for
 }
 
 func newPartitionState(p int32) *partitionState {
-	idle := make(chan struct{})
-	close(idle)
-	return &partitionState{partition: p, committed: -1, idle: idle,
-		stop: make(chan struct{}), abort: make(chan struct{})}
+	return &partitionState{partition: p, committed: -1}
 }
 
-// begin registers a message about to be handed out; false once the
-// partition is stopped.
-func (p *partitionState) begin() bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.stopped {
-		return false
-	}
-	if p.inflight == 0 {
-		p.idle = make(chan struct{})
-	}
-	p.inflight++
-	return true
+// ackRef is the AckID of a record.
+type ackRef struct {
+	part   *partitionState
+	offset int64
 }
 
-func (p *partitionState) end() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.inflight--
-	if p.inflight == 0 {
-		close(p.idle)
-	}
-}
-
-// markStopped stops hand-outs and returns a channel closed once nothing of
-// the partition is in flight.
-func (p *partitionState) markStopped() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if !p.stopped {
-		p.stopped = true
-		close(p.stop)
-	}
-	return p.idle
-}
-
-func (p *partitionState) abandon() { p.abortOnce.Do(func() { close(p.abort) }) }
-
+// add registers a fetched record; false if it was fetched before.
 func (p *partitionState) add(offset int64, epoch int32) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.tr.add(offset, epoch)
 }
 
-func (p *partitionState) ack(offset int64) {
-	p.mu.Lock()
-	p.tr.ack(offset)
-	if p.drained != nil && p.tr.pending() == 0 {
+// signal closes settled if it was asked for and nothing is pending but
+// records given back. p.mu is held.
+func (p *partitionState) signal() {
+	if p.settled != nil && p.tr.pending() == p.nacked {
 		select {
-		case <-p.drained:
+		case <-p.settled:
 		default:
-			close(p.drained)
+			close(p.settled)
 		}
 	}
-	p.mu.Unlock()
 }
 
-// allAcked returns a channel closed once every record fetched so far is
-// acked (or filtered out). Records are no longer fetched for a partition
+// allSettled returns a channel closed once every record fetched so far
+// is acked or given back. Records are no longer fetched for a partition
 // being revoked, so it closes when the fetched backlog is done.
-func (p *partitionState) allAcked() <-chan struct{} {
+func (p *partitionState) allSettled() <-chan struct{} {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.drained == nil {
-		p.drained = make(chan struct{})
-		if p.tr.pending() == 0 {
-			close(p.drained)
-		}
+	if p.settled == nil {
+		p.settled = make(chan struct{})
+		p.signal()
 	}
-	return p.drained
+	return p.settled
 }
 
 // toCommit returns the offset to commit if it is past the committed one.
@@ -175,50 +117,57 @@ func (p *partitionState) setCommitted(off int64) {
 	p.mu.Unlock()
 }
 
-// delivery is one matching record on its way to the handler.
-type delivery struct {
-	rec  *kgo.Record
-	part *partitionState
-	msg  *message.Message // first delivery's message (decoded when polled)
-	key  string
+func (p *partitionState) markStale() {
+	p.mu.Lock()
+	p.stale = true
+	p.mu.Unlock()
 }
 
-func newSubscription(ctx context.Context, s *Subscriber, pattern, topic string) (*subscription, error) {
-	t := s.t
+// Subscribe joins the Kafka consumer group GroupID(group, pattern) on the
+// topic of pattern's kind (creating the topic unless WithoutTopicCreation)
+// and returns once this member has joined (at most WithJoinTimeout); a new
+// member may get its partitions a rebalance round later. A group that has
+// never committed starts at the oldest retained record. Every record of
+// the kind is received; the core skips those whose routing key does not
+// match pattern (they count as handled).
+func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.Subscription, error) {
+	st, err := d.topic(pattern)
+	if err != nil {
+		return nil, err
+	}
+	joinCtx, cancel := context.WithTimeoutCause(ctx, d.cfg.joinTimeout, ErrJoinTimeout)
+	defer cancel()
+	if err := d.ensure(joinCtx, st); err != nil {
+		return nil, fmt.Errorf("kafka: subscribe %q: %w", pattern, joinErr(joinCtx, err))
+	}
 	sub := &subscription{
-		s:          s,
-		t:          t,
-		cfg:        &t.cfg,
+		d:          d,
+		cfg:        &d.cfg,
 		pattern:    pattern,
 		kind:       events.Kind(pattern),
-		topic:      topic,
-		groupID:    GroupID(s.group, pattern),
-		pool:       keyed.New(t.cfg.concurrency),
-		out:        make(chan *message.Message),
-		maxPoll:    max(t.cfg.concurrency, 256),
-		draining:   make(chan struct{}),
-		aborting:   make(chan struct{}),
-		pollDone:   make(chan struct{}),
+		topic:      st.name,
+		groupID:    GroupID(group, pattern),
+		parts:      make(map[int32]*partitionState),
+		rewinds:    make(map[int32]*partitionState),
+		ready:      make(chan struct{}),
+		closing:    make(chan struct{}),
 		commitStop: make(chan struct{}),
 		commitDone: make(chan struct{}),
-		parts:      make(map[int32]*partitionState),
-		ready:      make(chan struct{}),
-		done:       make(chan struct{}),
 	}
-	// Rebalances must finish within the rebalance timeout; a revoke waits
-	// up to the close timeout for messages in flight.
-	rebalance := max(60*time.Second, t.cfg.closeTimeout+cleanupTimeout+10*time.Second)
-	opts := append(t.clientOpts(),
+	// A revocation may wait up to the revoke timeout for acks, and then
+	// commits: the rebalance timeout leaves room for both.
+	rebalance := max(60*time.Second, d.cfg.revokeTimeout+cleanupTimeout+10*time.Second)
+	opts := append(d.clientOpts(),
 		kgo.ConsumerGroup(sub.groupID),
-		kgo.ConsumeTopics(topic),
+		kgo.ConsumeTopics(sub.topic),
 		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.DisableAutoCommit(),
 		kgo.BlockRebalanceOnPoll(),
 		kgo.OnPartitionsAssigned(sub.onAssigned),
 		kgo.OnPartitionsRevoked(sub.onRevoked),
 		kgo.OnPartitionsLost(sub.onLost),
-		kgo.SessionTimeout(t.cfg.session),
-		kgo.HeartbeatInterval(t.cfg.heartbeat),
+		kgo.SessionTimeout(d.cfg.session),
+		kgo.HeartbeatInterval(d.cfg.heartbeat),
 		kgo.RebalanceTimeout(rebalance),
 	)
 	cl, err := kgo.NewClient(opts...)
@@ -226,145 +175,203 @@ func newSubscription(ctx context.Context, s *Subscriber, pattern, topic string) 
 		return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
 	}
 	sub.cl = cl
-	sub.msgCtx, sub.msgCancel = context.WithCancel(ctx)
-	sub.pollCtx, sub.pollCancel = context.WithCancel(context.Background())
-	return sub, nil
-}
-
-// start runs the poll loop and the committer and watches the Subscribe
-// ctx.
-func (sub *subscription) start() {
-	go sub.poll()
 	go sub.commitLoop()
-	sub.afterCtx = context.AfterFunc(sub.msgCtx, func() {
-		_ = sub.stop(context.Background(), true)
-	})
-}
-
-func (sub *subscription) markReady() { sub.readyOnce.Do(func() { close(sub.ready) }) }
-
-func (sub *subscription) isDraining() bool {
 	select {
-	case <-sub.draining:
-		return true
-	default:
-		return false
+	case <-sub.ready:
+		return sub, nil
+	case <-joinCtx.Done():
+		_ = sub.Close(context.Background())
+		return nil, fmt.Errorf("kafka: subscribe %q as %q: %w", pattern, sub.groupID, joinErr(joinCtx, joinCtx.Err()))
 	}
 }
 
-func (sub *subscription) abort() { sub.abortOnce.Do(func() { close(sub.aborting) }) }
+// joinErr prefers ErrJoinTimeout over a bare deadline error.
+func joinErr(ctx context.Context, err error) error {
+	if cause := context.Cause(ctx); errors.Is(cause, ErrJoinTimeout) {
+		return ErrJoinTimeout
+	}
+	return err
+}
 
-// poll fetches records, registers them with their partition's offset
-// tracker while rebalances are blocked (so a revocation sees every record
-// polled before it), then hands the matching ones to the keyed pool.
-func (sub *subscription) poll() {
-	defer close(sub.pollDone)
-	var batch []*delivery
+// ReceiveBatch polls up to max records (kgo PollRecords, blocking for the
+// first), registers each with its partition's offset tracker while
+// rebalances are blocked — so that a revocation sees every record received
+// before it — and returns them. A record fetched twice (a fetch repeated
+// after a broker cut) is returned once.
+func (sub *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
 	for {
-		fetches := sub.cl.PollRecords(sub.pollCtx, sub.maxPoll)
-		if sub.pollCtx.Err() != nil || fetches.IsClientClosed() {
+		pctx, cancel := context.WithCancel(ctx)
+		sub.mu.Lock()
+		if len(sub.rewinds) > 0 {
+			cancel() // block rebalances, seek back, poll again
+		} else {
+			sub.wake = cancel
+		}
+		sub.mu.Unlock()
+		fetches := sub.cl.PollRecords(pctx, max)
+		sub.mu.Lock()
+		sub.wake = nil
+		sub.mu.Unlock()
+		cancel()
+		if fetches.IsClientClosed() {
 			sub.cl.AllowRebalance()
-			return
+			return nil, ErrClosed
 		}
 		fetches.EachError(func(topic string, partition int32, err error) {
-			if errors.Is(err, context.Canceled) {
+			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
 			sub.cfg.logger.Error("kafka: fetch failed", err, watermill.LogFields{
 				"topic": topic, "partition": partition, "group": sub.groupID})
 		})
-		batch = batch[:0]
-		sub.mu.Lock()
-		fetches.EachRecord(func(r *kgo.Record) {
-			if r.Topic != sub.topic {
-				return
-			}
-			p := sub.parts[r.Partition]
-			if p == nil {
-				p = newPartitionState(r.Partition)
-				sub.parts[r.Partition] = p
-			}
-			if !p.add(r.Offset, r.LeaderEpoch) {
-				return // already seen: a duplicate fetch
-			}
-			d := decode(r, sub.kind)
-			if !events.MatchPattern(sub.pattern, d.route) {
-				p.ack(r.Offset) // filtered out: handled
-				return
-			}
-			msg := message.NewMessage(d.uuid, r.Value)
-			msg.Metadata = d.metadata
-			batch = append(batch, &delivery{rec: r, part: p, msg: msg, key: d.metadata[events.MetaPartitionKey]})
-		})
-		sub.mu.Unlock()
+		msgs := sub.take(fetches)
 		sub.cl.AllowRebalance()
-		for i, d := range batch {
-			if err := sub.pool.Submit(sub.pollCtx, d.key, func() { sub.deliver(d) }); err != nil {
-				clear(batch[i:])
-				return
-			}
-			batch[i] = nil
+		if len(msgs) > 0 {
+			return msgs, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
 	}
 }
 
-// deliver hands d to the handler until it is acked, redelivering after a
-// backoff on nack. It gives up, leaving the offset uncommitted, when the
-// partition is revoked or the subscription stops.
-func (sub *subscription) deliver(d *delivery) {
-	backoff := sub.cfg.backoff
-	msg := d.msg
-	for {
-		if sub.isDraining() || !d.part.begin() {
-			return
-		}
-		if msg == nil {
-			dd := decode(d.rec, sub.kind)
-			msg = message.NewMessage(dd.uuid, d.rec.Value)
-			msg.Metadata = dd.metadata
-		}
-		ctx, cancel := context.WithCancel(sub.msgCtx)
-		msg.SetContext(ctx)
-		select {
-		case sub.out <- msg:
-		case <-sub.draining:
-			cancel()
-			d.part.end()
-			return
-		case <-d.part.stop:
-			cancel()
-			d.part.end()
-			return
-		}
-		acked := false
-		select {
-		case <-msg.Acked():
-			acked = true
-		case <-msg.Nacked():
-		case <-sub.aborting:
-		case <-d.part.abort:
-		}
-		cancel()
-		if acked {
-			d.part.ack(d.rec.Offset)
-		}
-		d.part.end()
-		if acked {
-			return
-		}
-		msg = nil
-		timer := time.NewTimer(backoff)
-		select {
-		case <-timer.C:
-		case <-sub.draining:
-			timer.Stop()
-			return
-		case <-d.part.stop:
-			timer.Stop()
-			return
-		}
-		backoff = min(backoff*redeliveryBackoffMultiplier, sub.cfg.backoffMax)
+// take applies the rewinds asked for and turns the new records of
+// fetches into messages. Rebalances are blocked.
+func (sub *subscription) take(fetches kgo.Fetches) []*driver.Message {
+	sub.mu.Lock()
+	defer sub.mu.Unlock()
+	rewound := sub.applyRewinds()
+	n := fetches.NumRecords()
+	if n == 0 {
+		return nil
 	}
+	// One allocation each for the messages and their ack ids.
+	msgs := make([]driver.Message, n)
+	refs := make([]ackRef, n)
+	out := make([]*driver.Message, 0, n)
+	fetches.EachRecord(func(r *kgo.Record) {
+		if r.Topic != sub.topic {
+			return
+		}
+		if _, ok := rewound[r.Partition]; ok {
+			return // fetched before the seek: it comes again
+		}
+		p := sub.parts[r.Partition]
+		if p == nil {
+			p = newPartitionState(r.Partition)
+			sub.parts[r.Partition] = p
+		}
+		if !p.add(r.Offset, r.LeaderEpoch) {
+			return // already received: a repeated fetch
+		}
+		i := len(out)
+		m := &msgs[i]
+		decode(r, sub.kind, m)
+		refs[i] = ackRef{part: p, offset: r.Offset}
+		m.AckID = &refs[i]
+		out = append(out, m)
+	})
+	return out
+}
+
+// applyRewinds seeks every partition with records given back to its
+// first record not acked, starting a new generation of its state, and
+// returns those partitions (nil if none). sub.mu is held and rebalances
+// are blocked.
+func (sub *subscription) applyRewinds() map[int32]*partitionState {
+	if len(sub.rewinds) == 0 {
+		return nil
+	}
+	rewound := sub.rewinds
+	sub.rewinds = make(map[int32]*partitionState)
+	if sub.seek == nil {
+		sub.seek = map[string]map[int32]kgo.EpochOffset{sub.topic: {}}
+	}
+	seek := sub.seek[sub.topic]
+	clear(seek)
+	for part, p := range rewound {
+		if sub.parts[part] != p {
+			delete(rewound, part) // revoked (or rewound) since
+			continue
+		}
+		next := newPartitionState(part)
+		p.mu.Lock()
+		off, ok := p.tr.firstPending()
+		p.stale = true
+		next.tr.next, next.tr.epoch, next.tr.has = p.tr.next, p.tr.epoch, p.tr.has
+		next.committed = p.committed
+		p.mu.Unlock()
+		if !ok {
+			delete(rewound, part)
+			continue
+		}
+		sub.parts[part] = next
+		seek[part] = kgo.EpochOffset{Epoch: -1, Offset: off}
+	}
+	if len(seek) > 0 {
+		sub.cl.SetOffsets(sub.seek)
+	}
+	return rewound
+}
+
+// SendAcks marks the records acked; the committer commits the contiguous
+// acked prefix of each partition every WithCommitInterval (and on
+// revocation and Close). Acks of a partition's older generation (revoked,
+// lost, rewound) are dropped: its records went or go again to the group.
+func (sub *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
+	var p *partitionState
+	for _, id := range ids {
+		ref := id.(*ackRef)
+		if ref.part != p {
+			if p != nil {
+				p.signal()
+				p.mu.Unlock()
+			}
+			p = ref.part
+			p.mu.Lock()
+		}
+		if !p.stale {
+			p.tr.ack(ref.offset)
+		}
+	}
+	if p != nil {
+		p.signal()
+		p.mu.Unlock()
+	}
+	return nil
+}
+
+// SendNacks gives records back: their partition's commit point stays
+// before them, and the partition is sought back to its first record not
+// acked on the next poll, so they (and the records after them) are
+// received again; if the partition moves first, its next owner gets them.
+func (sub *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
+	var nacked []*partitionState
+	for _, id := range ids {
+		ref := id.(*ackRef)
+		p := ref.part
+		p.mu.Lock()
+		if !p.stale && p.tr.nack(ref.offset) {
+			p.nacked++
+			p.signal()
+			if len(nacked) == 0 || nacked[len(nacked)-1] != p {
+				nacked = append(nacked, p)
+			}
+		}
+		p.mu.Unlock()
+	}
+	if len(nacked) == 0 {
+		return nil
+	}
+	sub.mu.Lock()
+	for _, p := range nacked {
+		sub.rewinds[p.partition] = p
+	}
+	if sub.wake != nil {
+		sub.wake()
+	}
+	sub.mu.Unlock()
+	return nil
 }
 
 // onAssigned marks the member joined: Subscribe returns. It may have got
@@ -372,45 +379,36 @@ func (sub *subscription) deliver(d *delivery) {
 // share one round later, or never if the group has more members than
 // partitions).
 func (sub *subscription) onAssigned(context.Context, *kgo.Client, map[string][]int32) {
-	sub.markReady()
+	sub.readyOnce.Do(func() { close(sub.ready) })
 }
 
 // onRevoked runs in kgo's group goroutine before the partitions move (no
-// more records of them are fetched): finish the records already fetched
-// — within the close timeout, or at once while the subscription is
-// stopping — then commit the acked prefix and forget the partitions. So a
-// rebalance hands the next owner exactly the unhandled rest, keeping each
-// key's order; what is not acked in time is abandoned and redelivered.
+// more records of them are fetched, and no poll runs): wait until the
+// records already received are acked or given back — within the revoke
+// timeout, not at all while closing — then commit the acked prefix and
+// drop the partitions' state. So a rebalance hands the next owner exactly
+// the unhandled rest, keeping each key's order; past the timeout the
+// acks still to come are dropped and the next owner gets those records
+// again.
 func (sub *subscription) onRevoked(_ context.Context, _ *kgo.Client, revoked map[string][]int32) {
 	parts := sub.takeParts(revoked[sub.topic])
 	if len(parts) == 0 {
 		return
 	}
-	timer := time.NewTimer(sub.cfg.closeTimeout)
+	timer := time.NewTimer(sub.cfg.revokeTimeout)
 	defer timer.Stop()
-	expired := false
+wait:
 	for _, p := range parts {
-		if !expired {
-			select {
-			case <-p.allAcked():
-				continue
-			case <-sub.draining:
-			case <-timer.C:
-				expired = true
-			}
+		select {
+		case <-p.allSettled():
+		case <-sub.closing:
+			break wait
+		case <-timer.C:
+			break wait
 		}
-		// Hand out nothing more; wait for what the handler holds.
-		idle := p.markStopped()
-		if !expired {
-			select {
-			case <-idle:
-				continue
-			case <-timer.C:
-				expired = true
-			case <-sub.aborting:
-			}
-		}
-		p.abandon()
+	}
+	for _, p := range parts {
+		p.markStale() // nothing more to count: commit what is acked
 	}
 	if err := sub.commit(parts); err != nil {
 		sub.cfg.logger.Error("kafka: commit on revoke failed; the next owner may redeliver acked messages", err,
@@ -420,18 +418,16 @@ func (sub *subscription) onRevoked(_ context.Context, _ *kgo.Client, revoked map
 }
 
 // onLost: the partitions are gone (session expired, fenced); committing
-// would fail. Abandon what is in flight.
+// would fail. Their records go to the next owner.
 func (sub *subscription) onLost(_ context.Context, _ *kgo.Client, lost map[string][]int32) {
 	parts := sub.takeParts(lost[sub.topic])
 	for _, p := range parts {
-		p.markStopped()
-		p.abandon()
+		p.markStale()
 	}
 	sub.dropParts(parts)
 }
 
-// takeParts returns the states of the given partitions (nil for a nil
-// list: all of them).
+// takeParts returns the states of the given partitions.
 func (sub *subscription) takeParts(partitions []int32) []*partitionState {
 	sub.mu.Lock()
 	defer sub.mu.Unlock()
@@ -451,6 +447,7 @@ func (sub *subscription) dropParts(parts []*partitionState) {
 		if sub.parts[p.partition] == p {
 			delete(sub.parts, p.partition)
 		}
+		delete(sub.rewinds, p.partition)
 	}
 }
 
@@ -482,14 +479,18 @@ func (sub *subscription) commitLoop() {
 }
 
 // commit commits the acked prefix of parts that moved since the last
-// commit.
+// commit, in one request.
 func (sub *subscription) commit(parts []*partitionState) error {
 	sub.commitMu.Lock()
 	defer sub.commitMu.Unlock()
-	offsets := make(map[int32]kgo.EpochOffset)
-	byPart := make(map[int32]*partitionState)
+	var offsets map[int32]kgo.EpochOffset
+	var byPart map[int32]*partitionState
 	for _, p := range parts {
 		if eo, ok := p.toCommit(); ok {
+			if offsets == nil {
+				offsets = make(map[int32]kgo.EpochOffset)
+				byPart = make(map[int32]*partitionState)
+			}
 			offsets[p.partition] = eo
 			byPart[p.partition] = p
 		}
@@ -524,46 +525,20 @@ func (sub *subscription) commit(parts []*partitionState) error {
 	return nil
 }
 
-// stop ends the subscription: drain (or abort), commit, leave the group,
-// close the channel. It waits until that is done; if ctx ends first the
-// messages in flight are abandoned and the error wraps ctx.Err().
-func (sub *subscription) stop(ctx context.Context, abort bool) error {
-	if abort {
-		sub.abort()
-	}
-	sub.stopOnce.Do(func() { go sub.shutdown() })
-	select {
-	case <-sub.done:
-		return nil
-	case <-ctx.Done():
-		sub.abort()
-		<-sub.done
-		return fmt.Errorf("kafka: subscription %q of group %q: messages in flight not acked: %w",
-			sub.pattern, sub.groupID, ctx.Err())
-	}
-}
-
-func (sub *subscription) shutdown() {
-	if sub.afterCtx != nil {
-		sub.afterCtx()
-	}
-	sub.drainOnce.Do(func() { close(sub.draining) })
-	sub.pollCancel()
-	<-sub.pollDone
-	// Every stop caller aborts at its deadline, so this returns.
-	_ = sub.pool.Wait(context.Background())
+// Close commits the acked prefix of every partition, leaves the group
+// (its partitions go to the other members at once) and closes the
+// client. Records received and not acked are received again by the group.
+func (sub *subscription) Close(context.Context) error {
+	close(sub.closing)
 	close(sub.commitStop)
 	<-sub.commitDone
-	if err := sub.commit(sub.allParts()); err != nil {
-		sub.cfg.logger.Error("kafka: final commit failed; acked messages may be redelivered", err,
-			watermill.LogFields{"group": sub.groupID, "topic": sub.topic})
+	err := sub.commit(sub.allParts())
+	if err != nil {
+		err = fmt.Errorf("final commit (acked messages may be redelivered): %w", err)
 	}
 	leaveCtx, cancel := context.WithTimeout(context.Background(), cleanupTimeout)
-	_ = sub.cl.LeaveGroupContext(leaveCtx) // runs onRevoked: nothing left in flight
+	_ = sub.cl.LeaveGroupContext(leaveCtx) // runs onRevoked: commits what is left
 	cancel()
 	sub.cl.CloseAllowingRebalance()
-	sub.msgCancel()
-	close(sub.out)
-	sub.s.remove(sub)
-	close(sub.done)
+	return err
 }

@@ -5,7 +5,8 @@
 // a Kafka server.
 //
 //	brokers := kafkatest.NewCluster(t).Brokers()
-//	tr, err := kafka.New(brokers)
+//	drv, err := kafka.NewDriver(brokers)
+//	tr, err := transport.New(drv)
 //
 // The cluster keeps everything in memory and disappears when closed. It
 // creates topics on first use (like a development Kafka with

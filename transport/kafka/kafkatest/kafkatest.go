@@ -119,7 +119,7 @@ func NewCluster(t testing.TB, opts ...Option) *Cluster {
 	return c
 }
 
-// Brokers returns the host:port of every broker, for kafka.New or any
+// Brokers returns the host:port of every broker, for kafka.NewDriver or any
 // Kafka client's bootstrap list.
 func (c *Cluster) Brokers() []string { return c.kf.ListenAddrs() }
 
