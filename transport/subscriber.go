@@ -84,7 +84,10 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 
 // Close stops every subscription of this Subscriber (as when their ctx
 // ends) and waits until their channels are closed. The group's
-// broker-side state stays. Close is idempotent.
+// broker-side state stays. Close is idempotent. Messages still out when
+// the close timeout ends are given back to the broker and logged; Close
+// returns nil then, as Watermill's Subscriber contract (its universal
+// suite and router) expects of a Close that has no context to miss.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -95,7 +98,11 @@ func (s *Subscriber) Close() error {
 	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.t.cfg.closeTimeout)
 	defer cancel()
-	return closeall.Each(ctx, cs, (*consumer).stop)
+	if err := closeall.Each(ctx, cs, (*consumer).stop); err != nil {
+		s.t.log.Warn("subscriber closed with messages still out; they were given back to the broker",
+			"group", s.group, "err", err)
+	}
+	return nil
 }
 
 func (s *Subscriber) isClosed() bool {
