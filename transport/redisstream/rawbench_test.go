@@ -3,7 +3,9 @@ package redisstream_test
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"strconv"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,7 +13,9 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
+	"github.com/tradebus/tradebus/transport/redisstream"
 )
 
 // benchBatch is how many messages one publish call (and one raw pipeline)
@@ -62,17 +66,22 @@ func rawFields(m *message.Message) []any {
 	return vals
 }
 
-// rawPublish appends msgs to stream with pipelined XADDs, benchBatch per
-// pipeline, from one goroutine: the raw client's publishing baseline.
-func rawPublish(b *testing.B, c *redis.Client, stream string, msgs []*message.Message) {
-	ctx := context.Background()
+// rawEntries returns the XADD field lists of msgs.
+func rawEntries(msgs []*message.Message) [][]any {
 	fields := make([][]any, len(msgs))
 	for i, m := range msgs {
 		fields[i] = rawFields(m)
 	}
+	return fields
+}
+
+// rawPublish appends entries to stream with pipelined XADDs, benchBatch
+// per pipeline, from one goroutine: the raw client's publishing baseline.
+func rawPublish(b *testing.B, c *redis.Client, stream string, fields [][]any) {
+	ctx := context.Background()
 	pipe := c.Pipeline()
-	for i := 0; i < len(msgs); i += benchBatch {
-		for _, f := range fields[i:min(i+benchBatch, len(msgs))] {
+	for i := 0; i < len(fields); i += benchBatch {
+		for _, f := range fields[i:min(i+benchBatch, len(fields))] {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: stream, MaxLen: 1_000_000, Approx: true, Values: f})
 		}
 		cmds, err := pipe.Exec(ctx)
@@ -91,24 +100,28 @@ func rawPublish(b *testing.B, c *redis.Client, stream string, msgs []*message.Me
 // transport moving the same messages: publishing from one goroutine
 // (pipelined XADD of 256 vs Publish of 256) and consuming (XREADGROUP
 // COUNT 256 + one XACK per batch vs a subscription acking every message
-// as it comes). Run with -benchtime=Nx -count=K: the sub-benchmarks
-// alternate, so the ratios are of interleaved reps.
+// as it comes), and the core's handler path (Subscriber.Consume, no-op
+// handler). The machines are shared and noisy: run the test binary
+// several times with -test.benchtime=50000x (-count=K would repeat each
+// sub-benchmark K times in a row) and compare medians of the ratios.
 func BenchmarkVersusRaw(b *testing.B) {
 	c := newClient(b)
 	ctx := context.Background()
 
 	b.Run("publish/raw", func(b *testing.B) {
 		prefix := uniquePrefix(b, c)
-		msgs := benchMessages(b.N)
+		entries := rawEntries(benchMessages(b.N))
+		runtime.GC()
 		b.ResetTimer()
 		start := time.Now()
-		rawPublish(b, c, prefix+"trade", msgs)
+		rawPublish(b, c, prefix+"trade", entries)
 		reportRate(b, start)
 	})
 	b.Run("publish/transport", func(b *testing.B) {
 		prefix := uniquePrefix(b, c)
 		tr := newBenchTransport(b, c, prefix)
 		msgs := benchMessages(b.N)
+		runtime.GC()
 		b.ResetTimer()
 		start := time.Now()
 		for i := 0; i < len(msgs); i += benchBatch {
@@ -124,7 +137,8 @@ func BenchmarkVersusRaw(b *testing.B) {
 		if err := c.XGroupCreateMkStream(ctx, stream, group, "$").Err(); err != nil {
 			b.Fatal(err)
 		}
-		rawPublish(b, c, stream, benchMessages(b.N))
+		rawPublish(b, c, stream, rawEntries(benchMessages(b.N)))
+		runtime.GC()
 		b.ResetTimer()
 		start := time.Now()
 		for got := 0; got < b.N; {
@@ -156,9 +170,10 @@ func BenchmarkVersusRaw(b *testing.B) {
 		if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
 			b.Fatal(err)
 		}
-		rawPublish(b, c, prefix+"trade", benchMessages(b.N))
+		rawPublish(b, c, prefix+"trade", rawEntries(benchMessages(b.N)))
 		sctx, cancel := context.WithCancel(ctx)
 		defer cancel()
+		runtime.GC()
 		b.ResetTimer()
 		start := time.Now()
 		ch, err := sub.Subscribe(sctx, "trade.#")
@@ -175,4 +190,53 @@ func BenchmarkVersusRaw(b *testing.B) {
 
 func reportRate(b *testing.B, start time.Time) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "events/s")
+}
+
+func newBenchTransport(b *testing.B, c *redis.Client, prefix string) *transport.Portable {
+	return newTransport(b, c, redisstream.WithPrefix(prefix))
+}
+
+// publishBatch sends msgs, each to its routingkey metadata, in one call.
+func publishBatch(ctx context.Context, tr *transport.Portable, msgs []*message.Message) error {
+	return tr.Publisher().(transport.BatchPublisher).PublishBatch(ctx, msgs)
+}
+
+// benchConsumeHandler measures the core's handler path (Subscriber.Consume:
+// key-ordered workers, no channel) with a no-op handler.
+func benchConsumeHandler(b *testing.B, c *redis.Client) {
+	b.Run("consume/handler", func(b *testing.B) {
+		prefix := uniquePrefix(b, c)
+		tr := newBenchTransport(b, c, prefix)
+		sub, err := tr.NewSubscriber("bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer sub.Close()
+		if err := sub.SubscribeInitialize("trade.#"); err != nil {
+			b.Fatal(err)
+		}
+		rawPublish(b, c, prefix+"trade", rawEntries(benchMessages(b.N)))
+		ctx, cancel := context.WithCancel(context.Background())
+		defer cancel()
+		var handled atomic.Int64
+		done := make(chan struct{})
+		runtime.GC()
+		b.ResetTimer()
+		start := time.Now()
+		go func() {
+			_ = sub.Consume(ctx, "trade.#", func(*message.Message) ([]*message.Message, error) {
+				if handled.Add(1) == int64(b.N) {
+					close(done)
+				}
+				return nil, nil
+			})
+		}()
+		select {
+		case <-done:
+		case <-time.After(5 * time.Minute):
+			b.Fatalf("handled %d of %d", handled.Load(), b.N)
+		}
+		reportRate(b, start)
+		cancel()
+	})
 }
