@@ -44,6 +44,7 @@ type subscription struct {
 	claimDue    time.Time // start of the next XAUTOCLAIM pass
 	read        redis.XReadGroupArgs
 
+	nackMu   sync.Mutex // serialises SendNacks with the heartbeat's renewals
 	mu       sync.Mutex
 	closed   bool
 	released map[string]struct{} // given back or unacked by error: not renewed by the heartbeat
@@ -264,6 +265,8 @@ func (s *subscription) SendNacks(ctx context.Context, ids []driver.AckID) error 
 	if len(ids) == 0 {
 		return nil
 	}
+	s.nackMu.Lock()
+	defer s.nackMu.Unlock()
 	s.release(ids)
 	args := s.idArgs(5, ids)
 	args[0], args[1], args[2], args[3], args[4] = "xclaim", s.stream, s.group, s.consumer, 0
@@ -359,19 +362,30 @@ func (s *subscription) renew() error {
 			}
 			return err
 		}
+		// Filter and renew under nackMu, so that a concurrent SendNacks
+		// cannot have its entries renewed right after it made them idle.
+		s.nackMu.Lock()
 		ids := make([]string, 0, len(pend))
+		s.mu.Lock()
 		for _, p := range pend {
 			if _, ok := rel[p.ID]; ok {
 				rel[p.ID] = true
+			}
+			if _, ok := s.released[p.ID]; ok {
 				continue
 			}
 			ids = append(ids, p.ID)
 		}
+		s.mu.Unlock()
 		if len(ids) > 0 {
+			// MIN-IDLE: an entry another member claimed a moment ago (idle
+			// about 0) is not taken back; ours were renewed a period ago.
 			err = s.client.XClaimJustID(ctx, &redis.XClaimArgs{
 				Stream: s.stream, Group: s.group, Consumer: s.consumer, Messages: ids,
+				MinIdle: s.d.cfg.claimIdle / 6,
 			}).Err()
 		}
+		s.nackMu.Unlock()
 		cancel()
 		if err != nil && !errors.Is(err, redis.Nil) && !isNoGroup(err) {
 			return err
