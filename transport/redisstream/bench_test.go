@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
@@ -21,7 +22,7 @@ func BenchmarkPublishHandle(b *testing.B) {
 		for _, conc := range []int{1, 64} {
 			b.Run(fmt.Sprintf("work=%s/concurrency=%d", work, conc), func(b *testing.B) {
 				prefix := uniquePrefix(b, c)
-				tr := newTransport(b, c, redisstream.WithPrefix(prefix), redisstream.WithConcurrency(conc))
+				tr := newTransportWith(b, c, []transport.Option{transport.WithConcurrency(conc)}, redisstream.WithPrefix(prefix))
 				brokertest.BenchPublishHandle(b, tr, work)
 			})
 		}

@@ -1,51 +1,48 @@
-// Package redisstream is the tradebus transport on Redis Streams
-// (redis:// and rediss:// URLs), written directly on go-redis.
+// Package redisstream is the tradebus driver for Redis Streams (redis://
+// and rediss:// URLs), written directly on go-redis. It moves batches; the
+// portable core (package transport) does the rest: use it through
+// transport.Open("redis://host:6379/0?…") or
+// transport.New(redisstream.NewDriver(client, …), transport.With…(…)).
+// Importing the package registers its schemes.
 //
 // Layout: events of kind k (the first routing-key segment) are appended to
 // the stream <prefix>k ("tradebus:trade") with XADD, one field each for
 // "uuid", "routingkey", "payload" and every metadata entry as
 // "meta:<key>" (CloudEvents names: "meta:id", "meta:type", …), readable
-// with redis-cli. A subscription to pattern p for consumer group g reads
-// the stream of p's kind as Redis consumer group "g:p" (one Redis group per
+// with redis-cli. A subscription of tradebus group g to pattern p reads the
+// stream of p's kind as Redis consumer group "g:p" (one Redis group per
 // pattern, so two patterns of one tradebus group both see every event they
-// match); the other segments of p are matched in-process
-// (events.MatchPattern) and entries that do not match are acknowledged
-// without being delivered. The "routingkey" metadata is set on delivery
-// from the entry when the publisher did not set it.
-//
-// Why not watermill-redisstream: its subscriber hands out one message at a
-// time and waits for its ack (read COUNT 1), resends a nacked message from
-// memory in a loop with a sleep that ignores Close, matches error text, and
-// closes the client it was given. Key-ordered concurrency, pattern
-// filtering and a bounded Close need the reader loop written here.
+// match); the core matches the other segments of p and acknowledges
+// entries that do not match without handing them out.
 //
 // # Delivery semantics
 //
-// At-least-once. An entry is acknowledged (XACK, batched) only after the
-// handler acked the message. Per subscription, messages of one
-// "partitionkey" are handed out one at a time in stream order, up to
-// WithConcurrency keys at once (transport/internal/keyed). A nacked message
-// is handed out again in its lane after WithRedeliveryBackoff, re-read from
-// this consumer's pending entries (XCLAIM, which counts a delivery), so the
-// later messages of its key wait behind it; there is no delivery limit and
-// no dead-letter stream here: a message nacked forever holds its key
-// forever (use the poison-queue middleware above the transport).
+// At-least-once. The core acknowledges an entry (XACK, batched: one
+// command per batch of acks) after the handler acked it; a handler's nack
+// is redelivered by the core, in process and in key order.
 //
 // A consumer's entries that are read but not acked are pending in Redis.
-// A live subscriber renews its own in-flight entries every WithClaimIdle/3
-// (XCLAIM … JUSTID), so slow handlers are not robbed. Entries of a consumer
-// that died (or was closed with messages unacked) are claimed by another
-// subscriber of the group after WithClaimIdle (XAUTOCLAIM, at start and
-// every WithClaimIdle/2), or re-read at once by a subscriber that uses the
-// same consumer name (WithConsumerName; within one Transport the name is
-// reused). Claimed entries are delivered after newer entries of the same
-// key that were already handled: per-key order holds within one consumer's
-// life, not across a failover. Members of one group read different entries,
-// so per-key order does not hold across members either.
+// While a subscription lives, a heartbeat renews them every
+// WithClaimIdle/3 (XPENDING for this consumer, then XCLAIM … JUSTID to
+// itself), so slow handlers and read-ahead are not robbed. Entries of a
+// consumer that died are claimed by another subscription of the group
+// once idle for WithClaimIdle (XAUTOCLAIM, at start and every
+// WithClaimIdle/2, inside ReceiveBatch), or re-read at once by a
+// subscription that uses the same consumer name (WithConsumerName; within
+// one Driver the name is reused as soon as it is free). What the core gives
+// back when it stops (SendNacks) stays pending in this consumer — Redis
+// cannot un-deliver an entry — but is no longer renewed and is made idle
+// at once (XCLAIM … IDLE <claim idle> JUSTID, which does not count a
+// delivery): another member's next claim pass, within WithClaimIdle/2,
+// takes it. Claimed entries may come after newer entries of the same key
+// that were already handled: per-key order holds within one consumer's
+// life, not across a failover. Members of one group read different
+// entries, so per-key order does not hold across members either
+// (Capabilities.OrderAcrossMembers is false).
 //
 // A new group starts at the end of the stream (WithStart: StartNew) or at
-// its beginning (StartOldest); SubscribeInitialize creates it without
-// consuming.
+// its beginning (StartOldest); Prepare (SubscribeInitialize) creates it
+// without consuming.
 //
 // Loss points: streams are trimmed to about WithMaxLen entries (MAXLEN ~;
 // default 1,000,000 per kind): a group that lags further behind, or a dead
@@ -53,35 +50,31 @@
 // (logged when found). Redis without persistence (as started on the test
 // machines) loses every stream on restart; a reader that finds its group
 // gone (NOGROUP) recreates it at the beginning of the new stream and goes
-// on. Publish returns when Redis has the entries, not when they are
-// replicated or persisted; a Publish that failed on a timeout may still
-// have been stored.
+// on. SendBatch returns when Redis has the entries, not when they are
+// replicated or persisted; a batch that failed on a timeout may still have
+// been stored.
 //
 // # Errors
 //
-// New and Open return errors wrapping ErrInvalidOption for bad options,
-// URLs or query parameters (Open never shows the password). Publish
-// returns errors wrapping events.ErrInvalidRoutingKey for a bad key,
-// ErrInvalidMetadata for an empty metadata key, ErrClosed after Close, and
-// Redis' errors otherwise (it does not retry: retry above the transport).
-// Subscribe returns errors wrapping events.ErrInvalidRoutingKey for a bad
-// pattern and ErrClosed after Close; Transport.Subscriber returns
-// ErrInvalidGroup. Errors of the background loops (read, claim, renew,
-// ack) are logged (WithLogger), once when a loop starts failing and once
-// when it recovers; the loops retry with backoff (100ms doubling to 5s),
-// and go-redis reconnects underneath.
+// NewDriver and Open return errors wrapping transport.ErrInvalidOption
+// (also named ErrInvalidOption here) for bad options, URLs or query
+// parameters, including values out of their documented bounds (Open never
+// shows the password). A publish with an empty metadata key fails with
+// ErrInvalidMetadata before anything is sent. When Redis refuses some
+// entries of a batch (a stream key holding another type, out of memory)
+// SendBatch returns a *driver.SendError naming them; a connection error
+// leaves the whole batch in doubt. The driver never retries: go-redis
+// reconnects underneath (its MaxRetries), and the core backs off and calls
+// ReceiveBatch again after a failed read. The heartbeat logs its failures
+// (WithLogger) once when it starts failing and once when it recovers.
 //
 // # Concurrency
 //
-// Transport, its Publisher and its Subscribers are safe for concurrent
-// use. Each subscription runs a reader, a claimer, a renewer and an acker
-// goroutine plus up to WithConcurrency handler lanes, and holds one
-// pooled connection during each blocking read (WithBlock): the client's
-// PoolSize must exceed the number of live subscriptions plus what
-// publishing and acking need. Transport.Close(ctx) stops reading, waits
-// until ctx is done for handed-out messages to be acked or nacked (it
-// returns an error wrapping ctx.Err() if some were not; they stay pending),
-// flushes acks and stops every goroutine; it closes the client only if
-// Open made it. Subscriber.Close does the same with WithCloseTimeout.
-// Closing a subscription returns within about WithBlock plus the drain.
+// A Driver is safe for concurrent use; SendBatch pipelines a whole batch
+// on one connection. Each subscription has one goroutine of its own, the
+// heartbeat, which its Close stops, and holds one pooled connection during
+// each blocking read (WithBlock): the client's PoolSize must exceed the
+// number of live subscriptions plus what publishing and acking need.
+// Stopping a subscription waits for its read in progress, so it takes up
+// to WithBlock.
 package redisstream

@@ -1,23 +1,27 @@
 package redisstream
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tradebus/tradebus/transport"
+)
 
 var (
-	// ErrInvalidOption is matched (errors.Is) by every error New and Open
-	// return for a bad option, URL or URL query parameter.
-	ErrInvalidOption = errors.New("redisstream: invalid option")
+	// ErrInvalidOption is transport.ErrInvalidOption, kept under this name
+	// for compatibility: every error NewDriver and Open return for a bad
+	// option, URL or URL query parameter wraps it.
+	ErrInvalidOption = transport.ErrInvalidOption
 
-	// ErrClosed is returned by Publish, Subscribe, SubscribeInitialize and
-	// Subscriber once the Transport (or, for Subscribe, the Subscriber) is
-	// closed.
-	ErrClosed = errors.New("redisstream: closed")
+	// ErrClosed is transport.ErrClosed, kept under this name for
+	// compatibility: the driver returns it once it is closed.
+	ErrClosed = transport.ErrClosed
 
-	// ErrInvalidGroup is returned by Transport.Subscriber for an empty
-	// consumer group name or one with characters that cannot be part of a
-	// routing-key segment (see events.ValidateSegment).
-	ErrInvalidGroup = errors.New("redisstream: invalid consumer group")
+	// ErrInvalidGroup is transport.ErrInvalidGroup, kept under this name
+	// for compatibility (the core validates consumer groups).
+	ErrInvalidGroup = transport.ErrInvalidGroup
 
-	// ErrInvalidMetadata is returned by Publish for a metadata key that
-	// cannot be stored as a stream field (empty).
+	// ErrInvalidMetadata is wrapped by the error of a publish with a
+	// metadata key that cannot be stored as a stream field (empty).
+	// Nothing of that call was sent.
 	ErrInvalidMetadata = errors.New("redisstream: invalid metadata")
 )

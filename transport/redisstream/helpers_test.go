@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
@@ -62,13 +63,35 @@ func deleteKeys(t testing.TB, c *redis.Client, prefix string) {
 	}
 }
 
-// newTransport returns a Transport on c, closed at cleanup.
-func newTransport(t testing.TB, c *redis.Client, opts ...redisstream.Option) *redisstream.Transport {
+// newTransport returns a Transport on a driver on c, closed at cleanup,
+// with a close timeout of 5s (a subscription whose ctx ends waits that
+// long for messages still out) unless topts say otherwise.
+func newTransport(t testing.TB, c *redis.Client, opts ...redisstream.Option) *transport.Portable {
 	t.Helper()
-	tr, err := redisstream.New(c, opts...)
+	return newTransportWith(t, c, nil, opts...)
+}
+
+// newTransportWith is newTransport with options of the core.
+func newTransportWith(t testing.TB, c *redis.Client, topts []transport.Option, opts ...redisstream.Option) *transport.Portable {
+	t.Helper()
+	d, err := redisstream.NewDriver(c, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.New(d, append([]transport.Option{transport.WithCloseTimeout(5 * time.Second)}, topts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	brokertest.CloseAtCleanup(t, tr)
 	return tr
+}
+
+// driverOf returns the Redis driver under tr.
+func driverOf(t testing.TB, tr *transport.Portable) *redisstream.Driver {
+	t.Helper()
+	d, ok := tr.Driver().(*redisstream.Driver)
+	if !ok {
+		t.Fatalf("driver %T, want *redisstream.Driver", tr.Driver())
+	}
+	return d
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
 
@@ -26,15 +27,17 @@ func TestPubSub(t *testing.T) {
 		// The suite closes 50 subscribers one after the other; each close
 		// waits for its reader's blocking read.
 		redisstream.WithBlock(50 * time.Millisecond),
+	}
+	topts := []transport.Option{
 		// TestContinueAfterErrors nacks one message 300 times in a row.
-		redisstream.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
+		transport.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
 		// The suite's multiplier holds (and never acks) duplicates it read
 		// after the test stopped reading, and closes its 50 subscribers one
 		// after the other: do not wait long for those acks.
-		redisstream.WithCloseTimeout(500 * time.Millisecond),
+		transport.WithCloseTimeout(500 * time.Millisecond),
 	}
 	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
-		tr := newTransport(t, c, opts...)
+		tr := newTransportWith(t, c, topts, opts...)
 		sub, err := tr.Subscriber(group)
 		if err != nil {
 			t.Fatal(err)

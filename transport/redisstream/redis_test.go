@@ -17,6 +17,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/redisstream"
 )
@@ -52,7 +54,7 @@ func TestStreamLayout(t *testing.T) {
 	got.Ack()
 
 	stream := prefix + "trade"
-	if s := tr.Stream("trade.binance.BTCUSDT"); s != stream {
+	if s := driverOf(t, tr).Stream("trade.binance.BTCUSDT"); s != stream {
 		t.Errorf("Stream() = %q, want %q", s, stream)
 	}
 	entries, err := c.XRange(context.Background(), stream, "-", "+").Result()
@@ -158,39 +160,116 @@ func TestHeartbeatProtectsSlowHandler(t *testing.T) {
 	waitFor(t, "ack", func() bool { return pendingCount(t, c, prefix+"candle", "g:candle.#") == 0 })
 }
 
-// TestNackRereadsPending checks that a nacked entry is delivered again
-// from the consumer's pending list (its delivery count grows) and that
-// later messages of its key wait behind it.
-func TestNackRereadsPending(t *testing.T) {
+// TestNackGivesBack checks the driver's SendNacks: a nacked entry stays
+// pending (Redis cannot un-deliver it) but is made idle at once, so that
+// another member's first claim pass takes it without waiting WithClaimIdle,
+// and SendNacks does not count a delivery.
+func TestNackGivesBack(t *testing.T) {
 	c := newClient(t)
 	prefix := uniquePrefix(t, c)
-	tr := newTransport(t, c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond))
-	ch := brokertest.Subscribe(t, tr, "g", "signal.#")
-	sent := brokertest.Publish(t, tr, "signal.momentum.BTCUSDT", "first", "second")
-	m := brokertest.Recv(t, ch, 10*time.Second)
-	m.Nack()
-	m = brokertest.Recv(t, ch, 10*time.Second)
-	if m.UUID != sent[0].UUID {
-		t.Fatalf("after nack got %s, want the nacked %s first", m.UUID, sent[0].UUID)
+	ctx := context.Background()
+	// Two drivers: distinct consumer names, as two processes.
+	newDrv := func() *redisstream.Driver {
+		d, err := redisstream.NewDriver(c, redisstream.WithPrefix(prefix), redisstream.WithBlock(100*time.Millisecond),
+			redisstream.WithClaimIdle(time.Hour))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
 	}
-	ext, err := c.XPendingExt(context.Background(), &redis.XPendingExtArgs{
-		Stream: prefix + "signal", Group: "g:signal.#", Start: "-", End: "+", Count: 10,
-	}).Result()
+	a, b := newDrv(), newDrv()
+	subA, err := a.Subscribe(ctx, "g", "signal.#")
 	if err != nil {
 		t.Fatal(err)
 	}
-	var counts []int64
-	for _, p := range ext {
-		counts = append(counts, p.RetryCount)
+	defer subA.Close(ctx)
+	sent := brokertest.Publish(t, newTransport(t, c, redisstream.WithPrefix(prefix)), "signal.momentum.BTCUSDT", "first", "second")
+	got := receiveN(t, subA, 2)
+	if got[0].UUID != sent[0].UUID || got[0].Deliveries != 1 || got[0].Key != "signal.momentum.BTCUSDT" ||
+		got[0].PartitionKey != "BTCUSDT" || string(got[0].Payload) != "first" {
+		t.Fatalf("received %+v", got[0])
 	}
-	if len(ext) == 0 || ext[0].RetryCount != 2 {
-		t.Errorf("pending delivery counts %v, want the nacked entry at 2", counts)
+	if err := subA.SendAcks(ctx, []driver.AckID{got[1].AckID}); err != nil {
+		t.Fatal(err)
 	}
-	m.Ack()
-	if m2 := brokertest.Recv(t, ch, 10*time.Second); m2.UUID != sent[1].UUID {
-		t.Errorf("then %s, want %s", m2.UUID, sent[1].UUID)
-	} else {
-		m2.Ack()
+	if err := subA.SendNacks(ctx, []driver.AckID{got[0].AckID}); err != nil {
+		t.Fatal(err)
+	}
+	stream, group := prefix+"signal", "g:signal.#"
+	ext, err := c.XPendingExt(ctx, &redis.XPendingExtArgs{Stream: stream, Group: group, Start: "-", End: "+", Count: 10}).Result()
+	if err != nil || len(ext) != 1 {
+		t.Fatalf("pending after one ack and one nack: %v %+v", err, ext)
+	}
+	if ext[0].Idle < time.Hour || ext[0].RetryCount != 1 {
+		t.Errorf("nacked entry idle %s, delivered %d times; want >= the claim idle time (1h) and 1", ext[0].Idle, ext[0].RetryCount)
+	}
+	subB, err := b.Subscribe(ctx, "g", "signal.#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer subB.Close(ctx)
+	if m := receiveN(t, subB, 1)[0]; m.UUID != sent[0].UUID {
+		t.Errorf("other member got %s, want the nacked %s", m.UUID, sent[0].UUID)
+	} else if err := subB.SendAcks(ctx, []driver.AckID{m.AckID}); err != nil {
+		t.Fatal(err)
+	}
+	if n := pendingCount(t, c, stream, group); n != 0 {
+		t.Errorf("%d entries pending after the claim and ack", n)
+	}
+}
+
+// receiveN receives exactly n messages from sub.
+func receiveN(t *testing.T, sub driver.Subscription, n int) []*driver.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	var got []*driver.Message
+	for len(got) < n {
+		ms, err := sub.ReceiveBatch(ctx, n-len(got))
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(got), n, err)
+		}
+		got = append(got, ms...)
+	}
+	return got
+}
+
+// TestSendBatchPartialFailure checks that one pipeline carries several
+// kinds and that an entry Redis refuses (its stream key holds a string)
+// is reported by index in a *driver.SendError while the others are
+// stored, in order.
+func TestSendBatchPartialFailure(t *testing.T) {
+	c := newClient(t)
+	prefix := uniquePrefix(t, c)
+	ctx := context.Background()
+	if err := c.Set(ctx, prefix+"bad", "not a stream", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	d, err := redisstream.NewDriver(c, redisstream.WithPrefix(prefix))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := func(key, payload string) *driver.Message {
+		return &driver.Message{UUID: payload, Key: key, Payload: []byte(payload),
+			Metadata: map[string]string{"routingkey": key, "partitionkey": "X"}}
+	}
+	err = d.Topic().SendBatch(ctx, []*driver.Message{
+		msg("good.a", "1"), msg("bad.a", "2"), msg("good.a", "3"), msg("other.b", "4"),
+	})
+	var se *driver.SendError
+	if !errors.As(err, &se) || len(se.Failed) != 1 || se.Failed[1] == nil {
+		t.Fatalf("SendBatch: %v, want a SendError for message 1 only", err)
+	}
+	entries, err := c.XRange(ctx, prefix+"good", "-", "+").Result()
+	if err != nil || len(entries) != 2 || entries[0].Values["uuid"] != "1" || entries[1].Values["uuid"] != "3" {
+		t.Errorf("good stream: %v %v", err, entries)
+	}
+	if n, err := c.XLen(ctx, prefix+"other").Result(); err != nil || n != 1 {
+		t.Errorf("other stream: %d entries, %v", n, err)
+	}
+	err = d.Topic().SendBatch(ctx, []*driver.Message{{UUID: "x", Key: "good.a", Metadata: map[string]string{"": "v"}}})
+	if !errors.Is(err, redisstream.ErrInvalidMetadata) {
+		t.Errorf("empty metadata key: %v, want ErrInvalidMetadata", err)
 	}
 }
 
@@ -241,7 +320,6 @@ func TestGroupRecreated(t *testing.T) {
 	if err := c.Del(context.Background(), prefix+"exec").Err(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(200 * time.Millisecond) // let the reader hit NOGROUP
 	after := brokertest.Publish(t, tr, "exec.binance.BTCUSDT", "after")
 	if m := brokertest.Recv(t, ch, 15*time.Second); m.UUID != after[0].UUID {
 		t.Errorf("got %s, want %s", m.UUID, after[0].UUID)
@@ -250,24 +328,37 @@ func TestGroupRecreated(t *testing.T) {
 	}
 }
 
-// TestOpen checks URL parameters, their errors, and that credentials never
-// appear in an error.
+// TestOpen checks URL parameters (the core's and the driver's), their
+// bounds and errors, and that credentials never appear in an error.
 func TestOpen(t *testing.T) {
 	ctx := context.Background()
 	for _, raw := range []string{
 		"redis://127.0.0.1:6379/0?bogus=1",
 		"redis://127.0.0.1:6379/0?concurrency=0",
 		"redis://127.0.0.1:6379/0?concurrency=x",
+		"redis://127.0.0.1:6379/0?concurrency=1000000000",
 		"redis://127.0.0.1:6379/0?start=middle",
 		"redis://127.0.0.1:6379/0?claim_idle=soon",
+		"redis://127.0.0.1:6379/0?claim_idle=9223372036854775807ns",
+		"redis://127.0.0.1:6379/0?block=0s",
+		"redis://127.0.0.1:6379/0?block=1h",
 		"redis://127.0.0.1:6379/0?maxlen=-1",
+		"redis://127.0.0.1:6379/0?maxlen=9223372036854775807",
+		"redis://127.0.0.1:6379/0?maxlen=99999999999999999999999",
+		"redis://127.0.0.1:6379/0?pool_size=9223372036854775807",
+		"redis://127.0.0.1:6379/0?pipeline_read_buffer_size=1000000000000",
 		"redis://127.0.0.1:6379/0?redelivery_backoff=2s&redelivery_backoff_max=1s",
 		"redis://127.0.0.1:6379/0?prefix=",
 		"redis://127.0.0.1:6379/0?prefix=a&prefix=b",
+		"redis://127.0.0.1:6379/0?consumer=a%20b",
 	} {
-		u, _ := url.Parse(raw)
-		if _, err := redisstream.Open(ctx, u); !errors.Is(err, redisstream.ErrInvalidOption) {
+		tr, err := transport.Open(ctx, raw)
+		if !errors.Is(err, transport.ErrInvalidOption) {
 			t.Errorf("Open(%s): %v, want ErrInvalidOption", raw, err)
+		}
+		if tr != nil {
+			t.Errorf("Open(%s): non-nil Transport with error", raw)
+			_ = tr.Close(ctx)
 		}
 	}
 	secret := "s3cr3t-pw"
@@ -276,12 +367,11 @@ func TestOpen(t *testing.T) {
 		"redis://user:" + secret + "@127.0.0.1:1/0?bogus=1",  // unknown parameter
 		"redis://user:" + secret + "@127.0.0.1:1/x?prefix=p", // bad database
 	} {
-		u, _ := url.Parse(raw)
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := redisstream.Open(cctx, u)
+		_, err := transport.Open(cctx, raw)
 		cancel()
 		if err == nil {
-			t.Fatalf("Open(%s): no error", u.Redacted())
+			t.Fatalf("Open(%s): no error", raw)
 		}
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error leaks the password: %v", err)
@@ -296,12 +386,12 @@ func TestOpen(t *testing.T) {
 	for k, v := range map[string]string{
 		"prefix": prefix, "concurrency": "8", "start": "oldest", "maxlen": "1000", "claim_idle": "5s",
 		"block": "100ms", "consumer": "me", "redelivery_backoff": "5ms", "redelivery_backoff_max": "50ms",
-		"close_timeout": "1s", "pool_size": "16",
+		"close_timeout": "1s", "pool_size": "16", "batch": "64",
 	} {
 		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
-	tr, err := redisstream.Open(ctx, u)
+	tr, err := transport.Open(ctx, u.String())
 	if err != nil {
 		t.Fatalf("Open with every parameter: %v", err)
 	}
@@ -310,54 +400,68 @@ func TestOpen(t *testing.T) {
 			t.Error(err)
 		}
 	}()
-	if got := tr.Stream("trade.x"); got != prefix+"trade" {
+	drv := tr.(*transport.Portable).Driver().(*redisstream.Driver)
+	if got := drv.Stream("trade.x"); got != prefix+"trade" {
 		t.Errorf("prefix parameter ignored: %s", got)
+	}
+	if n := drv.Client().(*redis.Client).Options().PoolSize; n != 16 {
+		t.Errorf("pool_size parameter ignored: %d", n)
 	}
 	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
 	brokertest.Publish(t, tr, "trade.x", "1")
 	brokertest.Recv(t, ch, 10*time.Second).Ack()
 }
 
-func TestNewRejectsBadOptions(t *testing.T) {
+func TestNewDriverRejectsBadOptions(t *testing.T) {
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"}) // never dialled
 	defer c.Close()
 	for name, opt := range map[string]redisstream.Option{
-		"concurrency": redisstream.WithConcurrency(0),
 		"prefix":      redisstream.WithPrefix(""),
+		"long prefix": redisstream.WithPrefix(strings.Repeat("p", redisstream.MaxPrefixLen+1)),
 		"start":       redisstream.WithStart(redisstream.Start(9)),
 		"maxlen":      redisstream.WithMaxLen(-5),
+		"huge maxlen": redisstream.WithMaxLen(1 << 62),
 		"claim idle":  redisstream.WithClaimIdle(time.Millisecond),
 		"block":       redisstream.WithBlock(0),
+		"long block":  redisstream.WithBlock(time.Hour),
 		"consumer":    redisstream.WithConsumerName("a b"),
-		"backoff":     redisstream.WithRedeliveryBackoff(0, time.Second),
-		"backoff max": redisstream.WithRedeliveryBackoff(time.Second, time.Millisecond),
-		"close":       redisstream.WithCloseTimeout(-1),
 		"logger":      redisstream.WithLogger(nil),
+		"nil":         nil,
 	} {
-		if _, err := redisstream.New(c, opt); !errors.Is(err, redisstream.ErrInvalidOption) {
+		if _, err := redisstream.NewDriver(c, opt); !errors.Is(err, transport.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
 	}
-	if _, err := redisstream.New(nil); !errors.Is(err, redisstream.ErrInvalidOption) {
+	if _, err := redisstream.NewDriver(nil); !errors.Is(err, transport.ErrInvalidOption) {
 		t.Errorf("nil client: %v", err)
 	}
-	tr, err := redisstream.New(c)
+	d, err := redisstream.NewDriver(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.New(d)
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"", "a.b", "a b", "*"} {
-		if _, err := tr.Subscriber(g); !errors.Is(err, redisstream.ErrInvalidGroup) {
-			t.Errorf("Subscriber(%q): %v, want ErrInvalidGroup", g, err)
+		if sub, err := tr.Subscriber(g); !errors.Is(err, transport.ErrInvalidGroup) || sub != nil {
+			t.Errorf("Subscriber(%q): %v, %v; want nil and ErrInvalidGroup", g, sub, err)
 		}
 	}
 	if err := tr.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Subscriber("g"); !errors.Is(err, redisstream.ErrClosed) {
+	if _, err := tr.Subscriber("g"); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("Subscriber after Close: %v", err)
 	}
-	if err := tr.Publisher().Publish("trade.x", message.NewMessage("1", nil)); !errors.Is(err, redisstream.ErrClosed) {
+	if err := tr.Publisher().Publish("trade.x", message.NewMessage("1", nil)); !errors.Is(err, transport.ErrClosed) {
 		t.Errorf("Publish after Close: %v", err)
+	}
+	if err := d.Topic().SendBatch(context.Background(), []*driver.Message{{UUID: "1", Key: "trade.x"}}); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("SendBatch on a closed driver: %v", err)
+	}
+	if _, err := d.Subscribe(context.Background(), "g", "trade.#"); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("Subscribe on a closed driver: %v", err)
 	}
 }
 
@@ -420,8 +524,7 @@ func privateRedis(t *testing.T) (addr string, kill, restart func()) {
 func TestReconnect(t *testing.T) {
 	brokertest.URL(t, envRedisURL) // integration test: only with the broker env set
 	addr, kill, restart := privateRedis(t)
-	u, _ := url.Parse("redis://" + addr + "/0?block=100ms&claim_idle=2s")
-	tr, err := redisstream.Open(context.Background(), u)
+	tr, err := transport.Open(context.Background(), "redis://"+addr+"/0?block=100ms&claim_idle=2s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,7 +548,7 @@ func TestReconnect(t *testing.T) {
 	}
 	// Backoff 100ms doubling: about 5 attempts in 2s; a spinning loop
 	// would make thousands.
-	if n := redisstream.ReadErrors(tr); n == 0 || n > 15 {
+	if n := redisstream.ReadErrors(tr.(*transport.Portable).Driver().(*redisstream.Driver)); n == 0 || n > 15 {
 		t.Errorf("%d failed reads in %s down, want a few (backoff)", n, down)
 	}
 	restart()

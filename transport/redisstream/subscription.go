@@ -5,482 +5,441 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/internal/backoff"
-	"github.com/tradebus/tradebus/transport/internal/keyed"
 )
 
 const (
-	ackQueue        = 4096
-	ackBatch        = 512
-	ackFlushTimeout = 5 * time.Second
-	cmdTimeout      = 5 * time.Second
+	// cmdTimeout bounds one command of the heartbeat and of Close.
+	cmdTimeout = 5 * time.Second
+	// pendingPage is COUNT of one XPENDING of the heartbeat.
+	pendingPage = 1000
 )
 
-// subscription is one Subscribe call: a reader of the kind's stream as one
-// consumer of one Redis group, a claimer of idle pending entries, a
-// heartbeat that keeps this consumer's in-flight entries from being
-// claimed, an acker that batches XACKs, and a keyed pool that hands
-// messages out.
-//
-// Shutdown order: stopCtx ends (readers stop, undelivered messages stay
-// pending) → pool drains until the drain ctx ends, then hardCtx ends
-// (messages not acked stay pending) → heartbeat stops → acker flushes →
-// the consumer is deleted if it has nothing pending → out is closed.
+// subscription is one consumer of one Redis consumer group: it reads this
+// consumer's own pending entries first (left by an earlier subscription
+// of the same consumer name), then claims entries that dead consumers
+// left idle (XAUTOCLAIM, every claim-idle/2), then reads new entries
+// (XREADGROUP >) — all within ReceiveBatch. Its one goroutine is the
+// heartbeat, which keeps this consumer's in-flight entries from being
+// claimed by others; Close stops it.
 type subscription struct {
-	t        *Transport
+	d        *Driver
 	client   redis.UniversalClient
-	cfg      *config
-	log      *slog.Logger
 	stream   string
 	group    string
 	consumer string
-	pattern  string
 	kind     string
-	matchAll bool // every key of the stream matches the pattern
+	log      *slog.Logger
 
-	out  chan *message.Message
-	pool *keyed.Pool
+	// Used by ReceiveBatch only (one call at a time).
+	pendingFrom string    // own pending entries after this id are still to be read; "" once read
+	claimStart  string    // XAUTOCLAIM cursor
+	claimDue    time.Time // start of the next XAUTOCLAIM pass
+	read        redis.XReadGroupArgs
 
-	hardCtx  context.Context // Subscribe's ctx; ends at abort
-	abort    context.CancelFunc
-	stopCtx  context.Context // ends when shutdown starts
-	stopRead context.CancelFunc
-	stopOnce sync.Once
-	done     chan struct{}
-
+	nackMu   sync.Mutex // serialises SendNacks with the heartbeat's renewals
 	mu       sync.Mutex
-	inflight map[string]struct{} // entries read and not yet acked or given up
+	closed   bool
+	released map[string]struct{} // given back or unacked by error: not renewed by the heartbeat
+	nRel     atomic.Int32        // len(released), read without mu on the hot path
 
-	acks      chan string
-	ackGiveUp chan struct{}
-	ackDone   chan struct{}
-	hbStop    chan struct{}
-	hbDone    chan struct{}
-	readers   sync.WaitGroup
-
-	aborted    atomic.Bool   // the drain ctx ended before the pool drained
-	readErrors atomic.Uint64 // failed XREADGROUP calls, for tests
+	hbCtx    context.Context
+	hbCancel context.CancelFunc
+	hbDone   chan struct{}
 }
 
-func newSubscription(ctx context.Context, t *Transport, stream, group, pattern string) *subscription {
-	hardCtx, abort := context.WithCancel(ctx)
-	stopCtx, stopRead := context.WithCancel(hardCtx)
+var _ driver.Subscription = (*subscription)(nil)
+
+func newSubscription(d *Driver, stream, group, consumer, kind string) *subscription {
 	s := &subscription{
-		t:         t,
-		client:    t.client,
-		cfg:       &t.cfg,
-		stream:    stream,
-		group:     group,
-		consumer:  t.acquireConsumer(stream, group),
-		pattern:   pattern,
-		kind:      events.Kind(pattern),
-		matchAll:  matchesWholeStream(pattern),
-		out:       make(chan *message.Message),
-		pool:      keyed.New(t.cfg.concurrency),
-		hardCtx:   hardCtx,
-		abort:     abort,
-		stopCtx:   stopCtx,
-		stopRead:  stopRead,
-		done:      make(chan struct{}),
-		inflight:  make(map[string]struct{}),
-		acks:      make(chan string, ackQueue),
-		ackGiveUp: make(chan struct{}),
-		ackDone:   make(chan struct{}),
-		hbStop:    make(chan struct{}),
-		hbDone:    make(chan struct{}),
+		d:           d,
+		client:      d.client,
+		stream:      stream,
+		group:       group,
+		consumer:    consumer,
+		kind:        kind,
+		log:         d.cfg.logger.With("stream", stream, "group", group, "consumer", consumer),
+		pendingFrom: "0",
+		claimStart:  "0-0",
+		released:    make(map[string]struct{}),
+		hbDone:      make(chan struct{}),
+		read: redis.XReadGroupArgs{
+			Group: group, Consumer: consumer, Streams: []string{stream, ">"},
+		},
 	}
-	s.log = t.cfg.logger.With("stream", stream, "group", group, "consumer", s.consumer)
+	s.hbCtx, s.hbCancel = context.WithCancel(context.Background())
+	go s.heartbeat()
 	return s
 }
 
-// matchesWholeStream reports whether pattern is the kind followed only by
-// '#' segments ("trade.#"): every key of the kind's stream matches.
-func matchesWholeStream(pattern string) bool {
-	segs := strings.Split(pattern, ".")
-	for _, s := range segs[1:] {
-		if s != "#" {
-			return false
+// ReceiveBatch implements driver.Subscription. It returns, in this order
+// of preference, up to max of: this consumer's own pending entries (once,
+// at start), entries idle for WithClaimIdle in other consumers of the
+// group (when a claim pass is due), new entries (XREADGROUP COUNT max,
+// blocking up to WithBlock at a time until one arrives or ctx ends). A
+// group found missing (NOGROUP: the stream was deleted, or Redis restarted
+// without persistence) is recreated at the beginning of the stream.
+// Entries trimmed away before they were delivered are acknowledged and
+// logged: they are lost (WithMaxLen).
+func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
+	if max < 1 {
+		max = 1
+	}
+	for {
+		if err := ctx.Err(); err != nil {
+			return nil, err
 		}
-	}
-	return len(segs) > 1
-}
-
-func (s *subscription) start() {
-	s.readers.Add(2)
-	go s.readLoop()
-	go s.claimLoop()
-	go s.heartbeatLoop()
-	go s.ackLoop()
-	go func() {
-		select {
-		case <-s.hardCtx.Done(): // Subscribe's ctx ended
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.closeTimeout)
-			defer cancel()
-			s.stop(ctx)
-		case <-s.done:
+		if s.isClosed() {
+			return nil, ErrClosed
 		}
-	}()
-}
-
-// stop shuts the subscription down, draining until ctx is done, and
-// returns when every goroutine of it has ended and out is closed. It
-// returns an error wrapping ctx.Err() when ctx ended before the messages
-// handed out were acked or nacked (they stay pending).
-func (s *subscription) stop(ctx context.Context) error {
-	s.stopOnce.Do(func() { go s.shutdown(ctx) })
-	select {
-	case <-s.done:
-		if s.aborted.Load() && ctx.Err() != nil {
-			return fmt.Errorf("redisstream: close %s: messages still in flight were left pending: %w", s.group, ctx.Err())
+		var (
+			xms        []redis.XMessage
+			deliveries int
+			err        error
+		)
+		switch {
+		case s.pendingFrom != "":
+			xms, err = s.readPending(ctx, max)
+		case !time.Now().Before(s.claimDue):
+			xms, err = s.claim(ctx, max)
+		default:
+			xms, err = s.readNew(ctx, max)
+			deliveries = 1
 		}
-		return nil
-	case <-ctx.Done():
-		s.abort()
-		<-s.done
-		return fmt.Errorf("redisstream: close %s: messages still in flight were left pending: %w", s.group, ctx.Err())
-	}
-}
-
-func (s *subscription) shutdown(drain context.Context) {
-	s.stopRead()
-	s.readers.Wait()
-	if err := s.pool.Wait(drain); err != nil {
-		s.aborted.Store(true)
-		s.abort()
-		_ = s.pool.Wait(context.Background())
-	}
-	close(s.hbStop)
-	<-s.hbDone
-	close(s.acks)
-	select {
-	case <-s.ackDone:
-	case <-time.After(ackFlushTimeout):
-		close(s.ackGiveUp)
-		<-s.ackDone
-	}
-	s.deleteConsumerIfIdle()
-	s.t.releaseConsumer(s.stream, s.group, s.consumer)
-	close(s.out)
-	s.abort()
-	close(s.done)
-}
-
-// deleteConsumerIfIdle removes this consumer from its group when it owns
-// no pending entry, so that groups do not collect dead consumer names.
-func (s *subscription) deleteConsumerIfIdle() {
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	pend, err := s.client.XPendingExt(ctx, &redis.XPendingExtArgs{
-		Stream: s.stream, Group: s.group, Start: "-", End: "+", Count: 1, Consumer: s.consumer,
-	}).Result()
-	if err != nil || len(pend) > 0 {
-		return
-	}
-	_ = s.client.XGroupDelConsumer(ctx, s.stream, s.group, s.consumer).Err()
-}
-
-// readLoop reads this consumer's own pending entries first (left by an
-// earlier run under the same name), then new entries, until stopCtx ends.
-// Errors are retried with backoff; a vanished group is recreated.
-func (s *subscription) readLoop() {
-	defer s.readers.Done()
-	bo := backoff.NewErrorLoop()
-	pendingFrom := "0"
-	for s.stopCtx.Err() == nil {
-		id, block := ">", s.cfg.block
-		if pendingFrom != "" {
-			id, block = pendingFrom, -1
-		}
-		res, err := s.client.XReadGroup(s.stopCtx, &redis.XReadGroupArgs{
-			Group: s.group, Consumer: s.consumer, Streams: []string{s.stream, id},
-			Count: s.cfg.readCount(), Block: block,
-		}).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			if s.stopCtx.Err() != nil {
-				return
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
 			}
 			if isNoGroup(err) {
-				// The stream or group is gone (Redis restarted without
-				// persistence, or it was deleted): whatever the stream holds
-				// now came after that, so start from its beginning.
-				if err = ensureGroup(s.stopCtx, s.client, s.stream, s.group, "0"); err == nil {
-					s.log.Warn("redisstream: consumer group was missing and has been recreated")
-					pendingFrom = ""
+				if err = s.recreateGroup(ctx); err == nil {
 					continue
 				}
 			}
-			s.readErrors.Add(1)
-			bo.Fail(s.log, "redisstream: read failed", err)
-			if !backoff.Sleep(s.stopCtx, bo.Next()) {
-				return
-			}
+			s.d.readErrors.Add(1)
+			return nil, err
+		}
+		if msgs := s.convert(ctx, xms, deliveries); len(msgs) > 0 {
+			return msgs, nil
+		}
+	}
+}
+
+// readPending reads the next of this consumer's own pending entries.
+func (s *subscription) readPending(ctx context.Context, max int) ([]redis.XMessage, error) {
+	args := s.read
+	args.Streams = []string{s.stream, s.pendingFrom}
+	args.Count, args.Block = int64(max), -1
+	res, err := s.client.XReadGroup(ctx, &args).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if len(res) == 0 || len(res[0].Messages) == 0 {
+		s.pendingFrom = ""
+		return nil, nil
+	}
+	xms := res[0].Messages
+	s.pendingFrom = xms[len(xms)-1].ID
+	return xms, nil
+}
+
+// claim runs one step of an XAUTOCLAIM pass over the group's pending
+// entries, taking those idle for WithClaimIdle.
+func (s *subscription) claim(ctx context.Context, max int) ([]redis.XMessage, error) {
+	xms, next, deleted, err := s.client.XAutoClaimWithDeleted(ctx, &redis.XAutoClaimArgs{
+		Stream: s.stream, Group: s.group, Consumer: s.consumer,
+		MinIdle: s.d.cfg.claimIdle, Start: s.claimStart, Count: int64(max),
+	}).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, err
+	}
+	if len(deleted) > 0 {
+		s.log.Warn("redisstream: pending entries were trimmed (MAXLEN) before delivery and are lost",
+			"count", len(deleted))
+	}
+	if next == "" || next == "0-0" {
+		s.claimStart = "0-0"
+		s.claimDue = time.Now().Add(s.d.cfg.claimIdle / 2)
+	} else {
+		s.claimStart = next
+	}
+	return xms, nil
+}
+
+// readNew reads new entries, blocking up to WithBlock.
+func (s *subscription) readNew(ctx context.Context, max int) ([]redis.XMessage, error) {
+	s.read.Count, s.read.Block = int64(max), s.d.cfg.block
+	res, err := s.client.XReadGroup(ctx, &s.read).Result()
+	if err != nil {
+		if errors.Is(err, redis.Nil) {
+			return nil, nil // nothing within the block time
+		}
+		return nil, err
+	}
+	if len(res) == 0 {
+		return nil, nil
+	}
+	return res[0].Messages, nil
+}
+
+// recreateGroup recreates the vanished group at the beginning of the
+// stream: whatever the stream holds now came after it vanished.
+func (s *subscription) recreateGroup(ctx context.Context) error {
+	if err := ensureGroup(ctx, s.client, s.stream, s.group, "0"); err != nil {
+		return err
+	}
+	s.log.Warn("redisstream: consumer group was missing and has been recreated")
+	s.pendingFrom, s.claimStart, s.claimDue = "", "0-0", time.Time{}
+	return nil
+}
+
+// convert turns entries into messages: one slab of messages and one of
+// entry ids per batch, the ids' addresses being the AckIDs. Entries whose
+// content was trimmed away are acknowledged at once.
+func (s *subscription) convert(ctx context.Context, xms []redis.XMessage, deliveries int) []*driver.Message {
+	if len(xms) == 0 {
+		return nil
+	}
+	slab := make([]driver.Message, len(xms))
+	ids := make([]string, len(xms))
+	out := make([]*driver.Message, 0, len(xms))
+	var trimmed []string
+	for i := range xms {
+		xm := &xms[i]
+		if xm.Values == nil {
+			trimmed = append(trimmed, xm.ID)
 			continue
 		}
-		bo.OK(s.log, "redisstream: read recovered")
-		n := 0
-		for _, xs := range res {
-			for _, xm := range xs.Messages {
-				n++
-				if pendingFrom != "" {
-					pendingFrom = xm.ID
-				}
-				s.dispatch(xm)
-			}
-		}
-		if pendingFrom != "" && n == 0 {
-			pendingFrom = ""
+		dm := &slab[i]
+		decode(s.kind, xm, dm)
+		ids[i] = xm.ID
+		dm.AckID = &ids[i]
+		dm.Deliveries = deliveries
+		out = append(out, dm)
+	}
+	if s.nRel.Load() > 0 {
+		s.unrelease(ids)
+	}
+	if len(trimmed) > 0 {
+		s.log.Warn("redisstream: pending entries were trimmed (MAXLEN) before delivery and are lost",
+			"count", len(trimmed))
+		if err := s.client.XAck(ctx, s.stream, s.group, trimmed...).Err(); err != nil {
+			s.log.Warn("redisstream: acknowledging trimmed entries failed", "err", err)
 		}
 	}
+	return out
 }
 
-// claimLoop takes over entries that another consumer of the group left
-// unacknowledged for WithClaimIdle (XAUTOCLAIM): at start, then every
-// half claim-idle period.
-func (s *subscription) claimLoop() {
-	defer s.readers.Done()
-	bo := backoff.NewErrorLoop()
-	interval := s.cfg.claimIdle / 2
-	for {
-		start := "0-0"
-		for s.stopCtx.Err() == nil {
-			msgs, next, deleted, err := s.client.XAutoClaimWithDeleted(s.stopCtx, &redis.XAutoClaimArgs{
-				Stream: s.stream, Group: s.group, Consumer: s.consumer,
-				MinIdle: s.cfg.claimIdle, Start: start, Count: s.cfg.readCount(),
-			}).Result()
-			if err != nil {
-				if s.stopCtx.Err() == nil && !isNoGroup(err) {
-					bo.Fail(s.log, "redisstream: claim failed", err)
-				}
-				break
-			}
-			bo.OK(s.log, "redisstream: claim recovered")
-			if len(deleted) > 0 {
-				s.log.Warn("redisstream: pending entries were trimmed (MAXLEN) before delivery and are lost",
-					"count", len(deleted))
-			}
-			for _, xm := range msgs {
-				s.dispatch(xm)
-			}
-			if next == "0-0" || next == "" {
-				break
-			}
-			start = next
-		}
-		if !backoff.Sleep(s.stopCtx, interval) {
-			return
-		}
+// SendAcks implements driver.Subscription: one XACK with every id. If it
+// fails the entries stay pending, the heartbeat stops renewing them, and
+// a claim pass (this subscription's or another member's) delivers them
+// again after WithClaimIdle.
+func (s *subscription) SendAcks(ctx context.Context, ids []driver.AckID) error {
+	if len(ids) == 0 {
+		return nil
 	}
+	args := s.idArgs(3, ids)
+	args[0], args[1], args[2] = "xack", s.stream, s.group
+	err := s.client.Do(ctx, args...).Err()
+	if err == nil || isNoGroup(err) {
+		return nil // NOGROUP: the group and its pending entries are gone
+	}
+	s.release(ids)
+	return fmt.Errorf("XACK of %d entries: %w", len(ids), err)
 }
 
-// heartbeatLoop renews this consumer's in-flight entries (XCLAIM … JUSTID
-// to itself, which resets their idle time without counting a delivery)
-// every claim-idle/3, so that a slow handler or a long queue is not taken
-// for a dead consumer. It runs until the pool has drained.
-func (s *subscription) heartbeatLoop() {
+// SendNacks implements driver.Subscription. The entries stay pending in
+// this consumer (Redis cannot un-deliver an entry), but the heartbeat
+// stops renewing them and their idle time is set to WithClaimIdle
+// (XCLAIM … IDLE … JUSTID, which does not count a delivery), so the next
+// claim pass of any member of the group — within WithClaimIdle/2 — takes
+// them, and a new subscription with this consumer name re-reads them at
+// once.
+func (s *subscription) SendNacks(ctx context.Context, ids []driver.AckID) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	s.nackMu.Lock()
+	defer s.nackMu.Unlock()
+	s.release(ids)
+	args := s.idArgs(5, ids)
+	args[0], args[1], args[2], args[3], args[4] = "xclaim", s.stream, s.group, s.consumer, 0
+	args = append(args, "idle", s.d.cfg.claimIdle.Milliseconds(), "justid")
+	err := s.client.Do(ctx, args...).Err()
+	if err == nil || isNoGroup(err) {
+		return nil
+	}
+	return fmt.Errorf("XCLAIM IDLE of %d nacked entries: %w", len(ids), err)
+}
+
+// idArgs returns a command argument list with head empty slots followed
+// by the entry ids of ids.
+func (s *subscription) idArgs(head int, ids []driver.AckID) []any {
+	args := make([]any, head, head+len(ids)+3)
+	for _, id := range ids {
+		args = append(args, *id.(*string))
+	}
+	return args
+}
+
+// release marks ids as no longer in flight here: the heartbeat stops
+// renewing them.
+func (s *subscription) release(ids []driver.AckID) {
+	s.mu.Lock()
+	for _, id := range ids {
+		s.released[*id.(*string)] = struct{}{}
+	}
+	s.nRel.Store(int32(len(s.released)))
+	s.mu.Unlock()
+}
+
+// unrelease marks ids as in flight here again (read or claimed back).
+func (s *subscription) unrelease(ids []string) {
+	s.mu.Lock()
+	for _, id := range ids {
+		delete(s.released, id)
+	}
+	s.nRel.Store(int32(len(s.released)))
+	s.mu.Unlock()
+}
+
+// heartbeat renews this consumer's in-flight entries every claim-idle/3:
+// XPENDING lists what Redis holds as delivered to this consumer and not
+// acked, and XCLAIM … JUSTID to this consumer resets their idle time
+// without counting a delivery, so that a slow handler or a long queue is
+// not taken for a dead consumer. Released entries (nacked, or whose ack
+// failed) are left to age.
+func (s *subscription) heartbeat() {
 	defer close(s.hbDone)
-	every := s.cfg.claimIdle / 3
+	every := s.d.cfg.claimIdle / 3
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	bo := backoff.NewErrorLoop()
 	for {
 		select {
-		case <-s.hbStop:
+		case <-s.hbCtx.Done():
 			return
 		case <-tick.C:
 		}
-		ids := s.inflightIDs()
-		for len(ids) > 0 {
-			chunk := ids[:min(len(ids), ackBatch)]
-			ids = ids[len(chunk):]
-			ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-			err := s.client.XClaimJustID(ctx, &redis.XClaimArgs{
-				Stream: s.stream, Group: s.group, Consumer: s.consumer, MinIdle: every, Messages: chunk,
-			}).Err()
-			cancel()
-			if err != nil && !errors.Is(err, redis.Nil) {
-				bo.Fail(s.log, "redisstream: heartbeat failed", err)
-				break
+		if err := s.renew(); err != nil {
+			if s.hbCtx.Err() != nil {
+				return
 			}
+			bo.Fail(s.log, "redisstream: heartbeat failed; in-flight entries may be claimed by another member", err)
+		} else {
 			bo.OK(s.log, "redisstream: heartbeat recovered")
 		}
 	}
 }
 
-// ackLoop acknowledges acked entries in batches: it takes whatever has
-// queued up, sends one XACK, and repeats. A failed XACK is retried with
-// backoff until it succeeds or shutdown gives up (the entries then stay
-// pending and are delivered again).
-func (s *subscription) ackLoop() {
-	defer close(s.ackDone)
-	bo := backoff.NewErrorLoop()
-	batch := make([]string, 0, ackBatch)
-	for id := range s.acks {
-		batch = append(batch[:0], id)
-	fill:
-		for len(batch) < ackBatch {
-			select {
-			case id, ok := <-s.acks:
-				if !ok {
-					break fill
-				}
-				batch = append(batch, id)
-			default:
-				break fill
-			}
-		}
-	retry:
-		for {
-			ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-			err := s.client.XAck(ctx, s.stream, s.group, batch...).Err()
-			cancel()
-			if err == nil || isNoGroup(err) {
-				bo.OK(s.log, "redisstream: ack recovered")
-				break
-			}
-			bo.Fail(s.log, "redisstream: ack failed", err)
-			select {
-			case <-s.ackGiveUp:
-				s.log.Warn("redisstream: giving up acks at close; the entries will be delivered again",
-					"count", len(batch))
-				break retry
-			case <-time.After(bo.Next()):
-			}
-		}
-	}
-}
-
-// ackLater queues id for XACK. If the subscription is aborted while the
-// queue is full the ack is dropped: the entry stays pending.
-func (s *subscription) ackLater(id string) {
-	select {
-	case s.acks <- id:
-	case <-s.hardCtx.Done():
-		select {
-		case s.acks <- id:
-		default:
-		}
-	}
-}
-
-// dispatch hands one entry read from the stream to the pool, or acks it
-// at once when the pattern does not match its routing key.
-func (s *subscription) dispatch(xm redis.XMessage) {
-	if xm.Values == nil {
-		// A pending entry whose content was trimmed away (MAXLEN).
-		s.log.Warn("redisstream: pending entry was trimmed before delivery and is lost", "id", xm.ID)
-		s.ackLater(xm.ID)
-		return
-	}
-	d := decode(s.kind, xm)
-	if !s.matchAll && !events.MatchPattern(s.pattern, d.key) {
-		s.ackLater(d.id)
-		return
-	}
-	if !s.track(d.id) {
-		return // already in flight here
-	}
-	pk := d.msg.Metadata[events.MetaPartitionKey]
-	if err := s.pool.Submit(s.stopCtx, pk, func() { s.deliver(d) }); err != nil {
-		s.untrack(d.id) // shutting down: stays pending
-	}
-}
-
-// deliver runs on the pool, one at a time per partition key: it hands the
-// message out, waits for Ack or Nack, and on Nack hands it out again after
-// a backoff, re-reading it from this consumer's pending entries, so the
-// key's later messages wait behind it.
-func (s *subscription) deliver(d decoded) {
-	defer s.untrack(d.id)
-	msg := d.msg
-	for attempt := 1; ; attempt++ {
-		if s.stopCtx.Err() != nil {
-			return
-		}
-		ctx, cancel := context.WithCancel(s.hardCtx)
-		msg.SetContext(ctx)
-		select {
-		case s.out <- msg:
-		case <-s.stopCtx.Done():
-			cancel()
-			return
-		}
-		select {
-		case <-msg.Acked():
-			cancel()
-			s.ackLater(d.id)
-			return
-		case <-msg.Nacked():
-			cancel()
-		case <-s.hardCtx.Done():
-			cancel()
-			return
-		}
-		if !backoff.Sleep(s.stopCtx, backoff.Exponential(s.cfg.backoff, s.cfg.backoffMax, attempt)) {
-			return
-		}
-		next, ok := s.reread(d)
-		if !ok {
-			return
-		}
-		msg = next
-	}
-}
-
-// reread claims entry d again for this consumer (XCLAIM with min idle 0,
-// which counts a delivery) and returns it as a fresh message. It reports
-// false when the entry is no longer pending here (acked, claimed by
-// another consumer, or trimmed). If Redis cannot be reached the in-memory
-// copy is used.
-func (s *subscription) reread(d decoded) (*message.Message, bool) {
-	ctx, cancel := context.WithTimeout(s.stopCtx, cmdTimeout)
-	defer cancel()
-	xms, err := s.client.XClaim(ctx, &redis.XClaimArgs{
-		Stream: s.stream, Group: s.group, Consumer: s.consumer, Messages: []string{d.id},
-	}).Result()
-	switch {
-	case err != nil && !errors.Is(err, redis.Nil):
-		if s.stopCtx.Err() != nil {
-			return nil, false
-		}
-		return d.msg.Copy(), true
-	case len(xms) == 0 || xms[0].Values == nil:
-		return nil, false
-	default:
-		return decode(s.kind, xms[0]).msg, true
-	}
-}
-
-func (s *subscription) track(id string) bool {
+// renew runs one heartbeat pass.
+func (s *subscription) renew() error {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.inflight[id]; ok {
-		return false
+	var rel map[string]bool // released ids at the start of the pass → seen pending
+	if len(s.released) > 0 {
+		rel = make(map[string]bool, len(s.released))
+		for id := range s.released {
+			rel[id] = false
+		}
 	}
-	s.inflight[id] = struct{}{}
-	return true
-}
-
-func (s *subscription) untrack(id string) {
-	s.mu.Lock()
-	delete(s.inflight, id)
 	s.mu.Unlock()
+	start := "-"
+	for {
+		ctx, cancel := context.WithTimeout(s.hbCtx, cmdTimeout)
+		pend, err := s.client.XPendingExt(ctx, &redis.XPendingExtArgs{
+			Stream: s.stream, Group: s.group, Start: start, End: "+", Count: pendingPage, Consumer: s.consumer,
+		}).Result()
+		if err != nil {
+			cancel()
+			if isNoGroup(err) || errors.Is(err, redis.Nil) {
+				return nil
+			}
+			return err
+		}
+		// Filter and renew under nackMu, so that a concurrent SendNacks
+		// cannot have its entries renewed right after it made them idle.
+		s.nackMu.Lock()
+		ids := make([]string, 0, len(pend))
+		s.mu.Lock()
+		for _, p := range pend {
+			if _, ok := rel[p.ID]; ok {
+				rel[p.ID] = true
+			}
+			if _, ok := s.released[p.ID]; ok {
+				continue
+			}
+			ids = append(ids, p.ID)
+		}
+		s.mu.Unlock()
+		if len(ids) > 0 {
+			// MIN-IDLE: an entry another member claimed a moment ago (idle
+			// about 0) is not taken back; ours were renewed a period ago.
+			err = s.client.XClaimJustID(ctx, &redis.XClaimArgs{
+				Stream: s.stream, Group: s.group, Consumer: s.consumer, Messages: ids,
+				MinIdle: s.d.cfg.claimIdle / 6,
+			}).Err()
+		}
+		s.nackMu.Unlock()
+		cancel()
+		if err != nil && !errors.Is(err, redis.Nil) && !isNoGroup(err) {
+			return err
+		}
+		if len(pend) < pendingPage {
+			break
+		}
+		start = "(" + pend[len(pend)-1].ID
+	}
+	// Forget released ids that are no longer pending here (acked, or
+	// claimed by another member).
+	if len(rel) > 0 {
+		s.mu.Lock()
+		for id, seen := range rel {
+			if !seen {
+				delete(s.released, id)
+			}
+		}
+		s.nRel.Store(int32(len(s.released)))
+		s.mu.Unlock()
+	}
+	return nil
 }
 
-func (s *subscription) inflightIDs() []string {
+func (s *subscription) isClosed() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	ids := make([]string, 0, len(s.inflight))
-	for id := range s.inflight {
-		ids = append(ids, id)
+	return s.closed
+}
+
+// Close implements driver.Subscription: it stops the heartbeat (entries
+// still pending here age and are claimed by another member after
+// WithClaimIdle, or re-read at once by the next subscription of this
+// consumer name), removes the consumer from its group if it owns no
+// pending entry, and frees its name.
+func (s *subscription) Close(ctx context.Context) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
 	}
-	return ids
+	s.closed = true
+	s.mu.Unlock()
+	s.hbCancel()
+	<-s.hbDone
+	defer s.d.releaseConsumer(s.stream, s.group, s.consumer)
+	ctx, cancel := context.WithTimeout(ctx, cmdTimeout)
+	defer cancel()
+	pend, err := s.client.XPendingExt(ctx, &redis.XPendingExtArgs{
+		Stream: s.stream, Group: s.group, Start: "-", End: "+", Count: 1, Consumer: s.consumer,
+	}).Result()
+	if err != nil || len(pend) > 0 {
+		return nil // the consumer stays; a later subscription or XAUTOCLAIM handles its entries
+	}
+	_ = s.client.XGroupDelConsumer(ctx, s.stream, s.group, s.consumer).Err()
+	return nil
 }
