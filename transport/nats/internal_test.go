@@ -50,3 +50,23 @@ func TestNames(t *testing.T) {
 		}
 	}
 }
+
+func TestAckInfo(t *testing.T) {
+	for _, tc := range []struct {
+		reply          string
+		seq, delivered uint64
+		ok             bool
+	}{
+		{"$JS.ACK.s.c.2.17.5.1700000000000000000.3", 17, 2, true},
+		{"$JS.ACK.dom.hash.s.c.1.42.9.1700000000000000000.0", 42, 1, true},
+		{"$JS.ACK.dom.hash.s.c.1.42.9.1700000000000000000.0.rnd", 42, 1, true},
+		{"_INBOX.x", 0, 0, false},
+		{"$JS.ACK.s.c.x.17.5.1.3", 0, 0, false},
+		{"$JS.ACK.s.c.2.17.5.1", 0, 0, false},
+	} {
+		seq, d, ok := ackInfo(tc.reply)
+		if seq != tc.seq || d != tc.delivered || ok != tc.ok {
+			t.Errorf("ackInfo(%q) = %d, %d, %v; want %d, %d, %v", tc.reply, seq, d, ok, tc.seq, tc.delivered, tc.ok)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/nats"
 )
 
@@ -25,15 +26,17 @@ func TestPubSub(t *testing.T) {
 		// Bounds the rare redelivery after AckWait seen under heavy load
 		// (see the package doc's known limits).
 		nats.WithAckWait(5 * time.Second),
+	}
+	core := []transport.Option{
 		// TestContinueAfterErrors nacks one message 300 times in a row.
-		nats.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
+		transport.WithRedeliveryBackoff(time.Millisecond, 10*time.Millisecond),
 		// The suite's multiplier holds (and never acks) duplicates it read
 		// after the test stopped reading, and closes its 50 subscribers one
 		// after the other: do not wait long for those acks.
-		nats.WithCloseTimeout(500 * time.Millisecond),
+		transport.WithCloseTimeout(500 * time.Millisecond),
 	}
 	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
-		tr := newTransport(t, nc, opts...)
+		tr := newTransportWith(t, nc, core, opts...)
 		sub, err := tr.Subscriber(group)
 		if err != nil {
 			t.Fatal(err)
