@@ -1,7 +1,6 @@
 package nats
 
 import (
-	"os"
 	"context"
 	"errors"
 	"fmt"
@@ -120,9 +119,6 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 				return nil, fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
 			}
 			s.fetches = append(s.fetches, b)
-			if debugNATS {
-				println("fetch", max, len(s.fetches))
-			}
 		}
 		if len(s.fetches) == 0 {
 			continue
@@ -147,7 +143,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			case m, ok := <-s.fetches[0].Messages():
 				if !ok {
 					if err := s.endFetch(); err != nil {
-						break more // returned with the next call
+						break more // the consumer is set up again on the next call
 					}
 					continue
 				}
@@ -163,9 +159,6 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 	for i, m := range got {
 		seq, delivered, _ := ackInfo(m.Reply())
 		decode(&dms[i], s.d.cfg.prefix, s.stream, m, seq, delivered)
-		if debugNATS {
-			println("recv", s.consumer, seq, delivered, dms[i].Key)
-		}
 		out[i] = &dms[i]
 	}
 	return out, nil
@@ -175,9 +168,6 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 // error, if any: the consumer is then set up again.
 func (s *subscription) endFetch() error {
 	b := s.fetches[0]
-	if debugNATS {
-		println("endfetch", fmt.Sprint(b.Error()))
-	}
 	s.fetches[0] = nil
 	s.fetches = s.fetches[1:]
 	if err := b.Error(); err != nil {
@@ -272,12 +262,6 @@ func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) er
 // fire-and-forget publish into the connection's buffer (no round trip
 // waited for); AckExplicit has no multi-message ack.
 func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
-	if debugNATS {
-		for _, id := range ids {
-			seq, _, _ := ackInfo(id.(jetstream.Msg).Reply())
-			println("ack", s.consumer, seq)
-		}
-	}
 	return s.release(ids, jetstream.Msg.Ack)
 }
 
@@ -397,5 +381,3 @@ func (s *subscription) ensureConsumer(ctx context.Context, policy jetstream.Deli
 	}
 	return cons, nil
 }
-
-var debugNATS = os.Getenv("DEBUGNATS") != ""

@@ -13,6 +13,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/nats"
 )
 
 // The typed-vs-raw benchmarks of issue 9: 178-byte payloads with the ten
@@ -107,8 +109,7 @@ func rawPublish(b *testing.B, js jetstream.JetStream, n int, subj func(i int) st
 	}
 }
 
-func BenchmarkRawPublish(b *testing.B) {
-	nc := connect(b)
+func benchRawPublish(b *testing.B, nc *natsgo.Conn) {
 	prefix := uniquePrefix(b, nc)
 	js, _ := jetstream.New(nc)
 	rawStream(b, js, prefix)
@@ -120,8 +121,7 @@ func BenchmarkRawPublish(b *testing.B) {
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 }
 
-func BenchmarkRawConsume(b *testing.B) {
-	nc := connect(b)
+func benchRawConsume(b *testing.B, nc *natsgo.Conn) {
 	prefix := uniquePrefix(b, nc)
 	js, _ := jetstream.New(nc)
 	st := rawStream(b, js, prefix)
@@ -152,4 +152,90 @@ func BenchmarkRawConsume(b *testing.B) {
 	b.StopTimer()
 	cc.Stop()
 	<-cc.Closed()
+}
+
+// BenchmarkPublish compares, in one run, the raw client (PublishMsgAsync,
+// 256 in flight) with the portable core on this driver: PublishBatch of
+// 256 messages over 16 routing keys, one SendBatch each.
+func BenchmarkPublish(b *testing.B) {
+	nc := connect(b)
+	b.Run("raw", func(b *testing.B) { benchRawPublish(b, nc) })
+	b.Run("tradebus", func(b *testing.B) {
+		tr := newTransport(b, nc, nats.WithPrefix(uniquePrefix(b, nc)))
+		msgs := benchMessages(b.N)
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i += benchBatch {
+			if err := tr.Publisher().(transport.BatchPublisher).PublishBatch(ctx, msgs[i:min(i+benchBatch, b.N)]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+	})
+}
+
+// BenchmarkConsume compares, in one run, the raw client (Consume + Ack)
+// with the portable core on this driver, from a stream holding b.N
+// messages: Subscriber.Consume with a no-op handler (the core's fast
+// path), and the Watermill channel with an Ack per message.
+func BenchmarkConsume(b *testing.B) {
+	nc := connect(b)
+	b.Run("raw", func(b *testing.B) { benchRawConsume(b, nc) })
+	for _, mode := range []string{"tradebus-consume", "tradebus-channel"} {
+		b.Run(mode, func(b *testing.B) {
+			tr := newTransport(b, nc, nats.WithPrefix(uniquePrefix(b, nc)), nats.WithStart(nats.StartOldest))
+			sub, err := tr.NewSubscriber("bench")
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := sub.SubscribeInitialize("trade.#"); err != nil {
+				b.Fatal(err)
+			}
+			msgs := benchMessages(b.N)
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			for i := 0; i < b.N; i += benchBatch {
+				if err := tr.Publisher().(transport.BatchPublisher).PublishBatch(ctx, msgs[i:min(i+benchBatch, b.N)]); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			start := time.Now()
+			if mode == "tradebus-consume" {
+				var n atomic.Int64
+				done := make(chan struct{})
+				errc := make(chan error, 1)
+				go func() {
+					errc <- sub.Consume(ctx, "trade.#", func(*message.Message) ([]*message.Message, error) {
+						if n.Add(1) == int64(b.N) {
+							close(done)
+						}
+						return nil, nil
+					})
+				}()
+				<-done
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+				b.StopTimer()
+				cancel()
+				if err := <-errc; err != nil {
+					b.Error(err)
+				}
+			} else {
+				ch, err := sub.Subscribe(ctx, "trade.#")
+				if err != nil {
+					b.Fatal(err)
+				}
+				for range b.N {
+					(<-ch).Ack()
+				}
+				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
+				b.StopTimer()
+				cancel()
+			}
+			_ = sub.Close()
+		})
+	}
 }
