@@ -15,16 +15,37 @@ import (
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// openFetches is how many pull requests a subscription keeps open: one.
-// JetStream fills the waiting requests of a consumer round-robin, so with
-// two (each its own inbox) the messages of one key would arrive out of
-// order.
-const openFetches = 1
+// fetch is one pull request: size messages asked for, got of them read.
+// Only a request that got all it asked for (complete, its channel about to
+// close) may have a successor: JetStream fills the waiting requests of a
+// consumer round-robin, so with two open requests (each its own inbox) the
+// messages of one key could be read out of order.
+type fetch struct {
+	b         jetstream.MessageBatch
+	size, got int
+}
+
+// pull opens a pull request for size messages unless one is open and not
+// complete.
+func (s *subscription) pull(size int) error {
+	if n := len(s.fetches); n > 0 && s.fetches[n-1].got < s.fetches[n-1].size {
+		return nil
+	}
+	s.fetchCount.Add(1)
+	b, err := s.cons.Fetch(size, jetstream.FetchMaxWait(s.d.cfg.pullWait))
+	if err != nil {
+		s.readErrors.Add(1)
+		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
+	}
+	s.fetches = append(s.fetches, fetch{b: b, size: size})
+	return nil
+}
 
 // subscription is the driver.Subscription of one (group, pattern): it pulls
 // from the durable consumer of the pair with one pull request (Fetch) of
 // the core's batch size at a time, kept open across ReceiveBatch calls
-// until it is filled or expires, and keeps the
+// until it is filled or expires; the next is sent as soon as one is
+// filled, while the core works on its messages, and keeps the
 // messages the core holds (queued, with a handler, or waiting out the
 // core's redelivery backoff after a nack) in progress at JetStream.
 //
@@ -45,7 +66,7 @@ type subscription struct {
 
 	// Used by ReceiveBatch (one goroutine at a time), then by Close.
 	cons    jetstream.Consumer // nil: set up again
-	fetches []jetstream.MessageBatch
+	fetches []fetch            // open pull requests, oldest first
 
 	mu   sync.Mutex
 	held map[uint64]jetstream.Msg // by stream sequence
@@ -107,31 +128,24 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			}
 			s.cons = cons
 		}
-		for len(s.fetches) < openFetches {
-			s.fetchCount.Add(1)
-			b, err := s.cons.Fetch(max, jetstream.FetchMaxWait(s.d.cfg.pullWait))
-			if err != nil {
-				s.readErrors.Add(1)
-				if !s.d.nc.IsConnected() {
-					break // wait for the reconnect above
-				}
-				s.cons = nil
-				return nil, fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
+		if err := s.pull(max); err != nil {
+			if !s.d.nc.IsConnected() {
+				continue // wait for the reconnect above
 			}
-			s.fetches = append(s.fetches, b)
-		}
-		if len(s.fetches) == 0 {
-			continue
+			s.cons = nil
+			return nil, err
 		}
 		// Block for the first message.
+		f := &s.fetches[0]
 		select {
-		case m, ok := <-s.fetches[0].Messages():
+		case m, ok := <-f.b.Messages():
 			if !ok {
 				if err := s.endFetch(); err != nil {
 					return nil, err
 				}
 				continue
 			}
+			f.got++
 			got = append(make([]jetstream.Msg, 0, max), m)
 		case <-ctx.Done():
 			return nil, ctx.Err()
@@ -139,18 +153,24 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		// Take what has arrived, up to max.
 	more:
 		for len(got) < max && len(s.fetches) > 0 {
+			f := &s.fetches[0]
 			select {
-			case m, ok := <-s.fetches[0].Messages():
+			case m, ok := <-f.b.Messages():
 				if !ok {
 					if err := s.endFetch(); err != nil {
 						break more // the consumer is set up again on the next call
 					}
 					continue
 				}
+				f.got++
 				got = append(got, m)
 			default:
 				break more
 			}
+		}
+		// Ask for the next batch now, while the core works on this one.
+		if s.cons != nil && s.d.nc.IsConnected() {
+			_ = s.pull(max) // an error comes again on the next call
 		}
 		got = s.hold(got)
 	}
@@ -167,8 +187,8 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 // endFetch drops the first pull request, which ended, and returns its
 // error, if any: the consumer is then set up again.
 func (s *subscription) endFetch() error {
-	b := s.fetches[0]
-	s.fetches[0] = nil
+	b := s.fetches[0].b
+	s.fetches[0] = fetch{}
 	s.fetches = s.fetches[1:]
 	if err := b.Error(); err != nil {
 		s.readErrors.Add(1)
@@ -309,9 +329,9 @@ func (s *subscription) Close(ctx context.Context) error {
 		defer s.d.forget(s)
 		for len(s.fetches) > 0 {
 			select {
-			case m, ok := <-s.fetches[0].Messages():
+			case m, ok := <-s.fetches[0].b.Messages():
 				if !ok {
-					s.fetches[0] = nil
+					s.fetches[0] = fetch{}
 					s.fetches = s.fetches[1:]
 					continue
 				}
