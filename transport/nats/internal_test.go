@@ -1,8 +1,13 @@
 package nats
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 func TestFilterFor(t *testing.T) {
@@ -67,6 +72,33 @@ func TestAckInfo(t *testing.T) {
 		seq, d, ok := ackInfo(tc.reply)
 		if seq != tc.seq || d != tc.delivered || ok != tc.ok {
 			t.Errorf("ackInfo(%q) = %d, %d, %v; want %d, %d, %v", tc.reply, seq, d, ok, tc.seq, tc.delivered, tc.ok)
+		}
+	}
+}
+
+func TestEncodeSize(t *testing.T) {
+	for _, msgID := range []bool{false, true} {
+		dm := &driver.Message{
+			UUID: "0190f0c8-7a1b-7c2d-8e3f-000000000001", Key: "trade.binance.BTCUSDT",
+			Metadata: map[string]string{"routingkey": "trade.binance.BTCUSDT", "partitionkey": "BTCUSDT", "type": "tradebus.trade.v1", "empty": ""},
+			Payload:  []byte(`{"price":"1"}`),
+		}
+		var m natsgo.Msg
+		size, err := encode(&m, subject("p", dm.Key), dm, msgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := m.Size() - len(m.Subject); size != want {
+			t.Errorf("msgID=%v: encode says %d bytes, nats.go encodes %d", msgID, size, want)
+		}
+		if m.Header.Get(headerUUID) != dm.UUID || m.Header.Get("partitionkey") != "BTCUSDT" || (m.Header.Get(headerMsgID) != "") == !msgID {
+			t.Errorf("headers %v", m.Header)
+		}
+	}
+	for _, md := range []map[string]string{{"": "x"}, {"a b": "x"}, {"a:b": "x"}, {"Nats-X": "x"}, {headerUUID: "x"}, {"a": "x\ny"}} {
+		var m natsgo.Msg
+		if _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
+			t.Errorf("metadata %q: %v, want ErrInvalidMetadata", md, err)
 		}
 	}
 }
