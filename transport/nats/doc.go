@@ -37,9 +37,10 @@
 //
 // Publishing sends a whole batch with PublishMsgAsync (every message in
 // flight at once) and then waits for every publish ack. Receiving keeps
-// one pull request (Fetch of the core's batch size) open at a time and
-// returns whatever has arrived, up to the batch size, blocking only for
-// the first message. Acks and NAKs are fire-and-forget publishes into the
+// one pull request (Fetch of four of the core's batches, at most
+// MaxAckPending) open at a time, sends the next as soon as it is filled,
+// and returns whatever has arrived, up to the batch size, blocking only
+// for the first message. Acks and NAKs are fire-and-forget publishes into the
 // connection's buffer, one per message (AckExplicit has no multi-ack).
 //
 // Limits (Capabilities): a message's headers and payload together must fit
@@ -59,9 +60,10 @@
 // backoff makes JetStream redeliver it; a crashed member's messages go to
 // another member after WithAckWait. A redelivery of a message the core
 // still holds (after a lost heartbeat) is dropped. Messages pulled but
-// not yet taken by the core (at most one batch, while the core's workers
-// are all busy) are not kept in progress and are redelivered if they wait
-// longer than AckWait (duplicates, never a loss).
+// not yet taken by the core (at most one pull request: four of the core's
+// batches, at most MaxAckPending, while the core's workers are all busy)
+// are not kept in progress and are redelivered if they wait longer than
+// AckWait (duplicates, never a loss).
 //
 // WithMaxDeliver counts JetStream's deliveries — a member that stopped
 // with the message, an AckWait expiry — not the core's in-process

@@ -25,6 +25,16 @@ type fetch struct {
 	size, got int
 }
 
+// pullSize is how many messages one pull request asks for: pullBatches
+// of the core's batches (fewer round trips in which JetStream waits for
+// the next request), at most MaxAckPending.
+func (s *subscription) pullSize(max int) int {
+	return min(pullBatches*max, s.d.cfg.maxAckPending)
+}
+
+// pullBatches is how many of the core's batches one pull request asks for.
+const pullBatches = 4
+
 // pull opens a pull request for size messages unless one is open and not
 // complete.
 func (s *subscription) pull(size int) error {
@@ -42,10 +52,10 @@ func (s *subscription) pull(size int) error {
 }
 
 // subscription is the driver.Subscription of one (group, pattern): it pulls
-// from the durable consumer of the pair with one pull request (Fetch) of
-// the core's batch size at a time, kept open across ReceiveBatch calls
-// until it is filled or expires; the next is sent as soon as one is
-// filled, while the core works on its messages, and keeps the
+// from the durable consumer of the pair with one pull request (Fetch, see
+// pullSize) at a time, kept open across ReceiveBatch calls until it is
+// filled or expires; the next is sent as soon as one is filled, while the
+// core works on its messages, and keeps the
 // messages the core holds (queued, with a handler, or waiting out the
 // core's redelivery backoff after a nack) in progress at JetStream.
 //
@@ -128,7 +138,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			}
 			s.cons = cons
 		}
-		if err := s.pull(max); err != nil {
+		if err := s.pull(s.pullSize(max)); err != nil {
 			if !s.d.nc.IsConnected() {
 				continue // wait for the reconnect above
 			}
@@ -170,7 +180,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		}
 		// Ask for the next batch now, while the core works on this one.
 		if s.cons != nil && s.d.nc.IsConnected() {
-			_ = s.pull(max) // an error comes again on the next call
+			_ = s.pull(s.pullSize(max)) // an error comes again on the next call
 		}
 		got = s.hold(got)
 	}
