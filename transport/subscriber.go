@@ -4,12 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/internal/closeall"
 )
+
+// prepareTimeout bounds SubscribeInitialize, which has no ctx.
+const prepareTimeout = 30 * time.Second
 
 // Subscriber consumes as one consumer group. It is safe for concurrent use;
 // its zero value is not usable (get it from Portable.Subscriber).
@@ -81,7 +85,9 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 	if s.isClosed() {
 		return ErrClosed
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), s.t.cfg.closeTimeout)
+	// Not the close timeout (which bounds a drain and may be short):
+	// creating broker-side state under load can take seconds.
+	ctx, cancel := context.WithTimeout(context.Background(), prepareTimeout)
 	defer cancel()
 	return s.t.d.Prepare(ctx, s.group, topic)
 }

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
@@ -22,7 +23,7 @@ func BenchmarkPublishHandle(b *testing.B) {
 		for _, conc := range []int{1, 64} {
 			b.Run(fmt.Sprintf("work=%s/concurrency=%d", work, conc), func(b *testing.B) {
 				prefix := uniquePrefix(b, nc)
-				tr := newTransport(b, nc, nats.WithPrefix(prefix), nats.WithConcurrency(conc))
+				tr := newTransportWith(b, nc, []transport.Option{transport.WithConcurrency(conc)}, nats.WithPrefix(prefix))
 				brokertest.BenchPublishHandle(b, tr, work)
 			})
 		}

@@ -2,39 +2,61 @@ package nats
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// Header names besides the metadata, which travels one header per entry
-// under its own (CloudEvents) name.
+// The header codec: every metadata entry travels as one header of the same
+// (case-sensitive) name, the message UUID as header Tradebus-Uuid.
 const (
 	headerUUID  = "Tradebus-Uuid"
 	headerMsgID = "Nats-Msg-Id"
 	// Headers beginning with this belong to JetStream.
 	reservedHeaderPrefix = "Nats-"
+
+	// headerReserve is what Capabilities keeps from max_payload for the
+	// header framing the core's size check does not count: "NATS/1.0\r\n",
+	// the UUID (and Nats-Msg-Id) header names and ": \r\n" around each of
+	// the first 40 entries. encode checks the exact size.
+	headerReserve = 12 + len(headerUUID) + len(headerMsgID) + 4*42
 )
 
-// encode returns the NATS message for msg published under routing key key.
-func encode(prefix, key string, msg *message.Message, msgID bool) (*natsgo.Msg, error) {
-	m := natsgo.NewMsg(subject(prefix, key))
-	m.Data = msg.Payload
-	for k, v := range msg.Metadata {
-		if err := validHeader(k, v); err != nil {
-			return nil, fmt.Errorf("%w: message %s: %w", ErrInvalidMetadata, msg.UUID, err)
-		}
-		m.Header.Set(k, v)
-	}
-	m.Header.Set(headerUUID, msg.UUID)
+// encode fills m with dm published under subject subj and returns the
+// encoded size of its headers and payload. One map and one backing array
+// of values per message: the header values are slices of vals.
+func encode(m *natsgo.Msg, subj string, dm *driver.Message, msgID bool) (int, error) {
+	n := len(dm.Metadata) + 1
 	if msgID {
-		m.Header.Set(headerMsgID, msg.UUID)
+		n++
 	}
-	return m, nil
+	h := make(natsgo.Header, n)
+	vals := make([]string, 0, n)
+	size := len("NATS/1.0\r\n") + 2
+	for k, v := range dm.Metadata {
+		if err := validHeader(k, v); err != nil {
+			return 0, fmt.Errorf("%w: message %s: %w", ErrInvalidMetadata, dm.UUID, err)
+		}
+		vals = append(vals, v)
+		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
+		size += len(k) + len(v) + 4
+	}
+	vals = append(vals, dm.UUID)
+	h[headerUUID] = vals[len(vals)-1 : len(vals) : len(vals)]
+	size += len(headerUUID) + len(dm.UUID) + 4
+	if msgID {
+		vals = append(vals, dm.UUID)
+		h[headerMsgID] = vals[len(vals)-1 : len(vals) : len(vals)]
+		size += len(headerMsgID) + len(dm.UUID) + 4
+	}
+	*m = natsgo.Msg{Subject: subj, Header: h, Data: dm.Payload}
+	return size + len(dm.Payload), nil
 }
 
 func validHeader(k, v string) error {
@@ -44,9 +66,9 @@ func validHeader(k, v string) error {
 	if k == headerUUID || strings.HasPrefix(k, reservedHeaderPrefix) {
 		return fmt.Errorf("metadata key %q is reserved", k)
 	}
-	for _, r := range k {
-		if r <= ' ' || r == ':' || r == 0x7f {
-			return fmt.Errorf("metadata key %q: character %q cannot be in a header name", k, r)
+	for i := 0; i < len(k); i++ {
+		if c := k[i]; c <= ' ' || c == ':' || c == 0x7f {
+			return fmt.Errorf("metadata key %q: character %q cannot be in a header name", k, c)
 		}
 	}
 	if strings.ContainsAny(v, "\r\n") {
@@ -55,25 +77,91 @@ func validHeader(k, v string) error {
 	return nil
 }
 
-// decode turns a delivered JetStream message into a Watermill message and
-// its routing key (the subject without the prefix). A message without our
-// UUID header (from another producer) gets "<stream>-<sequence>".
-func decode(prefix string, m jetstream.Msg, seq uint64, stream string) (string, *message.Message) {
-	key := strings.TrimPrefix(m.Subject(), prefix+".")
-	h := m.Headers()
-	uuid := h.Get(headerUUID)
-	if uuid == "" {
-		uuid = fmt.Sprintf("%s-%d", stream, seq)
+// tooLarge is the error of a message whose encoded size exceeds the
+// server's max_payload.
+func tooLarge(dm *driver.Message, size int, limit int64) error {
+	return &transport.TooLargeError{Driver: "nats", Key: dm.Key, UUID: dm.UUID, What: "message", Size: size, Limit: int(limit)}
+}
+
+// decode fills dm from a delivered JetStream message: the routing key is
+// the subject without the prefix, the metadata every header but ours and
+// JetStream's. A message without our UUID header (from another producer)
+// gets "<stream>-<sequence>". The metadata is the one copy made of the
+// headers.
+func decode(dm *driver.Message, prefix, stream string, m jetstream.Msg, seq, delivered uint64) {
+	subj := m.Subject()
+	key := subj
+	if len(subj) > len(prefix) && subj[len(prefix)] == '.' && subj[:len(prefix)] == prefix {
+		key = subj[len(prefix)+1:]
 	}
-	msg := message.NewMessage(uuid, m.Data())
+	h := m.Headers()
+	md := make(map[string]string, len(h))
+	var uuid string
 	for k, vs := range h {
-		if k == headerUUID || strings.HasPrefix(k, reservedHeaderPrefix) || len(vs) == 0 {
+		if len(vs) == 0 {
 			continue
 		}
-		msg.Metadata[k] = vs[0]
+		if k == headerUUID {
+			uuid = vs[0]
+			continue
+		}
+		if strings.HasPrefix(k, reservedHeaderPrefix) {
+			continue
+		}
+		md[k] = vs[0]
 	}
-	if msg.Metadata[events.MetaRoutingKey] == "" {
-		msg.Metadata[events.MetaRoutingKey] = key
+	if uuid == "" {
+		uuid = stream + "-" + strconv.FormatUint(seq, 10)
 	}
-	return key, msg
+	if md[events.MetaRoutingKey] == "" {
+		md[events.MetaRoutingKey] = key
+	}
+	*dm = driver.Message{
+		UUID:         uuid,
+		Key:          key,
+		PartitionKey: md[events.MetaPartitionKey],
+		Metadata:     md,
+		Payload:      m.Data(),
+		AckID:        m,
+		Deliveries:   int(min(delivered, uint64(1<<31-1))),
+	}
+}
+
+// ackInfo parses the stream sequence and the delivery count out of a
+// JetStream ack subject without allocating: $JS.ACK.<stream>.<consumer>.
+// <delivered>.<sseq>.<cseq>.<ts>.<pending> (9 tokens) or, with domain and
+// account hash, $JS.ACK.<domain>.<hash>.<stream>.<consumer>.<delivered>.
+// <sseq>.… (11 or more tokens).
+func ackInfo(reply string) (seq, delivered uint64, ok bool) {
+	var toks [12]string
+	n := 0
+	for n < len(toks) {
+		i := strings.IndexByte(reply, '.')
+		if i < 0 {
+			toks[n] = reply
+			n++
+			break
+		}
+		toks[n] = reply[:i]
+		reply = reply[i+1:]
+		n++
+	}
+	if n < 2 || toks[0] != "$JS" || toks[1] != "ACK" {
+		return 0, 0, false
+	}
+	var d, s string
+	switch {
+	case n == 9:
+		d, s = toks[4], toks[5]
+	case n >= 11:
+		d, s = toks[6], toks[7]
+	default:
+		return 0, 0, false
+	}
+	delivered, err1 := strconv.ParseUint(d, 10, 64)
+	seq, err2 := strconv.ParseUint(s, 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, 0, false
+	}
+	return seq, delivered, true
 }

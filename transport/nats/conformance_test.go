@@ -10,9 +10,9 @@ import (
 )
 
 // TestConformance runs the tradebus conformance suite against the real
-// NATS JetStream. Capabilities, honestly: keys run in parallel; a nacked
-// message goes back to JetStream, which redelivers it after the backoff
-// while later messages of its key go on (no OrderAfterNack); members of a
+// NATS JetStream through the portable core. Capabilities, honestly: keys
+// run in parallel; a nacked message is redelivered by the core in process,
+// before later messages of its key (OrderAfterNack); members of a
 // group pull from one durable consumer and share it, without key order
 // across members; groups are durable consumers, and a cancelled member's
 // messages are NAKed back at once.
@@ -20,16 +20,20 @@ func TestConformance(t *testing.T) {
 	nc := connect(t)
 	caps := transporttest.Capabilities{
 		ParallelKeys:       true,
-		OrderAfterNack:     false,
+		OrderAfterNack:     true,
 		ConsumerGroupShare: true,
 		OrderAcrossMembers: false,
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
 	}
-	newTr := func(opts ...nats.Option) func(t *testing.T) transport.Transport {
+	newTr := func(core ...transport.Option) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {
 			prefix := uniquePrefix(t, nc)
-			return newTransport(t, nc, append([]nats.Option{nats.WithPrefix(prefix), nats.WithPullWait(100 * time.Millisecond)}, opts...)...)
+			// SubscribeCancel waits for the channel to close while a
+			// message is out: the drain must end within the suite's
+			// Timeout (the core's default close timeout is 30s).
+			core = append([]transport.Option{transport.WithCloseTimeout(2 * time.Second)}, core...)
+			return newTransportWith(t, nc, core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
 		}
 	}
 	t.Run("default", func(t *testing.T) {
@@ -38,6 +42,6 @@ func TestConformance(t *testing.T) {
 	t.Run("concurrency=1", func(t *testing.T) {
 		caps := caps
 		caps.ParallelKeys = false
-		transporttest.Run(t, newTr(nats.WithConcurrency(1)), caps)
+		transporttest.Run(t, newTr(transport.WithConcurrency(1)), caps)
 	})
 }

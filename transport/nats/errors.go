@@ -1,24 +1,27 @@
 package nats
 
-import "errors"
+import (
+	"errors"
+
+	"github.com/tradebus/tradebus/transport"
+)
 
 var (
-	// ErrInvalidOption is matched (errors.Is) by every error New and Open
-	// return for a bad option, URL or URL query parameter.
-	ErrInvalidOption = errors.New("nats: invalid option")
+	// ErrInvalidOption is transport.ErrInvalidOption: NewDriver and Open
+	// return errors wrapping it for a bad option, URL or URL query
+	// parameter.
+	ErrInvalidOption = transport.ErrInvalidOption
 
-	// ErrClosed is returned by Publish, Subscribe, SubscribeInitialize and
-	// Subscriber once the Transport (or, for Subscribe, the Subscriber) is
-	// closed.
-	ErrClosed = errors.New("nats: closed")
+	// ErrClosed is transport.ErrClosed: the driver returns it after Close.
+	ErrClosed = transport.ErrClosed
 
-	// ErrInvalidGroup is returned by Transport.Subscriber for an empty
-	// consumer group name or one with characters that cannot be part of a
-	// routing-key segment (see events.ValidateSegment).
-	ErrInvalidGroup = errors.New("nats: invalid consumer group")
+	// ErrInvalidGroup is transport.ErrInvalidGroup (the core validates
+	// consumer group names).
+	ErrInvalidGroup = transport.ErrInvalidGroup
 
-	// ErrInvalidMetadata is returned by Publish for a metadata entry that
-	// cannot travel as a NATS header: an empty key, a key with white space,
-	// ':' or control characters, or a value with a line break.
+	// ErrInvalidMetadata is returned by publishing for a metadata entry
+	// that cannot travel as a NATS header: an empty key, a key with white
+	// space, ':' or control characters, a reserved key (Tradebus-Uuid,
+	// Nats-*), or a value with a line break. Nothing of that call is sent.
 	ErrInvalidMetadata = errors.New("nats: invalid metadata")
 )

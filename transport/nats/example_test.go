@@ -4,19 +4,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 
-	"github.com/tradebus/tradebus/transport/nats"
+	"github.com/tradebus/tradebus/transport"
+	_ "github.com/tradebus/tradebus/transport/nats" // registers nats:// and tls://
 )
 
-// Open maps URL query parameters to options and rejects the ones it does
-// not know before it dials; errors never show the password.
-func ExampleOpen() {
-	u, _ := url.Parse("nats://app:secret@127.0.0.1:4222?prefix=desk1&max_deliver=5&ackwait=30s")
-	_, err := nats.Open(context.Background(), u)
-	fmt.Println(errors.Is(err, nats.ErrInvalidOption))
+// Open maps URL query parameters to options — the core's (concurrency,
+// batch, …) and the driver's (prefix, max_deliver, …) — and rejects the
+// ones nobody knows before it dials; errors never show the password.
+func Example_open() {
+	_, err := transport.Open(context.Background(), "nats://app:secret@127.0.0.1:4222?prefix=desk1&max_deliver=5&concurrency=8&ackwait=30s")
+	fmt.Println(errors.Is(err, transport.ErrInvalidOption))
 	fmt.Println(err)
 	// Output:
 	// true
-	// nats: open nats://app:xxxxx@127.0.0.1:4222?prefix=desk1&max_deliver=5&ackwait=30s: nats: invalid option: unknown parameter "ackwait"
+	// nats: open nats://app:xxxxx@127.0.0.1:4222?ackwait=30s&max_deliver=5&prefix=desk1: transport: invalid option: unknown parameter "ackwait"
 }

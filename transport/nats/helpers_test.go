@@ -9,6 +9,8 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
@@ -67,13 +69,35 @@ func deleteStreams(t testing.TB, nc *natsgo.Conn, prefix string) {
 	}
 }
 
-// newTransport returns a Transport on nc, closed at cleanup.
-func newTransport(t testing.TB, nc *natsgo.Conn, opts ...nats.Option) *nats.Transport {
+// newDriver returns a Driver on nc; the Transport that runs it closes it.
+func newDriver(t testing.TB, nc *natsgo.Conn, opts ...nats.Option) *nats.Driver {
 	t.Helper()
-	tr, err := nats.New(nc, opts...)
+	d, err := nats.NewDriver(nc, opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// newTransport returns the portable core on a Driver on nc with opts,
+// closed at cleanup.
+func newTransport(t testing.TB, nc *natsgo.Conn, opts ...nats.Option) *transport.Portable {
+	t.Helper()
+	return newTransportWith(t, nc, nil, opts...)
+}
+
+// newTransportWith is newTransport with the core's options.
+func newTransportWith(t testing.TB, nc *natsgo.Conn, core []transport.Option, opts ...nats.Option) *transport.Portable {
+	t.Helper()
+	tr, err := transport.New(newDriver(t, nc, opts...), core...)
 	if err != nil {
 		t.Fatal(err)
 	}
 	brokertest.CloseAtCleanup(t, tr)
 	return tr
+}
+
+// drv returns the Driver under tr.
+func drv(tr transport.Transport) *nats.Driver {
+	return tr.(interface{ Driver() driver.Driver }).Driver().(*nats.Driver)
 }

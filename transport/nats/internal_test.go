@@ -1,8 +1,13 @@
 package nats
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 func TestFilterFor(t *testing.T) {
@@ -47,6 +52,53 @@ func TestNames(t *testing.T) {
 	for _, c := range []string{c1, c2, consumerName(strings.Repeat("g", 300), "k.*")} {
 		if strings.ContainsAny(c, ".*># \t") || len(c) > 140 {
 			t.Errorf("consumer name %q not a valid durable name", c)
+		}
+	}
+}
+
+func TestAckInfo(t *testing.T) {
+	for _, tc := range []struct {
+		reply          string
+		seq, delivered uint64
+		ok             bool
+	}{
+		{"$JS.ACK.s.c.2.17.5.1700000000000000000.3", 17, 2, true},
+		{"$JS.ACK.dom.hash.s.c.1.42.9.1700000000000000000.0", 42, 1, true},
+		{"$JS.ACK.dom.hash.s.c.1.42.9.1700000000000000000.0.rnd", 42, 1, true},
+		{"_INBOX.x", 0, 0, false},
+		{"$JS.ACK.s.c.x.17.5.1.3", 0, 0, false},
+		{"$JS.ACK.s.c.2.17.5.1", 0, 0, false},
+	} {
+		seq, d, ok := ackInfo(tc.reply)
+		if seq != tc.seq || d != tc.delivered || ok != tc.ok {
+			t.Errorf("ackInfo(%q) = %d, %d, %v; want %d, %d, %v", tc.reply, seq, d, ok, tc.seq, tc.delivered, tc.ok)
+		}
+	}
+}
+
+func TestEncodeSize(t *testing.T) {
+	for _, msgID := range []bool{false, true} {
+		dm := &driver.Message{
+			UUID: "0190f0c8-7a1b-7c2d-8e3f-000000000001", Key: "trade.binance.BTCUSDT",
+			Metadata: map[string]string{"routingkey": "trade.binance.BTCUSDT", "partitionkey": "BTCUSDT", "type": "tradebus.trade.v1", "empty": ""},
+			Payload:  []byte(`{"price":"1"}`),
+		}
+		var m natsgo.Msg
+		size, err := encode(&m, subject("p", dm.Key), dm, msgID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := m.Size() - len(m.Subject); size != want {
+			t.Errorf("msgID=%v: encode says %d bytes, nats.go encodes %d", msgID, size, want)
+		}
+		if m.Header.Get(headerUUID) != dm.UUID || m.Header.Get("partitionkey") != "BTCUSDT" || (m.Header.Get(headerMsgID) != "") == !msgID {
+			t.Errorf("headers %v", m.Header)
+		}
+	}
+	for _, md := range []map[string]string{{"": "x"}, {"a b": "x"}, {"a:b": "x"}, {"Nats-X": "x"}, {headerUUID: "x"}, {"a": "x\ny"}} {
+		var m natsgo.Msg
+		if _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
+			t.Errorf("metadata %q: %v, want ErrInvalidMetadata", md, err)
 		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
@@ -60,13 +61,13 @@ func TestLayout(t *testing.T) {
 		nm.Header.Get("Tradebus-Uuid") != sent[0].UUID || nm.Header.Get("Nats-Msg-Id") != "" {
 		t.Errorf("wire message: subject %q headers %v", nm.Subject, nm.Header)
 	}
-	if s := tr.Subject("trade.x.y"); s != prefix+".trade.x.y" {
+	if s := drv(tr).Subject("trade.x.y"); s != prefix+".trade.x.y" {
 		t.Errorf("Subject() = %q", s)
 	}
 	js, _ := jetstream.New(nc)
-	st, err := js.Stream(context.Background(), tr.Stream("trade"))
+	st, err := js.Stream(context.Background(), drv(tr).Stream("trade"))
 	if err != nil {
-		t.Fatalf("stream %s: %v", tr.Stream("trade"), err)
+		t.Fatalf("stream %s: %v", drv(tr).Stream("trade"), err)
 	}
 	if subj := st.CachedInfo().Config.Subjects; len(subj) != 2 || subj[0] != prefix+".trade" || subj[1] != prefix+".trade.>" {
 		t.Errorf("stream subjects %v", subj)
@@ -85,29 +86,50 @@ func TestLayout(t *testing.T) {
 }
 
 // TestMaxDeliverHandsOff checks the dead-letter hand-off: with
-// WithMaxDeliver(2) a message nacked twice is not delivered again, the
-// MAX_DELIVERIES advisory names its stream sequence, the message stays in
-// the stream, and later messages of the key flow on.
+// WithMaxDeliver(2) a message JetStream delivered twice (each time given
+// back by a member that stopped: the core's own redeliveries after a nack
+// do not count) is not delivered again, the MAX_DELIVERIES advisory names
+// its stream sequence, the message stays in the stream, and later messages
+// of the key flow on.
 func TestMaxDeliverHandsOff(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
-	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithMaxDeliver(2),
-		nats.WithRedeliveryBackoff(10*time.Millisecond, 10*time.Millisecond), nats.WithPullWait(100*time.Millisecond))
-	stream := tr.Stream("order")
+	tr := newTransportWith(t, nc, []transport.Option{transport.WithCloseTimeout(200 * time.Millisecond)},
+		nats.WithPrefix(prefix), nats.WithMaxDeliver(2), nats.WithPullWait(100*time.Millisecond))
+	stream := drv(tr).Stream("order")
 	adv, err := nc.SubscribeSync("$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + stream + ".*")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer adv.Unsubscribe()
-	ch := brokertest.Subscribe(t, tr, "oms", "order.#")
+	sub, err := tr.Subscriber("oms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("order.#"); err != nil {
+		t.Fatal(err)
+	}
 	poison := brokertest.Publish(t, tr, "order.binance.BTCUSDT", "poison")
 	for i := range 2 {
+		sub, err := tr.Subscriber("oms")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ch, err := sub.Subscribe(context.Background(), "order.#")
+		if err != nil {
+			t.Fatal(err)
+		}
 		m := brokertest.Recv(t, ch, 10*time.Second)
 		if m.UUID != poison[0].UUID {
 			t.Fatalf("delivery %d: %s", i+1, m.UUID)
 		}
-		m.Nack()
+		// Closing the subscriber with the message out gives it back
+		// (NAK) once the close timeout ends.
+		go func() { _ = sub.Close() }()
+		for range ch {
+		}
 	}
+	ch := brokertest.Subscribe(t, tr, "oms", "order.#")
 	am, err := adv.NextMsg(10 * time.Second)
 	if err != nil {
 		t.Fatalf("no MAX_DELIVERIES advisory: %v", err)
@@ -140,8 +162,8 @@ func TestRedeliveryBackoff(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
 	const backoff = 400 * time.Millisecond
-	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithRedeliveryBackoff(backoff, 2*backoff),
-		nats.WithPullWait(100*time.Millisecond))
+	tr := newTransportWith(t, nc, []transport.Option{transport.WithRedeliveryBackoff(backoff, 2*backoff)},
+		nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
 	ch := brokertest.Subscribe(t, tr, "g", "signal.#")
 	brokertest.Publish(t, tr, "signal.x.BTCUSDT", "s")
 	m := brokertest.Recv(t, ch, 10*time.Second)
@@ -180,7 +202,7 @@ func TestSlowHandlerKeepsMessage(t *testing.T) {
 	noMessage(t, other, 1500*time.Millisecond, "redelivered to the other member while in progress")
 	// Nor to the same member: JetStream delivered it exactly once.
 	js, _ := jetstream.New(nc)
-	st, err := js.Stream(context.Background(), a.Stream("candle"))
+	st, err := js.Stream(context.Background(), drv(a).Stream("candle"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -237,7 +259,7 @@ func TestStreamRecreated(t *testing.T) {
 	brokertest.Publish(t, tr, "book.binance.BTCUSDT", "before")
 	brokertest.Recv(t, ch, 10*time.Second).Ack()
 	js, _ := jetstream.New(nc)
-	if err := js.DeleteStream(context.Background(), tr.Stream("book")); err != nil {
+	if err := js.DeleteStream(context.Background(), drv(tr).Stream("book")); err != nil {
 		t.Fatal(err)
 	}
 	after := brokertest.Publish(t, tr, "book.binance.BTCUSDT", "after")
@@ -253,38 +275,49 @@ func TestOpen(t *testing.T) {
 	for _, raw := range []string{
 		"nats://127.0.0.1:4222?bogus=1",
 		"nats://127.0.0.1:4222?concurrency=0",
+		"nats://127.0.0.1:4222?concurrency=1000000000",
+		"nats://127.0.0.1:4222?batch=9223372036854775807",
 		"nats://127.0.0.1:4222?start=middle",
 		"nats://127.0.0.1:4222?storage=tape",
 		"nats://127.0.0.1:4222?ack_wait=1ms",
+		"nats://127.0.0.1:4222?ack_wait=2562047h",
 		"nats://127.0.0.1:4222?max_deliver=0",
-		"nats://127.0.0.1:4222?max_ack_pending=10",
+		"nats://127.0.0.1:4222?max_deliver=1000000000",
+		"nats://127.0.0.1:4222?max_ack_pending=0",
+		"nats://127.0.0.1:4222?max_ack_pending=9223372036854775807",
+		"nats://127.0.0.1:4222?max_msgs=9223372036854775807",
+		"nats://127.0.0.1:4222?max_age=500ms",
+		"nats://127.0.0.1:4222?replicas=1000000000",
+		"nats://127.0.0.1:4222?duplicate_window=-1s",
+		"nats://127.0.0.1:4222?pull_wait=1000h",
 		"nats://127.0.0.1:4222?prefix=a.*",
 		"nats://127.0.0.1:4222?prefix=a&prefix=b",
-		"amqp://127.0.0.1:4222",
 	} {
-		u, _ := url.Parse(raw)
-		if _, err := nats.Open(ctx, u); !errors.Is(err, nats.ErrInvalidOption) {
+		if _, err := transport.Open(ctx, raw); !errors.Is(err, nats.ErrInvalidOption) {
 			t.Errorf("Open(%s): %v, want ErrInvalidOption", raw, err)
 		}
+	}
+	u, _ := url.Parse("amqp://127.0.0.1:4222")
+	if _, err := nats.Open(ctx, u); !errors.Is(err, nats.ErrInvalidOption) {
+		t.Errorf("nats.Open(amqp://…): %v, want ErrInvalidOption", err)
 	}
 	secret := "s3cr3t-pw"
 	for _, raw := range []string{
 		"nats://user:" + secret + "@127.0.0.1:1",
 		"nats://user:" + secret + "@127.0.0.1:1?bogus=1",
 	} {
-		u, _ := url.Parse(raw)
 		cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-		_, err := nats.Open(cctx, u)
+		_, err := transport.Open(cctx, raw)
 		cancel()
 		if err == nil {
-			t.Fatalf("Open(%s): no error", u.Redacted())
+			t.Fatalf("Open(%s): no error", raw)
 		}
 		if strings.Contains(err.Error(), secret) {
 			t.Errorf("error leaks the password: %v", err)
 		}
 	}
 
-	u, _ := url.Parse(brokertest.URL(t, envNATSURL))
+	u, _ = url.Parse(brokertest.URL(t, envNATSURL))
 	prefix := "tbtest" + brokertest.RandomSuffix()
 	t.Cleanup(func() { deleteStreams(t, connect(t), prefix) })
 	q := u.Query()
@@ -292,12 +325,12 @@ func TestOpen(t *testing.T) {
 		"prefix": prefix, "concurrency": "8", "start": "oldest", "ack_wait": "5s", "max_deliver": "5",
 		"max_ack_pending": "100", "storage": "memory", "max_msgs": "1000", "max_age": "1h", "replicas": "1",
 		"duplicate_window": "1m", "redelivery_backoff": "5ms", "redelivery_backoff_max": "50ms",
-		"close_timeout": "1s", "pull_wait": "100ms", "name": "tradebus-open-test",
+		"close_timeout": "1s", "pull_wait": "100ms", "name": "tradebus-open-test", "batch": "64",
 	} {
 		q.Set(k, v)
 	}
 	u.RawQuery = q.Encode()
-	tr, err := nats.Open(ctx, u)
+	tr, err := transport.Open(ctx, u.String())
 	if err != nil {
 		t.Fatalf("Open with every parameter: %v", err)
 	}
@@ -310,7 +343,7 @@ func TestOpen(t *testing.T) {
 	brokertest.Publish(t, tr, "trade.x", "1")
 	brokertest.Recv(t, ch, 10*time.Second).Ack()
 	js, _ := jetstream.New(connect(t))
-	st, err := js.Stream(ctx, tr.Stream("trade"))
+	st, err := js.Stream(ctx, drv(tr).Stream("trade"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,41 +351,44 @@ func TestOpen(t *testing.T) {
 		c.Duplicates != time.Minute {
 		t.Errorf("stream config from URL: %+v", c)
 	}
+	if caps := drv(tr).Capabilities(); caps.MaxMessageBytes <= 0 || caps.MaxMessageBytes >= int(drv(tr).Conn().MaxPayload()) ||
+		!caps.KeepsHistory || !caps.DurableGroups || !caps.SharedGroups || !caps.Redelivers {
+		t.Errorf("capabilities %+v (max_payload %d)", caps, drv(tr).Conn().MaxPayload())
+	}
 }
 
 func TestNewRejectsBadOptions(t *testing.T) {
 	nc := connect(t)
 	for name, opt := range map[string]nats.Option{
-		"concurrency":     nats.WithConcurrency(0),
 		"prefix":          nats.WithPrefix("a..b"),
 		"start":           nats.WithStart(nats.Start(7)),
 		"ack wait":        nats.WithAckWait(time.Millisecond),
+		"ack wait max":    nats.WithAckWait(1000 * time.Hour),
 		"max deliver":     nats.WithMaxDeliver(0),
-		"max ack pending": nats.WithMaxAckPending(10), // below concurrency + pull-ahead
+		"max ack pending": nats.WithMaxAckPending(0),
 		"storage":         nats.WithStorage(nats.Storage(3)),
 		"max msgs":        nats.WithMaxMsgs(0),
 		"max age":         nats.WithMaxAge(time.Millisecond),
 		"replicas":        nats.WithReplicas(9),
 		"dup window":      nats.WithDuplicateWindow(-1),
-		"backoff":         nats.WithRedeliveryBackoff(time.Second, time.Millisecond),
-		"close":           nats.WithCloseTimeout(-1),
 		"pull wait":       nats.WithPullWait(time.Millisecond),
 		"logger":          nats.WithLogger(nil),
+		"nil":             nil,
 	} {
-		if _, err := nats.New(nc, opt); !errors.Is(err, nats.ErrInvalidOption) {
+		if _, err := nats.NewDriver(nc, opt); !errors.Is(err, nats.ErrInvalidOption) {
 			t.Errorf("%s: %v, want ErrInvalidOption", name, err)
 		}
 	}
-	if _, err := nats.New(nil); !errors.Is(err, nats.ErrInvalidOption) {
+	if _, err := nats.NewDriver(nil); !errors.Is(err, nats.ErrInvalidOption) {
 		t.Errorf("nil conn: %v", err)
 	}
-	tr, err := nats.New(nc)
+	tr, err := transport.New(newDriver(t, nc, nats.WithPrefix(uniquePrefix(t, nc))))
 	if err != nil {
 		t.Fatal(err)
 	}
 	for _, g := range []string{"", "a.b", "a b", ">"} {
-		if _, err := tr.Subscriber(g); !errors.Is(err, nats.ErrInvalidGroup) {
-			t.Errorf("Subscriber(%q): %v", g, err)
+		if s, err := tr.Subscriber(g); !errors.Is(err, nats.ErrInvalidGroup) || s != nil {
+			t.Errorf("Subscriber(%q): %v, %v", g, s, err)
 		}
 	}
 	m := message.NewMessage("1", nil)
@@ -365,11 +401,34 @@ func TestNewRejectsBadOptions(t *testing.T) {
 	if err := tr.Publisher().Publish("trade.x", m); !errors.Is(err, nats.ErrInvalidMetadata) {
 		t.Errorf("line break: %v", err)
 	}
+	big := message.NewMessage("1", make([]byte, nc.MaxPayload()))
+	if err := tr.Publisher().Publish("trade.x", big); !errors.Is(err, transport.ErrTooLarge) {
+		t.Errorf("over max_payload: %v", err)
+	}
 	if err := tr.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	if err := tr.Publisher().Publish("trade.x", message.NewMessage("1", nil)); !errors.Is(err, nats.ErrClosed) {
 		t.Errorf("Publish after Close: %v", err)
+	}
+}
+
+// TestTooLargeExact checks the exact size check of publishing: a message
+// the core's estimate lets through (it does not count the header framing)
+// but whose encoded headers and payload exceed max_payload is refused
+// with ErrTooLarge, nothing sent.
+func TestTooLargeExact(t *testing.T) {
+	nc := connect(t)
+	tr := newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc)))
+	limit := drv(tr).Capabilities().MaxMessageBytes
+	m := message.NewMessage("u", nil)
+	for i := range 200 {
+		m.Metadata.Set("k"+strconv.Itoa(i), "v")
+	}
+	m.Metadata.Set("routingkey", "trade.x")
+	m.Payload = make([]byte, limit-transport.MetadataSize(m.Metadata)-len(m.UUID))
+	if err := tr.Publisher().Publish("trade.x", m); !errors.Is(err, transport.ErrTooLarge) {
+		t.Errorf("publish of %d bytes plus 200 headers: %v, want ErrTooLarge", len(m.Payload), err)
 	}
 }
 
@@ -441,8 +500,7 @@ func privateNATS(t *testing.T) (u string, kill, restart func()) {
 func TestReconnect(t *testing.T) {
 	brokertest.URL(t, envNATSURL) // integration test: only with the broker env set
 	raw, kill, restart := privateNATS(t)
-	u, _ := url.Parse(raw + "?pull_wait=100ms&ack_wait=2s")
-	tr, err := nats.Open(context.Background(), u)
+	tr, err := transport.Open(context.Background(), raw+"?pull_wait=100ms&ack_wait=2s")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -458,7 +516,7 @@ func TestReconnect(t *testing.T) {
 	brokertest.Recv(t, ch, 10*time.Second).Ack()
 
 	kill()
-	f0, _ := nats.ReadStats(tr)
+	f0, _ := nats.ReadStats(drv(tr))
 	const down = 2 * time.Second
 	ctx, cancel := context.WithTimeout(context.Background(), down)
 	m := message.NewMessage("during", nil)
@@ -468,7 +526,7 @@ func TestReconnect(t *testing.T) {
 	}
 	<-ctx.Done()
 	cancel()
-	f1, errs := nats.ReadStats(tr)
+	f1, errs := nats.ReadStats(drv(tr))
 	t.Logf("while down: %d pull requests, %d failed pulls or set-ups", f1-f0, errs)
 	// One pull request per pull wait (100ms) at most, plus backoff on
 	// errors: a spinning loop would make thousands.

@@ -64,81 +64,60 @@ func (s Storage) String() string {
 	}
 }
 
-// Defaults of the options.
+// Defaults and bounds of the options. The URL query parameter of each
+// option is named in its doc; Open checks the same bounds.
 const (
-	DefaultPrefix                     = "tradebus"
-	DefaultConcurrency                = 64
-	DefaultAckWait                    = 30 * time.Second
-	DefaultMaxDeliver                 = -1
-	DefaultMaxAckPending              = 1024
-	DefaultMaxMsgs              int64 = 1_000_000
-	DefaultReplicas                   = 1
-	DefaultRedeliveryBackoff          = 10 * time.Millisecond
-	DefaultRedeliveryBackoffMax       = time.Second
-	DefaultCloseTimeout               = 5 * time.Second
-	DefaultPullWait                   = time.Second
-
-	// Messages pulled ahead per subscription: WithConcurrency within these.
-	minPull = 32
-	maxPull = 512
+	DefaultPrefix              = "tradebus"
+	DefaultAckWait             = 30 * time.Second
+	MinAckWait                 = 100 * time.Millisecond
+	MaxAckWait                 = 24 * time.Hour
+	DefaultMaxDeliver          = -1
+	MaxMaxDeliver              = 1_000_000
+	DefaultMaxAckPending       = 1024
+	MaxMaxAckPending           = 1_000_000
+	DefaultMaxMsgs       int64 = 1_000_000
+	MaxMaxMsgs           int64 = 1 << 40
+	DefaultReplicas            = 1
+	MaxReplicas                = 5
+	MaxMaxAge                  = 100 * 365 * 24 * time.Hour
+	MaxDuplicateWindow         = 7 * 24 * time.Hour
+	DefaultPullWait            = time.Second
+	MinPullWait                = 10 * time.Millisecond
+	MaxPullWait                = time.Minute
 )
 
 type config struct {
 	prefix        string
-	concurrency   int
 	start         Start
 	ackWait       time.Duration
 	maxDeliver    int
-	maxAckPending int // 0: default, at least concurrency + pull-ahead
+	maxAckPending int
 	storage       Storage
 	maxMsgs       int64
 	maxAge        time.Duration
 	replicas      int
 	dupWindow     time.Duration
-	backoff       time.Duration
-	backoffMax    time.Duration
-	closeTimeout  time.Duration
 	pullWait      time.Duration
 	logger        *slog.Logger
 }
 
 func defaultConfig() config {
 	return config{
-		prefix:       DefaultPrefix,
-		concurrency:  DefaultConcurrency,
-		start:        StartNew,
-		ackWait:      DefaultAckWait,
-		maxDeliver:   DefaultMaxDeliver,
-		storage:      FileStorage,
-		maxMsgs:      DefaultMaxMsgs,
-		replicas:     DefaultReplicas,
-		backoff:      DefaultRedeliveryBackoff,
-		backoffMax:   DefaultRedeliveryBackoffMax,
-		closeTimeout: DefaultCloseTimeout,
-		pullWait:     DefaultPullWait,
+		prefix:        DefaultPrefix,
+		start:         StartNew,
+		ackWait:       DefaultAckWait,
+		maxDeliver:    DefaultMaxDeliver,
+		maxAckPending: DefaultMaxAckPending,
+		storage:       FileStorage,
+		maxMsgs:       DefaultMaxMsgs,
+		replicas:      DefaultReplicas,
+		pullWait:      DefaultPullWait,
 	}
 }
 
-func (c *config) pullAhead() int { return min(max(c.concurrency, minPull), maxPull) }
-
-func (c *config) validate() error {
-	if c.backoffMax < c.backoff {
-		return fmt.Errorf("%w: redelivery backoff max %s < initial %s", ErrInvalidOption, c.backoffMax, c.backoff)
-	}
-	need := c.concurrency + c.pullAhead()
-	if c.maxAckPending == 0 {
-		c.maxAckPending = max(DefaultMaxAckPending, need)
-	} else if c.maxAckPending < need {
-		return fmt.Errorf("%w: max ack pending %d < concurrency %d + pull-ahead %d", ErrInvalidOption,
-			c.maxAckPending, c.concurrency, c.pullAhead())
-	}
-	if c.logger == nil {
-		c.logger = slog.Default()
-	}
-	return nil
-}
-
-// Option configures a Transport. Options are applied in order by New.
+// Option configures a Driver. Options are applied in order by NewDriver.
+// Concurrency, batch size, redelivery backoff and close timeout are the
+// portable core's (transport.WithConcurrency, …), not the driver's.
 type Option func(*config) error
 
 // WithPrefix sets the subject prefix: routing key k travels on subject
@@ -146,7 +125,7 @@ type Option func(*config) error
 // kept in the stream named after prefix and x ("tradebus_trade"). Use one
 // prefix per environment or tenant sharing a server. It must be one or
 // more valid subject tokens (no '*', '>' or white space, no empty token).
-// Default: "tradebus" (DefaultPrefix).
+// Default: "tradebus" (DefaultPrefix). URL: prefix=P.
 func WithPrefix(prefix string) Option {
 	return func(c *config) error {
 		for _, tok := range strings.Split(prefix, ".") {
@@ -159,25 +138,10 @@ func WithPrefix(prefix string) Option {
 	}
 }
 
-// WithConcurrency sets how many messages of one subscription may be in
-// flight at once (handed to the subscriber's channel or queued for it).
-// Messages with the same "partitionkey" metadata are never in flight at the
-// same time, so each key keeps its order. 1 hands out one message at a
-// time, like Watermill's own subscribers. n must be >= 1.
-// Default: 64 (DefaultConcurrency).
-func WithConcurrency(n int) Option {
-	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: concurrency %d, want >= 1", ErrInvalidOption, n)
-		}
-		c.concurrency = n
-		return nil
-	}
-}
-
 // WithStart sets where a durable consumer starts when it is created (by the
 // first Subscribe or SubscribeInitialize of its group and pattern). An
-// existing consumer keeps its position. Default: StartNew.
+// existing consumer keeps its position. Default: StartNew. URL:
+// start=new|oldest.
 func WithStart(s Start) Option {
 	return func(c *config) error {
 		if s != StartNew && s != StartOldest {
@@ -190,14 +154,16 @@ func WithStart(s Start) Option {
 
 // WithAckWait sets the consumers' AckWait: how long JetStream waits for
 // the ack of a delivered message before it delivers it again. A live
-// subscriber tells JetStream every d/3 that its in-flight messages are in
-// progress, so a slow handler does not cause a redelivery; a crashed one
-// loses them to another member after d. d must be >= 100ms.
-// Default: 30s (DefaultAckWait).
+// subscription tells JetStream every d/3 that the messages it holds
+// (queued, with a handler, or waiting for the core's redelivery backoff
+// after a nack) are in progress, so neither a slow handler nor a long
+// backoff causes a redelivery; a crashed member's messages go to another
+// member after d. MinAckWait to MaxAckWait; default 30s (DefaultAckWait).
+// URL: ack_wait=D.
 func WithAckWait(d time.Duration) Option {
 	return func(c *config) error {
-		if d < 100*time.Millisecond {
-			return fmt.Errorf("%w: ack wait %s, want >= 100ms", ErrInvalidOption, d)
+		if d < MinAckWait || d > MaxAckWait {
+			return fmt.Errorf("%w: ack wait %s, want %s to %s", ErrInvalidOption, d, MinAckWait, MaxAckWait)
 		}
 		c.ackWait = d
 		return nil
@@ -205,18 +171,18 @@ func WithAckWait(d time.Duration) Option {
 }
 
 // WithMaxDeliver sets the consumers' MaxDeliver: how many times JetStream
-// delivers one message. When the last delivery is nacked (or not acked
-// within WithAckWait), JetStream stops delivering it — it stays in the
+// delivers one message. When the last delivery is given back or not acked
+// within WithAckWait, JetStream stops delivering it — it stays in the
 // stream — and publishes the advisory
 // $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer> with its
 // stream sequence: that is the dead-letter hand-off (read the message with
-// Stream.GetMsg). Meanwhile later messages flow on. n must be -1
-// (unlimited) or >= 1. Default: -1 (DefaultMaxDeliver); tradebus' poison
-// queue middleware normally takes failing messages before this limit.
+// Stream.GetMsg). Redeliveries after a handler's nack are the core's, in
+// process, and do not count. n must be -1 (unlimited) or 1 to
+// MaxMaxDeliver. Default: -1 (DefaultMaxDeliver). URL: max_deliver=N.
 func WithMaxDeliver(n int) Option {
 	return func(c *config) error {
-		if n != -1 && n < 1 {
-			return fmt.Errorf("%w: max deliver %d, want -1 or >= 1", ErrInvalidOption, n)
+		if n != -1 && (n < 1 || n > MaxMaxDeliver) {
+			return fmt.Errorf("%w: max deliver %d, want -1 or 1 to %d", ErrInvalidOption, n, MaxMaxDeliver)
 		}
 		c.maxDeliver = n
 		return nil
@@ -224,22 +190,23 @@ func WithMaxDeliver(n int) Option {
 }
 
 // WithMaxAckPending sets the consumers' MaxAckPending: how many messages
-// JetStream lets all members of one group hold unacked. It must be at least
-// the concurrency plus the pull-ahead of one subscription (min(max(
-// concurrency, 32), 512)). Default: 1024 (DefaultMaxAckPending), or that
-// minimum if it is larger.
+// JetStream lets all members of one group hold unacked. A subscription
+// holds up to the core's concurrency plus one batch (plus what waits for
+// an ack to be sent); a smaller value only slows delivery down. 1 to
+// MaxMaxAckPending; default 1024 (DefaultMaxAckPending). URL:
+// max_ack_pending=N.
 func WithMaxAckPending(n int) Option {
 	return func(c *config) error {
-		if n < 1 {
-			return fmt.Errorf("%w: max ack pending %d, want >= 1", ErrInvalidOption, n)
+		if n < 1 || n > MaxMaxAckPending {
+			return fmt.Errorf("%w: max ack pending %d, want 1 to %d", ErrInvalidOption, n, MaxMaxAckPending)
 		}
 		c.maxAckPending = n
 		return nil
 	}
 }
 
-// WithStorage sets the storage of the streams the transport creates.
-// Default: FileStorage.
+// WithStorage sets the storage of the streams the driver creates.
+// Default: FileStorage. URL: storage=file|memory.
 func WithStorage(s Storage) Option {
 	return func(c *config) error {
 		if s != FileStorage && s != MemoryStorage {
@@ -253,11 +220,11 @@ func WithStorage(s Storage) Option {
 // WithMaxMsgs bounds every stream (one per kind) to n messages; JetStream
 // discards the oldest. This is a loss point: a group that lags further
 // behind loses the discarded messages. -1 means unlimited. n must be -1 or
-// >= 1. Default: 1,000,000 (DefaultMaxMsgs).
+// 1 to MaxMaxMsgs. Default: 1,000,000 (DefaultMaxMsgs). URL: max_msgs=N.
 func WithMaxMsgs(n int64) Option {
 	return func(c *config) error {
-		if n != -1 && n < 1 {
-			return fmt.Errorf("%w: max msgs %d, want -1 or >= 1", ErrInvalidOption, n)
+		if n != -1 && (n < 1 || n > MaxMaxMsgs) {
+			return fmt.Errorf("%w: max msgs %d, want -1 or 1 to %d", ErrInvalidOption, n, MaxMaxMsgs)
 		}
 		c.maxMsgs = n
 		return nil
@@ -266,94 +233,66 @@ func WithMaxMsgs(n int64) Option {
 
 // WithMaxAge bounds how long streams keep messages; older ones are
 // discarded (a loss point like WithMaxMsgs). 0 means unlimited. d must be
-// 0 or >= 1s. Default: 0.
+// 0 or 1s to MaxMaxAge. Default: 0. URL: max_age=D.
 func WithMaxAge(d time.Duration) Option {
 	return func(c *config) error {
-		if d != 0 && d < time.Second {
-			return fmt.Errorf("%w: max age %s, want 0 or >= 1s", ErrInvalidOption, d)
+		if d != 0 && (d < time.Second || d > MaxMaxAge) {
+			return fmt.Errorf("%w: max age %s, want 0 or 1s to %s", ErrInvalidOption, d, MaxMaxAge)
 		}
 		c.maxAge = d
 		return nil
 	}
 }
 
-// WithReplicas sets the replicas of the streams the transport creates (a
-// clustered JetStream). n must be 1..5. Default: 1 (DefaultReplicas).
+// WithReplicas sets the replicas of the streams the driver creates (a
+// clustered JetStream). 1 to MaxReplicas (5). Default: 1
+// (DefaultReplicas). URL: replicas=N.
 func WithReplicas(n int) Option {
 	return func(c *config) error {
-		if n < 1 || n > 5 {
-			return fmt.Errorf("%w: replicas %d, want 1..5", ErrInvalidOption, n)
+		if n < 1 || n > MaxReplicas {
+			return fmt.Errorf("%w: replicas %d, want 1 to %d", ErrInvalidOption, n, MaxReplicas)
 		}
 		c.replicas = n
 		return nil
 	}
 }
 
-// WithDuplicateWindow makes Publish send the message UUID as Nats-Msg-Id
-// and sets the streams' duplicate window to d: JetStream then stores a
-// message published twice within d (a retried Publish) once. Off by
-// default because it also drops a deliberate re-publish of the same UUID
-// within d (a replayed dead letter, say). d must be >= 0; 0 turns it off.
-// Default: 0.
+// WithDuplicateWindow makes publishing send the message UUID as
+// Nats-Msg-Id and sets the streams' duplicate window to d: JetStream then
+// stores a message published twice within d (a retried Publish) once. Off
+// by default because it also drops a deliberate re-publish of the same
+// UUID within d (a replayed dead letter, say). 0 (off) to
+// MaxDuplicateWindow. Default: 0. URL: duplicate_window=D.
 func WithDuplicateWindow(d time.Duration) Option {
 	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: duplicate window %s, want >= 0", ErrInvalidOption, d)
+		if d < 0 || d > MaxDuplicateWindow {
+			return fmt.Errorf("%w: duplicate window %s, want 0 to %s", ErrInvalidOption, d, MaxDuplicateWindow)
 		}
 		c.dupWindow = d
 		return nil
 	}
 }
 
-// WithRedeliveryBackoff sets the delay JetStream waits before it delivers a
-// nacked message again (NAK with delay): initial after the first delivery,
-// doubling with each further delivery of the same message, capped at max.
-// Both must be > 0 and max >= initial. Default: 10ms initial, 1s max
-// (DefaultRedeliveryBackoff, DefaultRedeliveryBackoffMax).
-func WithRedeliveryBackoff(initial, max time.Duration) Option {
-	return func(c *config) error {
-		if initial <= 0 || max <= 0 {
-			return fmt.Errorf("%w: redelivery backoff %s..%s, want > 0", ErrInvalidOption, initial, max)
-		}
-		c.backoff, c.backoffMax = initial, max
-		return nil
-	}
-}
-
-// WithCloseTimeout sets how long Subscriber.Close (Watermill's Close,
-// which has no context) waits for messages already handed out to be acked
-// or nacked before it gives them back (NAK) to JetStream. Transport.Close
-// uses its ctx instead. d must be >= 0. Default: 5s (DefaultCloseTimeout).
-func WithCloseTimeout(d time.Duration) Option {
-	return func(c *config) error {
-		if d < 0 {
-			return fmt.Errorf("%w: close timeout %s, want >= 0", ErrInvalidOption, d)
-		}
-		c.closeTimeout = d
-		return nil
-	}
-}
-
 // WithPullWait sets how long one pull request waits for messages. A
-// subscription keeps one request open at a time and reads it to its end
+// subscription keeps one request open and reads it to its end
 // before it closes (a JetStream pull request cannot be withdrawn, and a
 // message delivered into one nobody reads waits out WithAckWait), so d
-// bounds how long closing a subscription waits for its reader; an idle
-// subscription sends one request per d. It does not delay delivery. d must
-// be >= 10ms. Default: 1s (DefaultPullWait).
+// bounds how long closing a subscription takes; an idle subscription sends
+// one request per d. It does not delay delivery. MinPullWait to
+// MaxPullWait; default 1s (DefaultPullWait). URL: pull_wait=D.
 func WithPullWait(d time.Duration) Option {
 	return func(c *config) error {
-		if d < 10*time.Millisecond {
-			return fmt.Errorf("%w: pull wait %s, want >= 10ms", ErrInvalidOption, d)
+		if d < MinPullWait || d > MaxPullWait {
+			return fmt.Errorf("%w: pull wait %s, want %s to %s", ErrInvalidOption, d, MinPullWait, MaxPullWait)
 		}
 		c.pullWait = d
 		return nil
 	}
 }
 
-// WithLogger sets the logger for errors of background loops (logged once
-// when a loop starts failing and once when it recovers). It must not be
-// nil. Default: slog.Default().
+// WithLogger sets the logger of the connection's disconnect and reconnect
+// events (Open) and of failures the driver cannot report to a caller. It
+// must not be nil. Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {

@@ -1,20 +1,10 @@
 package nats
 
-import (
-	"context"
-	"net/url"
+import "github.com/tradebus/tradebus/transport"
 
-	"github.com/tradebus/tradebus/transport"
-)
-
+// Importing this package registers the nats:// and tls:// URL schemes with
+// transport.Open.
 func init() {
-	open := func(ctx context.Context, u *url.URL) (transport.Transport, error) {
-		t, err := Open(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
-	transport.RegisterTransport("nats", open)
-	transport.RegisterTransport("tls", open)
+	transport.Register("nats", Open)
+	transport.Register("tls", Open)
 }

@@ -2,306 +2,412 @@ package nats
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"log/slog"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
+	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/transport/internal/backoff"
-	"github.com/tradebus/tradebus/transport/internal/keyed"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// subscription is one Subscribe call: a reader that pulls from the durable
-// consumer, a keyed pool that hands messages out, and a heartbeat that
-// keeps in-flight messages from timing out (AckWait).
+// fetch is one pull request: size messages asked for, got of them read.
+// Only a request that got all it asked for (complete, its channel about to
+// close) may have a successor: JetStream fills the waiting requests of a
+// consumer round-robin, so with two open requests (each its own inbox) the
+// messages of one key could be read out of order.
+type fetch struct {
+	b         jetstream.MessageBatch
+	size, got int
+}
+
+// pullSize is how many messages one pull request asks for: pullBatches
+// of the core's batches (fewer round trips in which JetStream waits for
+// the next request), at most MaxAckPending.
+func (s *subscription) pullSize(max int) int {
+	return min(pullBatches*max, s.d.cfg.maxAckPending)
+}
+
+// pullBatches is how many of the core's batches one pull request asks for.
+const pullBatches = 4
+
+// pull opens a pull request for size messages unless one is open and not
+// complete.
+func (s *subscription) pull(size int) error {
+	if n := len(s.fetches); n > 0 && s.fetches[n-1].got < s.fetches[n-1].size {
+		return nil
+	}
+	s.fetchCount.Add(1)
+	b, err := s.cons.Fetch(size, jetstream.FetchMaxWait(s.d.cfg.pullWait))
+	if err != nil {
+		s.readErrors.Add(1)
+		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
+	}
+	s.fetches = append(s.fetches, fetch{b: b, size: size})
+	return nil
+}
+
+// subscription is the driver.Subscription of one (group, pattern): it pulls
+// from the durable consumer of the pair with one pull request (Fetch, see
+// pullSize) at a time, kept open across ReceiveBatch calls until it is
+// filled or expires; the next is sent as soon as one is filled, while the
+// core works on its messages, and keeps the
+// messages the core holds (queued, with a handler, or waiting out the
+// core's redelivery backoff after a nack) in progress at JetStream.
 //
-// Shutdown order: stopCtx ends (the reader reads its open pull request to
-// its end and NAKs what it pulled ahead; undelivered messages are NAKed) → the pool drains until
-// the drain ctx ends, then hardCtx ends (messages not acked are NAKed) →
-// the heartbeat stops → out is closed.
+// The message lease: rather than a huge AckWait, a heartbeat goroutine
+// (one per subscription, stopped by Close) sends InProgress every
+// AckWait/3 for every message received and neither acked nor nacked, so
+// JetStream never redelivers a message the core still holds, however long
+// its handler or backoff takes, while a crashed member's messages go to
+// another member after AckWait.
 type subscription struct {
-	t        *Transport
-	cfg      *config
-	log      *slog.Logger
+	d        *Driver
 	group    string
 	pattern  string
 	kind     string
 	stream   string
 	consumer string
 	filter   string
-	exact    bool // the filter subject selects exactly the pattern's keys
 
-	out  chan *message.Message
-	pool *keyed.Pool
+	// Used by ReceiveBatch (one goroutine at a time), then by Close.
+	cons    jetstream.Consumer // nil: set up again
+	fetches []fetch            // open pull requests, oldest first
 
-	hardCtx  context.Context
-	abort    context.CancelFunc
-	stopCtx  context.Context
-	stopRead context.CancelFunc
-	stopOnce sync.Once
-	done     chan struct{}
-	readDone chan struct{}
-	hbStop   chan struct{}
-	hbDone   chan struct{}
+	mu   sync.Mutex
+	held map[uint64]jetstream.Msg // by stream sequence
 
-	mu       sync.Mutex
-	inflight map[uint64]jetstream.Msg // by stream sequence
+	hbStop    chan struct{}
+	hbDone    chan struct{}
+	closeOnce sync.Once
+	closeErr  error
 
-	refused []jetstream.Msg // pulled while stopping; reader goroutine only
-
-	aborted    atomic.Bool
+	fetchCount atomic.Uint64 // pull requests sent, for tests
 	readErrors atomic.Uint64 // failed pulls and consumer set-ups, for tests
-	fetches    atomic.Uint64 // pull requests sent, for tests
 }
 
-func newSubscription(ctx context.Context, t *Transport, group, pattern string) *subscription {
-	hardCtx, abort := context.WithCancel(ctx)
-	stopCtx, stopRead := context.WithCancel(hardCtx)
-	filter, exact := filterFor(t.cfg.prefix, pattern)
+var _ driver.Subscription = (*subscription)(nil)
+
+func newSubscription(d *Driver, group, pattern string) *subscription {
+	filter, _ := filterFor(d.cfg.prefix, pattern)
 	kind := events.Kind(pattern)
-	s := &subscription{
-		t:        t,
-		cfg:      &t.cfg,
+	return &subscription{
+		d:        d,
 		group:    group,
 		pattern:  pattern,
 		kind:     kind,
-		stream:   streamName(t.cfg.prefix, kind),
+		stream:   streamName(d.cfg.prefix, kind),
 		consumer: consumerName(group, pattern),
 		filter:   filter,
-		exact:    exact,
-		out:      make(chan *message.Message),
-		pool:     keyed.New(t.cfg.concurrency),
-		hardCtx:  hardCtx,
-		abort:    abort,
-		stopCtx:  stopCtx,
-		stopRead: stopRead,
-		done:     make(chan struct{}),
-		readDone: make(chan struct{}),
+		held:     make(map[uint64]jetstream.Msg),
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
-		inflight: make(map[uint64]jetstream.Msg),
 	}
-	s.log = t.cfg.logger.With("stream", s.stream, "consumer", s.consumer)
-	return s
 }
 
-func (s *subscription) start(cons jetstream.Consumer) {
-	go s.readLoop(cons)
-	go s.heartbeatLoop()
-	go func() {
+func (s *subscription) start() { go s.heartbeat() }
+
+// ReceiveBatch implements driver.Subscription. It blocks until the first
+// message arrives, then returns it with every message already received,
+// up to max. Messages whose key does not match the pattern (when the
+// consumer's filter subject is wider than the pattern, see filterFor) are
+// returned too: the core acks them. A message JetStream delivers again
+// while the core still holds it is dropped (the held delivery's ack
+// settles it). While the connection is down ReceiveBatch waits for
+// nats.go's reconnect; a consumer or stream that vanished is set up again
+// (starting at the beginning of its stream, which then holds only what
+// came after the loss) on the next call after the error is returned.
+func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
+	var got []jetstream.Msg
+	for len(got) == 0 {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		if err := s.waitConnected(ctx); err != nil {
+			return nil, err
+		}
+		if s.cons == nil {
+			cons, err := s.ensureConsumer(ctx, jetstream.DeliverAllPolicy)
+			if err != nil {
+				s.readErrors.Add(1)
+				return nil, err
+			}
+			s.cons = cons
+		}
+		if err := s.pull(s.pullSize(max)); err != nil {
+			if !s.d.nc.IsConnected() {
+				continue // wait for the reconnect above
+			}
+			s.cons = nil
+			return nil, err
+		}
+		// Block for the first message.
+		f := &s.fetches[0]
 		select {
-		case <-s.hardCtx.Done(): // Subscribe's ctx ended
-			ctx, cancel := context.WithTimeout(context.Background(), s.cfg.closeTimeout)
-			defer cancel()
-			_ = s.stop(ctx)
-		case <-s.done:
+		case m, ok := <-f.b.Messages():
+			if !ok {
+				if err := s.endFetch(); err != nil {
+					return nil, err
+				}
+				continue
+			}
+			f.got++
+			got = append(make([]jetstream.Msg, 0, max), m)
+		case <-ctx.Done():
+			return nil, ctx.Err()
 		}
-	}()
-}
-
-// stop shuts the subscription down, draining until ctx is done, and
-// returns when every goroutine of it has ended and out is closed. It
-// returns an error wrapping ctx.Err() when ctx ended before the messages
-// handed out were acked or nacked.
-func (s *subscription) stop(ctx context.Context) error {
-	s.stopOnce.Do(func() { go s.shutdown(ctx) })
-	select {
-	case <-s.done:
-		if s.aborted.Load() && ctx.Err() != nil {
-			return fmt.Errorf("nats: close %s: messages still in flight were given back: %w", s.consumer, ctx.Err())
-		}
-		return nil
-	case <-ctx.Done():
-		s.abort()
-		<-s.done
-		return fmt.Errorf("nats: close %s: messages still in flight were given back: %w", s.consumer, ctx.Err())
-	}
-}
-
-func (s *subscription) shutdown(drain context.Context) {
-	s.stopRead()
-	<-s.readDone
-	if err := s.pool.Wait(drain); err != nil {
-		s.aborted.Store(true)
-		s.abort()
-		_ = s.pool.Wait(context.Background())
-	}
-	close(s.hbStop)
-	<-s.hbDone
-	close(s.out)
-	s.abort()
-	close(s.done)
-}
-
-// readLoop pulls messages until stopCtx ends, setting the consumer up
-// again (with backoff) when it or its stream vanished or pulling fails.
-//
-// It pulls with one Fetch request at a time (at most WithPullWait long) and
-// reads every request to its end, also while stopping: a JetStream pull
-// request cannot be withdrawn, and a message the server delivers into a
-// request nobody reads any more waits out AckWait before anyone else gets
-// it. Messages that arrive while stopping are NAKed once no request is
-// open, so that other members get them at once.
-func (s *subscription) readLoop(cons jetstream.Consumer) {
-	defer close(s.readDone)
-	defer func() {
-		for _, m := range s.refused {
-			_ = m.Nak()
-		}
-		s.refused = nil
-	}()
-	bo := backoff.NewErrorLoop()
-	for s.stopCtx.Err() == nil {
-		var err error
-		if cons == nil {
-			// A consumer set up again after it was lost starts at the
-			// beginning of its stream: a stream created anew holds only
-			// what came after the loss.
-			cons, err = s.ensureConsumerFrom(s.stopCtx, jetstream.DeliverAllPolicy)
-		}
-		var batch jetstream.MessageBatch
-		if err == nil {
-			s.fetches.Add(1)
-			batch, err = cons.Fetch(s.cfg.pullAhead(), jetstream.FetchMaxWait(s.cfg.pullWait))
-		}
-		if err == nil {
-			for m := range batch.Messages() {
-				if s.stopCtx.Err() != nil {
-					s.refused = append(s.refused, m)
+		// Take what has arrived, up to max.
+	more:
+		for len(got) < max && len(s.fetches) > 0 {
+			f := &s.fetches[0]
+			select {
+			case m, ok := <-f.b.Messages():
+				if !ok {
+					if err := s.endFetch(); err != nil {
+						break more // the consumer is set up again on the next call
+					}
 					continue
 				}
-				s.dispatch(m)
+				f.got++
+				got = append(got, m)
+			default:
+				break more
 			}
-			err = batch.Error()
 		}
-		if err != nil {
-			if s.stopCtx.Err() != nil {
-				return
-			}
-			s.readErrors.Add(1)
-			bo.Fail(s.log, "nats: pull failed", err)
-			cons = nil // set the consumer up again: it may be gone
-			if !backoff.Sleep(s.stopCtx, bo.Next()) {
-				return
-			}
+		// Ask for the next batch now, while the core works on this one.
+		if s.cons != nil && s.d.nc.IsConnected() {
+			_ = s.pull(s.pullSize(max)) // an error comes again on the next call
+		}
+		got = s.hold(got)
+	}
+	dms := make([]driver.Message, len(got))
+	out := make([]*driver.Message, len(got))
+	for i, m := range got {
+		seq, delivered, _ := ackInfo(m.Reply())
+		decode(&dms[i], s.d.cfg.prefix, s.stream, m, seq, delivered)
+		out[i] = &dms[i]
+	}
+	return out, nil
+}
+
+// endFetch drops the first pull request, which ended, and returns its
+// error, if any: the consumer is then set up again.
+func (s *subscription) endFetch() error {
+	b := s.fetches[0].b
+	s.fetches[0] = fetch{}
+	s.fetches = s.fetches[1:]
+	if err := b.Error(); err != nil {
+		s.readErrors.Add(1)
+		s.cons = nil
+		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
+	}
+	return nil
+}
+
+// waitConnected returns when the connection is up, ctx is done or the
+// connection closed for good.
+func (s *subscription) waitConnected(ctx context.Context) error {
+	nc := s.d.nc
+	if nc.IsConnected() {
+		return nil
+	}
+	ch := nc.StatusChanged(natsgo.CONNECTED, natsgo.CLOSED)
+	defer nc.RemoveStatusListener(ch)
+	for {
+		if nc.IsConnected() {
+			return nil
+		}
+		if nc.IsClosed() {
+			return fmt.Errorf("nats: connection closed: %w", ErrClosed)
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// hold records msgs as held and returns them without the ones already
+// held (a redelivery of a message the core still has) or without an ack
+// subject (not a JetStream delivery: terminated).
+func (s *subscription) hold(msgs []jetstream.Msg) []jetstream.Msg {
+	out := msgs[:0]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, m := range msgs {
+		seq, _, ok := ackInfo(m.Reply())
+		if !ok {
+			s.d.log.Error("nats: message without JetStream metadata", "subject", m.Subject())
+			_ = m.Term()
 			continue
 		}
-		bo.OK(s.log, "nats: pull recovered")
-	}
-}
-
-// dispatch hands one pulled message to the pool, or acks it at once when
-// the pattern does not match its routing key.
-func (s *subscription) dispatch(m jetstream.Msg) {
-	md, err := m.Metadata()
-	if err != nil {
-		s.log.Error("nats: message without JetStream metadata", "subject", m.Subject(), "err", err)
-		_ = m.Term()
-		return
-	}
-	seq := md.Sequence.Stream
-	key, msg := decode(s.cfg.prefix, m, seq, md.Stream)
-	if !s.exact && !events.MatchPattern(s.pattern, key) {
-		_ = m.Ack()
-		return
-	}
-	if !s.track(seq, m) {
-		return // a redelivery of a message still in flight here
-	}
-	pk := msg.Metadata[events.MetaPartitionKey]
-	if err := s.pool.Submit(s.stopCtx, pk, func() { s.deliver(seq, m, md.NumDelivered, msg) }); err != nil {
-		s.untrack(seq)
-		s.refused = append(s.refused, m) // NAKed when the reader is done
-	}
-}
-
-// deliver runs on the pool, one at a time per partition key: it hands the
-// message out and acks or NAKs it at JetStream when the handler does.
-// JetStream redelivers a NAKed message after the backoff for its delivery
-// count; meanwhile later messages of its key go on.
-func (s *subscription) deliver(seq uint64, m jetstream.Msg, delivered uint64, msg *message.Message) {
-	defer s.untrack(seq)
-	if s.stopCtx.Err() != nil {
-		s.giveUp(m)
-		return
-	}
-	ctx, cancel := context.WithCancel(s.hardCtx)
-	defer cancel()
-	msg.SetContext(ctx)
-	select {
-	case s.out <- msg:
-	case <-s.stopCtx.Done():
-		s.giveUp(m)
-		return
-	}
-	select {
-	case <-msg.Acked():
-		if err := m.Ack(); err != nil {
-			s.log.Warn("nats: ack failed; the message will be delivered again", "seq", seq, "err", err)
+		if _, dup := s.held[seq]; dup {
+			continue
 		}
-	case <-msg.Nacked():
-		if err := m.NakWithDelay(backoff.Exponential(s.cfg.backoff, s.cfg.backoffMax, delivered)); err != nil {
-			s.log.Warn("nats: nak failed; the message will be delivered again after AckWait", "seq", seq, "err", err)
-		}
-	case <-s.hardCtx.Done():
-		s.giveUp(m)
+		s.held[seq] = m
+		out = append(out, m)
 	}
+	return out
 }
 
-// giveUp NAKs a message this subscription will not deliver, once the
-// reader has no pull request open any more (see readLoop), so that
-// JetStream hands it to another member at once.
-func (s *subscription) giveUp(m jetstream.Msg) {
-	<-s.readDone
-	_ = m.Nak()
+// release forgets ids as held and calls settle (Ack or Nak) on each.
+func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) error) error {
+	var first error
+	failed := 0
+	s.mu.Lock()
+	for _, id := range ids {
+		m, ok := id.(jetstream.Msg)
+		if !ok {
+			continue
+		}
+		if seq, _, ok := ackInfo(m.Reply()); ok && s.held[seq] == m {
+			delete(s.held, seq)
+		}
+	}
+	s.mu.Unlock()
+	for _, id := range ids {
+		m, ok := id.(jetstream.Msg)
+		if !ok {
+			continue
+		}
+		if err := settle(m); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+			failed++
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if first != nil {
+		return fmt.Errorf("nats: %s: %d of %d not sent: %w", s.consumer, failed, len(ids), first)
+	}
+	return nil
 }
 
-// heartbeatLoop tells JetStream every AckWait/3 that the messages this
-// subscription holds (queued or handed out) are in progress, so that a
-// slow handler or a long queue does not make them time out.
-func (s *subscription) heartbeatLoop() {
+// SendAcks implements driver.Subscription: one ack per message, each a
+// fire-and-forget publish into the connection's buffer (no round trip
+// waited for); AckExplicit has no multi-message ack.
+func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
+	return s.release(ids, jetstream.Msg.Ack)
+}
+
+// SendNacks implements driver.Subscription: a NAK per message, which
+// JetStream redelivers at once, to this or another member.
+func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
+	return s.release(ids, jetstream.Msg.Nak)
+}
+
+// heartbeat sends InProgress every AckWait/3 for every held message.
+func (s *subscription) heartbeat() {
 	defer close(s.hbDone)
-	tick := time.NewTicker(s.cfg.ackWait / 3)
+	tick := time.NewTicker(s.d.cfg.ackWait / 3)
 	defer tick.Stop()
+	var ms []jetstream.Msg
 	for {
 		select {
 		case <-s.hbStop:
 			return
 		case <-tick.C:
 		}
-		for _, m := range s.inflightMsgs() {
-			_ = m.InProgress() // fails only for acked messages or a lost connection
+		ms = ms[:0]
+		s.mu.Lock()
+		for _, m := range s.held {
+			ms = append(ms, m)
 		}
+		s.mu.Unlock()
+		for _, m := range ms {
+			_ = m.InProgress() // fails only for settled messages or a lost connection
+		}
+		clear(ms)
 	}
 }
 
-func (s *subscription) track(seq uint64, m jetstream.Msg) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.inflight[seq]; ok {
-		return false
-	}
-	s.inflight[seq] = m
-	return true
+// Close implements driver.Subscription: it stops the heartbeat, reads the
+// open pull requests to their end (a pull request cannot be withdrawn,
+// and a message delivered into one nobody reads waits out AckWait) and
+// NAKs what arrives in them, and what is still held, so that the next
+// member gets those at once. It returns an error wrapping ctx.Err() if
+// ctx ended first (those messages come again after AckWait).
+func (s *subscription) Close(ctx context.Context) error {
+	s.closeOnce.Do(func() {
+		close(s.hbStop)
+		<-s.hbDone
+		defer s.d.forget(s)
+		for len(s.fetches) > 0 {
+			select {
+			case m, ok := <-s.fetches[0].b.Messages():
+				if !ok {
+					s.fetches[0] = fetch{}
+					s.fetches = s.fetches[1:]
+					continue
+				}
+				_ = m.Nak()
+			case <-ctx.Done():
+				s.closeErr = fmt.Errorf("nats: close %s: pull requests still open: %w", s.consumer, ctx.Err())
+				return
+			}
+		}
+		s.mu.Lock()
+		for seq, m := range s.held {
+			_ = m.Nak()
+			delete(s.held, seq)
+		}
+		s.mu.Unlock()
+	})
+	return s.closeErr
 }
 
-func (s *subscription) untrack(seq uint64) {
-	s.mu.Lock()
-	delete(s.inflight, seq)
-	s.mu.Unlock()
-}
-
-func (s *subscription) inflightMsgs() []jetstream.Msg {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	ms := make([]jetstream.Msg, 0, len(s.inflight))
-	for _, m := range s.inflight {
-		ms = append(ms, m)
+// ensureConsumer creates the stream and the durable consumer, or updates
+// the consumer's settings; an existing consumer keeps its start position.
+// policy is the deliver policy of a consumer that has to be created.
+func (s *subscription) ensureConsumer(ctx context.Context, policy jetstream.DeliverPolicy) (jetstream.Consumer, error) {
+	d := s.d
+	if err := d.ensureStream(ctx, s.kind); err != nil {
+		return nil, err
 	}
-	return ms
+	cfg := jetstream.ConsumerConfig{
+		Durable:       s.consumer,
+		Description:   fmt.Sprintf("tradebus group %s pattern %s", s.group, s.pattern),
+		DeliverPolicy: policy,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       d.cfg.ackWait,
+		MaxDeliver:    d.cfg.maxDeliver,
+		MaxAckPending: d.cfg.maxAckPending,
+		FilterSubject: s.filter,
+		ReplayPolicy:  jetstream.ReplayInstantPolicy,
+	}
+	cons, err := d.js.Consumer(ctx, s.stream, s.consumer)
+	switch {
+	case errors.Is(err, jetstream.ErrConsumerNotFound):
+		cons, err = d.js.CreateConsumer(ctx, s.stream, cfg)
+		if !errors.Is(err, jetstream.ErrConsumerExists) {
+			break
+		}
+		// Created by another member meanwhile: update it instead.
+		if cons, err = d.js.Consumer(ctx, s.stream, s.consumer); err != nil {
+			break
+		}
+		fallthrough
+	case err == nil:
+		info := cons.CachedInfo()
+		if info.Config.AckWait == cfg.AckWait && info.Config.MaxDeliver == cfg.MaxDeliver &&
+			info.Config.MaxAckPending == cfg.MaxAckPending && info.Config.FilterSubject == cfg.FilterSubject {
+			break
+		}
+		cfg.DeliverPolicy = info.Config.DeliverPolicy
+		cfg.OptStartSeq = info.Config.OptStartSeq
+		cfg.OptStartTime = info.Config.OptStartTime
+		cons, err = d.js.UpdateConsumer(ctx, s.stream, cfg)
+	}
+	if err != nil {
+		if errors.Is(err, jetstream.ErrStreamNotFound) {
+			d.forgetStream(s.kind)
+		}
+		return nil, fmt.Errorf("consumer %s on stream %s: %w", s.consumer, s.stream, err)
+	}
+	return cons, nil
 }

@@ -1,0 +1,150 @@
+package nats
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
+// publishTimeoutWithoutCtx bounds the wait for publish acks when the
+// caller's ctx has no deadline: a publish ack lost with a connection would
+// otherwise be waited for forever.
+const publishTimeoutWithoutCtx = 30 * time.Second
+
+// topic is the Driver's driver.Topic.
+type topic struct{ d *Driver }
+
+// SendBatch implements driver.Topic: every message goes to subject
+// prefix.<key> with PublishMsgAsync, all of them in flight at once, and
+// then SendBatch waits for every publish ack. The stream of each kind in
+// the batch is created or updated first if this Driver has not done so
+// yet; a stream deleted behind the driver's back is created again and the
+// messages it refused are sent once more (topology, not a retry). Messages
+// that failed are named in a *driver.SendError; once a PublishMsgAsync
+// call fails, the later messages of the batch are not sent (so that no
+// later message of a partition key is stored ahead of a failed one) and
+// fail with the same error. Metadata that cannot be a header fails the
+// whole batch with ErrInvalidMetadata before anything is sent, a message
+// over the server's max_payload with transport.ErrTooLarge.
+func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
+	d := t.d
+	if d.isClosed() {
+		return ErrClosed
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	limit := d.nc.MaxPayload()
+	nms := make([]natsgo.Msg, len(msgs))
+	lastKind := ""
+	for i, dm := range msgs {
+		size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
+		if err != nil {
+			return err
+		}
+		if limit > 0 && int64(size) > limit {
+			return tooLarge(dm, size, limit)
+		}
+		if kind := events.Kind(dm.Key); kind != lastKind {
+			if err := d.ensureStream(ctx, kind); err != nil {
+				return fmt.Errorf("nats: publish to %s: %w", dm.Key, err)
+			}
+			lastKind = kind
+		}
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, publishTimeoutWithoutCtx)
+		defer cancel()
+	}
+	idx := make([]int, len(msgs))
+	for i := range idx {
+		idx[i] = i
+	}
+	failed, err := t.send(ctx, nms, idx)
+	if err != nil {
+		return err
+	}
+	var again []int
+	for i, ferr := range failed {
+		if noStream(ferr) {
+			again = append(again, i)
+		}
+	}
+	if len(again) > 0 {
+		// The stream is gone (deleted behind our back): create it again
+		// and send what it refused, once, in batch order.
+		slices.Sort(again)
+		for _, i := range again {
+			d.forgetStream(events.Kind(msgs[i].Key))
+		}
+		for _, i := range again {
+			if err := d.ensureStream(ctx, events.Kind(msgs[i].Key)); err != nil {
+				return fmt.Errorf("nats: publish to %s: %w", msgs[i].Key, err)
+			}
+			delete(failed, i)
+		}
+		f2, err := t.send(ctx, nms, again)
+		if err != nil {
+			return err
+		}
+		for i, e := range f2 {
+			failed[i] = e
+		}
+	}
+	if len(failed) > 0 {
+		return &driver.SendError{Failed: failed}
+	}
+	return nil
+}
+
+// send publishes nms[i] for every i in idx, all in flight at once, and
+// waits for their acks. It returns the failed ones by index, or an error
+// (ctx done) when the outcome of some is unknown.
+func (t *topic) send(ctx context.Context, nms []natsgo.Msg, idx []int) (map[int]error, error) {
+	js := t.d.js
+	futs := make([]jetstream.PubAckFuture, len(idx))
+	var failed map[int]error
+	fail := func(i int, err error) {
+		if failed == nil {
+			failed = make(map[int]error)
+		}
+		failed[i] = err
+	}
+	for j, i := range idx {
+		f, err := js.PublishMsgAsync(&nms[i])
+		if err != nil {
+			for _, k := range idx[j:] {
+				fail(k, err)
+			}
+			break
+		}
+		futs[j] = f
+	}
+	for j, f := range futs {
+		if f == nil {
+			break
+		}
+		select {
+		case <-f.Ok():
+		case err := <-f.Err():
+			fail(idx[j], err)
+		case <-ctx.Done():
+			return nil, fmt.Errorf("nats: waiting for %d publish acks: %w", len(futs)-j, ctx.Err())
+		}
+	}
+	return failed, nil
+}
+
+// noStream reports that no stream took the subject.
+func noStream(err error) bool {
+	return errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, natsgo.ErrNoResponders)
+}
