@@ -336,15 +336,17 @@ func (c *consumer) stop(ctx context.Context) error {
 		}
 		close(c.acks)
 		<-c.ackDone
-		if c.out != nil {
-			close(c.out)
-		}
 		c.abort()
 		cctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
 		defer cancel()
 		if err := c.sub.Close(cctx); err != nil {
 			c.closeErr = fmt.Errorf("%s: close subscription: %w", c.t.caps.Name, err)
 			c.stopErr = errors.Join(c.stopErr, c.closeErr)
+		}
+		// Last: a reader that sees the channel closed may subscribe again
+		// at once, and the broker-side subscription is released by then.
+		if c.out != nil {
+			close(c.out)
 		}
 	})
 	select {

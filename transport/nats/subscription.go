@@ -297,8 +297,15 @@ func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
 
 // SendNacks implements driver.Subscription: a NAK per message, which
 // JetStream redelivers at once, to this or another member.
+//
+// The NAKs themselves are sent by Close, which the core calls right after:
+// the core gives messages back only when it stops, and a NAK sent while
+// this subscription's pull request is still open would be redelivered into
+// that very request — and NAKed again by Close, spending a delivery of
+// MaxDeliver for nothing. Until then the messages stay held (kept in
+// progress).
 func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
-	return s.release(ids, jetstream.Msg.Nak)
+	return nil
 }
 
 // heartbeat sends InProgress every AckWait/3 for every held message.

@@ -207,20 +207,20 @@ func BenchmarkConsume(b *testing.B) {
 			if mode == "tradebus-consume" {
 				var n atomic.Int64
 				done := make(chan struct{})
-				errc := make(chan error, 1)
-				go func() {
-					errc <- sub.Consume(ctx, "trade.#", func(*message.Message) ([]*message.Message, error) {
-						if n.Add(1) == int64(b.N) {
-							close(done)
-						}
-						return nil, nil
-					})
-				}()
+				wait, err := sub.Consume(ctx, "trade.#", func(*message.Message) ([]*message.Message, error) {
+					if n.Add(1) == int64(b.N) {
+						close(done)
+					}
+					return nil, nil
+				})
+				if err != nil {
+					b.Fatal(err)
+				}
 				<-done
 				b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msgs/s")
 				b.StopTimer()
 				cancel()
-				if err := <-errc; err != nil {
+				if err := wait(); err != nil {
 					b.Error(err)
 				}
 			} else {
