@@ -22,7 +22,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // The benchmarks compare, in one run against the real broker, confirmed
@@ -427,7 +427,7 @@ func BenchmarkConsume(b *testing.B) {
 	}}}
 	for _, c := range []int{64, 1} {
 		variants = append(variants, variant{fmt.Sprintf("tradebus-concurrency=%d", c), func(b *testing.B, n int) (int, time.Duration) {
-			tr := e.transport(b, amqp.WithConcurrency(c))
+			tr := e.transport(b, transport.WithConcurrency(c))
 			group := "bench" + randSuffix()
 			queue := tr.QueueName(group, "trade.#")
 			e.clean.queue(queue)

@@ -13,10 +13,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 func TestHeaderString(t *testing.T) {
@@ -58,8 +58,8 @@ func TestHeaderString(t *testing.T) {
 }
 
 func TestPublishingRoundTrip(t *testing.T) {
-	m := message.NewMessage("uuid-1", []byte("body"))
-	m.Metadata = message.Metadata{
+	m := &driver.Message{UUID: "uuid-1", Payload: []byte("body")}
+	m.Metadata = map[string]string{
 		events.MetaID: "event-1", events.MetaDataContentType: "application/json", events.MetaCorrelationID: "c",
 		events.MetaType: "tradebus.trade.v1", events.MetaTime: "2026-01-02T03:04:05.5Z",
 		events.MetaPartitionKey: "BTCUSDT", MetaPriority: "7", "long": strings.Repeat("x", 300),
@@ -89,13 +89,12 @@ func TestPublishingRoundTrip(t *testing.T) {
 
 	// A message whose metadata lacks "id" uses its UUID; a long id only
 	// travels in the header.
-	bare := message.NewMessage("uuid-2", nil)
+	bare := &driver.Message{UUID: "uuid-2"}
 	if p, err := toPublishing(bare); err != nil || p.MessageId != "uuid-2" || p.Timestamp.IsZero() {
 		t.Errorf("bare: %+v %v", p, err)
 	}
 	for _, bad := range []string{"-1", "256", "x", " 1"} {
-		m := message.NewMessage("u", nil)
-		m.Metadata.Set(MetaPriority, bad)
+		m := &driver.Message{UUID: "u", Metadata: map[string]string{MetaPriority: bad}}
 		if _, err := toPublishing(m); err == nil {
 			t.Errorf("priority %q accepted", bad)
 		}
@@ -136,6 +135,13 @@ func FuzzToMessage(f *testing.F) {
 			t.Fatalf("bytes header %q, want %q", s, b)
 		}
 	})
+}
+
+// toMessage is fromDelivery returning the message.
+func toMessage(d *amqp.Delivery) *driver.Message {
+	var m driver.Message
+	fromDelivery(d, &m)
+	return &m
 }
 
 func TestBackoff(t *testing.T) {
