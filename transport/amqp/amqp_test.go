@@ -642,6 +642,8 @@ func TestOptions(t *testing.T) {
 		{"bad duration", base + "?publish_timeout=5", nil},
 		{"bad delivery limit", base + "?delivery_limit=0", nil},
 		{"bad bool", base + "?confirms=maybe", nil},
+		{"bad mandatory", base + "?mandatory=sure", nil},
+		{"mandatory without confirms", base + "?mandatory=true&confirms=false", nil},
 		{"bad scheme", "http://user:s3cr3t@127.0.0.1/", nil},
 		{"bad port", "amqp://user:s3cr3t@127.0.0.1:port/", nil},
 		{"bad heartbeat", base + "?heartbeat=-1", nil},
@@ -665,7 +667,7 @@ func TestOptions(t *testing.T) {
 	good := []string{
 		base + "?exchange=md&queue_type=classic&prefetch=10&delivery_limit=none&max_priority=5" +
 			"&confirms=false&publish_timeout=2s&dead_letter_exchange=md-dlx&heartbeat=5&publish_channels=4&max_message_size=1000",
-		base + "?queue_type=quorum&delivery_limit=5&confirms=true",
+		base + "?queue_type=quorum&delivery_limit=5&confirms=true&mandatory=true",
 		base + "?max_priority=3", // implies classic
 	}
 	for _, u := range good {
@@ -885,5 +887,57 @@ func TestConfirmedMeansStored(t *testing.T) {
 	}
 	if q.Messages != batch*callers {
 		t.Errorf("queue holds %d messages right after Publish returned, want %d", q.Messages, batch*callers)
+	}
+}
+
+// TestMandatory: with WithMandatory a message routed to no queue fails
+// with ErrUnroutable, named in a *driver.SendError, while the others of
+// the batch are stored — also past the returns buffer (chunks).
+func TestMandatory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithMandatory(), amqp.WithPublishChannels(1))
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("bound.#"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	var msgs []*message.Message
+	want := map[int]bool{}
+	for i := range n {
+		key := "bound.x.y"
+		if i%7 == 3 {
+			key = "nobody.x.y"
+			want[i] = true
+		}
+		msgs = append(msgs, newMsg(key, ""))
+	}
+	err = tr.Portable.Publisher().(transport.BatchPublisher).PublishBatch(context.Background(), msgs)
+	var serr *driver.SendError
+	if !errors.As(err, &serr) || !errors.Is(err, amqp.ErrUnroutable) {
+		t.Fatalf("publish: %v", err)
+	}
+	if len(serr.Failed) != len(want) {
+		t.Errorf("%d failed, want %d", len(serr.Failed), len(want))
+	}
+	for i := range serr.Failed {
+		if !want[i] {
+			t.Errorf("message %d (%s) failed", i, msgs[i].Metadata.Get(events.MetaRoutingKey))
+		}
+	}
+	err = tr.Publisher().Publish("nobody.x.y", newMsg("nobody.x.y", ""))
+	if !errors.Is(err, amqp.ErrUnroutable) || errors.As(err, &serr) {
+		t.Errorf("publish of one unroutable message: %v", err)
+	}
+	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "bound.#"), true, false, false, false,
+		amqp091.Table{"x-queue-type": "quorum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Messages != n-len(want) {
+		t.Errorf("queue holds %d messages, want %d", q.Messages, n-len(want))
 	}
 }

@@ -56,7 +56,8 @@ var coreParams = map[string]bool{
 // URL query parameters map to options and are applied before opts:
 // exchange, queue_type (quorum|classic), prefetch (1..65535),
 // delivery_limit (1..MaxDeliveryLimit or "none"), dead_letter_exchange,
-// max_priority (1..255), confirms (true|false), publish_timeout (a Go
+// max_priority (1..255), confirms (true|false), mandatory (true|false),
+// publish_timeout (a Go
 // duration, MinPublishTimeout..MaxPublishTimeout), publish_channels
 // (1..MaxPublishChannels), max_message_size (bytes), ca (a PEM file, see
 // WithCAFile). amqp091-go's own parameters (heartbeat, connection_timeout,
@@ -214,6 +215,15 @@ func queryOption(key, val string) (Option, error) {
 			return Option{}, err
 		}
 		return WithPublishTimeout(d), nil
+	case "mandatory":
+		b, err := strconv.ParseBool(val)
+		if err != nil {
+			return bad("not a boolean")
+		}
+		if b {
+			return WithMandatory(), nil
+		}
+		return Option{"mandatory", func(*config) {}}, nil
 	case "ca":
 		return WithCAFile(val), nil
 	default:
@@ -232,8 +242,7 @@ func (d *Driver) Connect(ctx context.Context) error {
 	if _, err := d.pubConn.tryConnect(ctx); err != nil {
 		return err
 	}
-	_, err := d.topic.channel(ctx, 0)
-	return err
+	return d.topic.channel(ctx, 0)
 }
 
 // String describes the driver without credentials.

@@ -28,6 +28,11 @@ var (
 	// queue with overflow=reject-publish is full. The message was not
 	// stored.
 	ErrNacked = errors.New("amqp: broker nacked the message")
+
+	// ErrUnroutable means the broker returned a message published with
+	// WithMandatory because no queue is bound for its routing key. The
+	// message was not stored.
+	ErrUnroutable = errors.New("amqp: message unroutable")
 )
 
 // OptionError names the option (or URL query parameter) and the value that

@@ -63,6 +63,7 @@ type config struct {
 	deadLetter     string
 	maxPriority    int
 	confirms       bool
+	mandatory      bool
 	publishTimeout time.Duration
 	tlsConfig      *tls.Config
 	caFile         string
@@ -116,6 +117,9 @@ func (c *config) validate() error {
 		if c.deadLetter == c.exchange {
 			return &OptionError{Option: "WithDeadLetterExchange", Value: c.deadLetter, Reason: "must differ from the exchange"}
 		}
+	}
+	if c.mandatory && !c.confirms {
+		return &OptionError{Option: "WithMandatory", Value: "", Reason: "needs publisher confirms (not WithoutConfirms)"}
 	}
 	switch c.queueType {
 	case QueueQuorum, QueueClassic:
@@ -222,6 +226,16 @@ func WithMaxPriority(n int) Option {
 		}
 		c.maxPriority = n
 	}}
+}
+
+// WithMandatory publishes with the mandatory flag: a message that no queue
+// is bound for is returned by the broker, and SendBatch fails it with an
+// error wrapping ErrUnroutable (in a *driver.SendError), instead of the
+// broker dropping it silently. Needs confirms. Each SendBatch call then
+// has one of the WithPublishChannels channels to itself. Default: off
+// (a message routed nowhere is dropped, as on any topic exchange).
+func WithMandatory() Option {
+	return Option{"WithMandatory", func(c *config) { c.mandatory = true }}
 }
 
 // WithoutConfirms turns publisher confirms off: SendBatch returns once the
