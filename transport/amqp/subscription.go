@@ -284,27 +284,9 @@ func (sess *session) settle(tags []uint64, nack bool) error {
 	var (
 		prefixEnd uint64
 		prefixN   int
-		singles   = 0 // tags[:singles] are settled one by one
-		w, j      int
+		singles   []uint64
 	)
-	for _, t := range sess.out {
-		for j < len(tags) && tags[j] < t {
-			j++ // not outstanding (settled already): ignore
-		}
-		if j < len(tags) && tags[j] == t {
-			j++
-			if w == 0 {
-				prefixEnd, prefixN = t, prefixN+1
-			} else {
-				tags[singles] = t
-				singles++
-			}
-			continue
-		}
-		sess.out[w] = t
-		w++
-	}
-	sess.out = sess.out[:w]
+	sess.out, prefixEnd, prefixN, singles = plan(sess.out, tags)
 	sess.mu.Unlock()
 
 	send := func(tag uint64, multiple bool) error {
@@ -317,7 +299,7 @@ func (sess *session) settle(tags []uint64, nack bool) error {
 	if prefixN > 0 {
 		err = send(prefixEnd, prefixN > 1)
 	}
-	for _, t := range tags[:singles] {
+	for _, t := range singles {
 		if err != nil {
 			break
 		}
@@ -330,6 +312,34 @@ func (sess *session) settle(tags []uint64, nack bool) error {
 		return fmt.Errorf("amqp: settle deliveries: %w", err)
 	}
 	return nil
+}
+
+// plan splits the sorted tags to settle against out, the outstanding tags
+// (ascending): the first prefixN tags of out are all settled, prefixEnd
+// being the last of them (one multiple ack covers them); singles are the
+// other settled tags, each settled alone. Tags not in out are ignored.
+// rest is out without the settled tags (out's array, reused); singles
+// reuses tags' array.
+func plan(out, tags []uint64) (rest []uint64, prefixEnd uint64, prefixN int, singles []uint64) {
+	var n, w, j int
+	for _, t := range out {
+		for j < len(tags) && tags[j] < t {
+			j++
+		}
+		if j < len(tags) && tags[j] == t {
+			j++
+			if w == 0 {
+				prefixEnd, prefixN = t, prefixN+1
+			} else {
+				tags[n] = t
+				n++
+			}
+			continue
+		}
+		out[w] = t
+		w++
+	}
+	return out[:w], prefixEnd, prefixN, tags[:n]
 }
 
 // Close closes the subscription's channel: deliveries not acked return to
