@@ -110,6 +110,7 @@ func (r *rates) runRounds(b *testing.B, variants []variant) {
 		}
 		for _, v := range order {
 			b.Run(v.name, func(b *testing.B) {
+				b.ReportAllocs() // per message: the whole process, setup included
 				cpu0 := cpuTime()
 				n, d := v.fn(b, b.N)
 				rate := float64(n) / d.Seconds()
