@@ -18,7 +18,9 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 func newMsg(routingKey, partitionKey string) *message.Message {
@@ -260,7 +262,7 @@ func TestForeignHeaders(t *testing.T) {
 func TestKeyOrderedConcurrency(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tr := e.transport(t, amqp.WithConcurrency(8))
+	tr := e.transport(t, transport.WithConcurrency(8))
 	ch := subscribe(t, tr, "g", "book.#")
 	const keys, perKey = 6, 40
 	var msgs []*message.Message
@@ -321,15 +323,46 @@ func TestKeyOrderedConcurrency(t *testing.T) {
 	quiet(t, ch, 200*time.Millisecond)
 }
 
-// TestNackDeliveryLimitDeadLetter: nacked messages are redelivered with
-// x-delivery-count until the delivery limit, then dead-lettered.
+// driverSub subscribes group to pattern on the driver directly (no core),
+// closing the subscription at the end of the test.
+func driverSub(t *testing.T, tr recTransport, group, pattern string) driver.Subscription {
+	t.Helper()
+	tr.clean.queue(tr.QueueName(group, pattern))
+	sub, err := tr.drv.Subscribe(context.Background(), group, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sub.Close(context.Background()) })
+	return sub
+}
+
+// receiveDriver reads n messages from a driver subscription.
+func receiveDriver(t *testing.T, sub driver.Subscription, n int) []*driver.Message {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	var got []*driver.Message
+	for len(got) < n {
+		batch, err := sub.ReceiveBatch(ctx, n-len(got))
+		if err != nil {
+			t.Fatalf("after %d of %d messages: %v", len(got), n, err)
+		}
+		got = append(got, batch...)
+	}
+	return got
+}
+
+// TestNackDeliveryLimitDeadLetter: messages given back with SendNacks
+// (what the core does with what it did not hand out when it stops) are
+// redelivered with a growing delivery count until the delivery limit,
+// then dead-lettered.
 func TestNackDeliveryLimitDeadLetter(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	dlx := e.exchange + "-dlx"
 	e.clean.exchange(dlx)
 	tr := e.transport(t, amqp.WithDeliveryLimit(2), amqp.WithDeadLetterExchange(dlx))
-	ch := subscribe(t, tr, "g", "exec.#")
+	sub := driverSub(t, tr, "g", "exec.#")
 	adm := admin(t, e.url)
 	dead := "tbtest-dead-" + randSuffix()
 	e.clean.queue(dead)
@@ -343,23 +376,20 @@ func TestNackDeliveryLimitDeadLetter(t *testing.T) {
 	if err := tr.Publisher().Publish("exec.binance.BTCUSDT", m); err != nil {
 		t.Fatal(err)
 	}
-	var counts []string
+	var counts []int
 	for range 3 {
-		select {
-		case got := <-ch:
-			if got.UUID != m.UUID {
-				t.Fatalf("got %s", got.UUID)
-			}
-			counts = append(counts, got.Metadata.Get("x-delivery-count"))
-			got.Nack()
-		case <-time.After(10 * time.Second):
-			t.Fatalf("deliveries so far: %v", counts)
+		got := receiveDriver(t, sub, 1)[0]
+		if got.UUID != m.UUID || got.Key != "exec.binance.BTCUSDT" || got.PartitionKey != "BTCUSDT" {
+			t.Fatalf("got %+v", got)
+		}
+		counts = append(counts, got.Deliveries)
+		if err := sub.SendNacks(context.Background(), []driver.AckID{got.AckID}); err != nil {
+			t.Fatal(err)
 		}
 	}
-	if !slices.Equal(counts, []string{"", "1", "2"}) {
-		t.Errorf("x-delivery-count of the deliveries: %q", counts)
+	if !slices.Equal(counts, []int{1, 2, 3}) {
+		t.Errorf("Deliveries of the deliveries: %v", counts)
 	}
-	quiet(t, ch, 300*time.Millisecond)
 
 	var d amqp091.Delivery
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -379,26 +409,74 @@ func TestNackDeliveryLimitDeadLetter(t *testing.T) {
 	}
 }
 
-// TestDeliveryLimitDrop: without a dead-letter exchange the message is
-// dropped after the limit, and the queue is empty.
-func TestDeliveryLimitDrop(t *testing.T) {
+// TestDriverAcks: acks of the oldest outstanding deliveries (one multiple
+// ack), of deliveries behind a gap (single acks), nacks in between, and
+// acks of a dead channel's tags (dropped) leave exactly the unacked
+// messages in the queue.
+func TestDriverAcks(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tr := e.transport(t, amqp.WithDeliveryLimit(1))
-	ch := subscribe(t, tr, "g", "candle.#")
-	if err := tr.Publisher().Publish("candle.x.y", newMsg("candle.x.y", "")); err != nil {
+	tr := e.transport(t)
+	sub := driverSub(t, tr, "g", "acks.#")
+	const n = 20
+	var msgs []*message.Message
+	for range n {
+		msgs = append(msgs, newMsg("acks.x.y", ""))
+	}
+	if err := tr.Publisher().Publish("acks.x.y", msgs...); err != nil {
 		t.Fatal(err)
 	}
-	for i := range 2 {
-		select {
-		case m := <-ch:
-			m.Nack()
-		case <-time.After(10 * time.Second):
-			t.Fatalf("delivery %d missing", i+1)
+	got := receiveDriver(t, sub, n)
+	for i, m := range got {
+		if m.UUID != msgs[i].UUID || m.Deliveries != 1 {
+			t.Fatalf("message %d: %s (deliveries %d), want %s", i, m.UUID, m.Deliveries, msgs[i].UUID)
 		}
 	}
-	quiet(t, ch, 500*time.Millisecond)
-	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "candle.#"), true, false, false, false,
+	ids := func(ms ...*driver.Message) []driver.AckID {
+		var a []driver.AckID
+		for _, m := range ms {
+			a = append(a, m.AckID)
+		}
+		return a
+	}
+	ctx := context.Background()
+	// 0-4 (a prefix: one multiple ack), 7 and 9 (behind a gap), 8 back.
+	if err := sub.SendAcks(ctx, ids(got[4], got[0], got[1], got[2], got[3], got[7], got[9])); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SendNacks(ctx, ids(got[8])); err != nil {
+		t.Fatal(err)
+	}
+	again := receiveDriver(t, sub, 1)[0]
+	if again.UUID != msgs[8].UUID || again.Deliveries != 2 {
+		t.Fatalf("redelivered %s (deliveries %d), want %s", again.UUID, again.Deliveries, msgs[8].UUID)
+	}
+	// 5, 6 (now the oldest), 10-14 and the redelivered 8.
+	if err := sub.SendAcks(ctx, ids(append([]*driver.Message{got[5], got[6], again}, got[10:15]...)...)); err != nil {
+		t.Fatal(err)
+	}
+	// 15-19 stay unacked: a new subscription of the group gets them after
+	// this one's channel closed; acks of the old tags are dropped.
+	if err := sub.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SendAcks(ctx, ids(got[15])); err != nil {
+		t.Errorf("ack on a closed channel: %v", err)
+	}
+	sub2 := driverSub(t, tr, "g", "acks.#")
+	rest := receiveDriver(t, sub2, 5)
+	for i, m := range rest {
+		if m.UUID != msgs[15+i].UUID {
+			t.Errorf("left %d: %s, want %s", i, m.UUID, msgs[15+i].UUID)
+		}
+	}
+	if err := sub2.SendAcks(ctx, ids(rest...)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sub2.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "acks.#"), true, false, false, false,
 		amqp091.Table{"x-queue-type": "quorum"})
 	if err != nil {
 		t.Fatal(err)
@@ -408,10 +486,73 @@ func TestDeliveryLimitDrop(t *testing.T) {
 	}
 }
 
+// TestHeaderTooLarge: a message whose metadata does not fit the
+// negotiated frame is refused before anything is sent, and the
+// connection survives.
+func TestHeaderTooLarge(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	if err := tr.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	caps := tr.drv.Capabilities()
+	// RabbitMQ 3.8–3.13 or 4.x defaults (the test broker keeps them).
+	if caps.MaxHeaderBytes <= 0 || caps.MaxHeaderBytes >= 131072 || (caps.MaxMessageBytes != 128<<20 && caps.MaxMessageBytes != 16<<20) {
+		t.Errorf("capabilities %+v", caps)
+	}
+	// Under the core's limit but, with many entries, over the frame.
+	m := newMsg("big.x.y", "")
+	for i, size := 0, transport.MetadataSize(m.Metadata); size < caps.MaxHeaderBytes-64; i++ {
+		k := strconv.Itoa(i)
+		m.Metadata.Set(k, "v")
+		size += len(k) + 1
+	}
+	err := tr.Publisher().Publish("big.x.y", m)
+	if !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("publish of %d metadata bytes in %d entries: %v", transport.MetadataSize(m.Metadata), len(m.Metadata), err)
+	}
+	m = newMsg("big.x.y", "")
+	m.Metadata.Set("huge", strings.Repeat("x", caps.MaxHeaderBytes+1))
+	if err := tr.Publisher().Publish("big.x.y", m); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("publish of a huge header: %v", err)
+	}
+	if err := tr.Publisher().Publish("big.x.y", newMsg("big.x.y", "")); err != nil {
+		t.Fatal(err)
+	}
+
+	// At the driver, past the core's margin: a header frame of exactly
+	// frame_max bytes is sent (the broker would close the connection if
+	// the size were underestimated), one byte more is refused.
+	sub := driverSub(t, tr, "g", "big.#")
+	frame := 131072
+	dm := &driver.Message{UUID: uuid.NewString(), Key: "big.x.y", Payload: []byte("x"),
+		Metadata: map[string]string{events.MetaRoutingKey: "big.x.y", "pad": ""}}
+	dm.Metadata["pad"] = strings.Repeat("p", frame-amqp.HeaderFrameSize(dm))
+	if n := amqp.HeaderFrameSize(dm); n != frame {
+		t.Fatalf("header frame of %d bytes", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.drv.Topic().SendBatch(ctx, []*driver.Message{dm}); err != nil {
+		t.Fatalf("header frame of frame_max bytes: %v", err)
+	}
+	if got := receiveDriver(t, sub, 1)[0]; got.UUID != dm.UUID || len(got.Metadata["pad"]) != len(dm.Metadata["pad"]) {
+		t.Errorf("got %s with %d pad bytes", got.UUID, len(got.Metadata["pad"]))
+	}
+	dm.Metadata["pad"] += "p"
+	if err := tr.drv.Topic().SendBatch(ctx, []*driver.Message{dm}); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("header frame of frame_max+1 bytes: %v", err)
+	}
+	if err := tr.Publisher().Publish("big.x.y", newMsg("big.x.y", "")); err != nil {
+		t.Fatalf("publish after: %v", err)
+	}
+}
+
 func TestPriorities(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	tr := e.transport(t, amqp.WithMaxPriority(9), amqp.WithConcurrency(1), amqp.WithPrefetch(1))
+	tr := e.transport(t, amqp.WithMaxPriority(9), transport.WithConcurrency(1), amqp.WithPrefetch(1))
 	sub, err := tr.Subscriber("g")
 	if err != nil {
 		t.Fatal(err)
@@ -472,33 +613,26 @@ func TestQueueTypeMismatch(t *testing.T) {
 	}
 }
 
+// TestInvalidArguments: groups and patterns are validated by the core
+// (transporttest covers them); a queue name over RabbitMQ's limit is the
+// driver's.
 func TestInvalidArguments(t *testing.T) {
 	t.Parallel()
-	tr, err := amqp.New("amqp://guest:guest@127.0.0.1:1/")
+	drv, err := amqp.NewDriver("amqp://guest:guest@127.0.0.1:1/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.New(drv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tr.Close(context.Background()) }()
-	for _, g := range []string{"", "a.b", "a*", "a b"} {
-		if _, err := tr.Subscriber(g); !errors.Is(err, amqp.ErrInvalidOption) {
-			t.Errorf("group %q: %v", g, err)
-		}
+	if _, err := tr.Subscriber("a.b"); !errors.Is(err, transport.ErrInvalidGroup) {
+		t.Errorf("group a.b: %v", err)
 	}
-	sub, err := tr.Subscriber("g")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range []string{"", "*.x", "#", "a..b", "a.b c"} {
-		if _, err := sub.Subscribe(context.Background(), p); !errors.Is(err, amqp.ErrInvalidOption) {
-			t.Errorf("pattern %q: %v", p, err)
-		}
-	}
-	for _, topic := range []string{"", "trade.*", "trade.#", "a..b"} {
-		err := tr.Publisher().Publish(topic, newMsg("x", ""))
-		var perr *amqp.PublishError
-		if !errors.Is(err, amqp.ErrInvalidOption) || !errors.As(err, &perr) {
-			t.Errorf("topic %q: %v", topic, err)
-		}
+	long := "trade." + strings.Repeat("x", 200) + ".#"
+	if err := drv.Prepare(context.Background(), strings.Repeat("g", 60), long); !errors.Is(err, amqp.ErrInvalidOption) {
+		t.Errorf("long queue name: %v", err)
 	}
 	if err := tr.Publisher().Publish("trade.x"); err != nil {
 		t.Errorf("empty publish: %v", err)
@@ -516,7 +650,6 @@ func TestOptions(t *testing.T) {
 		{"zero option", base, []amqp.Option{{}}},
 		{"prefetch 0", base, []amqp.Option{amqp.WithPrefetch(0)}},
 		{"prefetch big", base, []amqp.Option{amqp.WithPrefetch(70000)}},
-		{"concurrency 0", base, []amqp.Option{amqp.WithConcurrency(0)}},
 		{"delivery limit 0", base, []amqp.Option{amqp.WithDeliveryLimit(0)}},
 		{"exchange with dot", base, []amqp.Option{amqp.WithExchange("a.b")}},
 		{"empty exchange", base, []amqp.Option{amqp.WithExchange("")}},
@@ -526,7 +659,9 @@ func TestOptions(t *testing.T) {
 		{"priority 0", base, []amqp.Option{amqp.WithMaxPriority(0)}},
 		{"limit on classic", base, []amqp.Option{amqp.WithQueueType(amqp.QueueClassic), amqp.WithDeliveryLimit(3)}},
 		{"publish timeout", base, []amqp.Option{amqp.WithPublishTimeout(0)}},
-		{"drain timeout", base, []amqp.Option{amqp.WithDrainTimeout(-time.Second)}},
+		{"publish timeout huge", base, []amqp.Option{amqp.WithPublishTimeout(1 << 62)}},
+		{"publish channels 0", base, []amqp.Option{amqp.WithPublishChannels(0)}},
+		{"max message size", base, []amqp.Option{amqp.WithMaxMessageSize(1 << 40)}},
 		{"nil logger", base, []amqp.Option{amqp.WithLogger(nil)}},
 		{"nil tls", base, []amqp.Option{amqp.WithTLSConfig(nil)}},
 		{"missing CA file", "amqps://user:s3cr3t@h/", []amqp.Option{amqp.WithCAFile("/nonexistent/ca.pem")}},
@@ -537,12 +672,20 @@ func TestOptions(t *testing.T) {
 		{"bad duration", base + "?publish_timeout=5", nil},
 		{"bad delivery limit", base + "?delivery_limit=0", nil},
 		{"bad bool", base + "?confirms=maybe", nil},
+		{"bad mandatory", base + "?mandatory=sure", nil},
+		{"mandatory without confirms", base + "?mandatory=true&confirms=false", nil},
 		{"bad scheme", "http://user:s3cr3t@127.0.0.1/", nil},
 		{"bad port", "amqp://user:s3cr3t@127.0.0.1:port/", nil},
 		{"bad heartbeat", base + "?heartbeat=-1", nil},
+		{"absurd prefetch", base + "?prefetch=9223372036854775807", nil},
+		{"absurd delivery limit", base + "?delivery_limit=1000000000", nil},
+		{"absurd publish channels", base + "?publish_channels=1000000000", nil},
+		{"absurd publish timeout", base + "?publish_timeout=100000h", nil},
+		{"absurd max message size", base + "?max_message_size=9223372036854775807", nil},
+		{"core param", base + "?concurrency=4", nil},
 	}
 	for _, c := range bad {
-		_, err := amqp.New(c.url, c.opts...)
+		_, err := amqp.NewDriver(c.url, c.opts...)
 		if !errors.Is(err, amqp.ErrInvalidOption) {
 			t.Errorf("%s: got %v, want ErrInvalidOption", c.name, err)
 			continue
@@ -552,13 +695,13 @@ func TestOptions(t *testing.T) {
 		}
 	}
 	good := []string{
-		base + "?exchange=md&queue_type=classic&prefetch=10&concurrency=4&delivery_limit=none&max_priority=5" +
-			"&confirms=false&publish_timeout=2s&drain_timeout=1s&dead_letter_exchange=md-dlx&heartbeat=5",
-		base + "?queue_type=quorum&delivery_limit=5&confirms=true",
+		base + "?exchange=md&queue_type=classic&prefetch=10&delivery_limit=none&max_priority=5" +
+			"&confirms=false&publish_timeout=2s&dead_letter_exchange=md-dlx&heartbeat=5&publish_channels=4&max_message_size=1000",
+		base + "?queue_type=quorum&delivery_limit=5&confirms=true&mandatory=true",
 		base + "?max_priority=3", // implies classic
 	}
 	for _, u := range good {
-		tr, err := amqp.New(u)
+		tr, err := amqp.NewDriver(u)
 		if err != nil {
 			t.Errorf("%s: %v", u, err)
 			continue
@@ -593,15 +736,18 @@ func TestUnreachable(t *testing.T) {
 		t.Errorf("Open took %s", time.Since(start))
 	}
 
-	tr, err := amqp.New(raw, amqp.WithPublishTimeout(700*time.Millisecond), amqp.WithLogger(quietLogger()))
+	drv, err := amqp.NewDriver(raw, amqp.WithPublishTimeout(700*time.Millisecond), amqp.WithLogger(quietLogger()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr, err := transport.New(drv, transport.WithLogger(quietLogger()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer func() { _ = tr.Close(context.Background()) }()
 	start = time.Now()
 	err = tr.Publisher().Publish("trade.x.y", newMsg("trade.x.y", ""))
-	var perr *amqp.PublishError
-	if !errors.As(err, &perr) || !errors.Is(err, amqp.ErrConnection) || !errors.Is(err, context.DeadlineExceeded) || containsSecret(err) {
+	if !errors.Is(err, amqp.ErrConnection) || !errors.Is(err, context.DeadlineExceeded) || containsSecret(err) {
 		t.Fatalf("Publish: %v", err)
 	}
 	if d := time.Since(start); d < 600*time.Millisecond || d > 3*time.Second {
@@ -771,5 +917,57 @@ func TestConfirmedMeansStored(t *testing.T) {
 	}
 	if q.Messages != batch*callers {
 		t.Errorf("queue holds %d messages right after Publish returned, want %d", q.Messages, batch*callers)
+	}
+}
+
+// TestMandatory: with WithMandatory a message routed to no queue fails
+// with ErrUnroutable, named in a *driver.SendError, while the others of
+// the batch are stored — also past the returns buffer (chunks).
+func TestMandatory(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t, amqp.WithMandatory(), amqp.WithPublishChannels(1))
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("bound.#"); err != nil {
+		t.Fatal(err)
+	}
+	const n = 1500
+	var msgs []*message.Message
+	want := map[int]bool{}
+	for i := range n {
+		key := "bound.x.y"
+		if i%7 == 3 {
+			key = "nobody.x.y"
+			want[i] = true
+		}
+		msgs = append(msgs, newMsg(key, ""))
+	}
+	err = tr.Portable.Publisher().(transport.BatchPublisher).PublishBatch(context.Background(), msgs)
+	var serr *driver.SendError
+	if !errors.As(err, &serr) || !errors.Is(err, amqp.ErrUnroutable) {
+		t.Fatalf("publish: %v", err)
+	}
+	if len(serr.Failed) != len(want) {
+		t.Errorf("%d failed, want %d", len(serr.Failed), len(want))
+	}
+	for i := range serr.Failed {
+		if !want[i] {
+			t.Errorf("message %d (%s) failed", i, msgs[i].Metadata.Get(events.MetaRoutingKey))
+		}
+	}
+	err = tr.Publisher().Publish("nobody.x.y", newMsg("nobody.x.y", ""))
+	if !errors.Is(err, amqp.ErrUnroutable) || errors.As(err, &serr) {
+		t.Errorf("publish of one unroutable message: %v", err)
+	}
+	q, err := admin(t, e.url).QueueDeclarePassive(tr.QueueName("g", "bound.#"), true, false, false, false,
+		amqp091.Table{"x-queue-type": "quorum"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.Messages != n-len(want) {
+		t.Errorf("queue holds %d messages, want %d", q.Messages, n-len(want))
 	}
 }

@@ -22,7 +22,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // The benchmarks compare, in one run against the real broker, confirmed
@@ -110,6 +110,7 @@ func (r *rates) runRounds(b *testing.B, variants []variant) {
 		}
 		for _, v := range order {
 			b.Run(v.name, func(b *testing.B) {
+				b.ReportAllocs() // per message: the whole process, setup included
 				cpu0 := cpuTime()
 				n, d := v.fn(b, b.N)
 				rate := float64(n) / d.Seconds()
@@ -424,10 +425,34 @@ func BenchmarkConsume(b *testing.B) {
 				}
 			}
 		})
+	}}, {"raw-prefetch=128-multiack", func(b *testing.B, n int) (int, time.Duration) {
+		// The baseline: acks with multiple=true, one per 32
+		// deliveries (and for the last ones).
+		queue := "tbtest-bench-raw-" + randSuffix()
+		ch, _ := benchSetup(b, e, queue)
+		defer drop(b, queue)
+		prefill(b, e.exchange, benchKey, n)
+		if err := ch.Qos(128, 0, false); err != nil {
+			b.Fatal(err)
+		}
+		return timed(n, func() {
+			ds, err := ch.Consume(queue, "", false, false, false, false, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			for i := range n {
+				d := <-ds
+				if i%32 == 31 || i == n-1 {
+					if err := d.Ack(true); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+		})
 	}}}
 	for _, c := range []int{64, 1} {
 		variants = append(variants, variant{fmt.Sprintf("tradebus-concurrency=%d", c), func(b *testing.B, n int) (int, time.Duration) {
-			tr := e.transport(b, amqp.WithConcurrency(c))
+			tr := e.transport(b, transport.WithConcurrency(c))
 			group := "bench" + randSuffix()
 			queue := tr.QueueName(group, "trade.#")
 			e.clean.queue(queue)
@@ -492,6 +517,7 @@ func BenchmarkConsume(b *testing.B) {
 	r.runRounds(b, variants)
 	r.log(b,
 		[2]string{"tradebus-concurrency=64", "raw-prefetch=128"},
+		[2]string{"tradebus-concurrency=64", "raw-prefetch=128-multiack"},
 		[2]string{"tradebus-concurrency=1", "raw-prefetch=128"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-default"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-prefetch=128"},

@@ -29,6 +29,8 @@ type connector struct {
 	done chan struct{} // closed by close
 
 	mu       sync.Mutex
+	frame    int    // frame_max negotiated by the last connection
+	version  string // broker version the last connection reported
 	conn     *amqp.Connection
 	closeErr chan *amqp.Error // NotifyClose of conn, buffered
 	lastErr  error
@@ -46,6 +48,21 @@ func newConnector(role, url, redacted string, cfg *config) *connector {
 		sem:      make(chan struct{}, 1),
 		done:     make(chan struct{}),
 	}
+}
+
+// defaultFrameSize is the frame_max amqp091-go asks for (and RabbitMQ's
+// default): the broker can only lower it.
+const defaultFrameSize = 131072
+
+// negotiated returns the frame_max and the broker version of the last
+// connection (defaultFrameSize and "" before the first).
+func (c *connector) negotiated() (frame int, version string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.frame <= 0 {
+		return defaultFrameSize, c.version
+	}
+	return c.frame, c.version
 }
 
 // live returns the current connection if it is open; it logs a lost one
@@ -164,6 +181,8 @@ func (c *connector) dialLocked(ctx context.Context, retry bool) (conn *amqp.Conn
 	}
 	c.failures, c.lastErr, c.nextDial = 0, nil, time.Time{}
 	c.conn = conn
+	c.frame = conn.Config.FrameSize
+	c.version, _ = conn.Properties["version"].(string)
 	c.closeErr = conn.NotifyClose(make(chan *amqp.Error, 1))
 	return conn, nil, false
 }

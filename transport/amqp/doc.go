@@ -1,97 +1,104 @@
-// Package amqp is tradebus' RabbitMQ transport: a Watermill
-// message.Publisher and message.Subscriber written directly on
-// github.com/rabbitmq/amqp091-go.
+// Package amqp is tradebus' RabbitMQ driver: a driver.Driver written
+// directly on github.com/rabbitmq/amqp091-go, run by tradebus' portable
+// core (package transport), which turns it into a Watermill
+// message.Publisher and message.Subscribers:
 //
-// It does not use watermill-amqp: its confirmed publisher opens a channel
-// and waits for one confirm per message (in this package's benchmark, on a
-// 2-core machine against RabbitMQ 3.10 with a quorum queue, about 2–4% of
-// the rate of amqp091-go with asynchronous confirms, and 5–8x slower than
-// this package with 64 concurrent publishers); its DefaultMarshaler rejects
-// non-string headers, so a foreign message is nacked and redelivered in a
-// hot loop; and the project's earlier measurements found that with
-// ChannelPoolSize > 0 a broker restart can leak a pool slot and wedge the
-// publisher (upstream PR #37). This package keeps many messages in flight on
-// one confirm-mode channel, converts every header to a string, and
-// reconnects by itself. BenchmarkPublish and BenchmarkConsume compare all
-// three in one run.
+//	drv, err := amqp.NewDriver("amqp://user:pass@host:5672/vhost", amqp.WithExchange("market"))
+//	tr, err := transport.New(drv, transport.WithConcurrency(8))
+//
+// or, with this package imported, transport.Open(ctx, "amqp://…?exchange=market&concurrency=8").
+// The driver only moves batches: topology, publishing with confirms,
+// consuming with a prefetch, batched acks and reconnects. Key-ordered
+// dispatch, redelivery after a handler's nack, validation, the common
+// options and Close are the core's.
+//
+// It does not use watermill-amqp, whose confirmed publisher waits for one
+// confirm per message and whose DefaultMarshaler rejects non-string
+// headers (a foreign message is nacked and redelivered in a hot loop).
+// BenchmarkPublish and BenchmarkConsume compare all three in one run.
 //
 // # Routing
 //
 // Everything is published to one durable topic exchange (WithExchange,
-// default "tradebus") with the Watermill topic as routing key, e.g.
-// "trade.binance.BTCUSDT". Subscriber(group).Subscribe(ctx, pattern)
-// consumes the durable queue QueueName(group, pattern) =
-// "<exchange>.<group>.<pattern>", bound to the exchange with pattern, so the
-// broker does the matching ('*' one segment, '#' zero or more). Every
-// consumer group gets every matching message once; subscribers of one group
-// (in this process or others) share its queue. A message routed to no queue
-// is dropped by the broker, as on any topic exchange: declare a group's
-// queue first (Subscribe or SubscribeInitialize) to keep what is published
+// default "tradebus") with the message's routing key, e.g.
+// "trade.binance.BTCUSDT". A subscription of group to pattern consumes the
+// durable queue QueueName(group, pattern) = "<exchange>.<group>.<pattern>",
+// bound to the exchange with pattern, so the broker does the matching ('*'
+// one segment, '#' zero or more). Every consumer group gets every matching
+// message once; subscriptions of one group (in this process or others)
+// share its queue. A message routed to no queue is dropped by the broker,
+// as on any topic exchange: declare a group's queue first (Subscribe or
+// Prepare, i.e. Watermill's SubscribeInitialize) to keep what is published
 // before it consumes.
 //
 // # Messages
 //
-// Messages are persistent. All Watermill metadata travels as string
-// headers. The AMQP message_id is the event id (metadata "id", else the
-// message UUID); content_type, correlation_id, type and timestamp are filled
-// from the CloudEvents metadata "datacontenttype", "correlationid", "type"
-// and "time". On delivery the message UUID is the message_id, the metadata
-// are the headers, and "routingkey" is the delivery's routing key unless the
+// Messages are persistent. All metadata travels as string headers. The
+// AMQP message_id is the event id (metadata "id", else the message UUID);
+// content_type, correlation_id, type and timestamp are filled from the
+// CloudEvents metadata "datacontenttype", "correlationid", "type" and
+// "time". On delivery the message UUID is the message_id, the metadata are
+// the headers, and "routingkey" is the delivery's routing key unless the
 // message carried one. Headers of other types (from foreign producers) are
-// converted to strings — numbers in decimal, timestamps in RFC 3339, tables
-// as JSON — so such messages are consumed, never rejected in a loop. Quorum
-// queues add "x-delivery-count" to redeliveries. Metadata "priority"
-// (MetaPriority) sets the AMQP priority.
+// converted to strings — numbers in decimal, timestamps in RFC 3339,
+// tables as JSON — so such messages are consumed, never rejected in a
+// loop. Metadata "priority" (MetaPriority) sets the AMQP priority.
+//
+// Limits (Driver.Capabilities): a message's headers must fit one AMQP
+// frame (frame_max, negotiated when connecting; 128 KiB by default), and
+// its body RabbitMQ's max_message_size (128 MiB for RabbitMQ 3.8 to 3.13,
+// 16 MiB from 4.0; WithMaxMessageSize for another configured value).
 //
 // # Delivery semantics
 //
-// At least once. Publish returns after the broker confirmed every message
-// (publisher confirms, on by default), i.e. after the message is stored in
-// every queue it was routed to. A Publish that fails may still have stored
-// some messages: retrying it can duplicate them. Consumers ack after the
-// application acked, one delivery at a time (acks may complete out of
-// order). A nacked message is returned to its queue and redelivered. Quorum
-// queues (the default) count deliveries: after WithDeliveryLimit (default
-// 20) returns — nacks, or channels closed before the ack — the broker drops
-// the message, or republishes it to WithDeadLetterExchange if set (with its
-// routing key, headers and an x-death header; bind a queue there to keep
-// it). Classic queues (WithQueueType(QueueClassic), required by
-// WithMaxPriority) have no delivery limit: a message nacked forever is
-// redelivered forever, so use the retry and poison-queue middleware in front
-// of handlers. Messages in flight when a connection is lost are redelivered
-// (duplicates are possible; deduplicate by message UUID).
+// At least once. SendBatch returns after the broker confirmed every
+// message (publisher confirms, on by default), i.e. after the message is
+// stored in every queue it was routed to. A failed publish may still have
+// stored some messages: publishing them again can duplicate them.
+// Deliveries are acked after the core's handler acked them, in batches: a
+// run of the oldest unacked deliveries of a channel takes one basic.ack
+// with multiple=true. A handler's nack is redelivered by the core, in
+// process and in key order; what the core gives back when it stops is
+// returned to the queue (basic.nack with requeue). Quorum queues (the
+// default) count these returns: after WithDeliveryLimit (default 20) —
+// returns, or channels closed before the ack — the broker drops the
+// message, or republishes it to WithDeadLetterExchange if set (with its
+// routing key, headers and an x-death header). Classic queues
+// (WithQueueType(QueueClassic), required by WithMaxPriority) have no
+// delivery limit. Messages in flight when a connection is lost are
+// redelivered (duplicates are possible; deduplicate by message UUID).
 //
-// Order: one queue delivers in publish order, and a subscription never hands
-// out two messages with the same partition key (metadata "partitionkey";
-// none is one key) at once, so each key is handled in order. A nack breaks
-// that key's order (the redelivery comes after messages already fetched), as
-// does sharing a group's queue between several subscribers.
+// Order: one queue delivers in publish order, and the messages of one
+// SendBatch call are published in slice order on one channel. Sharing a
+// group's queue between several subscriptions breaks per-key order
+// (Capabilities.OrderAcrossMembers is false).
 //
-// Connection loss: the transport redials after a broker restart or a cut
-// connection (exponential backoff, at most 5s apart). A Publish during the
-// outage waits for the reconnect within its bounds (msg.Context() and
-// WithPublishTimeout) and then fails with ErrConnection; it never hangs.
-// Subscriptions redeclare their queue and consume again by themselves.
+// Connection loss: the driver redials after a broker restart or a cut
+// connection (exponential backoff, at most 5s apart). A SendBatch during
+// the outage waits for the reconnect within its ctx and WithPublishTimeout
+// and then fails with ErrConnection; it never retries a publish. A
+// ReceiveBatch waits for the reconnect within its ctx, redeclares the
+// queue and consumes again; acks of deliveries of the lost channel are
+// dropped (those messages are redelivered).
 //
 // # Errors
 //
-// Bad options, URL parameters, groups, topics and patterns wrap
-// ErrInvalidOption (OptionError names the option and value). Publish returns
-// a *PublishError wrapping ErrConnection (unreachable, or lost before the
-// confirm: outcome unknown), ErrNacked (refused by the broker), ErrClosed or
-// a context error. Broker refusals while declaring (e.g. a queue that exists
-// with other arguments) come back from Subscribe as amqp091-go *Error values.
-// No error or log line contains the password: URLs are shown redacted.
+// Bad options and URL parameters wrap transport.ErrInvalidOption
+// (OptionError names the option and value). SendBatch returns errors
+// wrapping ErrConnection (unreachable, or lost before the confirm: outcome
+// unknown), ErrNacked (refused by the broker), transport.ErrClosed or a
+// context error, as a *driver.SendError when only some messages failed.
+// Broker refusals while declaring (e.g. a queue that exists with other
+// arguments) come back from Subscribe as amqp091-go *Error values. No
+// error or log line contains the password: URLs are shown redacted.
 //
 // # Concurrency
 //
-// Transport, Publisher and Subscriber are safe for concurrent use.
-// Concurrent Publish calls share one confirm-mode AMQP channel, so a burst
-// of small publishes from many goroutines runs at about the speed of one
-// goroutine publishing asynchronously. Each Subscribe call has its own AMQP
-// channel with prefetch WithPrefetch (default 128) and hands out up to
-// WithConcurrency (default 64) messages at once, per partition key in
-// order. Publishing and consuming use separate connections, so that flow
-// control on publishers does not stall consumers. Close drains and then
-// stops every goroutine the transport started.
+// A Driver is safe for concurrent use. Concurrent SendBatch calls share
+// WithPublishChannels (default 2) confirm-mode channels, each call keeping
+// all its messages in flight on one of them. Each subscription consumes on
+// its own AMQP channel with a prefetch of WithPrefetch (default twice the
+// core's batch). Publishing and consuming use separate connections, so
+// that flow control on publishers does not stall consumers. The driver
+// starts no goroutine of its own beyond amqp091-go's.
 package amqp

@@ -3,27 +3,36 @@ package amqp
 import (
 	"errors"
 	"fmt"
+
+	"github.com/tradebus/tradebus/transport"
 )
 
 var (
-	// ErrInvalidOption is wrapped by every error about a bad option, URL
-	// query parameter, group, topic or pattern.
-	ErrInvalidOption = errors.New("amqp: invalid option")
+	// ErrInvalidOption is transport.ErrInvalidOption: every error about a
+	// bad option or URL query parameter wraps it.
+	ErrInvalidOption = transport.ErrInvalidOption
 
-	// ErrClosed is returned by calls on a closed Transport.
-	ErrClosed = errors.New("amqp: transport closed")
+	// ErrClosed is transport.ErrClosed, returned by calls on a closed
+	// Driver.
+	ErrClosed = transport.ErrClosed
 
 	// ErrConnection is wrapped by errors caused by the connection to the
-	// broker: it could not be (re)established within the publish timeout,
-	// or it was lost while a publish waited for its confirm. In the latter
-	// case the broker may or may not have the message: publishing it again
-	// can duplicate it (consumers deduplicate by message id).
+	// broker: it could not be (re)established within the publish timeout
+	// or the caller's ctx, or it was lost while a publish waited for its
+	// confirm. In the latter case the broker may or may not have the
+	// message: publishing it again can duplicate it (consumers deduplicate
+	// by message id).
 	ErrConnection = errors.New("amqp: connection to broker failed")
 
 	// ErrNacked means the broker refused a message (basic.nack), e.g. a
 	// queue with overflow=reject-publish is full. The message was not
 	// stored.
 	ErrNacked = errors.New("amqp: broker nacked the message")
+
+	// ErrUnroutable means the broker returned a message published with
+	// WithMandatory because no queue is bound for its routing key. The
+	// message was not stored.
+	ErrUnroutable = errors.New("amqp: message unroutable")
 )
 
 // OptionError names the option (or URL query parameter) and the value that
@@ -40,22 +49,3 @@ func (e *OptionError) Error() string {
 
 // Unwrap returns ErrInvalidOption.
 func (e *OptionError) Unwrap() error { return ErrInvalidOption }
-
-// PublishError reports a failed Publish. Failed of Total messages of the call
-// were not confirmed; MessageID is the first of them. Err wraps ErrConnection,
-// ErrNacked, ErrClosed or the context's error.
-type PublishError struct {
-	Topic     string
-	MessageID string
-	Failed    int
-	Total     int
-	Err       error
-}
-
-func (e *PublishError) Error() string {
-	return fmt.Sprintf("amqp: publish to %q: %d of %d messages not confirmed (first %s): %v",
-		e.Topic, e.Failed, e.Total, e.MessageID, e.Err)
-}
-
-// Unwrap returns the cause.
-func (e *PublishError) Unwrap() error { return e.Err }

@@ -16,6 +16,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 	"go.uber.org/goleak"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/amqp"
 )
 
@@ -122,33 +123,41 @@ func (c *cleaner) run(t testing.TB) {
 	}
 }
 
-// recTransport records the queues its subscribers declare, for cleanup.
+// recTransport is a Transport on the core and its driver; it records the
+// queues its subscribers declare, for cleanup.
 type recTransport struct {
-	*amqp.Transport
+	*transport.Portable
+	drv   *amqp.Driver
 	clean *cleaner
 }
 
 func (r recTransport) Subscriber(group string) (message.Subscriber, error) {
-	s, err := r.Transport.Subscriber(group)
+	s, err := r.Portable.NewSubscriber(group)
 	if err != nil {
 		return nil, err
 	}
-	return &recSubscriber{Subscriber: s.(*amqp.Subscriber), tr: r.Transport, clean: r.clean}, nil
+	return &recSubscriber{Subscriber: s, drv: r.drv, clean: r.clean}, nil
 }
 
+// QueueName is the driver's.
+func (r recTransport) QueueName(group, pattern string) string { return r.drv.QueueName(group, pattern) }
+
+// Connect is the driver's.
+func (r recTransport) Connect(ctx context.Context) error { return r.drv.Connect(ctx) }
+
 type recSubscriber struct {
-	*amqp.Subscriber
-	tr    *amqp.Transport
+	*transport.Subscriber
+	drv   *amqp.Driver
 	clean *cleaner
 }
 
 func (s *recSubscriber) Subscribe(ctx context.Context, pattern string) (<-chan *message.Message, error) {
-	s.clean.queue(s.tr.QueueName(s.Group(), pattern))
+	s.clean.queue(s.drv.QueueName(s.Group(), pattern))
 	return s.Subscriber.Subscribe(ctx, pattern)
 }
 
 func (s *recSubscriber) SubscribeInitialize(pattern string) error {
-	s.clean.queue(s.tr.QueueName(s.Group(), pattern))
+	s.clean.queue(s.drv.QueueName(s.Group(), pattern))
 	return s.Subscriber.SubscribeInitialize(pattern)
 }
 
@@ -168,19 +177,35 @@ func newEnv(t testing.TB) *env {
 }
 
 // transport returns a new transport on the env's exchange (unless opts
-// override it), closed at the end of the test.
-func (e *env) transport(t testing.TB, opts ...amqp.Option) recTransport {
+// override it), closed at the end of the test. opts are amqp.Options
+// (the driver's) and transport.Options (the core's).
+func (e *env) transport(t testing.TB, opts ...any) recTransport {
 	return e.transportURL(t, e.url, opts...)
 }
 
-func (e *env) transportURL(t testing.TB, rawURL string, opts ...amqp.Option) recTransport {
+func (e *env) transportURL(t testing.TB, rawURL string, opts ...any) recTransport {
 	t.Helper()
-	opts = append([]amqp.Option{amqp.WithExchange(e.exchange), amqp.WithLogger(quietLogger())}, opts...)
-	tr, err := amqp.New(rawURL, opts...)
+	aopts := []amqp.Option{amqp.WithExchange(e.exchange), amqp.WithLogger(quietLogger())}
+	topts := []transport.Option{transport.WithLogger(quietLogger())}
+	for _, o := range opts {
+		switch o := o.(type) {
+		case amqp.Option:
+			aopts = append(aopts, o)
+		case transport.Option:
+			topts = append(topts, o)
+		default:
+			t.Fatalf("option of type %T", o)
+		}
+	}
+	drv, err := amqp.NewDriver(rawURL, aopts...)
 	if err != nil {
 		t.Fatal(err)
 	}
-	e.clean.exchange(tr.Exchange())
+	e.clean.exchange(drv.Exchange())
+	tr, err := transport.New(drv, topts...)
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
@@ -188,7 +213,7 @@ func (e *env) transportURL(t testing.TB, rawURL string, opts ...amqp.Option) rec
 			t.Errorf("close transport: %v", err)
 		}
 	})
-	return recTransport{Transport: tr, clean: e.clean}
+	return recTransport{Portable: tr, drv: drv, clean: e.clean}
 }
 
 // admin opens a raw amqp091 channel for the test.

@@ -10,11 +10,11 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/google/uuid"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 // MetaPriority is the metadata key whose value (0..255, decimal; empty means
@@ -26,32 +26,34 @@ const MetaPriority = "priority"
 // maxShortStr is the AMQP limit of a short string property, in bytes.
 const maxShortStr = 255
 
-// toPublishing turns a Watermill message into an AMQP publishing: all
-// metadata as string headers, persistent, message_id = event id (metadata
-// "id", else the message UUID), content type, correlation id, type and
-// timestamp from the CloudEvents metadata.
-func toPublishing(msg *message.Message) (amqp.Publishing, error) {
-	headers := make(amqp.Table, len(msg.Metadata))
-	for k, v := range msg.Metadata {
+// toPublishing turns a driver message into an AMQP publishing: all
+// metadata as string headers (the one copy of the metadata a publish
+// makes), persistent, message_id = event id (metadata "id", else the
+// message UUID), content type, correlation id, type and timestamp from the
+// CloudEvents metadata.
+func toPublishing(dm *driver.Message) (amqp.Publishing, error) {
+	md := dm.Metadata
+	headers := make(amqp.Table, len(md))
+	for k, v := range md {
 		if len(k) > maxShortStr {
-			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata key longer than %d bytes", msg.UUID, maxShortStr)
+			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata key longer than %d bytes", dm.UUID, maxShortStr)
 		}
 		headers[k] = v
 	}
-	id := msg.Metadata[events.MetaID]
+	id := md[events.MetaID]
 	if id == "" {
-		id = msg.UUID
+		id = dm.UUID
 	}
 	p := amqp.Publishing{
 		Headers:       headers,
-		ContentType:   shortStr(msg.Metadata[events.MetaDataContentType]),
+		ContentType:   shortStr(md[events.MetaDataContentType]),
 		DeliveryMode:  amqp.Persistent,
 		MessageId:     shortStr(id),
-		CorrelationId: shortStr(msg.Metadata[events.MetaCorrelationID]),
-		Type:          shortStr(msg.Metadata[events.MetaType]),
-		Body:          msg.Payload,
+		CorrelationId: shortStr(md[events.MetaCorrelationID]),
+		Type:          shortStr(md[events.MetaType]),
+		Body:          dm.Payload,
 	}
-	if ts, ok := msg.Metadata[events.MetaTime]; ok {
+	if ts, ok := md[events.MetaTime]; ok {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			p.Timestamp = t
 		}
@@ -59,14 +61,40 @@ func toPublishing(msg *message.Message) (amqp.Publishing, error) {
 	if p.Timestamp.IsZero() {
 		p.Timestamp = time.Now()
 	}
-	if s := msg.Metadata[MetaPriority]; s != "" {
+	if s := md[MetaPriority]; s != "" {
 		n, err := strconv.ParseUint(s, 10, 8)
 		if err != nil {
-			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata %s=%q is not an integer in 0..255", msg.UUID, MetaPriority, s)
+			return amqp.Publishing{}, fmt.Errorf("amqp: message %s: metadata %s=%q is not an integer in 0..255", dm.UUID, MetaPriority, s)
 		}
 		p.Priority = uint8(n)
 	}
 	return p, nil
+}
+
+// headerFrameSize is the size of the content-header frame of p as
+// amqp091-go writes it (string headers only, as toPublishing makes them):
+// 7 bytes of frame header, class, weight, body size and property flags
+// (14), the properties toPublishing sets, and the frame end byte.
+func headerFrameSize(p *amqp.Publishing) int {
+	n := 7 + 14 + 1
+	if len(p.Headers) > 0 {
+		n += 4 // table length
+		for k, v := range p.Headers {
+			n += 1 + len(k) + 1 // key, type tag
+			if s, ok := v.(string); ok {
+				n += 4 + len(s)
+			} else {
+				n += 32 // not made by toPublishing; a generous bound
+			}
+		}
+	}
+	for _, s := range []string{p.ContentType, p.MessageId, p.CorrelationId, p.Type} {
+		if s != "" {
+			n += 1 + len(s)
+		}
+	}
+	n += 1 + 1 + 8 // delivery mode, priority, timestamp
+	return n
 }
 
 // shortStr drops values an AMQP short-string property cannot hold; the
@@ -78,17 +106,24 @@ func shortStr(s string) string {
 	return s
 }
 
-// toMessage turns a delivery into a Watermill message. It never fails: a
-// header of any type becomes a string (see headerString), so a message from
-// a foreign producer is consumed rather than rejected and redelivered.
-// The UUID is the AMQP message_id, else the "id" header, else a new UUIDv7.
-// Metadata "routingkey" is the delivery's routing key unless the message
-// carries one; "datacontenttype" and "correlationid" are taken from the AMQP
-// properties when the headers lack them.
-func toMessage(d *amqp.Delivery) *message.Message {
-	md := make(message.Metadata, len(d.Headers)+1)
+// fromDelivery fills dm from a delivery. It never fails: a header of any
+// type becomes a string (see headerString), so a message from a foreign
+// producer is consumed rather than rejected and redelivered. The metadata
+// map is the one copy of the headers a delivery costs. The UUID is the
+// AMQP message_id, else the "id" header, else a new UUIDv7. Key is the
+// delivery's routing key; metadata "routingkey" is the same unless the
+// message carries one; "datacontenttype" and "correlationid" are taken
+// from the AMQP properties when the headers lack them. Deliveries is the
+// quorum queue's x-delivery-count plus one; on a classic queue it is 1 for
+// a first delivery and 0 (unknown) for a redelivery.
+func fromDelivery(d *amqp.Delivery, dm *driver.Message) {
+	md := make(map[string]string, len(d.Headers)+1)
 	for k, v := range d.Headers {
-		md[k] = headerString(v)
+		if s, ok := v.(string); ok {
+			md[k] = s
+		} else {
+			md[k] = headerString(v)
+		}
 	}
 	if _, ok := md[events.MetaRoutingKey]; !ok {
 		md[events.MetaRoutingKey] = d.RoutingKey
@@ -106,9 +141,25 @@ func toMessage(d *amqp.Delivery) *message.Message {
 	if id == "" {
 		id = newUUID()
 	}
-	msg := message.NewMessage(id, d.Body)
-	msg.Metadata = md
-	return msg
+	deliveries := 1
+	switch c := d.Headers["x-delivery-count"].(type) {
+	case int64:
+		deliveries = int(c) + 1
+	case int32:
+		deliveries = int(c) + 1
+	default:
+		if d.Redelivered {
+			deliveries = 0
+		}
+	}
+	*dm = driver.Message{
+		UUID:         id,
+		Key:          d.RoutingKey,
+		PartitionKey: md[events.MetaPartitionKey],
+		Metadata:     md,
+		Payload:      d.Body,
+		Deliveries:   deliveries,
+	}
 }
 
 func newUUID() string {

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"math"
 	"net"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,10 +14,10 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 func TestHeaderString(t *testing.T) {
@@ -58,8 +59,8 @@ func TestHeaderString(t *testing.T) {
 }
 
 func TestPublishingRoundTrip(t *testing.T) {
-	m := message.NewMessage("uuid-1", []byte("body"))
-	m.Metadata = message.Metadata{
+	m := &driver.Message{UUID: "uuid-1", Payload: []byte("body")}
+	m.Metadata = map[string]string{
 		events.MetaID: "event-1", events.MetaDataContentType: "application/json", events.MetaCorrelationID: "c",
 		events.MetaType: "tradebus.trade.v1", events.MetaTime: "2026-01-02T03:04:05.5Z",
 		events.MetaPartitionKey: "BTCUSDT", MetaPriority: "7", "long": strings.Repeat("x", 300),
@@ -89,13 +90,12 @@ func TestPublishingRoundTrip(t *testing.T) {
 
 	// A message whose metadata lacks "id" uses its UUID; a long id only
 	// travels in the header.
-	bare := message.NewMessage("uuid-2", nil)
+	bare := &driver.Message{UUID: "uuid-2"}
 	if p, err := toPublishing(bare); err != nil || p.MessageId != "uuid-2" || p.Timestamp.IsZero() {
 		t.Errorf("bare: %+v %v", p, err)
 	}
 	for _, bad := range []string{"-1", "256", "x", " 1"} {
-		m := message.NewMessage("u", nil)
-		m.Metadata.Set(MetaPriority, bad)
+		m := &driver.Message{UUID: "u", Metadata: map[string]string{MetaPriority: bad}}
 		if _, err := toPublishing(m); err == nil {
 			t.Errorf("priority %q accepted", bad)
 		}
@@ -136,6 +136,13 @@ func FuzzToMessage(f *testing.F) {
 			t.Fatalf("bytes header %q, want %q", s, b)
 		}
 	})
+}
+
+// toMessage is fromDelivery returning the message.
+func toMessage(d *amqp.Delivery) *driver.Message {
+	var m driver.Message
+	fromDelivery(d, &m)
+	return &m
 }
 
 func TestBackoff(t *testing.T) {
@@ -210,4 +217,31 @@ func TestConnectorRetry(t *testing.T) {
 			t.Errorf("connect after close: %v", err)
 		}
 	})
+}
+
+func TestPlan(t *testing.T) {
+	cases := []struct {
+		name      string
+		out, tags []uint64
+		rest      []uint64
+		prefixEnd uint64
+		prefixN   int
+		singles   []uint64
+	}{
+		{"all", []uint64{1, 2, 3}, []uint64{1, 2, 3}, []uint64{}, 3, 3, []uint64{}},
+		{"oldest one", []uint64{4, 5, 6}, []uint64{4}, []uint64{5, 6}, 4, 1, []uint64{}},
+		{"behind a gap", []uint64{1, 2, 3, 4}, []uint64{2, 4}, []uint64{1, 3}, 0, 0, []uint64{2, 4}},
+		{"prefix and singles", []uint64{1, 2, 3, 5, 8, 9}, []uint64{1, 2, 5, 9}, []uint64{3, 8}, 2, 2, []uint64{5, 9}},
+		{"gaps in tags", []uint64{10, 12, 15}, []uint64{10, 12}, []uint64{15}, 12, 2, []uint64{}},
+		{"unknown tags ignored", []uint64{3, 4}, []uint64{1, 2, 3, 7}, []uint64{4}, 3, 1, []uint64{}},
+		{"nothing outstanding", nil, []uint64{1}, []uint64{}, 0, 0, []uint64{}},
+	}
+	for _, c := range cases {
+		rest, end, n, singles := plan(slices.Clone(c.out), slices.Clone(c.tags))
+		if !slices.Equal(rest, c.rest) && !(len(rest) == 0 && len(c.rest) == 0) ||
+			end != c.prefixEnd || n != c.prefixN || !slices.Equal(singles, c.singles) {
+			t.Errorf("%s: plan(%v, %v) = %v, %d, %d, %v; want %v, %d, %d, %v", c.name, c.out, c.tags,
+				rest, end, n, singles, c.rest, c.prefixEnd, c.prefixN, c.singles)
+		}
+	}
 }

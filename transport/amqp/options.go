@@ -30,14 +30,19 @@ const (
 // a nacked message forever.
 const NoDeliveryLimit = -1
 
-// Defaults of the options.
+// Defaults and bounds of the options.
 const (
-	DefaultExchange       = "tradebus"
-	DefaultPrefetch       = 128
-	DefaultConcurrency    = 64
-	DefaultDeliveryLimit  = 20
-	DefaultPublishTimeout = 30 * time.Second
-	DefaultDrainTimeout   = 10 * time.Second
+	DefaultExchange        = "tradebus"
+	DefaultDeliveryLimit   = 20
+	MaxDeliveryLimit       = 1_000_000
+	DefaultPublishTimeout  = 30 * time.Second
+	MinPublishTimeout      = time.Millisecond
+	MaxPublishTimeout      = time.Hour
+	DefaultPublishChannels = 2
+	MaxPublishChannels     = 64
+	// MaxMaxMessageSize is RabbitMQ's own ceiling of max_message_size
+	// (512 MiB).
+	MaxMaxMessageSize = 512 << 20
 )
 
 // Option configures New. The zero Option is invalid.
@@ -50,15 +55,16 @@ type config struct {
 	exchange       string
 	queueType      QueueType
 	queueTypeSet   bool
-	prefetch       int
-	concurrency    int
+	prefetch       int // 0: 2 × the core's batch
+	pubChannels    int
+	maxMessageSize int // 0: the broker version's default
 	deliveryLimit  int
 	limitSet       bool
 	deadLetter     string
 	maxPriority    int
 	confirms       bool
+	mandatory      bool
 	publishTimeout time.Duration
-	drainTimeout   time.Duration
 	tlsConfig      *tls.Config
 	caFile         string
 	logger         *slog.Logger
@@ -81,12 +87,10 @@ func defaultConfig() config {
 	return config{
 		exchange:       DefaultExchange,
 		queueType:      QueueQuorum,
-		prefetch:       DefaultPrefetch,
-		concurrency:    DefaultConcurrency,
+		pubChannels:    DefaultPublishChannels,
 		deliveryLimit:  DefaultDeliveryLimit,
 		confirms:       true,
 		publishTimeout: DefaultPublishTimeout,
-		drainTimeout:   DefaultDrainTimeout,
 		logger:         slog.Default(),
 		dialTimeout:    30 * time.Second,
 		writeTimeout:   30 * time.Second,
@@ -113,6 +117,9 @@ func (c *config) validate() error {
 		if c.deadLetter == c.exchange {
 			return &OptionError{Option: "WithDeadLetterExchange", Value: c.deadLetter, Reason: "must differ from the exchange"}
 		}
+	}
+	if c.mandatory && !c.confirms {
+		return &OptionError{Option: "WithMandatory", Value: "", Reason: "needs publisher confirms (not WithoutConfirms)"}
 	}
 	switch c.queueType {
 	case QueueQuorum, QueueClassic:
@@ -169,7 +176,10 @@ func WithQueueType(t QueueType) Option {
 }
 
 // WithPrefetch sets how many unacknowledged deliveries the broker may push
-// to one subscription (basic.qos prefetch count), 1..65535. Default: 128.
+// to one subscription (basic.qos prefetch count), 1..65535. A prefetch
+// below the core's batch (transport.WithBatch) makes batches smaller.
+// Default: twice the core's batch (512 with the default batch of 256), at
+// most 65535.
 func WithPrefetch(n int) Option {
 	return Option{"WithPrefetch", func(c *config) {
 		if n < 1 || n > math.MaxUint16 {
@@ -179,29 +189,16 @@ func WithPrefetch(n int) Option {
 	}}
 }
 
-// WithConcurrency sets how many messages of one subscription may be handed
-// to the application at once; messages with the same partition key (metadata
-// "partitionkey") are never handed out concurrently and keep their order.
-// 1 hands out one message at a time, as Watermill's own subscribers do.
-// Values above the prefetch count are useless. Default: 64.
-func WithConcurrency(n int) Option {
-	return Option{"WithConcurrency", func(c *config) {
-		if n < 1 {
-			c.invalid("WithConcurrency", n, "must be at least 1")
-		}
-		c.concurrency = n
-	}}
-}
-
 // WithDeliveryLimit sets the quorum queue's x-delivery-limit: how often a
-// message may be returned to the queue (nack, or its consumer's channel
-// closed before the ack) before the broker drops it or, with
+// message may be returned to the queue (given back by a stopping
+// subscription, or its consumer's channel closed before the ack; a
+// handler's nack is redelivered in-process by the core and does not count) before the broker drops it or, with
 // WithDeadLetterExchange, dead-letters it. n >= 1, or NoDeliveryLimit.
 // Quorum queues only. Default: 20 (RabbitMQ 4's own default).
 func WithDeliveryLimit(n int) Option {
 	return Option{"WithDeliveryLimit", func(c *config) {
-		if n < 1 && n != NoDeliveryLimit {
-			c.invalid("WithDeliveryLimit", n, "must be at least 1, or NoDeliveryLimit")
+		if (n < 1 || n > MaxDeliveryLimit) && n != NoDeliveryLimit {
+			c.invalid("WithDeliveryLimit", n, fmt.Sprintf("must be in 1..%d, or NoDeliveryLimit", MaxDeliveryLimit))
 		}
 		c.deliveryLimit, c.limitSet = n, true
 	}}
@@ -231,35 +228,58 @@ func WithMaxPriority(n int) Option {
 	}}
 }
 
-// WithoutConfirms turns publisher confirms off: Publish returns once the
+// WithMandatory publishes with the mandatory flag: a message that no queue
+// is bound for is returned by the broker, and SendBatch fails it with an
+// error wrapping ErrUnroutable (in a *driver.SendError), instead of the
+// broker dropping it silently. Needs confirms. Each SendBatch call then
+// has one of the WithPublishChannels channels to itself. Default: off
+// (a message routed nowhere is dropped, as on any topic exchange).
+func WithMandatory() Option {
+	return Option{"WithMandatory", func(c *config) { c.mandatory = true }}
+}
+
+// WithoutConfirms turns publisher confirms off: SendBatch returns once the
 // messages are written to the socket, and a broker or network failure may
 // lose them silently. Default: confirms on.
 func WithoutConfirms() Option {
 	return Option{"WithoutConfirms", func(c *config) { c.confirms = false }}
 }
 
-// WithPublishTimeout bounds one Publish call (waiting for a connection,
-// writing, waiting for the confirms) in addition to the first message's
-// context. Default: 30s.
+// WithPublishTimeout bounds one SendBatch call (waiting for a connection,
+// writing, waiting for the confirms) in addition to its ctx.
+// MinPublishTimeout..MaxPublishTimeout; default 30s.
 func WithPublishTimeout(d time.Duration) Option {
 	return Option{"WithPublishTimeout", func(c *config) {
-		if d <= 0 {
-			c.invalid("WithPublishTimeout", d, "must be positive")
+		if d < MinPublishTimeout || d > MaxPublishTimeout {
+			c.invalid("WithPublishTimeout", d, fmt.Sprintf("must be in %s..%s", MinPublishTimeout, MaxPublishTimeout))
 		}
 		c.publishTimeout = d
 	}}
 }
 
-// WithDrainTimeout bounds how long Subscriber.Close waits for messages
-// already handed to the application to be acked or nacked before it gives
-// up on them (they are then redelivered). Transport.Close uses its ctx
-// instead. Default: 10s.
-func WithDrainTimeout(d time.Duration) Option {
-	return Option{"WithDrainTimeout", func(c *config) {
-		if d <= 0 {
-			c.invalid("WithDrainTimeout", d, "must be positive")
+// WithPublishChannels sets how many confirm-mode AMQP channels concurrent
+// SendBatch calls share (each call publishes all its messages on one
+// channel, so per-key order within a call holds). 1..MaxPublishChannels;
+// default DefaultPublishChannels (2).
+func WithPublishChannels(n int) Option {
+	return Option{"WithPublishChannels", func(c *config) {
+		if n < 1 || n > MaxPublishChannels {
+			c.invalid("WithPublishChannels", n, fmt.Sprintf("must be in 1..%d", MaxPublishChannels))
 		}
-		c.drainTimeout = d
+		c.pubChannels = n
+	}}
+}
+
+// WithMaxMessageSize states the broker's max_message_size in bytes, for a
+// broker configured with another value than its version's default (which
+// AMQP does not announce): 1..MaxMaxMessageSize. Default: 128 MiB for
+// RabbitMQ 3.8 to 3.13, 16 MiB for RabbitMQ 4 and for an unknown version.
+func WithMaxMessageSize(n int) Option {
+	return Option{"WithMaxMessageSize", func(c *config) {
+		if n < 1 || n > MaxMaxMessageSize {
+			c.invalid("WithMaxMessageSize", n, fmt.Sprintf("must be in 1..%d", MaxMaxMessageSize))
+		}
+		c.maxMessageSize = n
 	}}
 }
 
@@ -287,7 +307,8 @@ func WithCAFile(path string) Option {
 	}}
 }
 
-// WithLogger sets the logger for connection losses and reconnects.
+// WithLogger sets the logger for connection losses and reconnects of the
+// driver (the core has its own: transport.WithLogger).
 // Default: slog.Default(). A nil logger is invalid; use
 // slog.New(slog.DiscardHandler) to silence it.
 func WithLogger(l *slog.Logger) Option {

@@ -7,7 +7,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
 
-	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // TestPubSub runs Watermill's universal Pub/Sub suite against the real
@@ -15,7 +15,8 @@ import (
 //   - ConsumerGroups: a group is a shared queue.
 //   - GuaranteedOrder with a single subscriber: the suite's messages have
 //     no partition key, i.e. one key, handed out one at a time in queue
-//     order. Several subscribers of one queue do not keep order.
+//     order by the core (a nack is redelivered in-process, first).
+//     Several subscribers of one queue do not keep order.
 //   - Persistent: durable queues, persistent messages.
 //   - not ExactlyOnceDelivery: at least once.
 //   - no RestartServiceCommand: restarting the shared broker would disturb
@@ -24,7 +25,7 @@ func TestPubSub(t *testing.T) {
 	e := newEnv(t)
 	newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		// Short drain: the suite closes subscribers with unacked messages.
-		tr := e.transport(t, amqp.WithDrainTimeout(2*time.Second))
+		tr := e.transport(t, transport.WithCloseTimeout(2*time.Second))
 		sub, err := tr.Subscriber(group)
 		if err != nil {
 			t.Fatal(err)

@@ -23,6 +23,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/amqp"
 )
 
@@ -125,7 +126,7 @@ func TestProxyCut(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	p, raw := proxyFor(t, e.url, "", nil)
-	tr := e.transportURL(t, raw, amqp.WithConcurrency(16))
+	tr := e.transportURL(t, raw, transport.WithConcurrency(16))
 	ch := subscribe(t, tr, "cut", "cut.#")
 	const n = 3000
 	c := newCounter(n)
@@ -224,11 +225,12 @@ func TestTLS(t *testing.T) {
 	u.RawQuery = q.Encode()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	tr, err := amqp.Open(ctx, u)
+	opened, err := transport.Open(ctx, u.String())
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt := recTransport{Transport: tr, clean: e.clean}
+	tr := opened.(*transport.Portable)
+	rt := recTransport{Portable: tr, drv: tr.Driver().(*amqp.Driver), clean: e.clean}
 	defer func() { _ = tr.Close(context.Background()) }()
 	ch := subscribe(t, rt, "g", "trade.#")
 	if err := tr.Publisher().Publish("trade.a.b", newMsg("trade.a.b", "")); err != nil {

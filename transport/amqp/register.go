@@ -1,20 +1,8 @@
 package amqp
 
-import (
-	"context"
-	"net/url"
-
-	"github.com/tradebus/tradebus/transport"
-)
+import "github.com/tradebus/tradebus/transport"
 
 func init() {
-	open := func(ctx context.Context, u *url.URL) (transport.Transport, error) {
-		t, err := Open(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
-	transport.RegisterTransport("amqp", open)
-	transport.RegisterTransport("amqps", open)
+	transport.Register("amqp", Open)
+	transport.Register("amqps", Open)
 }

@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/tradebus/tradebus/transport/amqp"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // TestRestart publishes 10,000 events with confirms while RabbitMQ is
@@ -39,7 +39,7 @@ func TestRestart(t *testing.T) {
 	// deletes the test's queues, which runs later).
 	t.Cleanup(func() { rabbitmqctl("start_app") })
 
-	tr := e.transport(t, amqp.WithConcurrency(32))
+	tr := e.transport(t, transport.WithConcurrency(32))
 	ch := subscribe(t, tr, "restart", "cut.#")
 	const n = 10_000
 	c := newCounter(n)

@@ -1,0 +1,356 @@
+package amqp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+
+	amqp "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
+// Subscribe declares the group's durable queue for pattern ("<exchange>.
+// <group>.<pattern>"), binds it to the exchange with pattern, and returns
+// a subscription consuming it on a channel of its own. The first
+// connection attempt happens here (one, bounded by ctx) and its failure is
+// returned, as is a broker refusal to declare (e.g. PRECONDITION_FAILED for
+// a queue that exists with other arguments, as an *amqp091.Error).
+func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.Subscription, error) {
+	queue, err := d.checkQueue(group, pattern)
+	if err != nil {
+		return nil, err
+	}
+	s := &subscription{
+		d:       d,
+		queue:   queue,
+		pattern: pattern,
+		log:     d.cfg.logger.With(slog.String("queue", queue)),
+	}
+	sess, err := s.open(ctx, false)
+	if err != nil {
+		return nil, err
+	}
+	s.sess = sess
+	return s, nil
+}
+
+// subscription consumes one queue, across reconnects: each AMQP channel it
+// consumes on is a session, replaced when it dies.
+type subscription struct {
+	d       *Driver
+	queue   string
+	pattern string
+	log     *slog.Logger
+
+	// Only ReceiveBatch (one goroutine at a time) and Close (after it)
+	// replace sess; SendAcks reads it under mu.
+	mu   sync.Mutex
+	sess *session
+	buf  []amqp.Delivery // ReceiveBatch's, reused
+}
+
+// session is one AMQP channel consuming the queue. Delivery tags are
+// channel-scoped: acks of a dead session's tags are void (the broker
+// redelivers those messages) and dropped.
+type session struct {
+	ch         *amqp.Channel
+	deliveries <-chan amqp.Delivery // nil until the first ReceiveBatch
+
+	mu   sync.Mutex
+	dead bool
+	// out holds the delivery tags handed out and not yet acked or nacked,
+	// ascending (the broker delivers them in order).
+	out []uint64
+}
+
+// ackID is a delivery tag of a session; the core gets a pointer to it.
+type ackID struct {
+	sess *session
+	tag  uint64
+}
+
+// open connects (retrying until ctx ends if retry, else once), declares
+// the topology and returns a session that does not consume yet.
+func (s *subscription) open(ctx context.Context, retry bool) (*session, error) {
+	var (
+		conn *amqp.Connection
+		err  error
+	)
+	if retry {
+		conn, err = s.d.subConn.connect(ctx)
+	} else {
+		conn, err = s.d.subConn.tryConnect(ctx)
+	}
+	if err != nil {
+		return nil, err
+	}
+	ch, err := conn.Channel()
+	if err != nil {
+		return nil, fmt.Errorf("%w: open channel: %w", ErrConnection, err)
+	}
+	if err := s.d.declareSubscription(ch, s.queue, s.pattern); err != nil {
+		_ = ch.Close()
+		return nil, err
+	}
+	return &session{ch: ch}, nil
+}
+
+// consume starts consuming on sess with a prefetch of WithPrefetch, or
+// twice max.
+func (s *subscription) consume(sess *session, max int) error {
+	prefetch := s.d.cfg.prefetch
+	if prefetch == 0 {
+		prefetch = min(2*max, maxPrefetch)
+	}
+	if err := sess.ch.Qos(prefetch, 0, false); err != nil {
+		return fmt.Errorf("%w: set prefetch: %w", ErrConnection, err)
+	}
+	deliveries, err := sess.ch.Consume(s.queue, "", false, false, false, false, nil)
+	if err != nil {
+		return fmt.Errorf("amqp: consume %q: %w", s.queue, err)
+	}
+	sess.deliveries = deliveries
+	return nil
+}
+
+// kill marks sess dead and closes its channel (unacked deliveries return
+// to the queue).
+func (sess *session) kill() {
+	sess.mu.Lock()
+	sess.dead = true
+	sess.out = nil
+	sess.mu.Unlock()
+	_ = sess.ch.Close()
+}
+
+// session returns a live, consuming session, reopening it (waiting for a
+// reconnect within ctx) after the last one died.
+func (s *subscription) session(ctx context.Context, max int) (*session, error) {
+	s.mu.Lock()
+	sess := s.sess
+	s.mu.Unlock()
+	if sess == nil {
+		if s.d.isClosed() {
+			return nil, ErrClosed
+		}
+		s.log.Warn("amqp: consumer channel closed; resubscribing")
+		var err error
+		if sess, err = s.open(ctx, true); err != nil {
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return nil, err
+		}
+		s.mu.Lock()
+		s.sess = sess
+		s.mu.Unlock()
+		defer s.log.Info("amqp: consuming again")
+	}
+	if sess.deliveries == nil {
+		if err := s.consume(sess, max); err != nil {
+			s.drop(sess)
+			return nil, err
+		}
+	}
+	return sess, nil
+}
+
+// drop kills sess and forgets it, so that the next ReceiveBatch reopens.
+func (s *subscription) drop(sess *session) {
+	sess.kill()
+	s.mu.Lock()
+	if s.sess == sess {
+		s.sess = nil
+	}
+	s.mu.Unlock()
+}
+
+// ReceiveBatch waits for the first delivery (reopening the channel after
+// it died, within ctx) and returns it with whatever else the broker has
+// already pushed, up to max.
+func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
+	buf := s.buf[:0]
+	for len(buf) == 0 {
+		sess, err := s.session(ctx, max)
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case dl, ok := <-sess.deliveries:
+			if !ok {
+				s.drop(sess)
+				continue
+			}
+			buf = append(buf, dl)
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	more:
+		for len(buf) < max {
+			select {
+			case dl, ok := <-sess.deliveries:
+				if !ok {
+					break more // the next call reopens
+				}
+				buf = append(buf, dl)
+			default:
+				break more
+			}
+		}
+		return s.batch(sess, buf), nil
+	}
+	return nil, nil // unreachable
+}
+
+// batch turns deliveries into driver messages (one allocation for the
+// messages, one for their ack ids, one for the pointers) and records their
+// tags as outstanding.
+func (s *subscription) batch(sess *session, buf []amqp.Delivery) []*driver.Message {
+	n := len(buf)
+	msgs := make([]driver.Message, n)
+	ids := make([]ackID, n)
+	ptrs := make([]*driver.Message, n)
+	sess.mu.Lock()
+	for i := range buf {
+		ids[i] = ackID{sess: sess, tag: buf[i].DeliveryTag}
+		if !sess.dead {
+			sess.out = append(sess.out, buf[i].DeliveryTag)
+		}
+	}
+	sess.mu.Unlock()
+	for i := range buf {
+		fromDelivery(&buf[i], &msgs[i])
+		msgs[i].AckID = &ids[i]
+		ptrs[i] = &msgs[i]
+		buf[i] = amqp.Delivery{} // do not keep the body
+	}
+	s.buf = buf[:0]
+	return ptrs
+}
+
+// SendAcks acks the deliveries: where the acked tags are the oldest
+// outstanding ones of their channel, one basic.ack with multiple=true
+// covers them; the others are acked one by one. Tags of a channel that
+// died since are dropped (the broker redelivers those messages).
+func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
+	return s.settle(ids, false)
+}
+
+// SendNacks returns the deliveries to the queue (basic.nack with requeue;
+// batched like SendAcks). A quorum queue counts this as a delivery
+// towards WithDeliveryLimit.
+func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
+	return s.settle(ids, true)
+}
+
+func (s *subscription) settle(ids []driver.AckID, nack bool) error {
+	var (
+		err  error
+		sess *session
+		tags []uint64
+	)
+	for _, id := range ids {
+		a, ok := id.(*ackID)
+		if !ok {
+			return fmt.Errorf("amqp: foreign ack id %T", id)
+		}
+		if a.sess != sess {
+			if sess != nil {
+				err = errors.Join(err, sess.settle(tags, nack))
+			}
+			sess, tags = a.sess, make([]uint64, 0, len(ids))
+		}
+		tags = append(tags, a.tag)
+	}
+	if sess != nil {
+		err = errors.Join(err, sess.settle(tags, nack))
+	}
+	return err
+}
+
+// settle acks or nacks tags (a multiple ack for the run of tags that are
+// the oldest outstanding ones, single acks for the rest) and forgets them.
+func (sess *session) settle(tags []uint64, nack bool) error {
+	slices.Sort(tags)
+	sess.mu.Lock()
+	if sess.dead {
+		sess.mu.Unlock()
+		return nil
+	}
+	var (
+		prefixEnd uint64
+		prefixN   int
+		singles   []uint64
+	)
+	sess.out, prefixEnd, prefixN, singles = plan(sess.out, tags)
+	sess.mu.Unlock()
+
+	send := func(tag uint64, multiple bool) error {
+		if nack {
+			return sess.ch.Nack(tag, multiple, true)
+		}
+		return sess.ch.Ack(tag, multiple)
+	}
+	var err error
+	if prefixN > 0 {
+		err = send(prefixEnd, prefixN > 1)
+	}
+	for _, t := range singles {
+		if err != nil {
+			break
+		}
+		err = send(t, false)
+	}
+	if err != nil {
+		if sess.ch.IsClosed() {
+			return nil // void tags: the broker redelivers
+		}
+		return fmt.Errorf("amqp: settle deliveries: %w", err)
+	}
+	return nil
+}
+
+// plan splits the sorted tags to settle against out, the outstanding tags
+// (ascending): the first prefixN tags of out are all settled, prefixEnd
+// being the last of them (one multiple ack covers them); singles are the
+// other settled tags, each settled alone. Tags not in out are ignored.
+// rest is out without the settled tags (out's array, reused); singles
+// reuses tags' array.
+func plan(out, tags []uint64) (rest []uint64, prefixEnd uint64, prefixN int, singles []uint64) {
+	var n, w, j int
+	for _, t := range out {
+		for j < len(tags) && tags[j] < t {
+			j++
+		}
+		if j < len(tags) && tags[j] == t {
+			j++
+			if w == 0 {
+				prefixEnd, prefixN = t, prefixN+1
+			} else {
+				tags[n] = t
+				n++
+			}
+			continue
+		}
+		out[w] = t
+		w++
+	}
+	return out[:w], prefixEnd, prefixN, tags[:n]
+}
+
+// Close closes the subscription's channel: deliveries not acked return to
+// the queue.
+func (s *subscription) Close(context.Context) error {
+	s.mu.Lock()
+	sess := s.sess
+	s.sess = nil
+	s.mu.Unlock()
+	if sess != nil {
+		sess.kill()
+	}
+	return nil
+}
