@@ -21,6 +21,7 @@ func benchCases() []benchCase {
 		{"Ticker", validTicker(), dec[events.Ticker]()},
 		{"Trade", validTrade(), dec[events.Trade]()},
 		{"OrderBook", validBook(), dec[events.OrderBook]()},
+		{"OrderBook10", book10(), dec[events.OrderBook]()},
 		{"Candle", validCandle(), dec[events.Candle]()},
 		{"Signal", validSignal(), dec[events.Signal]()},
 		{"Order", validOrder(), dec[events.Order]()},
@@ -40,6 +41,7 @@ func BenchmarkEncode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportEventsPerSec(b)
 		})
 	}
 }
@@ -59,6 +61,49 @@ func BenchmarkDecode(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+			reportEventsPerSec(b)
+		})
+	}
+}
+
+// reportEventsPerSec adds the events/s metric (one event per iteration).
+func reportEventsPerSec(b *testing.B) {
+	if s := b.Elapsed().Seconds(); s > 0 {
+		b.ReportMetric(float64(b.N)/s, "events/s")
+	}
+}
+
+// book10 is a realistic small snapshot: 10 levels per side, prices with
+// 1 or 2 decimals, amounts with up to 8.
+func book10() events.OrderBook {
+	ob := events.OrderBook{Exchange: "binance", Symbol: "BTCUSDT", Kind: events.BookSnapshot, Sequence: 48151623420, Time: t0}
+	bid, ask := d("64999.5"), d("65000.1")
+	step, amt := d("0.5"), d("0.01234567")
+	for range 10 {
+		ob.Bids = append(ob.Bids, events.PriceLevel{Price: bid, Amount: amt})
+		ob.Asks = append(ob.Asks, events.PriceLevel{Price: ask, Amount: amt.Add(step)})
+		bid, ask, amt = bid.Sub(step), ask.Add(step), amt.Add(d("0.1"))
+	}
+	return ob
+}
+
+// BenchmarkCodecPerType is encode (Marshal) + decode (Unmarshal) of one
+// event of each hot market-data type; events/s is per core (one
+// goroutine). The goal is at least 1e6 events/s.
+func BenchmarkCodecPerType(b *testing.B) {
+	for _, bc := range benchCases()[:4] {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				data, err := events.Marshal(bc.event)
+				if err != nil {
+					b.Fatal(err)
+				}
+				if err := bc.decode(data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportEventsPerSec(b)
 		})
 	}
 }

@@ -80,18 +80,31 @@ func typeNameOf[T Event]() string {
 	return zero.EventType()
 }
 
-// decoders maps every type name to its decoder. It is never modified after
-// package initialisation, so reading it concurrently is safe.
-var decoders = map[string]func([]byte) (Event, error){
-	TypeTicker:          decodeAs[Ticker],
-	TypeTrade:           decodeAs[Trade],
-	TypeOrderBook:       decodeAs[OrderBook],
-	TypeCandle:          decodeAs[Candle],
-	TypeSignal:          decodeAs[Signal],
-	TypeOrder:           decodeAs[Order],
-	TypeExecutionReport: decodeAs[ExecutionReport],
-	TypePosition:        decodeAs[Position],
-	TypeBalance:         decodeAs[Balance],
+// registration is one registered event type: its zero value (for tools
+// and tests that enumerate the types) and its decoder.
+type registration struct {
+	zero   Event
+	decode func([]byte) (Event, error)
+}
+
+func register[T Event]() registration {
+	var zero T
+	return registration{zero: zero, decode: decodeAs[T]}
+}
+
+// registry maps every type name to its registration. It is never modified
+// after package initialisation, so reading it concurrently is safe. Every
+// event type must be listed here: the codec tests enumerate it.
+var registry = map[string]registration{
+	TypeTicker:          register[Ticker](),
+	TypeTrade:           register[Trade](),
+	TypeOrderBook:       register[OrderBook](),
+	TypeCandle:          register[Candle](),
+	TypeSignal:          register[Signal](),
+	TypeOrder:           register[Order](),
+	TypeExecutionReport: register[ExecutionReport](),
+	TypePosition:        register[Position](),
+	TypeBalance:         register[Balance](),
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {
@@ -108,17 +121,17 @@ func decodeAs[T Event](data []byte) (Event, error) {
 // result is the value type (events.Trade). An unregistered name is an
 // error wrapping ErrUnknownType; otherwise errors are as for Unmarshal.
 func Decode(typeName string, data []byte) (Event, error) {
-	dec, ok := decoders[typeName]
+	r, ok := registry[typeName]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, typeName)
 	}
-	return dec(data)
+	return r.decode(data)
 }
 
 // Types returns the registered event type names, sorted.
 func Types() []string {
-	names := make([]string, 0, len(decoders))
-	for n := range decoders {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
 		names = append(names, n)
 	}
 	slices.Sort(names)
