@@ -13,6 +13,64 @@ import (
 //
 // A nil event or nil pointer is a *ValidationError too.
 func Marshal(e Event) ([]byte, error) {
+	switch v := e.(type) {
+	case Trade:
+		return appendFast(make([]byte, 0, 256), v)
+	case Ticker:
+		return appendFast(make([]byte, 0, 384), v)
+	case OrderBook:
+		return appendFast(make([]byte, 0, 160+48*(len(v.Bids)+len(v.Asks))), v)
+	}
+	return marshalSlow(e)
+}
+
+// AppendMarshal is Marshal appending to dst: it validates e and appends
+// its JSON encoding (the bytes Marshal returns) to dst, so that a caller
+// can reuse one buffer for many events. On error it returns dst unchanged
+// (the spare capacity of dst may have been written) and the error Marshal
+// returns. For Trade, Ticker and OrderBook values it allocates only if dst
+// is too short.
+func AppendMarshal(dst []byte, e Event) ([]byte, error) {
+	switch v := e.(type) {
+	case Trade:
+		return appendFast(dst, v)
+	case Ticker:
+		return appendFast(dst, v)
+	case OrderBook:
+		return appendFast(dst, v)
+	}
+	out, err := marshalSlow(e)
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, out...), nil
+}
+
+// fastEvent is an event type with a hand-written encoder (fastjson.go).
+type fastEvent interface {
+	Trade | Ticker | OrderBook
+	Event
+	json.Marshaler
+	appendJSON(b []byte) ([]byte, bool)
+}
+
+// appendFast is AppendMarshal for the types with a hand-written encoder.
+func appendFast[T fastEvent](dst []byte, v T) ([]byte, error) {
+	if err := v.Validate(); err != nil {
+		return dst, err
+	}
+	if b, ok := v.appendJSON(dst); ok {
+		return b, nil
+	}
+	out, err := v.MarshalJSON() // the encoding/json path
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, out...), nil
+}
+
+// marshalSlow is Marshal for any event, through its MarshalJSON method.
+func marshalSlow(e Event) ([]byte, error) {
 	if e == nil {
 		return nil, &ValidationError{Type: "<nil>", Reason: "nil event"}
 	}
@@ -37,20 +95,38 @@ func Marshal(e Event) ([]byte, error) {
 // (ErrDecode, with the cause); a well-formed event that breaks a rule is a
 // *ValidationError (ErrValidation). On error the zero T is returned.
 //
+// The strings of the result never refer to data: data may be reused once
+// Unmarshal returns.
+//
 // T is normally a value type (events.Trade); a pointer type works too.
 func Unmarshal[T Event](data []byte) (T, error) {
 	var v T
-	if fd, ok := any(&v).(fastDecoder); ok {
-		if fd.decodeFast(data) {
-			if err := v.Validate(); err != nil {
-				var zero T
-				return zero, err
-			}
-			return v, nil
-		}
-		var zero T
-		v = zero // decode from scratch: results and errors as encoding/json's
+	ok := false
+	// A type switch, not an interface method call, so that v can stay on
+	// the stack.
+	switch p := any(&v).(type) {
+	case *Trade:
+		ok = p.decodeFast(data)
+	case *Ticker:
+		ok = p.decodeFast(data)
+	case *OrderBook:
+		ok = p.decodeFast(data)
 	}
+	if ok {
+		if err := v.Validate(); err != nil {
+			var zero T
+			return zero, err
+		}
+		return v, nil
+	}
+	// Decode from scratch, so that results and errors are encoding/json's
+	// (the fast path may have set some fields). A separate function keeps
+	// the fast path's v off the heap.
+	return unmarshalSlow[T](data)
+}
+
+func unmarshalSlow[T Event](data []byte) (T, error) {
+	var v T
 	if err := json.Unmarshal(data, &v); err != nil {
 		var zero T
 		return zero, &DecodeError{Type: typeNameOf[T](), Err: err}

@@ -1,7 +1,7 @@
 package events
 
 import (
-	"strconv"
+	"bytes"
 	"time"
 )
 
@@ -24,25 +24,34 @@ import (
 //     decodes the document from scratch with encoding/json, so results and
 //     errors are always those of encoding/json.
 //
-// Fields are decoded with the same methods encoding/json calls
-// (Decimal.UnmarshalJSON, the enums' UnmarshalText, time.Time.UnmarshalJSON),
-// so an accepted document yields the same value.
+// Decimals, enums and times are written and read by the same rules as
+// their MarshalText/UnmarshalJSON methods (the fuzzers in fastjson_test.go
+// hold the hand-written formatters to the library ones), so an accepted
+// document yields the same value.
+//
+// Allocations: an encoder appends to the caller's buffer and allocates
+// nothing else. A decoder allocates one string that holds every string
+// field (each field is a substring of it; it is a copy, never the input
+// buffer) and, for an order book, one array that holds the bids and the
+// asks (each side is a full slice expression of it, so appending to one
+// side never writes into the other).
 
-// fastDecoder is implemented by pointers to the types with a fast path.
-type fastDecoder interface {
-	decodeFast(data []byte) bool
-}
+// --- encoding ---
 
-// htmlSafe reports whether c can be written inside a JSON string as is by
-// encoding/json (which escapes '<', '>' and '&' by default).
-func htmlSafe(c byte) bool {
-	return c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
-}
+// jsonSafe[c] reports whether c can be written inside a JSON string as is
+// by encoding/json: printable ASCII except '"', '\\' and the HTML-unsafe
+// '<', '>', '&' (which encoding/json escapes by default).
+var jsonSafe = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\' && c != '<' && c != '>' && c != '&'
+	}
+	return t
+}()
 
 // appendStr appends s as a JSON string; ok is false if s needs escaping.
 func appendStr(b []byte, s string) ([]byte, bool) {
 	for i := 0; i < len(s); i++ {
-		if !htmlSafe(s[i]) {
+		if !jsonSafe[s[i]] {
 			return b, false
 		}
 	}
@@ -51,41 +60,145 @@ func appendStr(b []byte, s string) ([]byte, bool) {
 	return append(b, '"'), true
 }
 
-// appendField appends ,"name": (or {"name": for the first field).
-func appendField(b []byte, name string) []byte {
-	if len(b) == 0 || b[len(b)-1] != '{' {
-		b = append(b, ',')
+// pow10u64[n] is 10^n for n <= 19.
+var pow10u64 = func() (p [20]uint64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
 	}
-	b = append(b, '"')
-	b = append(b, name...)
-	return append(b, '"', ':')
+	return p
+}()
+
+// digitPairs holds "00".."99": the two digits of n at [2n], [2n+1].
+const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
+	"8081828384858687888990919293949596979899"
+
+// appendUint appends the decimal digits of v.
+func appendUint(b []byte, v uint64) []byte {
+	var buf [20]byte
+	i := len(buf)
+	for v >= 100 {
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		v = q
+	}
+	if v >= 10 {
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[v*2], digitPairs[v*2+1]
+	} else {
+		i--
+		buf[i] = byte('0' + v)
+	}
+	return append(b, buf[i:]...)
 }
 
+// appendDec appends d as a JSON string in its canonical text form (as
+// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here;
+// larger ones by the library.
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
 	b = append(b, '"')
-	b, err := d.AppendText(b)
-	if err != nil {
-		return b, false
+	neg, hi, lo, prec, ok := d.d.ToHiLo()
+	if !ok || hi != 0 || prec > MaxDecimalPlaces {
+		var err error
+		if b, err = d.AppendText(b); err != nil {
+			return b, false
+		}
+		return append(b, '"'), true
+	}
+	if neg {
+		b = append(b, '-')
+	}
+	p := pow10u64[prec]
+	ip := lo / p
+	fp := lo - ip*p
+	b = appendUint(b, ip)
+	if fp != 0 {
+		for fp%10 == 0 { // canonical form: no trailing zeros
+			fp /= 10
+			prec--
+		}
+		var buf [MaxDecimalPlaces]byte
+		for i := int(prec) - 1; i >= 0; i-- {
+			q := fp / 10
+			buf[i] = byte('0' + fp - q*10)
+			fp = q
+		}
+		b = append(b, '.')
+		b = append(b, buf[:prec]...)
 	}
 	return append(b, '"'), true
 }
 
-// appendTime appends t as time.Time.MarshalJSON does (RFC 3339 with
-// nanoseconds, trailing zeros trimmed).
+// append2 appends v (0..99) as two digits.
+func append2(b []byte, v int) []byte {
+	return append(b, digitPairs[v*2], digitPairs[v*2+1])
+}
+
+// appendTime appends t in UTC as a JSON string, as time.Time.MarshalJSON
+// does (RFC 3339 with nanoseconds, trailing zeros trimmed); ok is false
+// for a year outside 0..9999 (which MarshalJSON rejects).
 func appendTime(b []byte, t time.Time) ([]byte, bool) {
-	if y := t.Year(); y < 0 || y > 9999 {
+	t = t.UTC()
+	year, month, day := t.Date()
+	if year < 0 || year > 9999 {
 		return b, false
 	}
+	hour, minute, sec := t.Clock()
 	b = append(b, '"')
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b, '"'), true
+	b = append2(b, year/100)
+	b = append2(b, year%100)
+	b = append(b, '-')
+	b = append2(b, int(month))
+	b = append(b, '-')
+	b = append2(b, day)
+	b = append(b, 'T')
+	b = append2(b, hour)
+	b = append(b, ':')
+	b = append2(b, minute)
+	b = append(b, ':')
+	b = append2(b, sec)
+	if ns := t.Nanosecond(); ns != 0 {
+		n := 9
+		for ns%10 == 0 {
+			ns /= 10
+			n--
+		}
+		var buf [9]byte
+		for i := n - 1; i >= 0; i-- {
+			buf[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		b = append(b, '.')
+		b = append(b, buf[:n]...)
+	}
+	return append(b, 'Z', '"'), true
 }
+
+// appendName appends the name of a valid enum value as a JSON string
+// (enum names need no escaping).
+func appendName(b []byte, name string) []byte {
+	b = append(b, '"')
+	b = append(b, name...)
+	return append(b, '"')
+}
+
+// --- decoding ---
 
 // scanner walks one JSON document for the fast decoders.
 type scanner struct {
-	b []byte
-	i int
+	b    []byte
+	i    int
+	keys int // keys read in the current object
+
+	// pool backs every []PriceLevel of the document (see levels).
+	pool []PriceLevel
 }
+
+// span is where a string value lies in the document (without quotes).
+type span struct{ lo, hi int }
 
 func (s *scanner) ws() {
 	for s.i < len(s.b) {
@@ -108,26 +221,29 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
-// str consumes a string of printable ASCII without escapes and returns it
-// with its quotes (the raw JSON literal).
-func (s *scanner) str() ([]byte, bool) {
+// str consumes a string of printable ASCII without escapes and returns its
+// position without the quotes.
+func (s *scanner) str() (span, bool) {
 	s.ws()
 	if s.i >= len(s.b) || s.b[s.i] != '"' {
-		return nil, false
+		return span{}, false
 	}
-	start := s.i
 	for j := s.i + 1; j < len(s.b); j++ {
 		c := s.b[j]
 		if c == '"' {
+			sp := span{s.i + 1, j}
 			s.i = j + 1
-			return s.b[start:s.i], true
+			return sp, true
 		}
 		if c < 0x20 || c >= 0x7f || c == '\\' {
-			return nil, false
+			return span{}, false
 		}
 	}
-	return nil, false
+	return span{}, false
 }
+
+// raw returns the bytes of sp.
+func (s *scanner) raw(sp span) []byte { return s.b[sp.lo:sp.hi] }
 
 // end reports whether only white space is left.
 func (s *scanner) end() bool {
@@ -135,63 +251,112 @@ func (s *scanner) end() bool {
 	return s.i == len(s.b)
 }
 
-// object calls field for each key of an object; field returns false to
-// abandon the fast path. Keys are raw strings without quotes.
-func (s *scanner) object(field func(key []byte) bool) bool {
-	if !s.eat('{') {
-		return false
-	}
-	if s.eat('}') {
-		return s.end()
-	}
-	for {
-		k, ok := s.str()
-		if !ok || !s.eat(':') || !field(k[1:len(k)-1]) {
-			return false
-		}
-		if s.eat(',') {
-			continue
-		}
-		if s.eat('}') {
-			return s.end()
-		}
-		return false
-	}
+// open consumes the '{' of the document's object.
+func (s *scanner) open() bool {
+	s.keys = 0
+	return s.eat('{')
 }
 
-func (s *scanner) decimal(d *Decimal) bool {
-	raw, ok := s.str()
-	return ok && d.UnmarshalJSON(raw) == nil
+// nextKey reads the next `"key":` of the object opened by open, after the
+// previous value. done is true at the closing '}', which must end the
+// document; ok is false for anything else than those two.
+func (s *scanner) nextKey() (key []byte, done, ok bool) {
+	s.ws()
+	if s.i >= len(s.b) {
+		return nil, false, false
+	}
+	switch c := s.b[s.i]; {
+	case c == '}':
+		s.i++
+		return nil, true, s.end()
+	case s.keys > 0 && c != ',':
+		return nil, false, false
+	case s.keys > 0:
+		s.i++
+	}
+	s.keys++
+	k, ok := s.str()
+	if !ok || !s.eat(':') {
+		return nil, false, false
+	}
+	return s.raw(k), false, true
 }
 
-func (s *scanner) text(v *string) bool {
-	raw, ok := s.str()
-	if ok {
-		*v = string(raw[1 : len(raw)-1])
-	}
+// text reads a string value; the caller turns its span into a string with
+// strs once the document is accepted.
+func (s *scanner) text(sp *span) bool {
+	v, ok := s.str()
+	*sp = v
 	return ok
 }
 
+// strs returns one string holding the document bytes from the first to
+// the last byte of the non-empty spans, and the document offset of its
+// first byte; sub cuts a span out of it. One allocation for all the
+// string fields of an event (none if they are all empty).
+func (s *scanner) strs(spans ...span) (string, int) {
+	lo, hi := len(s.b), 0
+	for _, sp := range spans {
+		if sp.hi > sp.lo {
+			lo, hi = min(lo, sp.lo), max(hi, sp.hi)
+		}
+	}
+	if hi == 0 {
+		return "", 0
+	}
+	return string(s.b[lo:hi]), lo
+}
+
+// sub returns the part of all (which starts at document offset base) at
+// sp; "" for an empty (or unset) span.
+func sub(all string, base int, sp span) string {
+	if sp.hi <= sp.lo {
+		return ""
+	}
+	return all[sp.lo-base : sp.hi-base]
+}
+
+// decimal reads a decimal string as Decimal.UnmarshalJSON does (the
+// common short form directly, the rest through it).
+func (s *scanner) decimal(d *Decimal) bool {
+	sp, ok := s.str()
+	if !ok {
+		return false
+	}
+	if v, ok := parseSmallDecimal(s.raw(sp)); ok {
+		*d = v
+		return true
+	}
+	return d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+}
+
+// time reads an RFC 3339 string with time.Time.UnmarshalJSON.
 func (s *scanner) time(t *time.Time) bool {
-	raw, ok := s.str()
-	return ok && t.UnmarshalJSON(raw) == nil
+	sp, ok := s.str()
+	return ok && t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
 }
 
-// enum decodes a string with the enum's UnmarshalText.
-func (s *scanner) enum(u interface{ UnmarshalText([]byte) error }) bool {
-	raw, ok := s.str()
-	return ok && u.UnmarshalText(raw[1:len(raw)-1]) == nil
+// enum reads an enum name as the enums' UnmarshalText does.
+func (s *scanner) enum(tab *enumTable) (uint8, bool) {
+	sp, ok := s.str()
+	if !ok {
+		return 0, false
+	}
+	v, err := tab.parseBytes(s.raw(sp))
+	return v, err == nil
 }
 
-// uint decodes a plain unsigned integer (digits only, no leading zero).
+// uint decodes a plain unsigned integer (digits only, no leading zero,
+// at most 19 digits, so no overflow).
 func (s *scanner) uint(v *uint64) bool {
 	s.ws()
-	j := s.i
+	j, n := s.i, uint64(0)
 	for j < len(s.b) && s.b[j] >= '0' && s.b[j] <= '9' {
+		n = n*10 + uint64(s.b[j]-'0')
 		j++
 	}
-	digits := s.b[s.i:j]
-	if len(digits) == 0 || len(digits) > 19 || (len(digits) > 1 && digits[0] == '0') {
+	digits := j - s.i
+	if digits == 0 || digits > 19 || (digits > 1 && s.b[s.i] == '0') {
 		return false
 	}
 	if j < len(s.b) {
@@ -200,41 +365,42 @@ func (s *scanner) uint(v *uint64) bool {
 			return false
 		}
 	}
-	n, err := strconv.ParseUint(string(digits), 10, 64)
-	if err != nil {
-		return false
-	}
 	*v = n
 	s.i = j
 	return true
 }
 
 // levels decodes an array of ["price","amount"] pairs. An empty array
-// gives an empty, non-nil slice, as encoding/json does.
+// gives an empty, non-nil slice, as encoding/json does. Every side of the
+// document is appended to s.pool, sized on first use to the number of '['
+// left in the document (at least one per level), so the bids and asks
+// share one allocation; the returned slice's capacity ends at its length.
 func (s *scanner) levels(lv *[]PriceLevel) bool {
 	if !s.eat('[') {
 		return false
 	}
-	out := make([]PriceLevel, 0, 8)
-	if s.eat(']') {
-		*lv = out
-		return true
+	if s.pool == nil {
+		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], []byte{'['})+1)
 	}
-	for {
-		var l PriceLevel
-		if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+	start := len(s.pool)
+	if !s.eat(']') {
+		for {
+			var l PriceLevel
+			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+				return false
+			}
+			s.pool = append(s.pool, l)
+			if s.eat(',') {
+				continue
+			}
+			if s.eat(']') {
+				break
+			}
 			return false
 		}
-		out = append(out, l)
-		if s.eat(',') {
-			continue
-		}
-		if s.eat(']') {
-			*lv = out
-			return true
-		}
-		return false
 	}
+	*lv = s.pool[start:len(s.pool):len(s.pool)]
+	return true
 }
 
 // --- Trade ---
@@ -244,37 +410,36 @@ func (t Trade) appendJSON(b []byte) ([]byte, bool) {
 		return b, false
 	}
 	ok := true
-	b = append(b, '{')
-	b = appendField(b, "exchange")
+	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, t.Exchange); !ok {
 		return b, false
 	}
-	b = appendField(b, "symbol")
+	b = append(b, `,"symbol":`...)
 	if b, ok = appendStr(b, t.Symbol); !ok {
 		return b, false
 	}
 	if t.TradeID != "" {
-		b = appendField(b, "id")
+		b = append(b, `,"id":`...)
 		if b, ok = appendStr(b, t.TradeID); !ok {
 			return b, false
 		}
 	}
-	b = appendField(b, "price")
+	b = append(b, `,"price":`...)
 	if b, ok = appendDec(b, t.Price); !ok {
 		return b, false
 	}
-	b = appendField(b, "amount")
+	b = append(b, `,"amount":`...)
 	if b, ok = appendDec(b, t.Amount); !ok {
 		return b, false
 	}
-	b = appendField(b, "side")
-	b, _ = appendStr(b, t.Side.String())
+	b = append(b, `,"side":`...)
+	b = appendName(b, t.Side.String())
 	if t.TakerOrMaker != 0 {
-		b = appendField(b, "takerOrMaker")
-		b, _ = appendStr(b, t.TakerOrMaker.String())
+		b = append(b, `,"takerOrMaker":`...)
+		b = appendName(b, t.TakerOrMaker.String())
 	}
-	b = appendField(b, "datetime")
-	if b, ok = appendTime(b, t.Time.UTC()); !ok {
+	b = append(b, `,"datetime":`...)
+	if b, ok = appendTime(b, t.Time); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -282,60 +447,101 @@ func (t Trade) appendJSON(b []byte) ([]byte, bool) {
 
 func (t *Trade) decodeFast(data []byte) bool {
 	s := scanner{b: data}
-	return s.object(func(k []byte) bool {
+	if !s.open() {
+		return false
+	}
+	var ex, sym, id span
+	for {
+		k, done, ok := s.nextKey()
+		if !ok {
+			return false
+		}
+		if done {
+			break
+		}
 		switch string(k) {
 		case "exchange":
-			return s.text(&t.Exchange)
+			ok = s.text(&ex)
 		case "symbol":
-			return s.text(&t.Symbol)
+			ok = s.text(&sym)
 		case "id":
-			return s.text(&t.TradeID)
+			ok = s.text(&id)
 		case "price":
-			return s.decimal(&t.Price)
+			ok = s.decimal(&t.Price)
 		case "amount":
-			return s.decimal(&t.Amount)
+			ok = s.decimal(&t.Amount)
 		case "side":
-			return s.enum(&t.Side)
+			var v uint8
+			v, ok = s.enum(&sideTable)
+			t.Side = Side(v)
 		case "takerOrMaker":
-			return s.enum(&t.TakerOrMaker)
+			var v uint8
+			v, ok = s.enum(&takerOrMakerTable)
+			t.TakerOrMaker = TakerOrMaker(v)
 		case "datetime":
-			return s.time(&t.Time)
+			ok = s.time(&t.Time)
+		default:
+			return false
 		}
-		return false
-	})
+		if !ok {
+			return false
+		}
+	}
+	all, base := s.strs(ex, sym, id)
+	t.Exchange, t.Symbol, t.TradeID = sub(all, base, ex), sub(all, base, sym), sub(all, base, id)
+	return true
 }
 
 // --- Ticker ---
 
+// appendOptDec appends `,"key":"d"` unless d is zero (omitzero).
+func appendOptDec(b []byte, key string, d Decimal) ([]byte, bool) {
+	if d.IsZero() {
+		return b, true
+	}
+	b = append(b, key...)
+	return appendDec(b, d)
+}
+
 func (t Ticker) appendJSON(b []byte) ([]byte, bool) {
 	ok := true
-	b = append(b, '{')
-	b = appendField(b, "exchange")
+	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, t.Exchange); !ok {
 		return b, false
 	}
-	b = appendField(b, "symbol")
+	b = append(b, `,"symbol":`...)
 	if b, ok = appendStr(b, t.Symbol); !ok {
 		return b, false
 	}
-	for _, f := range [...]struct {
-		name string
-		d    *Decimal
-	}{
-		{"bid", &t.Bid}, {"bidVolume", &t.BidSize}, {"ask", &t.Ask}, {"askVolume", &t.AskSize},
-		{"last", &t.Last}, {"high", &t.High}, {"low", &t.Low}, {"baseVolume", &t.Volume},
-		{"quoteVolume", &t.QuoteVolume},
-	} {
-		if f.d.IsZero() {
-			continue // omitzero
-		}
-		b = appendField(b, f.name)
-		if b, ok = appendDec(b, *f.d); !ok {
-			return b, false
-		}
+	if b, ok = appendOptDec(b, `,"bid":`, t.Bid); !ok {
+		return b, false
 	}
-	b = appendField(b, "datetime")
-	if b, ok = appendTime(b, t.Time.UTC()); !ok {
+	if b, ok = appendOptDec(b, `,"bidVolume":`, t.BidSize); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"ask":`, t.Ask); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"askVolume":`, t.AskSize); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"last":`, t.Last); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"high":`, t.High); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"low":`, t.Low); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"baseVolume":`, t.Volume); !ok {
+		return b, false
+	}
+	if b, ok = appendOptDec(b, `,"quoteVolume":`, t.QuoteVolume); !ok {
+		return b, false
+	}
+	b = append(b, `,"datetime":`...)
+	if b, ok = appendTime(b, t.Time); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -343,83 +549,106 @@ func (t Ticker) appendJSON(b []byte) ([]byte, bool) {
 
 func (t *Ticker) decodeFast(data []byte) bool {
 	s := scanner{b: data}
-	return s.object(func(k []byte) bool {
+	if !s.open() {
+		return false
+	}
+	var ex, sym span
+	for {
+		k, done, ok := s.nextKey()
+		if !ok {
+			return false
+		}
+		if done {
+			break
+		}
 		switch string(k) {
 		case "exchange":
-			return s.text(&t.Exchange)
+			ok = s.text(&ex)
 		case "symbol":
-			return s.text(&t.Symbol)
+			ok = s.text(&sym)
 		case "bid":
-			return s.decimal(&t.Bid)
+			ok = s.decimal(&t.Bid)
 		case "bidVolume":
-			return s.decimal(&t.BidSize)
+			ok = s.decimal(&t.BidSize)
 		case "ask":
-			return s.decimal(&t.Ask)
+			ok = s.decimal(&t.Ask)
 		case "askVolume":
-			return s.decimal(&t.AskSize)
+			ok = s.decimal(&t.AskSize)
 		case "last":
-			return s.decimal(&t.Last)
+			ok = s.decimal(&t.Last)
 		case "high":
-			return s.decimal(&t.High)
+			ok = s.decimal(&t.High)
 		case "low":
-			return s.decimal(&t.Low)
+			ok = s.decimal(&t.Low)
 		case "baseVolume":
-			return s.decimal(&t.Volume)
+			ok = s.decimal(&t.Volume)
 		case "quoteVolume":
-			return s.decimal(&t.QuoteVolume)
+			ok = s.decimal(&t.QuoteVolume)
 		case "datetime":
-			return s.time(&t.Time)
+			ok = s.time(&t.Time)
+		default:
+			return false
 		}
-		return false
-	})
+		if !ok {
+			return false
+		}
+	}
+	all, base := s.strs(ex, sym)
+	t.Exchange, t.Symbol = sub(all, base, ex), sub(all, base, sym)
+	return true
 }
 
 // --- OrderBook ---
+
+func appendLevels(b []byte, lv []PriceLevel) ([]byte, bool) {
+	ok := true
+	b = append(b, '[')
+	for i := range lv {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		if b, ok = appendDec(b, lv[i].Price); !ok {
+			return b, false
+		}
+		b = append(b, ',')
+		if b, ok = appendDec(b, lv[i].Amount); !ok {
+			return b, false
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), true
+}
 
 func (ob OrderBook) appendJSON(b []byte) ([]byte, bool) {
 	if !ob.Kind.Valid() {
 		return b, false
 	}
 	ok := true
-	b = append(b, '{')
-	b = appendField(b, "exchange")
+	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, ob.Exchange); !ok {
 		return b, false
 	}
-	b = appendField(b, "symbol")
+	b = append(b, `,"symbol":`...)
 	if b, ok = appendStr(b, ob.Symbol); !ok {
 		return b, false
 	}
-	b = appendField(b, "kind")
-	b, _ = appendStr(b, ob.Kind.String())
+	b = append(b, `,"kind":`...)
+	b = appendName(b, ob.Kind.String())
 	if ob.Sequence != 0 {
-		b = appendField(b, "sequence")
-		b = strconv.AppendUint(b, ob.Sequence, 10)
+		b = append(b, `,"sequence":`...)
+		b = appendUint(b, ob.Sequence)
 	}
-	for _, side := range [...]struct {
-		name string
-		lv   []PriceLevel
-	}{{"bids", ob.Bids}, {"asks", ob.Asks}} {
-		b = appendField(b, side.name)
-		b = append(b, '[')
-		for i, l := range side.lv {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '[')
-			if b, ok = appendDec(b, l.Price); !ok {
-				return b, false
-			}
-			b = append(b, ',')
-			if b, ok = appendDec(b, l.Amount); !ok {
-				return b, false
-			}
-			b = append(b, ']')
-		}
-		b = append(b, ']')
+	b = append(b, `,"bids":`...)
+	if b, ok = appendLevels(b, ob.Bids); !ok {
+		return b, false
 	}
-	b = appendField(b, "datetime")
-	if b, ok = appendTime(b, ob.Time.UTC()); !ok {
+	b = append(b, `,"asks":`...)
+	if b, ok = appendLevels(b, ob.Asks); !ok {
+		return b, false
+	}
+	b = append(b, `,"datetime":`...)
+	if b, ok = appendTime(b, ob.Time); !ok {
 		return b, false
 	}
 	return append(b, '}'), true
@@ -427,23 +656,43 @@ func (ob OrderBook) appendJSON(b []byte) ([]byte, bool) {
 
 func (ob *OrderBook) decodeFast(data []byte) bool {
 	s := scanner{b: data}
-	return s.object(func(k []byte) bool {
+	if !s.open() {
+		return false
+	}
+	var ex, sym span
+	for {
+		k, done, ok := s.nextKey()
+		if !ok {
+			return false
+		}
+		if done {
+			break
+		}
 		switch string(k) {
 		case "exchange":
-			return s.text(&ob.Exchange)
+			ok = s.text(&ex)
 		case "symbol":
-			return s.text(&ob.Symbol)
+			ok = s.text(&sym)
 		case "kind":
-			return s.enum(&ob.Kind)
+			var v uint8
+			v, ok = s.enum(&bookKindTable)
+			ob.Kind = BookKind(v)
 		case "sequence":
-			return s.uint(&ob.Sequence)
+			ok = s.uint(&ob.Sequence)
 		case "bids":
-			return s.levels(&ob.Bids)
+			ok = s.levels(&ob.Bids)
 		case "asks":
-			return s.levels(&ob.Asks)
+			ok = s.levels(&ob.Asks)
 		case "datetime":
-			return s.time(&ob.Time)
+			ok = s.time(&ob.Time)
+		default:
+			return false
 		}
-		return false
-	})
+		if !ok {
+			return false
+		}
+	}
+	all, base := s.strs(ex, sym)
+	ob.Exchange, ob.Symbol = sub(all, base, ex), sub(all, base, sym)
+	return true
 }

@@ -72,6 +72,11 @@ func TestFastEncoderMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// fastDecoder is implemented by pointers to the types with a fast path.
+type fastDecoder interface {
+	decodeFast(data []byte) bool
+}
+
 func checkFastDecode[T Event](t *testing.T, data []byte) {
 	t.Helper()
 	var fast T

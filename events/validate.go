@@ -61,6 +61,9 @@ func (c *checker) text(field, v string, required bool) {
 		c.fail(field, v[:32]+"...", "longer than "+strconv.Itoa(maxTextLen)+" bytes")
 		return
 	}
+	if printableASCII(v) {
+		return // valid UTF-8, and printable (the rune loop below agrees)
+	}
 	if !utf8.ValidString(v) {
 		c.fail(field, v, "not valid UTF-8")
 		return
@@ -79,12 +82,25 @@ func (c *checker) id(field, v string, required bool) {
 	if c.err != nil {
 		return
 	}
+	if printableASCII(v) && strings.IndexByte(v, ' ') < 0 {
+		return // the only white space in printable ASCII is ' '
+	}
 	for _, r := range v {
 		if unicode.IsSpace(r) {
 			c.fail(field, v, "contains white space")
 			return
 		}
 	}
+}
+
+// printableASCII reports whether every byte of v is in ' '..'~'.
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *checker) positive(field string, d Decimal) {
