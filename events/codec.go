@@ -28,10 +28,10 @@ func Marshal(e Event) ([]byte, error) {
 // its JSON encoding (the bytes Marshal returns) to dst, so that a caller
 // can reuse one buffer for many events. On error it returns dst unchanged
 // (the spare capacity of dst may have been written) and the error Marshal
-// returns. For Trade, Ticker and OrderBook values it allocates only if dst
-// is too short.
-func AppendMarshal(dst []byte, e Event) ([]byte, error) {
-	switch v := e.(type) {
+// returns. For Trade, Ticker and OrderBook (as T or inside an Event) it
+// allocates only if dst is too short.
+func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
+	switch v := any(e).(type) {
 	case Trade:
 		return appendFast(dst, v)
 	case Ticker:
@@ -39,7 +39,7 @@ func AppendMarshal(dst []byte, e Event) ([]byte, error) {
 	case OrderBook:
 		return appendFast(dst, v)
 	}
-	out, err := marshalSlow(e)
+	out, err := marshalSlow(e) // a second conversion: the one above stays on the stack
 	if err != nil {
 		return dst, err
 	}
