@@ -119,6 +119,46 @@ func BenchmarkCodecPerType(b *testing.B) {
 	}
 }
 
+// BenchmarkAppendMarshal is BenchmarkEncode into a reused buffer.
+func BenchmarkAppendMarshal(b *testing.B) {
+	for _, bc := range benchCases()[:4] {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 4096)
+			cpu0, _ := processCPU()
+			for b.Loop() {
+				var err error
+				if buf, err = events.AppendMarshal(buf[:0], bc.event); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportEventsPerSec(b, cpu0)
+		})
+	}
+}
+
+// BenchmarkCodecPerTypeAppend is BenchmarkCodecPerType encoding into a
+// reused buffer (AppendMarshal), as a caller that owns its buffers can.
+func BenchmarkCodecPerTypeAppend(b *testing.B) {
+	for _, bc := range benchCases()[:4] {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			buf := make([]byte, 0, 4096)
+			cpu0, _ := processCPU()
+			for b.Loop() {
+				var err error
+				if buf, err = events.AppendMarshal(buf[:0], bc.event); err != nil {
+					b.Fatal(err)
+				}
+				if err := bc.decode(buf); err != nil {
+					b.Fatal(err)
+				}
+			}
+			reportEventsPerSec(b, cpu0)
+		})
+	}
+}
+
 // BenchmarkCodecRoundTrip is encode + decode of a Trade, the hot path of
 // one market-data event through publisher and subscriber.
 func BenchmarkCodecRoundTrip(b *testing.B) {

@@ -3,6 +3,8 @@ package events
 import (
 	"bytes"
 	"time"
+
+	"github.com/quagmt/udecimal"
 )
 
 // Hand-written JSON for the hot market-data types (Trade, Ticker,
@@ -316,24 +318,115 @@ func sub(all string, base int, sp span) string {
 	return all[sp.lo-base : sp.hi-base]
 }
 
-// decimal reads a decimal string as Decimal.UnmarshalJSON does (the
-// common short form directly, the rest through it).
+// decimal reads a decimal string as Decimal.UnmarshalJSON does. The
+// common short form that parseSmallDecimal takes is parsed in the same
+// pass that finds the closing quote, to the same value; anything else goes
+// through Decimal.UnmarshalJSON.
 func (s *scanner) decimal(d *Decimal) bool {
+	s.ws()
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
+		return false
+	}
+	i++
+	start, dot := i, -1
+	var coef uint64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c >= '0' && c <= '9' {
+			coef = coef*10 + uint64(c-'0')
+			continue
+		}
+		if c != '.' || dot >= 0 {
+			break
+		}
+		dot = i
+	}
+	n := i - start
+	digits, places := n, 0
+	if dot >= 0 {
+		digits, places = n-1, i-dot-1
+	}
+	if i < len(b) && b[i] == '"' && digits > 0 && digits <= 19 &&
+		dot != start && (dot < 0 || places > 0) && // no ".5", no "5."
+		(b[start] != '0' || n == 1 || b[start+1] == '.') { // no leading zero
+		v, err := udecimal.NewFromUint64(coef, uint8(places))
+		if err == nil {
+			d.d = v
+			s.i = i + 1
+			return true
+		}
+	}
+	sp, ok := s.str()
+	return ok && d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+}
+
+// time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The form
+// the encoders write (UTC, "Z", 0 to 9 fractional digits) is parsed here,
+// with the same range checks and the same time.Date call as the library's
+// parser; anything else goes through time.Time.UnmarshalJSON.
+func (s *scanner) time(t *time.Time) bool {
 	sp, ok := s.str()
 	if !ok {
 		return false
 	}
-	if v, ok := parseSmallDecimal(s.raw(sp)); ok {
-		*d = v
+	if v, ok := parseUTCTime(s.raw(sp)); ok {
+		*t = v
 		return true
 	}
-	return d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+	return t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
 }
 
-// time reads an RFC 3339 string with time.Time.UnmarshalJSON.
-func (s *scanner) time(t *time.Time) bool {
-	sp, ok := s.str()
-	return ok && t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+// parseUTCTime parses "2006-01-02T15:04:05[.fffffffff]Z"; ok is false for
+// anything else, including a value time.Parse would reject.
+func parseUTCTime(b []byte) (time.Time, bool) {
+	const short = len("2006-01-02T15:04:05Z")
+	if len(b) < short || b[len(b)-1] != 'Z' ||
+		b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
+		return time.Time{}, false
+	}
+	ok := true
+	num := func(i, n int) int {
+		v := 0
+		for _, c := range b[i : i+n] {
+			if c < '0' || c > '9' {
+				ok = false
+			}
+			v = v*10 + int(c-'0')
+		}
+		return v
+	}
+	year, month, day := num(0, 4), num(5, 2), num(8, 2)
+	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	nsec := 0
+	if frac := b[19 : len(b)-1]; len(frac) > 0 {
+		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
+			return time.Time{}, false
+		}
+		nsec = num(20, len(frac)-1)
+		for range 10 - len(frac) {
+			nsec *= 10
+		}
+	}
+	if !ok || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
+		hour > 23 || minute > 59 || sec > 59 {
+		return time.Time{}, false
+	}
+	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+}
+
+// daysIn returns the number of days in month (1..12) of year.
+func daysIn(month, year int) int {
+	switch month {
+	case 2:
+		if year%4 == 0 && (year%100 != 0 || year%400 == 0) {
+			return 29
+		}
+		return 28
+	case 4, 6, 9, 11:
+		return 30
+	}
+	return 31
 }
 
 // enum reads an enum name as the enums' UnmarshalText does.

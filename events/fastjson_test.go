@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,17 @@ func FuzzSmallDecimal(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// The scanner's one-pass parser agrees with Decimal.UnmarshalJSON.
+		raw := []byte(`"` + s + `"`)
+		var viaScanner, viaJSON Decimal
+		sc := scanner{b: raw}
+		sok := sc.decimal(&viaScanner) && sc.end()
+		jerr := viaJSON.UnmarshalJSON(raw)
+		plain := !strings.ContainsAny(s, "\\\"") && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f })
+		if (sok && (jerr != nil || !reflect.DeepEqual(viaScanner, viaJSON))) || (plain && sok != (jerr == nil)) {
+			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner.d, jerr, viaJSON.d)
+		}
+
 		got, ok := parseSmallDecimal(s)
 		if !ok {
 			return
@@ -226,6 +238,30 @@ func FuzzFastEncoders(f *testing.F) {
 			if (werr == nil) != (gerr == nil) || string(got) != string(want) {
 				t.Fatalf("%#v:\n got %s (%v)\nwant %s (%v)", e, got, gerr, want, werr)
 			}
+		}
+	})
+}
+
+// FuzzParseUTCTime: whatever the hand-written time parser accepts,
+// time.Time.UnmarshalJSON accepts with the same value.
+func FuzzParseUTCTime(f *testing.F) {
+	for _, s := range []string{"2026-03-14T15:09:26.535897932Z", "2026-03-14T15:09:26Z", "0000-01-01T00:00:00.1Z",
+		"9999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+		"2026-03-14T24:00:00Z", "2026-03-14T15:09:60Z", "2026-03-14T15:09:26.Z", "2026-03-14T15:09:26,5Z",
+		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTCTime([]byte(s))
+		if !ok {
+			return
+		}
+		var want time.Time
+		if err := want.UnmarshalJSON([]byte(`"` + s + `"`)); err != nil {
+			t.Fatalf("%q: fast parser accepted, UnmarshalJSON: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast %#v, UnmarshalJSON %#v", s, got, want)
 		}
 	})
 }
