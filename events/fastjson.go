@@ -223,25 +223,32 @@ func (s *scanner) eat(c byte) bool {
 	return false
 }
 
+// strPlain[c] reports whether c may appear as is in a string the fast
+// decoders accept: printable ASCII other than '"' and '\\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < 0x7f; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // str consumes a string of printable ASCII without escapes and returns its
 // position without the quotes.
 func (s *scanner) str() (span, bool) {
 	s.ws()
-	if s.i >= len(s.b) || s.b[s.i] != '"' {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return span{}, false
 	}
-	for j := s.i + 1; j < len(s.b); j++ {
-		c := s.b[j]
-		if c == '"' {
-			sp := span{s.i + 1, j}
-			s.i = j + 1
-			return sp, true
-		}
-		if c < 0x20 || c >= 0x7f || c == '\\' {
-			return span{}, false
-		}
+	j := i + 1
+	for j < len(b) && strPlain[b[j]] {
+		j++
 	}
-	return span{}, false
+	if j >= len(b) || b[j] != '"' {
+		return span{}, false
+	}
+	s.i = j + 1
+	return span{i + 1, j}, true
 }
 
 // raw returns the bytes of sp.
@@ -386,24 +393,21 @@ func parseUTCTime(b []byte) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	ok := true
-	num := func(i, n int) int {
-		v := 0
-		for _, c := range b[i : i+n] {
-			if c < '0' || c > '9' {
-				ok = false
-			}
-			v = v*10 + int(c-'0')
-		}
-		return v
+	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
+		ok = ok && b[i] >= '0' && b[i] <= '9'
 	}
-	year, month, day := num(0, 4), num(5, 2), num(8, 2)
-	hour, minute, sec := num(11, 2), num(14, 2), num(17, 2)
+	num2 := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
+	year, month, day := num2(0)*100+num2(2), num2(5), num2(8)
+	hour, minute, sec := num2(11), num2(14), num2(17)
 	nsec := 0
 	if frac := b[19 : len(b)-1]; len(frac) > 0 {
 		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
 			return time.Time{}, false
 		}
-		nsec = num(20, len(frac)-1)
+		for _, c := range frac[1:] {
+			ok = ok && c >= '0' && c <= '9'
+			nsec = nsec*10 + int(c-'0')
+		}
 		for range 10 - len(frac) {
 			nsec *= 10
 		}
