@@ -62,15 +62,6 @@ func appendStr(b []byte, s string) ([]byte, bool) {
 	return append(b, '"'), true
 }
 
-// pow10u64[n] is 10^n for n <= 19.
-var pow10u64 = func() (p [20]uint64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
-	}
-	return p
-}()
-
 // digitPairs holds "00".."99": the two digits of n at [2n], [2n+1].
 const digitPairs = "00010203040506070809101112131415161718192021222324252627282930313233343536373839" +
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879" +
@@ -113,23 +104,47 @@ func appendDec(b []byte, d Decimal) ([]byte, bool) {
 	if neg {
 		b = append(b, '-')
 	}
-	p := pow10u64[prec]
-	ip := lo / p
-	fp := lo - ip*p
-	b = appendUint(b, ip)
-	if fp != 0 {
-		for fp%10 == 0 { // canonical form: no trailing zeros
-			fp /= 10
-			prec--
+	// All the digits of the coefficient, then the point put in place.
+	var buf [24]byte
+	i := len(buf)
+	for v := lo; ; {
+		if v < 10 {
+			i--
+			buf[i] = byte('0' + v)
+			break
 		}
-		var buf [MaxDecimalPlaces]byte
-		for i := int(prec) - 1; i >= 0; i-- {
-			q := fp / 10
-			buf[i] = byte('0' + fp - q*10)
-			fp = q
+		q := v / 100
+		r := (v - q*100) * 2
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		if v = q; v == 0 {
+			break // the pair was 10..99: no leading zero
 		}
+	}
+	digits := buf[i:]
+	if prec == 0 {
+		b = append(b, digits...)
+		return append(b, '"'), true
+	}
+	end := len(digits)
+	for end > 0 && digits[end-1] == '0' && len(digits)-end < int(prec) {
+		end-- // canonical form: no trailing fractional zeros
+	}
+	intLen := len(digits) - int(prec)
+	switch {
+	case intLen <= 0: // 0.000ddd
+		b = append(b, '0')
+		if end > 0 {
+			b = append(b, '.')
+			b = append(b, "0000000000000000000"[:-intLen]...)
+			b = append(b, digits[:end]...)
+		}
+	case end > intLen:
+		b = append(b, digits[:intLen]...)
 		b = append(b, '.')
-		b = append(b, buf[:prec]...)
+		b = append(b, digits[intLen:end]...)
+	default:
+		b = append(b, digits[:intLen]...)
 	}
 	return append(b, '"'), true
 }

@@ -12,6 +12,12 @@ import (
 // one malformed producer cannot push megabyte ids through the bus.
 const maxTextLen = 256
 
+// The Unix seconds of 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
+const (
+	minRFC3339Unix = -62135596800
+	endRFC3339Unix = 253402300800
+)
+
 // checker collects the first validation failure of one event. It lives on
 // the caller's stack, so validating a valid event does not allocate.
 type checker struct {
@@ -141,7 +147,9 @@ func (c *checker) time(field string, t time.Time, required bool) {
 		}
 		return
 	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
+	// The UTC year is in 1..9999 exactly when the Unix second is in
+	// [0001-01-01T00:00:00Z, 10000-01-01T00:00:00Z): cheaper than Year.
+	if sec := t.Unix(); sec < minRFC3339Unix || sec >= endRFC3339Unix {
 		c.fail(field, t.String(), "year outside 1..9999")
 	}
 }
