@@ -13,16 +13,49 @@ import (
 //
 // A nil event or nil pointer is a *ValidationError too.
 func Marshal(e Event) ([]byte, error) {
+	// The market-data types are encoded into a stack buffer and copied
+	// out at their exact size: one allocation, no larger than needed (the
+	// bytes allocated, more than the copy, are what garbage collection
+	// costs).
+	var stack [marshalStack]byte
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
 	switch v := e.(type) {
 	case Trade:
-		return appendFast(make([]byte, 0, 256), v)
+		if err = v.Validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
 	case Ticker:
-		return appendFast(make([]byte, 0, 384), v)
+		if err = v.Validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
 	case OrderBook:
-		return appendFast(make([]byte, 0, 160+48*(len(v.Bids)+len(v.Asks))), v)
+		// A level takes about 30 bytes ("65000.1","0.01234567"): books of
+		// up to ~25 levels fit the stack buffer; larger ones get a
+		// generous heap buffer instead.
+		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
+			return appendFast(make([]byte, 0, 160+48*levels), v)
+		}
+		if err = v.Validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
+	default:
+		return marshalSlow(e)
 	}
-	return marshalSlow(e)
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return marshalSlow(e) // the encoding/json path
+	}
+	return append([]byte(nil), b...), nil
 }
+
+// marshalStack is the size of Marshal's stack buffer.
+const marshalStack = 1024
 
 // AppendMarshal is Marshal appending to dst: it validates e and appends
 // its JSON encoding (the bytes Marshal returns) to dst, so that a caller

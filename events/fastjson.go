@@ -484,15 +484,18 @@ func (s *scanner) uint(v *uint64) bool {
 
 // levels decodes an array of ["price","amount"] pairs. An empty array
 // gives an empty, non-nil slice, as encoding/json does. Every side of the
-// document is appended to s.pool, sized on first use to the number of '['
-// left in the document (at least one per level), so the bids and asks
-// share one allocation; the returned slice's capacity ends at its length.
+// document is appended to s.pool, sized on first use to the number of
+// `["` left in the document (one per level in the encoders' compact form;
+// with other spacing the pool may have to grow, which is correct, only
+// slower), so the bids and asks share one allocation; the returned slice's
+// capacity ends at its length, so appending to one side never writes into
+// the other.
 func (s *scanner) levels(lv *[]PriceLevel) bool {
 	if !s.eat('[') {
 		return false
 	}
 	if s.pool == nil {
-		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], []byte{'['})+1)
+		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], levelStart))
 	}
 	start := len(s.pool)
 	if !s.eat(']') {
@@ -514,6 +517,8 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
 	return true
 }
+
+var levelStart = []byte(`["`)
 
 // --- Trade ---
 
