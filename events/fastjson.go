@@ -209,6 +209,7 @@ type scanner struct {
 	b    []byte
 	i    int
 	keys int // keys read in the current object
+	hint int // index of the key expected next (see nextKey)
 
 	// pool backs every []PriceLevel of the document (see levels).
 	pool []PriceLevel
@@ -282,28 +283,47 @@ func (s *scanner) open() bool {
 }
 
 // nextKey reads the next `"key":` of the object opened by open, after the
-// previous value. done is true at the closing '}', which must end the
-// document; ok is false for anything else than those two.
-func (s *scanner) nextKey() (key []byte, done, ok bool) {
+// previous value, and returns its index in keys, the type's keys written
+// as `"name":` in the order its encoder writes them. The key after the
+// previous one is tried first as a literal, so a document in the encoder's
+// order is read without scanning keys. done is true at the closing '}',
+// which must end the document; ok is false for anything else, including a
+// key not in keys.
+func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 	s.ws()
 	if s.i >= len(s.b) {
-		return nil, false, false
+		return 0, false, false
 	}
 	switch c := s.b[s.i]; {
 	case c == '}':
 		s.i++
-		return nil, true, s.end()
+		return 0, true, s.end()
 	case s.keys > 0 && c != ',':
-		return nil, false, false
+		return 0, false, false
 	case s.keys > 0:
 		s.i++
+		s.ws()
 	}
 	s.keys++
-	k, ok := s.str()
-	if !ok || !s.eat(':') {
-		return nil, false, false
+	if h := s.hint; h < len(keys) {
+		if k := keys[h]; len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
+			s.i += len(k)
+			s.hint = h + 1
+			return h, false, true
+		}
 	}
-	return s.raw(k), false, true
+	sp, ok := s.str()
+	if !ok || !s.eat(':') {
+		return 0, false, false
+	}
+	raw := s.raw(sp)
+	for i, k := range keys {
+		if string(raw) == k[1:len(k)-2] {
+			s.hint = i + 1
+			return i, false, true
+		}
+	}
+	return 0, false, false
 }
 
 // text reads a string value; the caller turns its span into a string with
@@ -562,6 +582,29 @@ func (t Trade) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// Trade's JSON keys, in the order its encoder writes them (see nextKey).
+const (
+	tradeExchange = iota
+	tradeSymbol
+	tradeID
+	tradePrice
+	tradeAmount
+	tradeSide
+	tradeTakerOrMaker
+	tradeDatetime
+)
+
+var tradeKeys = [...]string{
+	tradeExchange:     `"exchange":`,
+	tradeSymbol:       `"symbol":`,
+	tradeID:           `"id":`,
+	tradePrice:        `"price":`,
+	tradeAmount:       `"amount":`,
+	tradeSide:         `"side":`,
+	tradeTakerOrMaker: `"takerOrMaker":`,
+	tradeDatetime:     `"datetime":`,
+}
+
 func (t *Trade) decodeFast(data []byte) bool {
 	s := scanner{b: data}
 	if !s.open() {
@@ -569,33 +612,33 @@ func (t *Trade) decodeFast(data []byte) bool {
 	}
 	var ex, sym, id span
 	for {
-		k, done, ok := s.nextKey()
+		k, done, ok := s.nextKey(tradeKeys[:])
 		if !ok {
 			return false
 		}
 		if done {
 			break
 		}
-		switch string(k) {
-		case "exchange":
+		switch k {
+		case tradeExchange:
 			ok = s.text(&ex)
-		case "symbol":
+		case tradeSymbol:
 			ok = s.text(&sym)
-		case "id":
+		case tradeID:
 			ok = s.text(&id)
-		case "price":
+		case tradePrice:
 			ok = s.decimal(&t.Price)
-		case "amount":
+		case tradeAmount:
 			ok = s.decimal(&t.Amount)
-		case "side":
+		case tradeSide:
 			var v uint8
 			v, ok = s.enum(&sideTable)
 			t.Side = Side(v)
-		case "takerOrMaker":
+		case tradeTakerOrMaker:
 			var v uint8
 			v, ok = s.enum(&takerOrMakerTable)
 			t.TakerOrMaker = TakerOrMaker(v)
-		case "datetime":
+		case tradeDatetime:
 			ok = s.time(&t.Time)
 		default:
 			return false
@@ -664,6 +707,37 @@ func (t Ticker) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// Ticker's JSON keys, in the order its encoder writes them (see nextKey).
+const (
+	tickerExchange = iota
+	tickerSymbol
+	tickerBid
+	tickerBidVolume
+	tickerAsk
+	tickerAskVolume
+	tickerLast
+	tickerHigh
+	tickerLow
+	tickerBaseVolume
+	tickerQuoteVolume
+	tickerDatetime
+)
+
+var tickerKeys = [...]string{
+	tickerExchange:    `"exchange":`,
+	tickerSymbol:      `"symbol":`,
+	tickerBid:         `"bid":`,
+	tickerBidVolume:   `"bidVolume":`,
+	tickerAsk:         `"ask":`,
+	tickerAskVolume:   `"askVolume":`,
+	tickerLast:        `"last":`,
+	tickerHigh:        `"high":`,
+	tickerLow:         `"low":`,
+	tickerBaseVolume:  `"baseVolume":`,
+	tickerQuoteVolume: `"quoteVolume":`,
+	tickerDatetime:    `"datetime":`,
+}
+
 func (t *Ticker) decodeFast(data []byte) bool {
 	s := scanner{b: data}
 	if !s.open() {
@@ -671,37 +745,37 @@ func (t *Ticker) decodeFast(data []byte) bool {
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey()
+		k, done, ok := s.nextKey(tickerKeys[:])
 		if !ok {
 			return false
 		}
 		if done {
 			break
 		}
-		switch string(k) {
-		case "exchange":
+		switch k {
+		case tickerExchange:
 			ok = s.text(&ex)
-		case "symbol":
+		case tickerSymbol:
 			ok = s.text(&sym)
-		case "bid":
+		case tickerBid:
 			ok = s.decimal(&t.Bid)
-		case "bidVolume":
+		case tickerBidVolume:
 			ok = s.decimal(&t.BidSize)
-		case "ask":
+		case tickerAsk:
 			ok = s.decimal(&t.Ask)
-		case "askVolume":
+		case tickerAskVolume:
 			ok = s.decimal(&t.AskSize)
-		case "last":
+		case tickerLast:
 			ok = s.decimal(&t.Last)
-		case "high":
+		case tickerHigh:
 			ok = s.decimal(&t.High)
-		case "low":
+		case tickerLow:
 			ok = s.decimal(&t.Low)
-		case "baseVolume":
+		case tickerBaseVolume:
 			ok = s.decimal(&t.Volume)
-		case "quoteVolume":
+		case tickerQuoteVolume:
 			ok = s.decimal(&t.QuoteVolume)
-		case "datetime":
+		case tickerDatetime:
 			ok = s.time(&t.Time)
 		default:
 			return false
@@ -771,6 +845,27 @@ func (ob OrderBook) appendJSON(b []byte) ([]byte, bool) {
 	return append(b, '}'), true
 }
 
+// OrderBook's JSON keys, in the order its encoder writes them (see nextKey).
+const (
+	bookExchange = iota
+	bookSymbol
+	bookKind
+	bookSequence
+	bookBids
+	bookAsks
+	bookDatetime
+)
+
+var bookKeys = [...]string{
+	bookExchange: `"exchange":`,
+	bookSymbol:   `"symbol":`,
+	bookKind:     `"kind":`,
+	bookSequence: `"sequence":`,
+	bookBids:     `"bids":`,
+	bookAsks:     `"asks":`,
+	bookDatetime: `"datetime":`,
+}
+
 func (ob *OrderBook) decodeFast(data []byte) bool {
 	s := scanner{b: data}
 	if !s.open() {
@@ -778,29 +873,29 @@ func (ob *OrderBook) decodeFast(data []byte) bool {
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey()
+		k, done, ok := s.nextKey(bookKeys[:])
 		if !ok {
 			return false
 		}
 		if done {
 			break
 		}
-		switch string(k) {
-		case "exchange":
+		switch k {
+		case bookExchange:
 			ok = s.text(&ex)
-		case "symbol":
+		case bookSymbol:
 			ok = s.text(&sym)
-		case "kind":
+		case bookKind:
 			var v uint8
 			v, ok = s.enum(&bookKindTable)
 			ob.Kind = BookKind(v)
-		case "sequence":
+		case bookSequence:
 			ok = s.uint(&ob.Sequence)
-		case "bids":
+		case bookBids:
 			ok = s.levels(&ob.Bids)
-		case "asks":
+		case bookAsks:
 			ok = s.levels(&ob.Asks)
-		case "datetime":
+		case bookDatetime:
 			ok = s.time(&ob.Time)
 		default:
 			return false
