@@ -25,11 +25,11 @@ func Marshal(e Event) ([]byte, error) {
 	)
 	switch v := e.(type) {
 	case Trade:
-		if err = v.Validate(); err == nil {
+		if err = v.validate(); err == nil {
 			b, ok = v.appendJSON(stack[:0])
 		}
 	case Ticker:
-		if err = v.Validate(); err == nil {
+		if err = v.validate(); err == nil {
 			b, ok = v.appendJSON(stack[:0])
 		}
 	case OrderBook:
@@ -37,9 +37,9 @@ func Marshal(e Event) ([]byte, error) {
 		// up to ~25 levels fit the stack buffer; larger ones get a
 		// generous heap buffer instead.
 		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
-			return appendFast(make([]byte, 0, 160+48*levels), v)
+			return AppendMarshal(make([]byte, 0, 160+48*levels), v)
 		}
-		if err = v.Validate(); err == nil {
+		if err = v.validate(); err == nil {
 			b, ok = v.appendJSON(stack[:0])
 		}
 	default:
@@ -64,38 +64,32 @@ const marshalStack = 1024
 // returns. For Trade, Ticker and OrderBook (as T or inside an Event) it
 // allocates only if dst is too short.
 func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
 	switch v := any(e).(type) {
 	case Trade:
-		return appendFast(dst, v)
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
 	case Ticker:
-		return appendFast(dst, v)
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
 	case OrderBook:
-		return appendFast(dst, v)
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
 	}
-	out, err := marshalSlow(e) // a second conversion: the one above stays on the stack
-	if err != nil {
+	switch {
+	case err != nil:
 		return dst, err
-	}
-	return append(dst, out...), nil
-}
-
-// fastEvent is an event type with a hand-written encoder (fastjson.go).
-type fastEvent interface {
-	Trade | Ticker | OrderBook
-	Event
-	json.Marshaler
-	appendJSON(b []byte) ([]byte, bool)
-}
-
-// appendFast is AppendMarshal for the types with a hand-written encoder.
-func appendFast[T fastEvent](dst []byte, v T) ([]byte, error) {
-	if err := v.Validate(); err != nil {
-		return dst, err
-	}
-	if b, ok := v.appendJSON(dst); ok {
+	case ok:
 		return b, nil
 	}
-	out, err := v.MarshalJSON() // the encoding/json path
+	out, err := marshalSlow(e) // a second conversion: the one above stays on the stack
 	if err != nil {
 		return dst, err
 	}
@@ -134,19 +128,26 @@ func marshalSlow(e Event) ([]byte, error) {
 // T is normally a value type (events.Trade); a pointer type works too.
 func Unmarshal[T Event](data []byte) (T, error) {
 	var v T
-	ok := false
-	// A type switch, not an interface method call, so that v can stay on
-	// the stack.
+	var err error
+	fast := false
+	// A type switch, not interface method calls, so that v can stay on
+	// the stack and is not copied to be validated.
 	switch p := any(&v).(type) {
 	case *Trade:
-		ok = p.decodeFast(data)
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
+		}
 	case *Ticker:
-		ok = p.decodeFast(data)
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
+		}
 	case *OrderBook:
-		ok = p.decodeFast(data)
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
+		}
 	}
-	if ok {
-		if err := v.Validate(); err != nil {
+	if fast {
+		if err != nil {
 			var zero T
 			return zero, err
 		}

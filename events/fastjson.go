@@ -542,7 +542,7 @@ var levelStart = []byte(`["`)
 
 // --- Trade ---
 
-func (t Trade) appendJSON(b []byte) ([]byte, bool) {
+func (t *Trade) appendJSON(b []byte) ([]byte, bool) {
 	if !t.Side.Valid() || (t.TakerOrMaker != 0 && !t.TakerOrMaker.Valid()) {
 		return b, false
 	}
@@ -663,7 +663,7 @@ func appendOptDec(b []byte, key string, d Decimal) ([]byte, bool) {
 	return appendDec(b, d)
 }
 
-func (t Ticker) appendJSON(b []byte) ([]byte, bool) {
+func (t *Ticker) appendJSON(b []byte) ([]byte, bool) {
 	ok := true
 	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, t.Exchange); !ok {
@@ -811,7 +811,7 @@ func appendLevels(b []byte, lv []PriceLevel) ([]byte, bool) {
 	return append(b, ']'), true
 }
 
-func (ob OrderBook) appendJSON(b []byte) ([]byte, bool) {
+func (ob *OrderBook) appendJSON(b []byte) ([]byte, bool) {
 	if !ob.Kind.Valid() {
 		return b, false
 	}
