@@ -504,27 +504,27 @@ func (s *scanner) uint(v *uint64) bool {
 
 // levels decodes an array of ["price","amount"] pairs. An empty array
 // gives an empty, non-nil slice, as encoding/json does. Every side of the
-// document is appended to s.pool, sized on first use to the number of
-// `["` left in the document (one per level in the encoders' compact form;
-// with other spacing the pool may have to grow, which is correct, only
-// slower), so the bids and asks share one allocation; the returned slice's
-// capacity ends at its length, so appending to one side never writes into
-// the other.
+// document is decoded into s.pool, sized on first use to the number of '['
+// left in the document (at least one per level; with the asks' own '[' the
+// 10-level book still fits the same size class), so the bids and asks
+// share one allocation; the returned slice's capacity ends at its length,
+// so appending to one side never writes into the other.
 func (s *scanner) levels(lv *[]PriceLevel) bool {
 	if !s.eat('[') {
 		return false
 	}
 	if s.pool == nil {
-		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], levelStart))
+		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], []byte{'['}))
 	}
 	start := len(s.pool)
 	if !s.eat(']') {
 		for {
-			var l PriceLevel
+			n := len(s.pool)
+			s.pool = append(s.pool, PriceLevel{}) // within capacity: every level has its own '['
+			l := &s.pool[n]
 			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
 				return false
 			}
-			s.pool = append(s.pool, l)
 			if s.eat(',') {
 				continue
 			}
@@ -537,8 +537,6 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
 	return true
 }
-
-var levelStart = []byte(`["`)
 
 // --- Trade ---
 
