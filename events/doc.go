@@ -48,8 +48,9 @@
 // market-data types (Trade, Ticker, OrderBook) have hand-written encoders
 // and decoders that produce exactly what encoding/json produces, with one
 // allocation per Marshal (none per AppendMarshal into a large enough
-// buffer) and one or two per Unmarshal; decoded values never refer to the
-// input bytes. Decode(typeName, data) decodes any registered type for
+// buffer) and at most one per Unmarshal (a trade's id, an order book's
+// levels; exchange and symbol come from a small intern table of repeated
+// strings); decoded values never refer to the input bytes. Decode(typeName, data) decodes any registered type for
 // generic tools. Envelope metadata (CloudEvents attribute names, see
 // MetaID and friends) travels beside the body, never inside it.
 //

@@ -32,11 +32,12 @@ import (
 // document yields the same value.
 //
 // Allocations: an encoder appends to the caller's buffer and allocates
-// nothing else. A decoder allocates one string that holds every string
-// field (each field is a substring of it; it is a copy, never the input
-// buffer) and, for an order book, one array that holds the bids and the
-// asks (each side is a full slice expression of it, so appending to one
-// side never writes into the other).
+// nothing else. A decoder takes exchange and symbol from the intern table
+// (intern.go), so in a steady stream they cost nothing; it allocates the
+// other strings (a trade id) and, for an order book, one array that holds
+// the bids and the asks (each side is a full slice expression of it, so
+// appending to one side never writes into the other). No decoded string
+// or slice refers to the input bytes.
 
 // --- encoding ---
 
@@ -326,38 +327,13 @@ func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 	return 0, false, false
 }
 
-// text reads a string value; the caller turns its span into a string with
-// strs once the document is accepted.
+// text reads a string value; the caller turns its span into a string
+// once the document is accepted (so a document that falls back to
+// encoding/json costs no string).
 func (s *scanner) text(sp *span) bool {
 	v, ok := s.str()
 	*sp = v
 	return ok
-}
-
-// strs returns one string holding the document bytes from the first to
-// the last byte of the non-empty spans, and the document offset of its
-// first byte; sub cuts a span out of it. One allocation for all the
-// string fields of an event (none if they are all empty).
-func (s *scanner) strs(spans ...span) (string, int) {
-	lo, hi := len(s.b), 0
-	for _, sp := range spans {
-		if sp.hi > sp.lo {
-			lo, hi = min(lo, sp.lo), max(hi, sp.hi)
-		}
-	}
-	if hi == 0 {
-		return "", 0
-	}
-	return string(s.b[lo:hi]), lo
-}
-
-// sub returns the part of all (which starts at document offset base) at
-// sp; "" for an empty (or unset) span.
-func sub(all string, base int, sp span) string {
-	if sp.hi <= sp.lo {
-		return ""
-	}
-	return all[sp.lo-base : sp.hi-base]
 }
 
 // decimal reads a decimal string as Decimal.UnmarshalJSON does. The
@@ -645,8 +621,7 @@ func (t *Trade) decodeFast(data []byte) bool {
 			return false
 		}
 	}
-	all, base := s.strs(ex, sym, id)
-	t.Exchange, t.Symbol, t.TradeID = sub(all, base, ex), sub(all, base, sym), sub(all, base, id)
+	t.Exchange, t.Symbol, t.TradeID = intern(s.raw(ex)), intern(s.raw(sym)), string(s.raw(id))
 	return true
 }
 
@@ -782,8 +757,7 @@ func (t *Ticker) decodeFast(data []byte) bool {
 			return false
 		}
 	}
-	all, base := s.strs(ex, sym)
-	t.Exchange, t.Symbol = sub(all, base, ex), sub(all, base, sym)
+	t.Exchange, t.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
 	return true
 }
 
@@ -902,7 +876,6 @@ func (ob *OrderBook) decodeFast(data []byte) bool {
 			return false
 		}
 	}
-	all, base := s.strs(ex, sym)
-	ob.Exchange, ob.Symbol = sub(all, base, ex), sub(all, base, sym)
+	ob.Exchange, ob.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
 	return true
 }
