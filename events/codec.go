@@ -13,6 +13,91 @@ import (
 //
 // A nil event or nil pointer is a *ValidationError too.
 func Marshal(e Event) ([]byte, error) {
+	// The market-data types are encoded into a stack buffer and copied
+	// out at their exact size: one allocation, no larger than needed (the
+	// bytes allocated, more than the copy, are what garbage collection
+	// costs).
+	var stack [marshalStack]byte
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
+	switch v := e.(type) {
+	case Trade:
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
+	case Ticker:
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
+	case OrderBook:
+		// A level takes about 30 bytes ("65000.1","0.01234567"): books of
+		// up to ~25 levels fit the stack buffer; larger ones get a
+		// generous heap buffer instead.
+		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
+			return AppendMarshal(make([]byte, 0, 160+48*levels), v)
+		}
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(stack[:0])
+		}
+	default:
+		return marshalSlow(e)
+	}
+	switch {
+	case err != nil:
+		return nil, err
+	case !ok:
+		return marshalSlow(e) // the encoding/json path
+	}
+	return append([]byte(nil), b...), nil
+}
+
+// marshalStack is the size of Marshal's stack buffer.
+const marshalStack = 1024
+
+// AppendMarshal is Marshal appending to dst: it validates e and appends
+// its JSON encoding (the bytes Marshal returns) to dst, so that a caller
+// can reuse one buffer for many events. On error it returns dst unchanged
+// (the spare capacity of dst may have been written) and the error Marshal
+// returns. For Trade, Ticker and OrderBook (as T or inside an Event) it
+// allocates only if dst is too short.
+func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
+	var (
+		b   []byte
+		ok  bool
+		err error
+	)
+	switch v := any(e).(type) {
+	case Trade:
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
+	case Ticker:
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
+	case OrderBook:
+		if err = v.validate(); err == nil {
+			b, ok = v.appendJSON(dst)
+		}
+	}
+	switch {
+	case err != nil:
+		return dst, err
+	case ok:
+		return b, nil
+	}
+	out, err := marshalSlow(e) // a second conversion: the one above stays on the stack
+	if err != nil {
+		return dst, err
+	}
+	return append(dst, out...), nil
+}
+
+// marshalSlow is Marshal for any event, through its MarshalJSON method.
+func marshalSlow(e Event) ([]byte, error) {
 	if e == nil {
 		return nil, &ValidationError{Type: "<nil>", Reason: "nil event"}
 	}
@@ -37,20 +122,45 @@ func Marshal(e Event) ([]byte, error) {
 // (ErrDecode, with the cause); a well-formed event that breaks a rule is a
 // *ValidationError (ErrValidation). On error the zero T is returned.
 //
+// The strings of the result never refer to data: data may be reused once
+// Unmarshal returns.
+//
 // T is normally a value type (events.Trade); a pointer type works too.
 func Unmarshal[T Event](data []byte) (T, error) {
 	var v T
-	if fd, ok := any(&v).(fastDecoder); ok {
-		if fd.decodeFast(data) {
-			if err := v.Validate(); err != nil {
-				var zero T
-				return zero, err
-			}
-			return v, nil
+	var err error
+	fast := false
+	// A type switch, not interface method calls, so that v can stay on
+	// the stack and is not copied to be validated.
+	switch p := any(&v).(type) {
+	case *Trade:
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
 		}
-		var zero T
-		v = zero // decode from scratch: results and errors as encoding/json's
+	case *Ticker:
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
+		}
+	case *OrderBook:
+		if fast = p.decodeFast(data); fast {
+			err = p.validate()
+		}
 	}
+	if fast {
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return v, nil
+	}
+	// Decode from scratch, so that results and errors are encoding/json's
+	// (the fast path may have set some fields). A separate function keeps
+	// the fast path's v off the heap.
+	return unmarshalSlow[T](data)
+}
+
+func unmarshalSlow[T Event](data []byte) (T, error) {
+	var v T
 	if err := json.Unmarshal(data, &v); err != nil {
 		var zero T
 		return zero, &DecodeError{Type: typeNameOf[T](), Err: err}
@@ -80,18 +190,31 @@ func typeNameOf[T Event]() string {
 	return zero.EventType()
 }
 
-// decoders maps every type name to its decoder. It is never modified after
-// package initialisation, so reading it concurrently is safe.
-var decoders = map[string]func([]byte) (Event, error){
-	TypeTicker:          decodeAs[Ticker],
-	TypeTrade:           decodeAs[Trade],
-	TypeOrderBook:       decodeAs[OrderBook],
-	TypeCandle:          decodeAs[Candle],
-	TypeSignal:          decodeAs[Signal],
-	TypeOrder:           decodeAs[Order],
-	TypeExecutionReport: decodeAs[ExecutionReport],
-	TypePosition:        decodeAs[Position],
-	TypeBalance:         decodeAs[Balance],
+// registration is one registered event type: its zero value (for tools
+// and tests that enumerate the types) and its decoder.
+type registration struct {
+	zero   Event
+	decode func([]byte) (Event, error)
+}
+
+func register[T Event]() registration {
+	var zero T
+	return registration{zero: zero, decode: decodeAs[T]}
+}
+
+// registry maps every type name to its registration. It is never modified
+// after package initialisation, so reading it concurrently is safe. Every
+// event type must be listed here: the codec tests enumerate it.
+var registry = map[string]registration{
+	TypeTicker:          register[Ticker](),
+	TypeTrade:           register[Trade](),
+	TypeOrderBook:       register[OrderBook](),
+	TypeCandle:          register[Candle](),
+	TypeSignal:          register[Signal](),
+	TypeOrder:           register[Order](),
+	TypeExecutionReport: register[ExecutionReport](),
+	TypePosition:        register[Position](),
+	TypeBalance:         register[Balance](),
 }
 
 func decodeAs[T Event](data []byte) (Event, error) {
@@ -108,17 +231,17 @@ func decodeAs[T Event](data []byte) (Event, error) {
 // result is the value type (events.Trade). An unregistered name is an
 // error wrapping ErrUnknownType; otherwise errors are as for Unmarshal.
 func Decode(typeName string, data []byte) (Event, error) {
-	dec, ok := decoders[typeName]
+	r, ok := registry[typeName]
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, typeName)
 	}
-	return dec(data)
+	return r.decode(data)
 }
 
 // Types returns the registered event type names, sorted.
 func Types() []string {
-	names := make([]string, 0, len(decoders))
-	for n := range decoders {
+	names := make([]string, 0, len(registry))
+	for n := range registry {
 		names = append(names, n)
 	}
 	slices.Sort(names)

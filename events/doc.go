@@ -42,9 +42,15 @@
 // # Codec
 //
 // Marshal validates, then encodes JSON (RFC 3339 times with nanoseconds in
-// UTC, enums by name). Unmarshal[T] decodes and validates; unknown JSON
-// fields are ignored so that a producer may add optional fields within a
-// type version. Decode(typeName, data) decodes any registered type for
+// UTC, enums by name); AppendMarshal does the same into a caller's buffer.
+// Unmarshal[T] decodes and validates; unknown JSON fields are ignored so
+// that a producer may add optional fields within a type version. The
+// market-data types (Trade, Ticker, OrderBook) have hand-written encoders
+// and decoders that produce exactly what encoding/json produces, with one
+// allocation per Marshal (none per AppendMarshal into a large enough
+// buffer) and at most one per Unmarshal (a trade's id, an order book's
+// levels; exchange and symbol come from a small intern table of repeated
+// strings); decoded values never refer to the input bytes. Decode(typeName, data) decodes any registered type for
 // generic tools. Envelope metadata (CloudEvents attribute names, see
 // MetaID and friends) travels beside the body, never inside it.
 //

@@ -111,3 +111,21 @@ func ExampleSideFromFIX() {
 	// Output:
 	// SELL 2 PARTIALLY_FILLED 1
 }
+
+func ExampleAppendMarshal() {
+	buf := make([]byte, 0, 512) // reused for every event
+	for _, price := range []string{"65000.1", "65000.25"} {
+		trade := events.Trade{
+			Exchange: "binance", Symbol: "BTCUSDT", Price: events.MustDecimal(price), Amount: events.MustDecimal("0.5"),
+			Side: events.SideSell, Time: time.Date(2026, 3, 14, 15, 9, 26, 0, time.UTC),
+		}
+		var err error
+		if buf, err = events.AppendMarshal(buf[:0], trade); err != nil {
+			panic(err)
+		}
+		fmt.Println(string(buf)) // or copy it out: buf is overwritten by the next event
+	}
+	// Output:
+	// {"exchange":"binance","symbol":"BTCUSDT","price":"65000.1","amount":"0.5","side":"SELL","datetime":"2026-03-14T15:09:26Z"}
+	// {"exchange":"binance","symbol":"BTCUSDT","price":"65000.25","amount":"0.5","side":"SELL","datetime":"2026-03-14T15:09:26Z"}
+}

@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -72,6 +73,11 @@ func TestFastEncoderMatchesEncodingJSON(t *testing.T) {
 	}
 }
 
+// fastDecoder is implemented by pointers to the types with a fast path.
+type fastDecoder interface {
+	decodeFast(data []byte) bool
+}
+
 func checkFastDecode[T Event](t *testing.T, data []byte) {
 	t.Helper()
 	var fast T
@@ -135,6 +141,17 @@ func FuzzSmallDecimal(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
+		// The scanner's one-pass parser agrees with Decimal.UnmarshalJSON.
+		raw := []byte(`"` + s + `"`)
+		var viaScanner, viaJSON Decimal
+		sc := scanner{b: raw}
+		sok := sc.decimal(&viaScanner) && sc.end()
+		jerr := viaJSON.UnmarshalJSON(raw)
+		plain := !strings.ContainsAny(s, "\\\"") && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f })
+		if (sok && (jerr != nil || !reflect.DeepEqual(viaScanner, viaJSON))) || (plain && sok != (jerr == nil)) {
+			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner.d, jerr, viaJSON.d)
+		}
+
 		got, ok := parseSmallDecimal(s)
 		if !ok {
 			return
@@ -145,6 +162,106 @@ func FuzzSmallDecimal(f *testing.F) {
 		}
 		if !reflect.DeepEqual(got.d, want) {
 			t.Fatalf("%q: fast %#v, udecimal %#v", s, got.d, want)
+		}
+	})
+}
+
+// FuzzAppendDec: the hand-written decimal formatter writes exactly what
+// Decimal.MarshalJSON writes.
+func FuzzAppendDec(f *testing.F) {
+	f.Add(false, uint64(0), uint64(6500012), uint8(2))
+	f.Add(true, uint64(0), uint64(1), uint8(19))
+	f.Add(false, uint64(0), uint64(10000000000000000000), uint8(19))
+	f.Add(false, uint64(0), uint64(1<<64-1), uint8(0))
+	f.Add(false, uint64(0), uint64(0), uint8(5))
+	f.Add(false, uint64(3), uint64(77), uint8(7))
+	f.Fuzz(func(t *testing.T, neg bool, hi, lo uint64, prec uint8) {
+		v, err := udecimal.NewFromHiLo(neg, hi, lo, prec)
+		if err != nil {
+			return
+		}
+		d := Decimal{d: v}
+		want, werr := d.MarshalJSON()
+		got, ok := appendDec([]byte("x"), d)
+		if ok != (werr == nil) || (ok && string(got) != "x"+string(want)) {
+			t.Fatalf("%#v: got %q (%v), want %q (%v)", v, got, ok, want, werr)
+		}
+	})
+}
+
+// FuzzAppendTime: the hand-written time formatter writes exactly what
+// time.Time.MarshalJSON writes for the time in UTC, and fails where it
+// fails.
+func FuzzAppendTime(f *testing.F) {
+	f.Add(int64(1773500966), int64(535897932), 3600)
+	f.Add(int64(0), int64(0), 0)
+	f.Add(int64(-62135596800), int64(1), -3600)     // year 1
+	f.Add(int64(253402300799), int64(999999999), 0) // end of 9999
+	f.Add(int64(253402300800), int64(0), 0)         // year 10000
+	f.Add(int64(-62167219200), int64(100), 0)       // year 0
+	f.Add(int64(-62167219201), int64(0), 0)         // year -1
+	f.Fuzz(func(t *testing.T, sec, nsec int64, offset int) {
+		tm := time.Unix(sec, nsec).In(time.FixedZone("z", offset%(24*3600)))
+		want, werr := tm.UTC().MarshalJSON()
+		got, ok := appendTime([]byte("x"), tm)
+		if ok != (werr == nil) || (ok && string(got) != "x"+string(want)) {
+			t.Fatalf("%v: got %q (%v), want %q (%v)", tm, got, ok, want, werr)
+		}
+	})
+}
+
+// FuzzFastEncoders: for events built from arbitrary field values, the
+// hand-written encoders write what encoding/json writes (or decline).
+func FuzzFastEncoders(f *testing.F) {
+	f.Add("binance", "BTCUSDT", "T-1", int64(6500012), uint8(2), int64(15), uint8(3), uint8(1), uint8(1), int64(1773500966), int64(535897932), uint64(9001))
+	f.Add("a<b", "é", "", int64(-1), uint8(19), int64(0), uint8(0), uint8(3), uint8(0), int64(-62167219201), int64(0), uint64(0))
+	f.Fuzz(func(t *testing.T, ex, sym, id string, p int64, ps uint8, a int64, as uint8, side, tom uint8, sec, nsec int64, seq uint64) {
+		price, err := NewDecimalFromScaled(p, ps%20)
+		if err != nil {
+			return
+		}
+		amount, err := NewDecimalFromScaled(a, as%20)
+		if err != nil {
+			return
+		}
+		tm := time.Unix(sec, nsec).In(time.FixedZone("z", int(seq%7)*3600))
+		evs := []Event{
+			Trade{Exchange: ex, Symbol: sym, TradeID: id, Price: price, Amount: amount, Side: Side(side), TakerOrMaker: TakerOrMaker(tom), Time: tm},
+			Ticker{Exchange: ex, Symbol: sym, Bid: price, Ask: amount, Last: price.Add(amount), Volume: amount, Time: tm},
+			OrderBook{Exchange: ex, Symbol: sym, Kind: BookKind(side), Sequence: seq, Time: tm,
+				Bids: []PriceLevel{{price, amount}, {amount, price}}, Asks: []PriceLevel{{price.Neg(), amount}}},
+			OrderBook{Exchange: ex, Symbol: sym, Kind: BookKind(tom), Time: tm, Asks: []PriceLevel{}},
+		}
+		for _, e := range evs {
+			want, werr := slowJSON(t, e)
+			got, gerr := json.Marshal(e)
+			if (werr == nil) != (gerr == nil) || string(got) != string(want) {
+				t.Fatalf("%#v:\n got %s (%v)\nwant %s (%v)", e, got, gerr, want, werr)
+			}
+		}
+	})
+}
+
+// FuzzParseUTCTime: whatever the hand-written time parser accepts,
+// time.Time.UnmarshalJSON accepts with the same value.
+func FuzzParseUTCTime(f *testing.F) {
+	for _, s := range []string{"2026-03-14T15:09:26.535897932Z", "2026-03-14T15:09:26Z", "0000-01-01T00:00:00.1Z",
+		"9999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+		"2026-03-14T24:00:00Z", "2026-03-14T15:09:60Z", "2026-03-14T15:09:26.Z", "2026-03-14T15:09:26,5Z",
+		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got, ok := parseUTCTime([]byte(s))
+		if !ok {
+			return
+		}
+		var want time.Time
+		if err := want.UnmarshalJSON([]byte(`"` + s + `"`)); err != nil {
+			t.Fatalf("%q: fast parser accepted, UnmarshalJSON: %v", s, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: fast %#v, UnmarshalJSON %#v", s, got, want)
 		}
 	})
 }

@@ -126,7 +126,10 @@ func (b OrderBook) OccurredAt() time.Time { return b.Time }
 
 // Validate checks the rules in the type's doc; the error is a
 // *ValidationError.
-func (b OrderBook) Validate() error {
+func (b OrderBook) Validate() error { return b.validate() }
+
+// validate is Validate without copying the event (for the codec).
+func (b *OrderBook) validate() error {
 	c := checker{typ: TypeOrderBook}
 	c.segment("exchange", b.Exchange)
 	c.segment("symbol", b.Symbol)
@@ -142,7 +145,7 @@ func (b OrderBook) Validate() error {
 }
 
 // levels checks one side; order is -1 for descending, +1 for ascending.
-func (b OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) {
+func (b *OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) {
 	for i := range lv {
 		if c.err != nil {
 			return

@@ -42,7 +42,10 @@ func (t Ticker) OccurredAt() time.Time { return t.Time }
 
 // Validate checks the rules in the type's doc; the error is a
 // *ValidationError.
-func (t Ticker) Validate() error {
+func (t Ticker) Validate() error { return t.validate() }
+
+// validate is Validate without copying the event (for the codec).
+func (t *Ticker) validate() error {
 	c := checker{typ: TypeTicker}
 	c.segment("exchange", t.Exchange)
 	c.segment("symbol", t.Symbol)

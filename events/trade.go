@@ -36,7 +36,10 @@ func (t Trade) OccurredAt() time.Time { return t.Time }
 
 // Validate checks the rules in the type's doc; the error is a
 // *ValidationError.
-func (t Trade) Validate() error {
+func (t Trade) Validate() error { return t.validate() }
+
+// validate is Validate without copying the event (for the codec).
+func (t *Trade) validate() error {
 	c := checker{typ: TypeTrade}
 	c.segment("exchange", t.Exchange)
 	c.segment("symbol", t.Symbol)

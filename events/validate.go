@@ -12,6 +12,12 @@ import (
 // one malformed producer cannot push megabyte ids through the bus.
 const maxTextLen = 256
 
+// The Unix seconds of 0001-01-01T00:00:00Z and 10000-01-01T00:00:00Z.
+const (
+	minRFC3339Unix = -62135596800
+	endRFC3339Unix = 253402300800
+)
+
 // checker collects the first validation failure of one event. It lives on
 // the caller's stack, so validating a valid event does not allocate.
 type checker struct {
@@ -61,6 +67,9 @@ func (c *checker) text(field, v string, required bool) {
 		c.fail(field, v[:32]+"...", "longer than "+strconv.Itoa(maxTextLen)+" bytes")
 		return
 	}
+	if printableASCII(v) {
+		return // valid UTF-8, and printable (the rune loop below agrees)
+	}
 	if !utf8.ValidString(v) {
 		c.fail(field, v, "not valid UTF-8")
 		return
@@ -79,12 +88,25 @@ func (c *checker) id(field, v string, required bool) {
 	if c.err != nil {
 		return
 	}
+	if printableASCII(v) && strings.IndexByte(v, ' ') < 0 {
+		return // the only white space in printable ASCII is ' '
+	}
 	for _, r := range v {
 		if unicode.IsSpace(r) {
 			c.fail(field, v, "contains white space")
 			return
 		}
 	}
+}
+
+// printableASCII reports whether every byte of v is in ' '..'~'.
+func printableASCII(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if v[i] < 0x20 || v[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *checker) positive(field string, d Decimal) {
@@ -125,7 +147,9 @@ func (c *checker) time(field string, t time.Time, required bool) {
 		}
 		return
 	}
-	if y := t.UTC().Year(); y < 1 || y > 9999 {
+	// The UTC year is in 1..9999 exactly when the Unix second is in
+	// [0001-01-01T00:00:00Z, 10000-01-01T00:00:00Z): cheaper than Year.
+	if sec := t.Unix(); sec < minRFC3339Unix || sec >= endRFC3339Unix {
 		c.fail(field, t.String(), "year outside 1..9999")
 	}
 }

@@ -382,3 +382,25 @@ func TestRoutingAndPartitionKeys(t *testing.T) {
 		})
 	}
 }
+
+// TestTimeYearBounds: the Unix-second bounds of the year check are the
+// first and the last instant of years 1 and 9999.
+func TestTimeYearBounds(t *testing.T) {
+	for _, tc := range []struct {
+		tm time.Time
+		ok bool
+	}{
+		{time.Date(1, 1, 1, 0, 0, 0, 1, time.UTC), true}, // the zero time itself is "required"
+		{time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(-time.Nanosecond), false},
+		{time.Date(9999, 12, 31, 23, 59, 59, 999999999, time.UTC), true},
+		{time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC), false},
+		{time.Date(10000, 1, 1, 0, 30, 0, 0, time.FixedZone("", 3600)), true}, // 9999 in UTC
+		{time.Date(1, 1, 1, 0, 30, 0, 0, time.FixedZone("", 3600)), false},    // year 0 in UTC
+	} {
+		tr := validTrade()
+		tr.Time = tc.tm
+		if err := tr.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%v: Validate = %v, want ok %v", tc.tm, err, tc.ok)
+		}
+	}
+}
