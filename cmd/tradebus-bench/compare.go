@@ -29,8 +29,9 @@ const (
 )
 
 const (
-	batchSize = 256     // events per publish batch / messages in flight
-	seqHeader = "tbseq" // latency phase: the message's sequence number (raw and adapter rows)
+	publishChunk = 16 * batchSize // publish phase: messages per publishN call
+	batchSize    = 256            // events per publish batch / messages in flight
+	seqHeader    = "tbseq"        // latency phase: the message's sequence number (raw and adapter rows)
 )
 
 // row is one measured configuration on one broker, set up with broker
@@ -158,16 +159,19 @@ func (s *sink) hit(seq int) {
 
 // sample is one rep of one row.
 type sample struct {
-	pubRate, consRate     float64 // msgs/s
-	pubAllocs, consAllocs float64 // runtime.MemStats.Mallocs per message, process-wide
+	published             int           // messages of the publish phase (N, or fewer at MaxPublish)
+	pubRate, consRate     float64       // msgs/s
+	firstLag              time.Duration // consumer start to first message
+	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
 	p50, p99              time.Duration
 	consumed, latSeen     int // messages counted in the consume and latency phases
 }
 
 type phaseConfig struct {
-	N, LatN int
-	LatRate int // events/s in the latency phase
-	Timeout time.Duration
+	N, LatN    int
+	LatRate    int           // events/s in the latency phase
+	Timeout    time.Duration // per phase wait
+	MaxPublish time.Duration // stop the publish phase after the chunk that passes it (0: never)
 }
 
 func mallocs() uint64 {
@@ -208,29 +212,41 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 		}
 	}()
 
+	// Publish in chunks (whole batches) so that a slow row can stop at
+	// MaxPublish; the backlog is then what it published.
 	m0 := mallocs()
 	t0 := time.Now()
-	if err := r.publishN(ctx, cfg.N); err != nil {
-		return res, fmt.Errorf("publish: %w", err)
+	n := 0
+	for n < cfg.N {
+		k := min(publishChunk, cfg.N-n)
+		if err := r.publishN(ctx, k); err != nil {
+			return res, fmt.Errorf("publish: %w", err)
+		}
+		n += k
+		if cfg.MaxPublish > 0 && time.Since(t0) >= cfg.MaxPublish {
+			break
+		}
 	}
-	res.pubRate = rate(cfg.N, time.Since(t0))
-	res.pubAllocs = float64(mallocs()-m0) / float64(cfg.N)
+	res.published = n
+	res.pubRate = rate(n, time.Since(t0))
+	res.pubAllocs = float64(mallocs()-m0) / float64(n)
 
 	h := newHook()
-	s := newSink(cfg.N)
+	s := newSink(n)
 	h.cur.Store(s)
 	m0 = mallocs()
+	t1 := time.Now()
 	if err := r.start(ctx, h); err != nil {
 		return res, fmt.Errorf("consume: %w", err)
 	}
 	if err := wait(ctx, h, s, cfg.Timeout, "consume"); err != nil {
 		return res, err
 	}
-	res.consAllocs = float64(mallocs()-m0) / float64(cfg.N)
-	res.consumed = int(s.count.Load())
-	if d := time.Duration(s.last.Load() - s.first.Load()); cfg.N > 1 && d > 0 {
-		res.consRate = float64(cfg.N-1) / d.Seconds()
-	}
+	res.consAllocs = float64(mallocs()-m0) / float64(n)
+	// From starting the consumer (connect, subscribe, group join included)
+	// to the last message; firstLag shows how much of it was set-up.
+	res.consRate = rate(n, time.Unix(0, s.last.Load()).Sub(t1))
+	res.firstLag = time.Unix(0, s.first.Load()).Sub(t1)
 
 	if cfg.LatN > 0 {
 		ls := newLatencySink(cfg.LatN)

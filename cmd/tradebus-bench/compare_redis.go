@@ -166,16 +166,18 @@ func openAdapterRedis(ctx context.Context, e *env, ns string) (_ row, err error)
 	if r.c, err = newRedisClient(e.redisURL); err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.c.Close() })
+	// The adapter's publisher and subscriber each close the client they
+	// were given: whichever comes second finds it closed.
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.c.Close()) })
 	if r.pub, err = wredis.NewPublisher(wredis.PublisherConfig{Client: r.c}, watermill.NopLogger{}); err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.pub.Close() })
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.pub.Close()) })
 	// OldestId "0" (the default): the new group reads the backlog.
 	if r.sub, err = wredis.NewSubscriber(wredis.SubscriberConfig{Client: r.c, ConsumerGroup: "wg"}, watermill.NopLogger{}); err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.sub.Close() })
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.sub.Close()) })
 	return r, nil
 }
 
@@ -216,3 +218,10 @@ func (r *adapterRedisRow) start(ctx context.Context, h *hook) error {
 }
 
 func (r *adapterRedisRow) close(ctx context.Context) error { return r.cl.close(ctx) }
+
+func ignoreRedisClosed(err error) error {
+	if errors.Is(err, redis.ErrClosed) {
+		return nil
+	}
+	return err
+}

@@ -26,6 +26,7 @@ func main() {
 	suite := flag.String("suite", "compare", "what to measure: compare, e2e, codec, all, transports")
 	names := flag.String("transports", "mem,amqp,kafka,redis,nats", "compare: transports to measure")
 	latN := flag.Int("lat-n", 2000, "compare: events of the latency phase (paced)")
+	maxPub := flag.Duration("max-publish", 30*time.Second, "compare: end a row's publish phase after this long (it then consumes what it published); 0 = always n")
 	latRate := flag.Int("lat-rate", 1000, "compare: events/s of the latency phase")
 	amqpURL := flag.String("amqp", envOr("TRADEBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "compare: RabbitMQ URL (env TRADEBUS_TEST_AMQP_URL)")
 	redisURL := flag.String("redis", envOr("TRADEBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "compare: Redis URL (env TRADEBUS_TEST_REDIS_URL)")
@@ -58,7 +59,7 @@ func main() {
 	var err error
 	switch *suite {
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
 		err = compare(context.Background(), os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,
 			brokerURLs{amqp: *amqpURL, redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 	case "transports":
