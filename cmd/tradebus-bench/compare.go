@@ -164,7 +164,8 @@ type sample struct {
 	firstLag              time.Duration // consumer start to first message
 	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
 	p50, p99              time.Duration
-	consumed, latSeen     int // messages counted in the consume and latency phases
+	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
+	consumed, latSeen     int     // messages counted in the consume and latency phases
 }
 
 type phaseConfig struct {
@@ -264,6 +265,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 				return res, fmt.Errorf("latency publish: %w", err)
 			}
 		}
+		res.latRate = rate(cfg.LatN, time.Since(start))
 		if err := r.flush(ctx); err != nil {
 			return res, fmt.Errorf("latency flush: %w", err)
 		}

@@ -315,8 +315,8 @@ func transportRows(name string) []rowSpec {
 func reportCompare(w io.Writer, e *env, res []rowResult) {
 	fmt.Fprintf(w, "\n%s: publish up to %d msgs/rep (max %v), consume that backlog, latency %d msgs at %d/s, %d reps (medians)\n",
 		e.transport, e.cfg.N, e.cfg.MaxPublish, e.cfg.LatN, e.cfg.LatRate, len(res[0].samples))
-	fmt.Fprintf(w, "%-62s %7s %9s %9s %8s %8s %8s %7s %7s\n",
-		"row", "msgs", "pub/s", "cons/s", "1st msg", "p50", "p99", "alloc/p", "alloc/c")
+	fmt.Fprintf(w, "%-62s %7s %9s %9s %8s %6s %8s %8s %7s %7s\n",
+		"row", "msgs", "pub/s", "cons/s", "1st msg", "lat/s", "p50", "p99", "alloc/p", "alloc/c")
 	var raw, adapter *rowResult
 	for i := range res {
 		r := &res[i]
@@ -327,8 +327,8 @@ func reportCompare(w io.Writer, e *env, res []rowResult) {
 			adapter = r
 		}
 		m := medians(r.samples)
-		fmt.Fprintf(w, "%-62s %7d %9.0f %9.0f %8v %8v %8v %7.1f %7.1f\n", r.spec.name, m.published, m.pubRate, m.consRate,
-			m.firstLag.Round(time.Millisecond), m.p50.Round(10*time.Microsecond), m.p99.Round(10*time.Microsecond),
+		fmt.Fprintf(w, "%-62s %7d %9.0f %9.0f %8v %6.0f %8v %8v %7.1f %7.1f\n", r.spec.name, m.published, m.pubRate, m.consRate,
+			m.firstLag.Round(time.Millisecond), m.latRate, m.p50.Round(10*time.Microsecond), m.p99.Round(10*time.Microsecond),
 			m.pubAllocs, m.consAllocs)
 	}
 	for i := range res {
@@ -367,6 +367,7 @@ func medians(ss []sample) sample {
 	return sample{
 		published:  int(pick(func(s sample) float64 { return float64(s.published) })),
 		firstLag:   time.Duration(pick(func(s sample) float64 { return float64(s.firstLag) })),
+		latRate:    pick(func(s sample) float64 { return s.latRate }),
 		pubRate:    pick(func(s sample) float64 { return s.pubRate }),
 		consRate:   pick(func(s sample) float64 { return s.consRate }),
 		pubAllocs:  pick(func(s sample) float64 { return s.pubAllocs }),
