@@ -381,6 +381,8 @@ func medians(ss []sample) sample {
 func compare(ctx context.Context, w io.Writer, names []string, runs, keys int, cfg phaseConfig, urls brokerURLs) error {
 	fmt.Fprintf(w, "compare: one publishing goroutine, %d symbols, batches of %d; ratios typed/raw and typed/adapter (>1 = typed faster; for p99 >1 = typed slower)\n",
 		keys, batchSize)
+	fmt.Fprintln(w, "msgs: published (and consumed) per rep; cons/s: from starting the consumer (connect, group join: 1st msg) to the last message;")
+	fmt.Fprintln(w, "lat/s: publish rate achieved in the latency phase; alloc/p, alloc/c: runtime Mallocs per message in the publish/consume phase, whole process (kafka: includes the in-process kfake broker)")
 	for _, name := range names {
 		e, err := newEnv(name, cfg, urls, keys)
 		if err != nil {
