@@ -108,6 +108,7 @@ type sink struct {
 
 	// latency phase only
 	sent []time.Time // publish time by seq, written before the message is sent
+	warm int         // seqs below warm are counted but their latency is not (warm-up)
 	mu   sync.Mutex
 	seen []bool
 	uniq int
@@ -123,6 +124,9 @@ func newLatencySink(want int) *sink {
 	s := newSink(want)
 	s.sent = make([]time.Time, want)
 	s.seen = make([]bool, want)
+	// The first tenth warms up: the broker may still be settling the acks
+	// of the consume phase.
+	s.warm = want / 10
 	s.lats = make([]time.Duration, 0, want)
 	return s
 }
@@ -150,7 +154,9 @@ func (s *sink) hit(seq int) {
 		return
 	}
 	s.seen[seq] = true
-	s.lats = append(s.lats, now.Sub(s.sent[seq]))
+	if seq >= s.warm {
+		s.lats = append(s.lats, now.Sub(s.sent[seq]))
+	}
 	s.uniq++
 	if s.uniq == len(s.seen) {
 		close(s.done)
@@ -162,6 +168,7 @@ type sample struct {
 	published             int           // messages of the publish phase (N, or fewer at MaxPublish)
 	pubRate, consRate     float64       // msgs/s
 	firstLag              time.Duration // consumer start to first message
+	steadyRate            float64       // consume rate from the first message to the last
 	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
 	p50, p99              time.Duration
 	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
@@ -248,6 +255,12 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	// to the last message; firstLag shows how much of it was set-up.
 	res.consRate = rate(n, time.Unix(0, s.last.Load()).Sub(t1))
 	res.firstLag = time.Unix(0, s.first.Load()).Sub(t1)
+	// From the first message to the last: excludes set-up, but flatters a
+	// client that prefetched much of the backlog before handing out the
+	// first message (kgo fetches while the group is joining).
+	if d := time.Duration(s.last.Load() - s.first.Load()); n > 1 && d > 0 {
+		res.steadyRate = float64(n-1) / d.Seconds()
+	}
 
 	if cfg.LatN > 0 {
 		ls := newLatencySink(cfg.LatN)

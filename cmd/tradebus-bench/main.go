@@ -16,9 +16,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -60,8 +62,11 @@ func main() {
 	switch *suite {
 	case "compare":
 		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
-		err = compare(context.Background(), os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,
+		// Interrupted, the current row still deletes its broker objects.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = compare(ctx, os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,
 			brokerURLs{amqp: *amqpURL, redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
+		stop()
 	case "transports":
 		err = transports(context.Background(), os.Stdout, *runs, cfg, strings.Split(*urls, ","), *publishers)
 	default:
