@@ -293,7 +293,8 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 		res.p50 = lats[len(lats)/2]
 		res.p99 = lats[min(len(lats)-1, len(lats)*99/100)]
 	}
-	// Counted after the phases: duplicates beyond want show here.
+	// Counted again after the latency phase: duplicates of the backlog that
+	// arrived during the consume phase show here.
 	res.consumed = int(s.count.Load())
 	return res, h.error()
 }
