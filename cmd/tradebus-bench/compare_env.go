@@ -313,8 +313,8 @@ func transportRows(name string) []rowSpec {
 // reportCompare prints one transport's table: medians over the reps, and the
 // typed rows' ratios against the raw and adapter rows.
 func reportCompare(w io.Writer, e *env, res []rowResult) {
-	fmt.Fprintf(w, "\n%s: publish up to %d msgs/rep (max %v), consume that backlog, latency %d msgs at %d/s (first 10%% not counted), %d reps (medians)\n",
-		e.transport, e.cfg.N, e.cfg.MaxPublish, e.cfg.LatN, e.cfg.LatRate, len(res[0].samples))
+	fmt.Fprintf(w, "\n%s: Trade payload %d B; publish up to %d msgs/rep (max %v), consume that backlog, latency %d msgs at %d/s (first 10%% not counted), %d reps (medians)\n",
+		e.transport, len(e.fx.payloads[0]), e.cfg.N, e.cfg.MaxPublish, e.cfg.LatN, e.cfg.LatRate, len(res[0].samples))
 	fmt.Fprintf(w, "%-62s %6s %8s %8s %8s %9s %6s %8s %8s %7s %7s\n",
 		"row", "msgs", "pub/s", "cons/s", "1st msg", "cons1st/s", "lat/s", "p50", "p99", "alloc/p", "alloc/c")
 	var raw, adapter *rowResult
