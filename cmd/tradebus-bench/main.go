@@ -2,9 +2,41 @@
 // the same run and prints ratios (medians of several runs), because the
 // machines it runs on are shared and noisy.
 //
+//	go run ./cmd/tradebus-bench -transports mem,amqp,kafka,redis,nats -n 20000 -runs 3
+//	                                           # compare (default): per transport, raw client at its best vs
+//	                                           # Watermill adapter vs tradebus typed (publish, consume, p99, allocs)
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//
+// # The compare suite
+//
+// Per transport, rows measured in one run with interleaved reps (raw,
+// adapter, typed, typed+middleware, raw, …), medians printed with the typed
+// rows' ratios against the raw client at its best and the Watermill adapter:
+//
+//   - raw: franz-go async Produce + group consumer with commit marks;
+//     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-128
+//     consumer acking multiple=true; go-redis XADD pipelined 256 and
+//     XREADGROUP COUNT 256 + one XACK per batch; nats.go jetstream
+//     PublishAsync (256 pending) and Consume + Ack; on mem, Watermill's
+//     GoChannel (default config) with a router.
+//   - adapter: watermill-amqp v3, watermill-kafka v3 (sarama), watermill-redisstream,
+//     watermill-nats v2, publishing one message at a time from one goroutine and
+//     consuming through a router.
+//   - typed: publisher.Publish with batches of 256 events, subscriber.Handle on a
+//     router (decode, validate, no-op handler); and the same behind
+//     middleware.Default. More typed consume paths: typedConsumers.
+//
+// Every row sends the same Trade (16 symbols; raw rows send the bytes of
+// events.Marshal with the typed publisher's envelope as headers). A rep
+// publishes -n messages from one goroutine (publish rate; at most
+// -max-publish long), then consumes that backlog (consume rate), then
+// publishes -lat-n more one at a time at -lat-rate/s and records each
+// message's publish→handler latency (p50, p99). Allocations are
+// runtime.MemStats.Mallocs per message. Each row creates its broker objects
+// (exchange, queue, topic, group, stream, consumer) under a name unique to
+// the run and deletes them when it ends, also on error or interrupt.
 package main
 
 import (
@@ -13,14 +45,24 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/pprof"
 	"slices"
 	"strings"
+	"syscall"
 	"time"
 )
 
 func main() {
-	suite := flag.String("suite", "e2e", "what to measure: e2e, codec, all")
+	suite := flag.String("suite", "compare", "what to measure: compare, e2e, codec, all, transports")
+	names := flag.String("transports", "mem,amqp,kafka,redis,nats", "compare: transports to measure")
+	latN := flag.Int("lat-n", 2000, "compare: events of the latency phase (paced)")
+	maxPub := flag.Duration("max-publish", 30*time.Second, "compare: end a row's publish phase after this long (it then consumes what it published); 0 = always n")
+	latRate := flag.Int("lat-rate", 1000, "compare: events/s of the latency phase")
+	amqpURL := flag.String("amqp", envOr("TRADEBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "compare: RabbitMQ URL (env TRADEBUS_TEST_AMQP_URL)")
+	redisURL := flag.String("redis", envOr("TRADEBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "compare: Redis URL (env TRADEBUS_TEST_REDIS_URL)")
+	natsURL := flag.String("nats", envOr("TRADEBUS_TEST_NATS_URL", "nats://127.0.0.1:4222"), "compare: NATS URL (env TRADEBUS_TEST_NATS_URL)")
+	kafkaURL := flag.String("kafka", os.Getenv("TRADEBUS_TEST_KAFKA_URL"), "compare: kafka://host:port,… (env TRADEBUS_TEST_KAFKA_URL); empty starts an in-process kfake cluster")
 	n := flag.Int("n", 100_000, "events per run")
 	runs := flag.Int("runs", 5, "runs per measurement (the median is printed)")
 	keys := flag.Int("keys", 16, "partition keys (symbols)")
@@ -46,9 +88,17 @@ func main() {
 	}
 	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work, WorkN: *workN}
 	var err error
-	if *suite == "transports" {
+	switch *suite {
+	case "compare":
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
+		// Interrupted, the current row still deletes its broker objects.
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = compare(ctx, os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,
+			brokerURLs{amqp: *amqpURL, redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
+		stop()
+	case "transports":
 		err = transports(context.Background(), os.Stdout, *runs, cfg, strings.Split(*urls, ","), *publishers)
-	} else {
+	default:
 		err = run(context.Background(), os.Stdout, *suite, *runs, cfg, *only)
 	}
 	if err != nil {
@@ -85,6 +135,13 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+func envOr(name, def string) string {
+	if v := os.Getenv(name); v != "" {
+		return v
+	}
+	return def
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }

@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/publisher"
+)
+
+// The compare suite (issue 9): per transport, rows of the raw client at its
+// best, the Watermill adapter and the tradebus typed path, measured in one
+// run with interleaved reps.
+
+// Row kinds: ratios are typed/raw and typed/adapter.
+const (
+	kindRaw     = "raw"
+	kindAdapter = "adapter"
+	kindTyped   = "typed"
+)
+
+const (
+	publishChunk = 16 * batchSize // publish phase: messages per publishN call
+	batchSize    = 256            // events per publish batch / messages in flight
+	seqHeader    = "tbseq"        // latency phase: the message's sequence number (raw and adapter rows)
+)
+
+// row is one measured configuration on one broker, set up with broker
+// objects of its own (unique names) and removed by close.
+type row interface {
+	// publishN sends n messages from the calling goroutine as fast as the
+	// client allows and returns when the broker confirmed all of them.
+	publishN(ctx context.Context, n int) error
+	// publishSeq sends one message carrying seq (latency phase). It may
+	// return before the broker confirmed it; flush waits for that.
+	publishSeq(ctx context.Context, seq int) error
+	flush(ctx context.Context) error
+	// start starts consuming: h.hit for every message, h.fail on an error.
+	start(ctx context.Context, h *hook) error
+	// close stops the consumer, closes the clients and deletes every broker
+	// object the row created. It is called once, also after errors.
+	close(ctx context.Context) error
+}
+
+// rowSpec names a row and opens it; ns is a unique name for its broker
+// objects.
+type rowSpec struct {
+	name string
+	kind string
+	open func(ctx context.Context, e *env, ns string) (row, error)
+}
+
+// hook connects a consumer to the sink of the current phase.
+type hook struct {
+	cur    atomic.Pointer[sink]
+	errMu  sync.Mutex
+	err    error
+	failed chan struct{}
+}
+
+func newHook() *hook { return &hook{failed: make(chan struct{})} }
+
+// hit records one consumed message; seq is -1 when it carries none.
+func (h *hook) hit(seq int) {
+	if s := h.cur.Load(); s != nil {
+		s.hit(seq)
+	}
+}
+
+// wantSeq reports whether the current phase needs sequence numbers (so
+// throughput phases skip parsing them).
+func (h *hook) wantSeq() bool {
+	s := h.cur.Load()
+	return s != nil && s.sent != nil
+}
+
+func (h *hook) fail(err error) {
+	h.errMu.Lock()
+	defer h.errMu.Unlock()
+	if h.err == nil {
+		h.err = err
+		close(h.failed)
+	}
+}
+
+func (h *hook) error() error {
+	h.errMu.Lock()
+	defer h.errMu.Unlock()
+	return h.err
+}
+
+// sink counts the messages of one phase and closes done when all arrived.
+type sink struct {
+	want  int64
+	count atomic.Int64
+	first atomic.Int64 // UnixNano of the first message
+	last  atomic.Int64 // UnixNano of the want-th message
+	done  chan struct{}
+
+	// latency phase only
+	sent []time.Time // publish time by seq, written before the message is sent
+	warm int         // seqs below warm are counted but their latency is not (warm-up)
+	mu   sync.Mutex
+	seen []bool
+	uniq int
+	dups int
+	lats []time.Duration
+}
+
+func newSink(want int) *sink {
+	return &sink{want: int64(want), done: make(chan struct{})}
+}
+
+func newLatencySink(want int) *sink {
+	s := newSink(want)
+	s.sent = make([]time.Time, want)
+	s.seen = make([]bool, want)
+	// The first tenth warms up: the broker may still be settling the acks
+	// of the consume phase.
+	s.warm = want / 10
+	s.lats = make([]time.Duration, 0, want)
+	return s
+}
+
+func (s *sink) hit(seq int) {
+	now := time.Now()
+	n := s.count.Add(1)
+	if s.sent == nil {
+		if n == 1 {
+			s.first.Store(now.UnixNano())
+		}
+		if n == s.want {
+			s.last.Store(now.UnixNano())
+			close(s.done)
+		}
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if seq < 0 || seq >= len(s.seen) {
+		return
+	}
+	if s.seen[seq] {
+		s.dups++
+		return
+	}
+	s.seen[seq] = true
+	if seq >= s.warm {
+		s.lats = append(s.lats, now.Sub(s.sent[seq]))
+	}
+	s.uniq++
+	if s.uniq == len(s.seen) {
+		close(s.done)
+	}
+}
+
+// sample is one rep of one row.
+type sample struct {
+	published             int           // messages of the publish phase (N, or fewer at MaxPublish)
+	pubRate, consRate     float64       // msgs/s
+	firstLag              time.Duration // consumer start to first message
+	steadyRate            float64       // consume rate from the first message to the last
+	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
+	p50, p99              time.Duration
+	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
+	consumed, latSeen     int     // messages counted in the consume and latency phases
+}
+
+type phaseConfig struct {
+	N, LatN    int
+	LatRate    int           // events/s in the latency phase
+	Timeout    time.Duration // per phase wait
+	MaxPublish time.Duration // stop the publish phase after the chunk that passes it (0: never)
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
+}
+
+// wait waits for s to complete, the consumer to fail, ctx or the deadline.
+func wait(ctx context.Context, h *hook, s *sink, timeout time.Duration, what string) error {
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case <-s.done:
+		return nil
+	case <-h.failed:
+		return fmt.Errorf("%s: consumer: %w", what, h.error())
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return fmt.Errorf("%s: timed out after %v with %d of %d messages", what, timeout, s.count.Load(), s.want)
+	}
+}
+
+// measureRow runs one rep of spec: publish N (timed), consume the backlog
+// of N (timed from the first to the last message), then publish LatN at
+// LatRate/s one at a time and record the publish→handler latency.
+func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res sample, err error) {
+	r, err := spec.open(ctx, e, e.name())
+	if err != nil {
+		return res, err
+	}
+	defer func() {
+		cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if cerr := r.close(cctx); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("close: %w", cerr))
+		}
+	}()
+
+	// Publish in chunks (whole batches) so that a slow row can stop at
+	// MaxPublish; the backlog is then what it published.
+	m0 := mallocs()
+	t0 := time.Now()
+	n := 0
+	for n < cfg.N {
+		k := min(publishChunk, cfg.N-n)
+		if err := r.publishN(ctx, k); err != nil {
+			return res, fmt.Errorf("publish: %w", err)
+		}
+		n += k
+		if cfg.MaxPublish > 0 && time.Since(t0) >= cfg.MaxPublish {
+			break
+		}
+	}
+	res.published = n
+	res.pubRate = rate(n, time.Since(t0))
+	res.pubAllocs = float64(mallocs()-m0) / float64(n)
+
+	h := newHook()
+	s := newSink(n)
+	h.cur.Store(s)
+	m0 = mallocs()
+	t1 := time.Now()
+	if err := r.start(ctx, h); err != nil {
+		return res, fmt.Errorf("consume: %w", err)
+	}
+	if err := wait(ctx, h, s, cfg.Timeout, "consume"); err != nil {
+		return res, err
+	}
+	res.consAllocs = float64(mallocs()-m0) / float64(n)
+	// From starting the consumer (connect, subscribe, group join included)
+	// to the last message; firstLag shows how much of it was set-up.
+	res.consRate = rate(n, time.Unix(0, s.last.Load()).Sub(t1))
+	res.firstLag = time.Unix(0, s.first.Load()).Sub(t1)
+	// From the first message to the last: excludes set-up, but flatters a
+	// client that prefetched much of the backlog before handing out the
+	// first message (kgo fetches while the group is joining).
+	if d := time.Duration(s.last.Load() - s.first.Load()); n > 1 && d > 0 {
+		res.steadyRate = float64(n-1) / d.Seconds()
+	}
+
+	if cfg.LatN > 0 {
+		ls := newLatencySink(cfg.LatN)
+		h.cur.Store(ls)
+		interval := time.Second / time.Duration(max(cfg.LatRate, 1))
+		start := time.Now()
+		for i := range cfg.LatN {
+			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+				time.Sleep(d) // pacing, not synchronisation
+			}
+			ls.mu.Lock()
+			ls.sent[i] = time.Now()
+			ls.mu.Unlock()
+			if err := r.publishSeq(ctx, i); err != nil {
+				return res, fmt.Errorf("latency publish: %w", err)
+			}
+		}
+		res.latRate = rate(cfg.LatN, time.Since(start))
+		if err := r.flush(ctx); err != nil {
+			return res, fmt.Errorf("latency flush: %w", err)
+		}
+		if err := wait(ctx, h, ls, cfg.Timeout, "latency"); err != nil {
+			return res, err
+		}
+		ls.mu.Lock()
+		lats := slices.Clone(ls.lats)
+		res.latSeen = ls.uniq
+		ls.mu.Unlock()
+		slices.Sort(lats)
+		res.p50 = lats[len(lats)/2]
+		res.p99 = lats[min(len(lats)-1, len(lats)*99/100)]
+	}
+	// Counted again after the latency phase: duplicates of the backlog that
+	// arrived during the consume phase show here.
+	res.consumed = int(s.count.Load())
+	return res, h.error()
+}
+
+// fixture is the event every row sends: one Trade per symbol, its encoded
+// payload (events.Marshal, once) and the envelope metadata the typed
+// publisher would attach, used as headers by the raw and adapter rows.
+type fixture struct {
+	trades   []events.Trade
+	keys     []string // routing keys
+	symbols  []string // partition keys
+	payloads [][]byte
+	metadata []message.Metadata
+}
+
+func newFixture(keys int) (*fixture, error) {
+	trades := sampleTrades(keys)
+	pub, err := publisher.New(discard{})
+	if err != nil {
+		return nil, err
+	}
+	f := &fixture{trades: trades}
+	for i := range trades {
+		trades[i].Exchange = "bench"
+		payload, err := events.Marshal(trades[i])
+		if err != nil {
+			return nil, err
+		}
+		msg, err := pub.NewMessage(context.Background(), trades[i])
+		if err != nil {
+			return nil, err
+		}
+		f.keys = append(f.keys, trades[i].RoutingKey())
+		f.symbols = append(f.symbols, trades[i].PartitionKey())
+		f.payloads = append(f.payloads, payload)
+		f.metadata = append(f.metadata, msg.Metadata)
+	}
+	return f, nil
+}
+
+// pattern is the subscription pattern matching every fixture key.
+const pattern = "trade.bench.*"
+
+// seqTrade is the trade of message seq in the latency phase: TradeID
+// carries the sequence number (9 digits, like the fixture's id).
+func (f *fixture) seqTrade(seq int) events.Trade {
+	t := f.trades[seq%len(f.trades)]
+	t.TradeID = fmt.Sprintf("%09d", seq)
+	return t
+}
+
+func seqString(seq int) string { return fmt.Sprintf("%09d", seq) }
+
+// parseSeq returns the sequence number in s, or -1.
+func parseSeq(s string) int {
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		return -1
+	}
+	return n
+}
+
+// discard is a message.Publisher that drops everything (for building the
+// fixture's metadata with publisher.NewMessage).
+type discard struct{}
+
+func (discard) Publish(string, ...*message.Message) error { return nil }
+func (discard) Close() error                              { return nil }
+
+// preSubscribed hands a router a channel subscribed earlier, so a backlog
+// can be published to a non-persistent pub/sub before the router starts.
+// Close ends that subscription (the router waits for the channel to close).
+type preSubscribed struct {
+	ch     <-chan *message.Message
+	cancel context.CancelFunc
+}
+
+func (p preSubscribed) Subscribe(context.Context, string) (<-chan *message.Message, error) {
+	return p.ch, nil
+}
+func (p preSubscribed) Close() error { p.cancel(); return nil }
+
+// startRouter runs a router with the handlers add registers until the
+// returned stop is called.
+func startRouter(ctx context.Context, h *hook, add func(r *message.Router) error) (stop func() error, err error) {
+	r, err := newRouter()
+	if err != nil {
+		return nil, err
+	}
+	if err := add(r); err != nil {
+		return nil, err
+	}
+	errc := make(chan error, 1)
+	go func() {
+		err := r.Run(context.WithoutCancel(ctx))
+		if err != nil {
+			h.fail(err)
+		}
+		errc <- err
+	}()
+	select {
+	case <-r.Running():
+	case err := <-errc:
+		if err == nil {
+			err = errors.New("router stopped before running")
+		}
+		return nil, err
+	}
+	var once sync.Once
+	var cerr error
+	return func() error {
+		once.Do(func() {
+			cerr = errors.Join(r.Close(), <-errc)
+		})
+		return cerr
+	}, nil
+}
+
+// closer collects cleanup steps, run in reverse order, all of them even
+// when some fail.
+type closer struct{ fns []func(context.Context) error }
+
+func (c *closer) add(fn func(context.Context) error) { c.fns = append(c.fns, fn) }
+
+func (c *closer) close(ctx context.Context) error {
+	var errs []error
+	for i := len(c.fns) - 1; i >= 0; i-- {
+		if err := c.fns[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	c.fns = nil
+	return errors.Join(errs...)
+}

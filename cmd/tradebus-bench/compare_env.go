@@ -1,0 +1,402 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
+	"github.com/redis/go-redis/v9"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tradebus/tradebus/internal/brokerns"
+	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
+)
+
+// brokerURLs are where the brokers are; an empty kafka starts an
+// in-process kfake cluster.
+type brokerURLs struct {
+	amqp, redis, nats, kafka string
+}
+
+// env is one transport's measurement context: its broker address, the
+// fixture, the run's unique name prefix and the record of every broker
+// object created (for the clean-up check).
+type env struct {
+	transport    string
+	cfg          phaseConfig
+	fx           *fixture
+	runID        string // prefix of every broker object name of this run
+	seq          atomic.Int64
+	amqpURL      string
+	redisURL     string
+	natsURL      string
+	kafkaBrokers []string
+	cluster      *kafkatest.Cluster
+
+	mu        sync.Mutex
+	queues    []string // RabbitMQ
+	exchanges []string // RabbitMQ
+}
+
+func newEnv(name string, cfg phaseConfig, urls brokerURLs, keys int) (*env, error) {
+	fx, err := newFixture(keys)
+	if err != nil {
+		return nil, err
+	}
+	e := &env{transport: name, cfg: cfg, fx: fx, runID: brokerns.Unique(),
+		amqpURL: urls.amqp, redisURL: urls.redis, natsURL: urls.nats}
+	switch name {
+	case "mem", "amqp", "redis", "nats":
+	case "kafka":
+		if urls.kafka != "" {
+			e.kafkaBrokers = strings.Split(strings.TrimPrefix(urls.kafka, "kafka://"), ",")
+			break
+		}
+		cluster, err := kafkatest.Start(kafkatest.WithPartitions(16))
+		if err != nil {
+			return nil, err
+		}
+		e.cluster = cluster
+		e.kafkaBrokers = cluster.Brokers()
+	default:
+		return nil, fmt.Errorf("unknown transport %q (want mem, amqp, kafka, redis or nats)", name)
+	}
+	return e, nil
+}
+
+func (e *env) close() {
+	if e.cluster != nil {
+		e.cluster.Close()
+	}
+}
+
+// name returns a new unique name for one row's broker objects.
+func (e *env) name() string { return fmt.Sprintf("%sr%03d", e.runID, e.seq.Add(1)) }
+
+func (e *env) recordAMQP(queues, exchanges []string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.queues = append(e.queues, queues...)
+	e.exchanges = append(e.exchanges, exchanges...)
+}
+
+// removeNamespace deletes what a typed row created under ns: brokerns.Remove
+// (queues, exchange, streams, topics) plus the Kafka consumer groups.
+func (e *env) removeNamespace(ctx context.Context, base, ns string, subs []brokerns.Subscription) error {
+	if e.transport == "amqp" {
+		var qs []string
+		for _, s := range subs {
+			qs = append(qs, ns+"."+s.Group+"."+s.Pattern)
+		}
+		e.recordAMQP(qs, []string{ns})
+	}
+	err := brokerns.Remove(ctx, base, ns, subs)
+	if e.transport == "kafka" {
+		err = errors.Join(err, e.deleteKafka(ctx, ns))
+	}
+	return err
+}
+
+// deleteKafka deletes the topics and consumer groups whose name contains
+// token.
+func (e *env) deleteKafka(ctx context.Context, token string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafkaBrokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	topics, groups, err := kafkaNames(ctx, adm, token)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	if len(groups) > 0 {
+		res, err := adm.DeleteGroups(ctx, groups...)
+		errs = append(errs, err)
+		for _, r := range res {
+			errs = append(errs, r.Err)
+		}
+	}
+	if len(topics) > 0 {
+		res, err := adm.DeleteTopics(ctx, topics...)
+		errs = append(errs, err)
+		for _, r := range res {
+			errs = append(errs, r.Err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func kafkaNames(ctx context.Context, adm *kadm.Client, token string) (topics, groups []string, err error) {
+	td, err := adm.ListTopics(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, n := range td.Names() {
+		if strings.Contains(n, token) {
+			topics = append(topics, n)
+		}
+	}
+	gl, err := adm.ListGroups(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, g := range gl.Groups() {
+		if strings.Contains(g, token) {
+			groups = append(groups, g)
+		}
+	}
+	return topics, groups, nil
+}
+
+// leftovers lists the broker objects of this run that still exist: names
+// containing runID (Kafka topics and groups, Redis keys, JetStream streams
+// and consumers) and the recorded RabbitMQ queues and exchanges.
+func (e *env) leftovers(ctx context.Context) ([]string, error) {
+	var left []string
+	switch e.transport {
+	case "amqp":
+		conn, err := amqp091.Dial(e.amqpURL)
+		if err != nil {
+			return nil, err
+		}
+		defer conn.Close()
+		e.mu.Lock()
+		qs, xs := e.queues, e.exchanges
+		e.mu.Unlock()
+		// A passive declare of a missing object closes the channel: one
+		// channel per check.
+		check := func(what, name string, fn func(*amqp091.Channel) error) error {
+			ch, err := conn.Channel()
+			if err != nil {
+				return err
+			}
+			if err := fn(ch); err == nil {
+				left = append(left, what+" "+name)
+				_ = ch.Close()
+			} else if ae := (*amqp091.Error)(nil); !errors.As(err, &ae) || ae.Code != amqp091.NotFound {
+				return err
+			}
+			return nil
+		}
+		for _, q := range qs {
+			if err := check("queue", q, func(ch *amqp091.Channel) error {
+				_, err := ch.QueueDeclarePassive(q, true, false, false, false, nil)
+				return err
+			}); err != nil {
+				return nil, err
+			}
+		}
+		for _, x := range xs {
+			if err := check("exchange", x, func(ch *amqp091.Channel) error {
+				return ch.ExchangeDeclarePassive(x, "topic", true, false, false, false, nil)
+			}); err != nil {
+				return nil, err
+			}
+		}
+	case "kafka":
+		cl, err := kgo.NewClient(kgo.SeedBrokers(e.kafkaBrokers...))
+		if err != nil {
+			return nil, err
+		}
+		defer cl.Close()
+		topics, groups, err := kafkaNames(ctx, kadm.NewClient(cl), e.runID)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range topics {
+			left = append(left, "topic "+t)
+		}
+		for _, g := range groups {
+			left = append(left, "group "+g)
+		}
+	case "redis":
+		opt, err := redis.ParseURL(e.redisURL)
+		if err != nil {
+			return nil, err
+		}
+		c := redis.NewClient(opt)
+		defer c.Close()
+		iter := c.Scan(ctx, 0, "*"+e.runID+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			left = append(left, "key "+iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			return nil, err
+		}
+	case "nats":
+		nc, err := natsgo.Connect(e.natsURL)
+		if err != nil {
+			return nil, err
+		}
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return nil, err
+		}
+		names := js.StreamNames(ctx)
+		for n := range names.Name() {
+			if strings.Contains(n, e.runID) {
+				left = append(left, "stream "+n)
+			}
+		}
+		if err := names.Err(); err != nil {
+			return nil, err
+		}
+	}
+	return left, nil
+}
+
+// rowResult is every rep of one row.
+type rowResult struct {
+	spec    rowSpec
+	samples []sample
+}
+
+// compareTransport measures every row of one transport, reps interleaved
+// (raw, adapter, typed…, raw, adapter, typed…).
+func compareTransport(ctx context.Context, e *env, runs int) ([]rowResult, error) {
+	specs := transportRows(e.transport)
+	res := make([]rowResult, len(specs))
+	for i, s := range specs {
+		res[i].spec = s
+	}
+	for range runs {
+		for i, s := range specs {
+			smp, err := measureRow(ctx, e, s, e.cfg)
+			if err != nil {
+				return res, fmt.Errorf("%s: %s: %w", e.transport, s.name, err)
+			}
+			res[i].samples = append(res[i].samples, smp)
+		}
+	}
+	return res, nil
+}
+
+// transportRows are the rows measured on a transport.
+func transportRows(name string) []rowSpec {
+	var rows []rowSpec
+	switch name {
+	case "mem":
+		rows = append(rows, rowSpec{"Watermill GoChannel + router (default config)", kindRaw, openGoChannel})
+	case "amqp":
+		rows = append(rows,
+			rowSpec{"amqp091-go, confirms, 256 in flight; prefetch 128, multi-ack", kindRaw, openRawAMQP},
+			rowSpec{"watermill-amqp v3 (confirms, prefetch 128)", kindAdapter, openAdapterAMQP})
+	case "kafka":
+		rows = append(rows,
+			rowSpec{"franz-go kgo async Produce; group consumer, commit marks", kindRaw, openRawKafka},
+			rowSpec{"watermill-kafka v3 (sarama, sync producer)", kindAdapter, openAdapterKafka})
+	case "redis":
+		rows = append(rows,
+			rowSpec{"go-redis pipelined XADD x256; XREADGROUP 256 + XACK batch", kindRaw, openRawRedis},
+			rowSpec{"watermill-redisstream", kindAdapter, openAdapterRedis})
+	case "nats":
+		rows = append(rows,
+			rowSpec{"nats.go jetstream PublishAsync 256 in flight; Consume + Ack", kindRaw, openRawNATS},
+			rowSpec{"watermill-nats v2 (JetStream)", kindAdapter, openAdapterNATS})
+	}
+	return append(rows, typedRows()...)
+}
+
+// reportCompare prints one transport's table: medians over the reps, and the
+// typed rows' ratios against the raw and adapter rows.
+func reportCompare(w io.Writer, e *env, res []rowResult) {
+	fmt.Fprintf(w, "\n%s: Trade payload %d B; publish up to %d msgs/rep (max %v), consume that backlog, latency %d msgs at %d/s (first 10%% not counted), %d reps (medians)\n",
+		e.transport, len(e.fx.payloads[0]), e.cfg.N, e.cfg.MaxPublish, e.cfg.LatN, e.cfg.LatRate, len(res[0].samples))
+	fmt.Fprintf(w, "%-62s %6s %8s %8s %8s %9s %6s %8s %8s %7s %7s\n",
+		"row", "msgs", "pub/s", "cons/s", "1st msg", "cons1st/s", "lat/s", "p50", "p99", "alloc/p", "alloc/c")
+	var raw, adapter *rowResult
+	for i := range res {
+		r := &res[i]
+		switch r.spec.kind {
+		case kindRaw:
+			raw = r
+		case kindAdapter:
+			adapter = r
+		}
+		m := medians(r.samples)
+		fmt.Fprintf(w, "%-62s %6d %8.0f %8.0f %8v %9.0f %6.0f %8v %8v %7.1f %7.1f\n", r.spec.name, m.published, m.pubRate, m.consRate,
+			m.firstLag.Round(time.Millisecond), m.steadyRate, m.latRate, m.p50.Round(10*time.Microsecond), m.p99.Round(10*time.Microsecond),
+			m.pubAllocs, m.consAllocs)
+	}
+	for i := range res {
+		r := &res[i]
+		if r.spec.kind != kindTyped {
+			continue
+		}
+		m := medians(r.samples)
+		for _, b := range []*rowResult{raw, adapter} {
+			if b == nil {
+				continue
+			}
+			bm := medians(b.samples)
+			fmt.Fprintf(w, "  %s / %s: publish %s, consume %s (from 1st msg %s), p99 %s\n", shortName(r.spec), b.spec.kind,
+				ratio(m.pubRate, bm.pubRate), ratio(m.consRate, bm.consRate), ratio(m.steadyRate, bm.steadyRate),
+				ratio(float64(m.p99), float64(bm.p99)))
+		}
+	}
+}
+
+func shortName(s rowSpec) string {
+	if i := strings.Index(s.name, " ("); i > 0 {
+		return s.name[:i]
+	}
+	return s.name
+}
+
+// medians of each field over the reps.
+func medians(ss []sample) sample {
+	pick := func(f func(sample) float64) float64 {
+		xs := make([]float64, len(ss))
+		for i, s := range ss {
+			xs[i] = f(s)
+		}
+		return median(xs)
+	}
+	return sample{
+		published:  int(pick(func(s sample) float64 { return float64(s.published) })),
+		firstLag:   time.Duration(pick(func(s sample) float64 { return float64(s.firstLag) })),
+		latRate:    pick(func(s sample) float64 { return s.latRate }),
+		pubRate:    pick(func(s sample) float64 { return s.pubRate }),
+		consRate:   pick(func(s sample) float64 { return s.consRate }),
+		steadyRate: pick(func(s sample) float64 { return s.steadyRate }),
+		pubAllocs:  pick(func(s sample) float64 { return s.pubAllocs }),
+		consAllocs: pick(func(s sample) float64 { return s.consAllocs }),
+		p50:        time.Duration(pick(func(s sample) float64 { return float64(s.p50) })),
+		p99:        time.Duration(pick(func(s sample) float64 { return float64(s.p99) })),
+	}
+}
+
+// compare runs the compare suite on each transport in turn.
+func compare(ctx context.Context, w io.Writer, names []string, runs, keys int, cfg phaseConfig, urls brokerURLs) error {
+	fmt.Fprintf(w, "compare: one publishing goroutine, %d symbols, batches of %d; ratios typed/raw and typed/adapter (>1 = typed faster; for p99 >1 = typed slower)\n",
+		keys, batchSize)
+	fmt.Fprintln(w, "msgs: published (and consumed) per rep; cons/s: from starting the consumer (connect, group join: 1st msg) to the last message;")
+	fmt.Fprintln(w, "cons1st/s: from the first message to the last (no set-up, but flatters a client that prefetched the backlog while joining);")
+	fmt.Fprintln(w, "lat/s: publish rate achieved in the latency phase; alloc/p, alloc/c: runtime Mallocs per message in the publish/consume phase, whole process (kafka: includes the in-process kfake broker)")
+	for _, name := range names {
+		e, err := newEnv(name, cfg, urls, keys)
+		if err != nil {
+			return err
+		}
+		res, err := compareTransport(ctx, e, runs)
+		e.close()
+		if err != nil {
+			return err
+		}
+		reportCompare(w, e, res)
+	}
+	return nil
+}

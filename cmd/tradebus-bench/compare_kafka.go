@@ -1,0 +1,253 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+
+	"github.com/IBM/sarama"
+	"github.com/ThreeDotsLabs/watermill"
+	wkafka "github.com/ThreeDotsLabs/watermill-kafka/v3/pkg/kafka"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/tradebus/tradebus/events"
+)
+
+// kafkaPartitions matches the tradebus Kafka transport's default.
+const kafkaPartitions = 16
+
+// createKafkaTopic creates topic with kafkaPartitions partitions.
+func createKafkaTopic(ctx context.Context, brokers []string, topic string) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return err
+	}
+	defer cl.Close()
+	res, err := kadm.NewClient(cl).CreateTopic(ctx, kafkaPartitions, -1, nil, topic)
+	if err != nil {
+		return err
+	}
+	return res.Err
+}
+
+// rawKafkaRow is franz-go at its best from one goroutine: async Produce
+// with promises (default linger, acks=all, idempotent), and a group
+// consumer (PollFetches) committing marked records (AutoCommitMarks).
+type rawKafkaRow struct {
+	e       *env
+	topic   string
+	group   string
+	prod    *kgo.Client
+	headers [][]kgo.RecordHeader
+	perr    atomic.Pointer[error]
+	cl      closer
+}
+
+func openRawKafka(ctx context.Context, e *env, ns string) (_ row, err error) {
+	r := &rawKafkaRow{e: e, topic: ns + ".trade", group: ns + ".g"}
+	defer func() {
+		if err != nil {
+			_ = r.close(context.WithoutCancel(ctx))
+		}
+	}()
+	r.cl.add(func(ctx context.Context) error { return e.deleteKafka(ctx, ns) })
+	if err := createKafkaTopic(ctx, e.kafkaBrokers, r.topic); err != nil {
+		return nil, err
+	}
+	if r.prod, err = kgo.NewClient(kgo.SeedBrokers(e.kafkaBrokers...)); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { r.prod.Close(); return nil })
+	for _, md := range e.fx.metadata {
+		r.headers = append(r.headers, kafkaHeaders(md))
+	}
+	return r, nil
+}
+
+func kafkaHeaders(md message.Metadata) []kgo.RecordHeader {
+	hs := make([]kgo.RecordHeader, 0, len(md)+1)
+	for k, v := range md {
+		hs = append(hs, kgo.RecordHeader{Key: "ce_" + k, Value: []byte(v)})
+	}
+	return hs
+}
+
+func (r *rawKafkaRow) promise(_ *kgo.Record, err error) {
+	if err != nil {
+		r.perr.CompareAndSwap(nil, &err)
+	}
+}
+
+func (r *rawKafkaRow) produce(ctx context.Context, i int, hs []kgo.RecordHeader) {
+	k := i % len(r.e.fx.payloads)
+	r.prod.Produce(ctx, &kgo.Record{
+		Topic:   r.topic,
+		Key:     []byte(r.e.fx.symbols[k]),
+		Value:   r.e.fx.payloads[k],
+		Headers: hs,
+	}, r.promise)
+}
+
+func (r *rawKafkaRow) publishN(ctx context.Context, n int) error {
+	for i := range n {
+		r.produce(ctx, i, r.headers[i%len(r.headers)])
+	}
+	return r.flush(ctx)
+}
+
+func (r *rawKafkaRow) publishSeq(ctx context.Context, seq int) error {
+	src := r.headers[seq%len(r.headers)]
+	hs := append(append(make([]kgo.RecordHeader, 0, len(src)+1), src...), kgo.RecordHeader{Key: seqHeader, Value: []byte(seqString(seq))})
+	r.produce(ctx, seq, hs)
+	if p := r.perr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *rawKafkaRow) flush(ctx context.Context) error {
+	if err := r.prod.Flush(ctx); err != nil {
+		return err
+	}
+	if p := r.perr.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (r *rawKafkaRow) start(ctx context.Context, h *hook) error {
+	cons, err := kgo.NewClient(
+		kgo.SeedBrokers(r.e.kafkaBrokers...),
+		kgo.ConsumerGroup(r.group),
+		kgo.ConsumeTopics(r.topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.AutoCommitMarks(),
+	)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			fs := cons.PollFetches(pctx)
+			if fs.IsClientClosed() || pctx.Err() != nil {
+				return
+			}
+			fs.EachError(func(_ string, _ int32, err error) {
+				if !errors.Is(err, context.Canceled) {
+					h.fail(err)
+				}
+			})
+			fs.EachRecord(func(rec *kgo.Record) {
+				seq := -1
+				if h.wantSeq() {
+					for _, hd := range rec.Headers {
+						if hd.Key == seqHeader {
+							seq = parseSeq(string(hd.Value))
+						}
+					}
+				}
+				h.hit(seq)
+			})
+			cons.MarkCommitRecords(fs.Records()...)
+		}
+	}()
+	r.cl.add(func(context.Context) error {
+		cancel()
+		<-done
+		cons.Close() // commits the marked offsets, leaves the group
+		return nil
+	})
+	return nil
+}
+
+func (r *rawKafkaRow) close(ctx context.Context) error { return r.cl.close(ctx) }
+
+// adapterKafkaRow is watermill-kafka v3.0.6 (sarama v1.43.3): its
+// synchronous publisher (one round trip per message) keyed by symbol, and
+// its consumer-group subscriber from the oldest offset. Config.Version
+// stays at V2_3_0_0: newer versions never join a group on kfake with this
+// sarama.
+type adapterKafkaRow struct {
+	e     *env
+	topic string
+	pub   *wkafka.Publisher
+	sub   *wkafka.Subscriber
+	cl    closer
+}
+
+func openAdapterKafka(ctx context.Context, e *env, ns string) (_ row, err error) {
+	r := &adapterKafkaRow{e: e, topic: ns + ".wm"}
+	defer func() {
+		if err != nil {
+			_ = r.close(context.WithoutCancel(ctx))
+		}
+	}()
+	r.cl.add(func(ctx context.Context) error { return e.deleteKafka(ctx, ns) })
+	if err := createKafkaTopic(ctx, e.kafkaBrokers, r.topic); err != nil {
+		return nil, err
+	}
+	marshaler := wkafka.NewWithPartitioningMarshaler(func(_ string, m *message.Message) (string, error) {
+		return m.Metadata.Get(events.MetaPartitionKey), nil
+	})
+	pcfg := wkafka.DefaultSaramaSyncPublisherConfig()
+	pcfg.Version = sarama.V2_3_0_0
+	if r.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{
+		Brokers: e.kafkaBrokers, Marshaler: marshaler, OverwriteSaramaConfig: pcfg,
+	}, watermill.NopLogger{}); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { return r.pub.Close() })
+	scfg := wkafka.DefaultSaramaSubscriberConfig()
+	scfg.Version = sarama.V2_3_0_0
+	scfg.Consumer.Offsets.Initial = sarama.OffsetOldest
+	if r.sub, err = wkafka.NewSubscriber(wkafka.SubscriberConfig{
+		Brokers: e.kafkaBrokers, Unmarshaler: marshaler, OverwriteSaramaConfig: scfg, ConsumerGroup: ns + ".wg",
+	}, watermill.NopLogger{}); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { return r.sub.Close() })
+	return r, nil
+}
+
+func (r *adapterKafkaRow) msg(i int) *message.Message {
+	k := i % len(r.e.fx.payloads)
+	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
+	m.Metadata = copyMD(r.e.fx.metadata[k])
+	return m
+}
+
+func (r *adapterKafkaRow) publishN(_ context.Context, n int) error {
+	for i := range n {
+		if err := r.pub.Publish(r.topic, r.msg(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *adapterKafkaRow) publishSeq(_ context.Context, seq int) error {
+	m := r.msg(seq)
+	m.Metadata.Set(seqHeader, seqString(seq))
+	return r.pub.Publish(r.topic, m)
+}
+
+func (r *adapterKafkaRow) flush(context.Context) error { return nil }
+
+func (r *adapterKafkaRow) start(ctx context.Context, h *hook) error {
+	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
+		rt.AddConsumerHandler("bench", r.topic, r.sub, adapterHandler(h))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.cl.add(func(context.Context) error { return stop() })
+	return nil
+}
+
+func (r *adapterKafkaRow) close(ctx context.Context) error { return r.cl.close(ctx) }

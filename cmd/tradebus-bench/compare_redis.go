@@ -1,0 +1,227 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill"
+	wredis "github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
+	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/tradebus/tradebus/internal/brokerns"
+)
+
+func newRedisClient(rawURL string) (*redis.Client, error) {
+	opt, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return redis.NewClient(opt), nil
+}
+
+// removeRedis deletes the keys under ns (streams, with their groups).
+func removeRedis(ctx context.Context, e *env, ns string) error {
+	return brokerns.Remove(ctx, e.redisURL, ns, nil)
+}
+
+// rawRedisRow is go-redis at its best from one goroutine: XADD pipelined
+// 256 per round trip, and a consumer reading XREADGROUP COUNT 256 and
+// acknowledging each batch with one XACK. Entries carry the same fields as
+// the tradebus transport's (uuid, routingkey, payload, meta:*).
+type rawRedisRow struct {
+	e      *env
+	c      *redis.Client
+	stream string
+	group  string
+	values [][]any
+	cl     closer
+}
+
+func openRawRedis(ctx context.Context, e *env, ns string) (_ row, err error) {
+	r := &rawRedisRow{e: e, stream: ns + ":trade", group: "g"}
+	defer func() {
+		if err != nil {
+			_ = r.close(context.WithoutCancel(ctx))
+		}
+	}()
+	r.cl.add(func(ctx context.Context) error { return removeRedis(ctx, e, ns) })
+	if r.c, err = newRedisClient(e.redisURL); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { return r.c.Close() })
+	if err := r.c.XGroupCreateMkStream(ctx, r.stream, r.group, "0").Err(); err != nil {
+		return nil, err
+	}
+	for k, md := range e.fx.metadata {
+		vals := []any{"uuid", md["id"], "routingkey", e.fx.keys[k], "payload", e.fx.payloads[k]}
+		for mk, mv := range md {
+			vals = append(vals, "meta:"+mk, mv)
+		}
+		r.values = append(r.values, vals)
+	}
+	return r, nil
+}
+
+func (r *rawRedisRow) publishN(ctx context.Context, n int) error {
+	for sent := 0; sent < n; {
+		k := min(batchSize, n-sent)
+		pipe := r.c.Pipeline()
+		for i := range k {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: r.stream, Values: r.values[(sent+i)%len(r.values)]})
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return err
+		}
+		sent += k
+	}
+	return nil
+}
+
+func (r *rawRedisRow) publishSeq(ctx context.Context, seq int) error {
+	src := r.values[seq%len(r.values)]
+	vals := append(append(make([]any, 0, len(src)+2), src...), seqHeader, seqString(seq))
+	return r.c.XAdd(ctx, &redis.XAddArgs{Stream: r.stream, Values: vals}).Err()
+}
+
+func (r *rawRedisRow) flush(context.Context) error { return nil }
+
+func (r *rawRedisRow) start(ctx context.Context, h *hook) error {
+	c, err := newRedisClient(r.e.redisURL)
+	if err != nil {
+		return err
+	}
+	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		ids := make([]string, 0, batchSize)
+		for pctx.Err() == nil {
+			res, err := c.XReadGroup(pctx, &redis.XReadGroupArgs{
+				Group: r.group, Consumer: "c1", Streams: []string{r.stream, ">"},
+				Count: batchSize, Block: 100 * time.Millisecond,
+			}).Result()
+			if errors.Is(err, redis.Nil) {
+				continue
+			}
+			if err != nil {
+				if pctx.Err() == nil {
+					h.fail(err)
+				}
+				return
+			}
+			ids = ids[:0]
+			for _, s := range res {
+				for _, m := range s.Messages {
+					seq := -1
+					if h.wantSeq() {
+						if v, ok := m.Values[seqHeader].(string); ok {
+							seq = parseSeq(v)
+						}
+					}
+					h.hit(seq)
+					ids = append(ids, m.ID)
+				}
+			}
+			if len(ids) > 0 {
+				if err := c.XAck(pctx, r.stream, r.group, ids...).Err(); err != nil {
+					if pctx.Err() == nil {
+						h.fail(err)
+					}
+					return
+				}
+			}
+		}
+	}()
+	r.cl.add(func(context.Context) error {
+		cancel()
+		<-done
+		return c.Close()
+	})
+	return nil
+}
+
+func (r *rawRedisRow) close(ctx context.Context) error { return r.cl.close(ctx) }
+
+// adapterRedisRow is watermill-redisstream: its publisher (one XADD per
+// message) and its consumer-group subscriber under a router.
+type adapterRedisRow struct {
+	e      *env
+	c      *redis.Client
+	stream string
+	pub    *wredis.Publisher
+	sub    *wredis.Subscriber
+	cl     closer
+}
+
+func openAdapterRedis(ctx context.Context, e *env, ns string) (_ row, err error) {
+	r := &adapterRedisRow{e: e, stream: ns + ":wm"}
+	defer func() {
+		if err != nil {
+			_ = r.close(context.WithoutCancel(ctx))
+		}
+	}()
+	r.cl.add(func(ctx context.Context) error { return removeRedis(ctx, e, ns) })
+	if r.c, err = newRedisClient(e.redisURL); err != nil {
+		return nil, err
+	}
+	// The adapter's publisher and subscriber each close the client they
+	// were given: whichever comes second finds it closed.
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.c.Close()) })
+	if r.pub, err = wredis.NewPublisher(wredis.PublisherConfig{Client: r.c}, watermill.NopLogger{}); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.pub.Close()) })
+	// OldestId "0" (the default): the new group reads the backlog.
+	if r.sub, err = wredis.NewSubscriber(wredis.SubscriberConfig{Client: r.c, ConsumerGroup: "wg"}, watermill.NopLogger{}); err != nil {
+		return nil, err
+	}
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.sub.Close()) })
+	return r, nil
+}
+
+func (r *adapterRedisRow) msg(i int) *message.Message {
+	k := i % len(r.e.fx.payloads)
+	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
+	m.Metadata = copyMD(r.e.fx.metadata[k])
+	return m
+}
+
+func (r *adapterRedisRow) publishN(_ context.Context, n int) error {
+	for i := range n {
+		if err := r.pub.Publish(r.stream, r.msg(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *adapterRedisRow) publishSeq(_ context.Context, seq int) error {
+	m := r.msg(seq)
+	m.Metadata.Set(seqHeader, seqString(seq))
+	return r.pub.Publish(r.stream, m)
+}
+
+func (r *adapterRedisRow) flush(context.Context) error { return nil }
+
+func (r *adapterRedisRow) start(ctx context.Context, h *hook) error {
+	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
+		rt.AddConsumerHandler("bench", r.stream, r.sub, adapterHandler(h))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.cl.add(func(context.Context) error { return stop() })
+	return nil
+}
+
+func (r *adapterRedisRow) close(ctx context.Context) error { return r.cl.close(ctx) }
+
+func ignoreRedisClosed(err error) error {
+	if errors.Is(err, redis.ErrClosed) {
+		return nil
+	}
+	return err
+}

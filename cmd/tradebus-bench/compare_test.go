@@ -1,0 +1,105 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m,
+		// A Watermill router's subscriber fan-out goroutines end just after
+		// Close returns (as in transport/nats and transport/redisstream).
+		goleak.IgnoreAnyFunction("github.com/ThreeDotsLabs/watermill/internal/subscriber.(*multiplier).Subscribe.func2"),
+		goleak.IgnoreAnyFunction("github.com/ThreeDotsLabs/watermill/internal/subscriber.(*multiplier).Subscribe.func3"),
+		// sarama (watermill-kafka) registers go-metrics meters, whose
+		// process-wide arbiter goroutine never stops.
+		goleak.IgnoreTopFunction("github.com/rcrowley/go-metrics.(*meterArbiter).tick"),
+	)
+}
+
+// TestCompare runs every row of the compare suite with a tiny N on mem, on
+// an in-process Kafka (kfake) and on each broker whose TRADEBUS_TEST_*_URL
+// is set: nothing may be lost or duplicated, and no broker object of the
+// run may be left behind.
+func TestCompare(t *testing.T) {
+	cfg := phaseConfig{N: 200, LatN: 50, LatRate: 1000, Timeout: 2 * time.Minute}
+	urls := brokerURLs{
+		amqp:  os.Getenv("TRADEBUS_TEST_AMQP_URL"),
+		redis: os.Getenv("TRADEBUS_TEST_REDIS_URL"),
+		nats:  os.Getenv("TRADEBUS_TEST_NATS_URL"),
+		kafka: os.Getenv("TRADEBUS_TEST_KAFKA_URL"), // empty: kfake
+	}
+	for _, tc := range []struct{ name, env, url string }{
+		{"mem", "", "-"},
+		{"kafka", "", "-"},
+		{"amqp", "TRADEBUS_TEST_AMQP_URL", urls.amqp},
+		{"redis", "TRADEBUS_TEST_REDIS_URL", urls.redis},
+		{"nats", "TRADEBUS_TEST_NATS_URL", urls.nats},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.url == "" {
+				t.Skipf("set %s to run", tc.env)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			e, err := newEnv(tc.name, cfg, urls, 16)
+			require.NoError(t, err)
+			defer e.close()
+
+			res, err := compareTransport(ctx, e, 1)
+			require.NoError(t, err)
+			kinds := map[string]int{}
+			for _, r := range res {
+				kinds[r.spec.kind]++
+				require.Len(t, r.samples, 1, r.spec.name)
+				s := r.samples[0]
+				require.Equal(t, cfg.N, s.published, "%s: published", r.spec.name)
+				require.Equal(t, cfg.N, s.consumed, "%s: consumed (lost or duplicated)", r.spec.name)
+				require.Equal(t, cfg.LatN, s.latSeen, "%s: latency phase", r.spec.name)
+				require.Positive(t, s.pubRate, r.spec.name)
+				require.Positive(t, s.consRate, r.spec.name)
+				require.Positive(t, s.p99, r.spec.name)
+			}
+			require.Equal(t, 1, kinds[kindRaw], "one raw row")
+			require.Equal(t, len(typedConsumers), kinds[kindTyped], "a typed row per typed consumer")
+			if tc.name != "mem" {
+				require.Equal(t, 1, kinds[kindAdapter], "one adapter row")
+			}
+
+			left, err := e.leftovers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, left, "broker objects left behind")
+
+			var out bytes.Buffer
+			reportCompare(&out, e, res)
+			require.Contains(t, out.String(), "tradebus typed")
+			t.Log(out.String())
+		})
+	}
+}
+
+func TestLeftoversSeesObjects(t *testing.T) {
+	if os.Getenv("TRADEBUS_TEST_REDIS_URL") == "" {
+		t.Skip("set TRADEBUS_TEST_REDIS_URL to run")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	e, err := newEnv("redis", phaseConfig{N: 10}, brokerURLs{redis: os.Getenv("TRADEBUS_TEST_REDIS_URL")}, 16)
+	require.NoError(t, err)
+	defer e.close()
+	r, err := openRawRedis(ctx, e, e.name())
+	require.NoError(t, err)
+	left, err := e.leftovers(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, left, "the check must see a stream the run created")
+	require.NoError(t, r.close(ctx))
+	left, err = e.leftovers(ctx)
+	require.NoError(t, err)
+	require.Empty(t, left)
+}
