@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 
@@ -28,6 +29,56 @@ type typedConsumer struct {
 var typedConsumers = []typedConsumer{
 	{"tradebus typed (subscriber.Handle, router)", consumeHandle(false)},
 	{"tradebus typed + middleware.Default", consumeHandle(true)},
+	{"tradebus typed fast path (subscriber.Group)", consumeGroup(false)},
+	{"tradebus typed fast path + middleware.Default", consumeGroup(true)},
+}
+
+// consumeGroup runs fn on the transport's fast path (subscriber.Group: no
+// router, no goroutine per message), optionally behind middleware.Default.
+func consumeGroup(withDefault bool) func(ctx context.Context, tr transport.Transport, sub message.Subscriber,
+	group string, h *hook, fn subscriber.Func[events.Trade]) (func() error, error) {
+	return func(ctx context.Context, tr transport.Transport, sub message.Subscriber,
+		group string, h *hook, fn subscriber.Func[events.Trade]) (func() error, error) {
+		var mws []message.HandlerMiddleware
+		if withDefault {
+			stack, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(group))
+			if err != nil {
+				return nil, err
+			}
+			mws = stack.Middlewares()
+		}
+		g, err := subscriber.NewGroup(sub, mws...)
+		if err != nil {
+			return nil, err
+		}
+		if err := subscriber.On(g, pattern, fn); err != nil {
+			return nil, err
+		}
+		runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+		errc := make(chan error, 1)
+		go func() {
+			err := g.Run(runCtx)
+			if err != nil {
+				h.fail(err)
+			}
+			errc <- err
+		}()
+		select {
+		case <-g.Running():
+		case err := <-errc:
+			cancel()
+			return nil, err
+		}
+		var once sync.Once
+		var rerr error
+		return func() error {
+			once.Do(func() {
+				cancel()
+				rerr = <-errc
+			})
+			return rerr
+		}, nil
+	}
 }
 
 // consumeHandle registers fn with subscriber.Handle on a Watermill router,

@@ -48,7 +48,7 @@ const (
 	DefaultPrefix = "tradebus:"
 	MaxPrefixLen  = 256
 
-	DefaultMaxLen int64 = 1_000_000
+	DefaultMaxLen int64 = 0 // no trimming: nothing is lost by default
 	MaxMaxLen     int64 = 1 << 40
 
 	DefaultClaimIdle = 30 * time.Second
@@ -138,7 +138,9 @@ func WithStart(s Start) Option {
 // group that lags more than n events behind as well as for a pending entry
 // of a dead consumer that has not been claimed yet. 0 disables trimming
 // (the stream grows until Redis runs out of memory, because acked entries
-// are not deleted). 0 to MaxMaxLen. Default: 1,000,000 (DefaultMaxLen).
+// are not deleted; trim on your own schedule, or set n with room for the
+// slowest group). 0 to MaxMaxLen. Default: 0 (DefaultMaxLen), the safe
+// promise: no entry is ever trimmed by tradebus.
 // URL: maxlen=N.
 func WithMaxLen(n int64) Option {
 	return func(c *config) error {

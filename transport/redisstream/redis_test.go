@@ -572,3 +572,55 @@ func TestReconnect(t *testing.T) {
 		m.Ack()
 	}
 }
+
+// xaddRecorder records the arguments of every XADD the client sends.
+type xaddRecorder struct {
+	mu   sync.Mutex
+	args [][]any
+}
+
+func (r *xaddRecorder) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (r *xaddRecorder) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		r.record(cmd)
+		return next(ctx, cmd)
+	}
+}
+func (r *xaddRecorder) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		for _, cmd := range cmds {
+			r.record(cmd)
+		}
+		return next(ctx, cmds)
+	}
+}
+func (r *xaddRecorder) record(cmd redis.Cmder) {
+	if strings.EqualFold(cmd.Name(), "xadd") {
+		r.mu.Lock()
+		r.args = append(r.args, cmd.Args())
+		r.mu.Unlock()
+	}
+}
+
+// TestDefaultNeverTrims: by default the driver sends XADD without MAXLEN,
+// so no entry is ever trimmed by tradebus (a lagging group loses nothing).
+func TestDefaultNeverTrims(t *testing.T) {
+	c := newClient(t)
+	rec := &xaddRecorder{}
+	c.AddHook(rec)
+	prefix := uniquePrefix(t, c)
+	tr := newTransport(t, c, redisstream.WithPrefix(prefix))
+	brokertest.Publish(t, tr, "book.binance.BTCUSDT", "a", "b", "c")
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	if len(rec.args) != 3 {
+		t.Fatalf("%d XADDs recorded, want 3", len(rec.args))
+	}
+	for _, a := range rec.args {
+		for _, v := range a {
+			if s, ok := v.(string); ok && strings.EqualFold(s, "maxlen") {
+				t.Fatalf("XADD with MAXLEN by default: %v", a)
+			}
+		}
+	}
+}
