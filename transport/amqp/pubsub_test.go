@@ -25,7 +25,11 @@ func TestPubSub(t *testing.T) {
 	e := newEnv(t)
 	newPubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		// Short drain: the suite closes subscribers with unacked messages.
-		tr := e.transport(t, transport.WithCloseTimeout(2*time.Second))
+		// Short redelivery backoff: TestContinueAfterErrors nacks messages
+		// hundreds of times in a row (the default 10ms doubling to 1s makes
+		// that take minutes).
+		tr := e.transport(t, transport.WithCloseTimeout(2*time.Second),
+			transport.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond))
 		sub, err := tr.Subscriber(group)
 		if err != nil {
 			t.Fatal(err)
