@@ -33,7 +33,7 @@ func TestCompare(t *testing.T) {
 		amqp:  os.Getenv("TRADEBUS_TEST_AMQP_URL"),
 		redis: os.Getenv("TRADEBUS_TEST_REDIS_URL"),
 		nats:  os.Getenv("TRADEBUS_TEST_NATS_URL"),
-		kafka: os.Getenv("TRADEBUS_TEST_KAFKA_URL"), // empty: kfake
+		kafka: kafkaEnvURL(), // empty: kfake
 	}
 	for _, tc := range []struct{ name, env, url string }{
 		{"mem", "", "-"},

@@ -62,7 +62,7 @@ func main() {
 	amqpURL := flag.String("amqp", envOr("TRADEBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "compare: RabbitMQ URL (env TRADEBUS_TEST_AMQP_URL)")
 	redisURL := flag.String("redis", envOr("TRADEBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "compare: Redis URL (env TRADEBUS_TEST_REDIS_URL)")
 	natsURL := flag.String("nats", envOr("TRADEBUS_TEST_NATS_URL", "nats://127.0.0.1:4222"), "compare: NATS URL (env TRADEBUS_TEST_NATS_URL)")
-	kafkaURL := flag.String("kafka", os.Getenv("TRADEBUS_TEST_KAFKA_URL"), "compare: kafka://host:port,… (env TRADEBUS_TEST_KAFKA_URL); empty starts an in-process kfake cluster")
+	kafkaURL := flag.String("kafka", kafkaEnvURL(), "compare: kafka://host:port,… (env TRADEBUS_TEST_KAFKA_BROKERS, host:port,…); empty starts an in-process kfake cluster")
 	n := flag.Int("n", 100_000, "events per run")
 	runs := flag.Int("runs", 5, "runs per measurement (the median is printed)")
 	keys := flag.Int("keys", 16, "partition keys (symbols)")
@@ -145,3 +145,12 @@ func envOr(name, def string) string {
 }
 
 func rate(n int, d time.Duration) float64 { return float64(n) / d.Seconds() }
+
+// kafkaEnvURL is the kafka:// URL of TRADEBUS_TEST_KAFKA_BROKERS (a
+// comma-separated host:port list, as the tests read it), or "".
+func kafkaEnvURL() string {
+	if b := os.Getenv("TRADEBUS_TEST_KAFKA_BROKERS"); b != "" {
+		return "kafka://" + b
+	}
+	return ""
+}
