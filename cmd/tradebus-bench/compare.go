@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
@@ -429,3 +430,52 @@ func (c *closer) close(ctx context.Context) error {
 	c.fns = nil
 	return errors.Join(errs...)
 }
+
+// adapterRow is the row of a Watermill adapter (Kafka, NATS, Redis): the
+// adapter's own publisher and subscriber on one topic, the same code for
+// every broker.
+type adapterRow struct {
+	e     *env
+	topic string
+	pub   message.Publisher
+	sub   message.Subscriber
+	cl    closer
+}
+
+func (r *adapterRow) msg(i int) *message.Message {
+	k := i % len(r.e.fx.payloads)
+	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
+	m.Metadata = copyMD(r.e.fx.metadata[k])
+	return m
+}
+
+func (r *adapterRow) publishN(_ context.Context, n int) error {
+	for i := range n {
+		if err := r.pub.Publish(r.topic, r.msg(i)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (r *adapterRow) publishSeq(_ context.Context, seq int) error {
+	m := r.msg(seq)
+	m.Metadata.Set(seqHeader, seqString(seq))
+	return r.pub.Publish(r.topic, m)
+}
+
+func (r *adapterRow) flush(context.Context) error { return nil }
+
+func (r *adapterRow) start(ctx context.Context, h *hook) error {
+	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
+		rt.AddConsumerHandler("bench", r.topic, r.sub, adapterHandler(h))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	r.cl.add(func(context.Context) error { return stop() })
+	return nil
+}
+
+func (r *adapterRow) close(ctx context.Context) error { return r.cl.close(ctx) }

@@ -167,21 +167,13 @@ func (r *rawKafkaRow) start(ctx context.Context, h *hook) error {
 
 func (r *rawKafkaRow) close(ctx context.Context) error { return r.cl.close(ctx) }
 
-// adapterKafkaRow is watermill-kafka v3.0.6 (sarama v1.43.3): its
+// openAdapterKafka opens watermill-kafka v3.0.6 (sarama v1.43.3): its
 // synchronous publisher (one round trip per message) keyed by symbol, and
 // its consumer-group subscriber from the oldest offset. Config.Version
 // stays at V2_3_0_0: newer versions never join a group on kfake with this
 // sarama.
-type adapterKafkaRow struct {
-	e     *env
-	topic string
-	pub   *wkafka.Publisher
-	sub   *wkafka.Subscriber
-	cl    closer
-}
-
 func openAdapterKafka(ctx context.Context, e *env, ns string) (_ row, err error) {
-	r := &adapterKafkaRow{e: e, topic: ns + ".wm"}
+	r := &adapterRow{e: e, topic: ns + ".wm"}
 	defer func() {
 		if err != nil {
 			_ = r.close(context.WithoutCancel(ctx))
@@ -196,58 +188,24 @@ func openAdapterKafka(ctx context.Context, e *env, ns string) (_ row, err error)
 	})
 	pcfg := wkafka.DefaultSaramaSyncPublisherConfig()
 	pcfg.Version = sarama.V2_3_0_0
-	if r.pub, err = wkafka.NewPublisher(wkafka.PublisherConfig{
+	pub, err := wkafka.NewPublisher(wkafka.PublisherConfig{
 		Brokers: e.kafkaBrokers, Marshaler: marshaler, OverwriteSaramaConfig: pcfg,
-	}, watermill.NopLogger{}); err != nil {
+	}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.pub.Close() })
+	r.pub = pub
+	r.cl.add(func(context.Context) error { return pub.Close() })
 	scfg := wkafka.DefaultSaramaSubscriberConfig()
 	scfg.Version = sarama.V2_3_0_0
 	scfg.Consumer.Offsets.Initial = sarama.OffsetOldest
-	if r.sub, err = wkafka.NewSubscriber(wkafka.SubscriberConfig{
+	sub, err := wkafka.NewSubscriber(wkafka.SubscriberConfig{
 		Brokers: e.kafkaBrokers, Unmarshaler: marshaler, OverwriteSaramaConfig: scfg, ConsumerGroup: ns + ".wg",
-	}, watermill.NopLogger{}); err != nil {
+	}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.sub.Close() })
+	r.sub = sub
+	r.cl.add(func(context.Context) error { return sub.Close() })
 	return r, nil
 }
-
-func (r *adapterKafkaRow) msg(i int) *message.Message {
-	k := i % len(r.e.fx.payloads)
-	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
-	m.Metadata = copyMD(r.e.fx.metadata[k])
-	return m
-}
-
-func (r *adapterKafkaRow) publishN(_ context.Context, n int) error {
-	for i := range n {
-		if err := r.pub.Publish(r.topic, r.msg(i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *adapterKafkaRow) publishSeq(_ context.Context, seq int) error {
-	m := r.msg(seq)
-	m.Metadata.Set(seqHeader, seqString(seq))
-	return r.pub.Publish(r.topic, m)
-}
-
-func (r *adapterKafkaRow) flush(context.Context) error { return nil }
-
-func (r *adapterKafkaRow) start(ctx context.Context, h *hook) error {
-	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
-		rt.AddConsumerHandler("bench", r.topic, r.sub, adapterHandler(h))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	r.cl.add(func(context.Context) error { return stop() })
-	return nil
-}
-
-func (r *adapterKafkaRow) close(ctx context.Context) error { return r.cl.close(ctx) }

@@ -9,7 +9,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wnats "github.com/ThreeDotsLabs/watermill-nats/v2/pkg/nats"
-	"github.com/ThreeDotsLabs/watermill/message"
 	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -155,20 +154,12 @@ func (r *rawNATSRow) start(ctx context.Context, h *hook) error {
 
 func (r *rawNATSRow) close(ctx context.Context) error { return r.cl.close(ctx) }
 
-// adapterNATSRow is watermill-nats v2 (package nats, JetStream enabled,
+// openAdapterNATS opens watermill-nats v2 (package nats, JetStream enabled,
 // auto-provisioned stream named after the topic, a durable consumer, the
 // NATS marshaler carrying metadata as headers): its publisher waits for
 // each publish ack; its subscriber acks each message.
-type adapterNATSRow struct {
-	e     *env
-	topic string
-	pub   *wnats.Publisher
-	sub   *wnats.Subscriber
-	cl    closer
-}
-
 func openAdapterNATS(ctx context.Context, e *env, ns string) (_ row, err error) {
-	r := &adapterNATSRow{e: e, topic: ns + "_wm"}
+	r := &adapterRow{e: e, topic: ns + "_wm"}
 	defer func() {
 		if err != nil {
 			_ = r.close(context.WithoutCancel(ctx))
@@ -177,59 +168,25 @@ func openAdapterNATS(ctx context.Context, e *env, ns string) (_ row, err error) 
 	r.cl.add(func(ctx context.Context) error { return removeNATS(ctx, e, ns) })
 	js := wnats.JetStreamConfig{AutoProvision: true, DurablePrefix: "wd",
 		SubscribeOptions: []natsgo.SubOpt{natsgo.DeliverAll(), natsgo.AckExplicit()}}
-	if r.pub, err = wnats.NewPublisher(wnats.PublisherConfig{
+	pub, err := wnats.NewPublisher(wnats.PublisherConfig{
 		URL: e.natsURL, Marshaler: &wnats.NATSMarshaler{}, JetStream: js,
-	}, watermill.NopLogger{}); err != nil {
+	}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.pub.Close() })
-	if r.sub, err = wnats.NewSubscriber(wnats.SubscriberConfig{
+	r.pub = pub
+	r.cl.add(func(context.Context) error { return pub.Close() })
+	sub, err := wnats.NewSubscriber(wnats.SubscriberConfig{
 		URL: e.natsURL, Unmarshaler: &wnats.NATSMarshaler{}, JetStream: js,
 		CloseTimeout: 30 * time.Second, AckWaitTimeout: 30 * time.Second,
-	}, watermill.NopLogger{}); err != nil {
+	}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return r.sub.Close() })
-	if err := r.sub.SubscribeInitialize(r.topic); err != nil {
+	r.sub = sub
+	r.cl.add(func(context.Context) error { return sub.Close() })
+	if err := sub.SubscribeInitialize(r.topic); err != nil {
 		return nil, err
 	}
 	return r, nil
 }
-
-func (r *adapterNATSRow) msg(i int) *message.Message {
-	k := i % len(r.e.fx.payloads)
-	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
-	m.Metadata = copyMD(r.e.fx.metadata[k])
-	return m
-}
-
-func (r *adapterNATSRow) publishN(_ context.Context, n int) error {
-	for i := range n {
-		if err := r.pub.Publish(r.topic, r.msg(i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *adapterNATSRow) publishSeq(_ context.Context, seq int) error {
-	m := r.msg(seq)
-	m.Metadata.Set(seqHeader, seqString(seq))
-	return r.pub.Publish(r.topic, m)
-}
-
-func (r *adapterNATSRow) flush(context.Context) error { return nil }
-
-func (r *adapterNATSRow) start(ctx context.Context, h *hook) error {
-	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
-		rt.AddConsumerHandler("bench", r.topic, r.sub, adapterHandler(h))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	r.cl.add(func(context.Context) error { return stop() })
-	return nil
-}
-
-func (r *adapterNATSRow) close(ctx context.Context) error { return r.cl.close(ctx) }

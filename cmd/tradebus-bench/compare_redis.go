@@ -7,7 +7,6 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	wredis "github.com/ThreeDotsLabs/watermill-redisstream/pkg/redisstream"
-	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/internal/brokerns"
@@ -144,81 +143,38 @@ func (r *rawRedisRow) start(ctx context.Context, h *hook) error {
 
 func (r *rawRedisRow) close(ctx context.Context) error { return r.cl.close(ctx) }
 
-// adapterRedisRow is watermill-redisstream: its publisher (one XADD per
+// openAdapterRedis opens watermill-redisstream: its publisher (one XADD per
 // message) and its consumer-group subscriber under a router.
-type adapterRedisRow struct {
-	e      *env
-	c      *redis.Client
-	stream string
-	pub    *wredis.Publisher
-	sub    *wredis.Subscriber
-	cl     closer
-}
-
 func openAdapterRedis(ctx context.Context, e *env, ns string) (_ row, err error) {
-	r := &adapterRedisRow{e: e, stream: ns + ":wm"}
+	r := &adapterRow{e: e, topic: ns + ":wm"}
 	defer func() {
 		if err != nil {
 			_ = r.close(context.WithoutCancel(ctx))
 		}
 	}()
 	r.cl.add(func(ctx context.Context) error { return removeRedis(ctx, e, ns) })
-	if r.c, err = newRedisClient(e.redisURL); err != nil {
+	c, err := newRedisClient(e.redisURL)
+	if err != nil {
 		return nil, err
 	}
 	// The adapter's publisher and subscriber each close the client they
 	// were given: whichever comes second finds it closed.
-	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.c.Close()) })
-	if r.pub, err = wredis.NewPublisher(wredis.PublisherConfig{Client: r.c}, watermill.NopLogger{}); err != nil {
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(c.Close()) })
+	pub, err := wredis.NewPublisher(wredis.PublisherConfig{Client: c}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.pub.Close()) })
+	r.pub = pub
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(pub.Close()) })
 	// OldestId "0" (the default): the new group reads the backlog.
-	if r.sub, err = wredis.NewSubscriber(wredis.SubscriberConfig{Client: r.c, ConsumerGroup: "wg"}, watermill.NopLogger{}); err != nil {
+	sub, err := wredis.NewSubscriber(wredis.SubscriberConfig{Client: c, ConsumerGroup: "wg"}, watermill.NopLogger{})
+	if err != nil {
 		return nil, err
 	}
-	r.cl.add(func(context.Context) error { return ignoreRedisClosed(r.sub.Close()) })
+	r.sub = sub
+	r.cl.add(func(context.Context) error { return ignoreRedisClosed(sub.Close()) })
 	return r, nil
 }
-
-func (r *adapterRedisRow) msg(i int) *message.Message {
-	k := i % len(r.e.fx.payloads)
-	m := message.NewMessage(watermill.NewUUID(), r.e.fx.payloads[k])
-	m.Metadata = copyMD(r.e.fx.metadata[k])
-	return m
-}
-
-func (r *adapterRedisRow) publishN(_ context.Context, n int) error {
-	for i := range n {
-		if err := r.pub.Publish(r.stream, r.msg(i)); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (r *adapterRedisRow) publishSeq(_ context.Context, seq int) error {
-	m := r.msg(seq)
-	m.Metadata.Set(seqHeader, seqString(seq))
-	return r.pub.Publish(r.stream, m)
-}
-
-func (r *adapterRedisRow) flush(context.Context) error { return nil }
-
-func (r *adapterRedisRow) start(ctx context.Context, h *hook) error {
-	stop, err := startRouter(ctx, h, func(rt *message.Router) error {
-		rt.AddConsumerHandler("bench", r.stream, r.sub, adapterHandler(h))
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	r.cl.add(func(context.Context) error { return stop() })
-	return nil
-}
-
-func (r *adapterRedisRow) close(ctx context.Context) error { return r.cl.close(ctx) }
-
 func ignoreRedisClosed(err error) error {
 	if errors.Is(err, redis.ErrClosed) {
 		return nil
