@@ -14,32 +14,6 @@ import (
 var registry struct {
 	mu      sync.RWMutex
 	openers map[string]driver.Opener
-	legacy  map[string]func(context.Context, *url.URL) (Transport, error)
-}
-
-// RegisterTransport registers a transport that does not (yet) run on the
-// portable core: open gets the whole URL and returns a Transport. It exists
-// for the migration of drivers onto package driver and panics like
-// Register.
-//
-// Deprecated: implement driver.Driver and call Register.
-func RegisterTransport(scheme string, open func(context.Context, *url.URL) (Transport, error)) {
-	if open == nil {
-		panic("transport: RegisterTransport of a nil opener for " + scheme)
-	}
-	scheme = strings.ToLower(scheme)
-	registry.mu.Lock()
-	defer registry.mu.Unlock()
-	if registry.legacy == nil {
-		registry.legacy = make(map[string]func(context.Context, *url.URL) (Transport, error))
-	}
-	if _, dup := registry.openers[scheme]; dup {
-		panic("transport: scheme " + scheme + " registered twice")
-	}
-	if _, dup := registry.legacy[scheme]; dup {
-		panic("transport: scheme " + scheme + " registered twice")
-	}
-	registry.legacy[scheme] = open
 }
 
 // Register makes a driver available to Open under a URL scheme (lower
@@ -60,9 +34,6 @@ func Register(scheme string, open driver.Opener) {
 	if _, dup := registry.openers[scheme]; dup {
 		panic("transport: scheme " + scheme + " registered twice")
 	}
-	if _, dup := registry.legacy[scheme]; dup {
-		panic("transport: scheme " + scheme + " registered twice")
-	}
 	registry.openers[scheme] = open
 }
 
@@ -71,11 +42,8 @@ func Register(scheme string, open driver.Opener) {
 func Schemes() []string {
 	registry.mu.RLock()
 	defer registry.mu.RUnlock()
-	s := make([]string, 0, len(registry.openers)+len(registry.legacy))
+	s := make([]string, 0, len(registry.openers))
 	for k := range registry.openers {
-		s = append(s, k)
-	}
-	for k := range registry.legacy {
 		s = append(s, k)
 	}
 	slices.Sort(s)
@@ -109,18 +77,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (Transport, error)
 	}
 	registry.mu.RLock()
 	open := registry.openers[strings.ToLower(u.Scheme)]
-	legacy := registry.legacy[strings.ToLower(u.Scheme)]
 	registry.mu.RUnlock()
-	if legacy != nil {
-		if len(opts) > 0 {
-			return nil, fmt.Errorf("%w: %s does not run on the portable core yet and takes no Options", ErrInvalidOption, u.Scheme)
-		}
-		t, err := legacy(ctx, u)
-		if err != nil {
-			return nil, err
-		}
-		return t, nil
-	}
 	if open == nil {
 		return nil, fmt.Errorf("%w: %q in %q (want one of %s; is its driver package imported?)",
 			ErrUnknownScheme, u.Scheme, u.Redacted(), strings.Join(Schemes(), ", "))
