@@ -11,13 +11,17 @@ import (
 //
 //	func TestConformance(t *testing.T) {
 //		transporttest.Run(t, func(t *testing.T) transport.Transport {
-//			tr, err := amqp.New(url, amqp.WithExchange(transporttest.UniqueName("tbx")))
+//			drv, err := amqp.NewDriver(url, amqp.WithExchange(transporttest.UniqueName("tbx")))
+//			if err != nil {
+//				t.Fatal(err)
+//			}
+//			tr, err := transport.New(drv) // the portable core on the driver
 //			if err != nil {
 //				t.Fatal(err)
 //			}
 //			t.Cleanup(func() { _ = tr.Close(context.Background()) /* and delete the exchange */ })
 //			return tr
-//		}, transporttest.Capabilities{ParallelKeys: true, OrderAfterNack: false, DurableGroups: true})
+//		}, transporttest.Capabilities{ParallelKeys: true, OrderAfterNack: true, DurableGroups: true, URL: url})
 //	}
 //
 // UniqueName gives the broker-side names that keep parallel tests apart.
