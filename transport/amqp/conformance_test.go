@@ -1,6 +1,7 @@
 package amqp_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -21,14 +22,34 @@ import (
 //     messages of a key.
 func TestConformance(t *testing.T) {
 	e := newEnv(t)
+	// Every transport of the suite reaches the broker through a proxy, so
+	// that AsyncOutage can take the broker away (refuse and cut every
+	// connection) and bring it back.
+	p, viaProxy := proxyFor(t, e.url, "", nil)
 	transporttest.Run(t, func(t *testing.T) transport.Transport {
 		// A short drain: the suite cancels subscriptions holding an
 		// unacked message.
-		return e.transport(t, transport.WithCloseTimeout(time.Second))
+		return e.transportURL(t, viaProxy, transport.WithCloseTimeout(time.Second))
 	}, transporttest.Capabilities{
+		Outage: func(*testing.T) func() {
+			p.refuse.Store(true)
+			p.cut()
+			return func() { p.refuse.Store(false) }
+		},
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,
 		DurableGroups:      true,
+		// OptionBounds opens transports on the test's exchange (deleted
+		// at the end of the test).
+		URL: e.url + sepQuery(e.url) + "exchange=" + e.exchange,
 	})
+}
+
+// sepQuery is the separator that adds a query parameter to raw.
+func sepQuery(raw string) string {
+	if strings.Contains(raw, "?") {
+		return "&"
+	}
+	return "?"
 }

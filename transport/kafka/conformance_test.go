@@ -1,6 +1,7 @@
 package kafka_test
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -21,6 +22,7 @@ func TestConformance(t *testing.T) {
 		OrderAcrossMembers: true,
 		DurableGroups:      true,
 		Timeout:            20 * time.Second,
+		URL:                "kafka://" + strings.Join(brokers, ","),
 	}
 	t.Run("default", func(t *testing.T) {
 		transporttest.Run(t, func(t *testing.T) transport.Transport {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 	"github.com/tradebus/tradebus/transport/transporttest"
 )
@@ -25,6 +26,7 @@ func TestConformance(t *testing.T) {
 		OrderAcrossMembers: false,
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
+		URL:                brokertest.URL(t, envNATSURL),
 	}
 	newTr := func(core ...transport.Option) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {

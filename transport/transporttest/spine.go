@@ -14,13 +14,21 @@ import (
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// portable returns the transport as the portable core, or skips the
-// subtest: these cases check the contract every driver gets from
+// portableTransport is a transport on the portable core (a
+// *transport.Portable, or a test's type embedding one).
+type portableTransport interface {
+	transport.Transport
+	Driver() driver.Driver
+}
+
+// portable returns the transport if it runs on the portable core, or skips
+// the subtest: these cases check the contract every driver gets from
 // transport.New.
-func (e *env) portable() *transport.Portable {
-	p, ok := e.tr.(*transport.Portable)
+func (e *env) portable() portableTransport {
+	p, ok := e.tr.(portableTransport)
 	if !ok {
 		e.t.Skipf("%T does not run on the portable core (transport.New)", e.tr)
 	}
