@@ -106,7 +106,7 @@ func (c *consumer) run(ctx context.Context) {
 	go func() {
 		select {
 		case <-ctx.Done():
-			_ = c.end()
+			_ = c.end(false)
 		case <-c.done:
 		}
 	}()
@@ -298,21 +298,25 @@ func (c *consumer) acker() {
 	}
 }
 
-// end stops the consumer because its reader went away (Subscribe ctx
-// ended, Subscriber closed): a channel subscription at once — what it
-// holds is given back, which is not an error —, Consume after a drain
-// bounded by the close timeout.
-func (c *consumer) end() error {
-	if c.handler != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), c.t.cfg.closeTimeout)
-		defer cancel()
-		return c.stop(ctx)
+// end stops the consumer because its reader went away or is done: a
+// Consume call, or a channel subscription whose Subscriber is closed
+// (drain), after a drain bounded by the close timeout; a channel
+// subscription whose Subscribe ctx ended at once (its reader is gone).
+// What is still out then is given back, which is not an error: end
+// returns only the driver's close error.
+func (c *consumer) end(drain bool) error {
+	timeout := c.t.cfg.closeTimeout
+	if c.handler == nil && !drain {
+		timeout = 0
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
 	c.quiet.Store(true)
 	_ = c.stop(ctx)
 	<-c.done
+	if c.aborted.Load() {
+		c.log.Warn("subscription stopped with messages still out: given back to the broker")
+	}
 	return c.closeErr
 }
 

@@ -37,10 +37,11 @@ func (s *Subscriber) Group() string { return s.group }
 // A nacked message comes again after the redelivery backoff, before any
 // later message of its key.
 //
-// When ctx ends (or the Subscriber or Transport is closed) the
-// subscription stops receiving, waits up to the close timeout for the
-// messages out to be acked or nacked, gives everything else back to the
-// broker, and closes the channel.
+// When ctx ends the subscription stops at once, as Watermill subscribers
+// do (its reader is gone): what it holds is given back to the broker, the
+// contexts of the messages out are cancelled, and the channel is closed.
+// When the Subscriber is closed it first drains (see Close); when the
+// Transport is closed, until Close's ctx ends.
 func (s *Subscriber) Subscribe(ctx context.Context, topic string) (<-chan *message.Message, error) {
 	c, err := s.start(ctx, topic, nil)
 	if err != nil {
@@ -92,11 +93,13 @@ func (s *Subscriber) SubscribeInitialize(topic string) error {
 	return s.t.d.Prepare(ctx, s.group, topic)
 }
 
-// Close stops every subscription of this Subscriber as when their ctx
-// ends — channel subscriptions at once (messages out and unacked are given
-// back to the broker and their contexts cancelled), Consume calls after a
-// drain bounded by the close timeout — and waits until they have ended.
-// The group's broker-side state stays. Close is idempotent.
+// Close stops every subscription of this Subscriber: each stops
+// receiving, gives back what it had not handed out, waits up to the close
+// timeout for the messages out to be acked or nacked (drain), then gives
+// back what is left (their contexts are cancelled; a late ack is ignored)
+// — and Close returns once all have ended. A drain cut short is logged, not
+// returned (Watermill subscribers return nil there). The group's
+// broker-side state stays. Close is idempotent.
 func (s *Subscriber) Close() error {
 	s.mu.Lock()
 	s.closed = true
@@ -105,7 +108,7 @@ func (s *Subscriber) Close() error {
 		cs = append(cs, c)
 	}
 	s.mu.Unlock()
-	return closeall.Each(context.Background(), cs, func(c *consumer, _ context.Context) error { return c.end() })
+	return closeall.Each(context.Background(), cs, func(c *consumer, _ context.Context) error { return c.end(true) })
 }
 
 func (s *Subscriber) isClosed() bool {

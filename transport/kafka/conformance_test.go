@@ -60,6 +60,9 @@ func TestWatermillUniversal(t *testing.T) {
 		// quick too.
 		kafka.WithGroupTimeouts(6*time.Second, 100*time.Millisecond),
 		transport.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond),
+		// TestMessageCtx closes a subscriber holding a message and waits
+		// for its ctx to end: Subscriber.Close drains up to this long.
+		transport.WithCloseTimeout(time.Second),
 	}
 	pubSub := func(t *testing.T, group string) (message.Publisher, message.Subscriber) {
 		tr := newTransport(t, brokers, opts...)

@@ -38,6 +38,9 @@ func TestWatermillUniversal(t *testing.T) {
 			// row; with the default backoff (10ms doubling to 1s) that
 			// takes minutes, far over the suite's 15 s read timeout.
 			mem.WithRedeliveryBackoff(time.Millisecond, 5*time.Millisecond),
+			// TestMessageCtx closes a subscriber holding a message and
+			// waits for its ctx to end: Close drains up to this long.
+			mem.WithTransportOptions(transport.WithCloseTimeout(time.Second)),
 		)
 		trs[t] = tr
 		t.Cleanup(func() {
