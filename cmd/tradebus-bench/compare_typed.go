@@ -118,6 +118,7 @@ type typedRow struct {
 	e        *env
 	tr       transport.Transport
 	pub      *publisher.Publisher
+	async    *publisher.Async // the latency phase: a gateway does not wait per event
 	sub      message.Subscriber
 	group    string
 	consumer typedConsumer
@@ -151,6 +152,10 @@ func openTyped(ctx context.Context, e *env, ns string, c typedConsumer) (_ row, 
 	if t.pub, err = publisher.New(tr.Publisher()); err != nil {
 		return nil, err
 	}
+	if t.async, err = t.pub.NewAsync(); err != nil {
+		return nil, err
+	}
+	t.cl.add(t.async.Close)
 	if t.sub, err = tr.Subscriber(ns); err != nil {
 		return nil, err
 	}
@@ -178,11 +183,14 @@ func (t *typedRow) publishN(ctx context.Context, n int) error {
 	return nil
 }
 
+// publishSeq queues one event on the asynchronous publisher, as a gateway
+// publishing at a steady rate would (the raw rows keep confirms in flight
+// too); flush waits for every confirmation.
 func (t *typedRow) publishSeq(ctx context.Context, seq int) error {
-	return t.pub.Publish(ctx, t.e.fx.seqTrade(seq))
+	return t.async.Publish(ctx, t.e.fx.seqTrade(seq))
 }
 
-func (t *typedRow) flush(context.Context) error { return nil }
+func (t *typedRow) flush(ctx context.Context) error { return t.async.Flush(ctx) }
 
 func (t *typedRow) start(ctx context.Context, h *hook) error {
 	stop, err := t.consumer.start(ctx, t.tr, t.sub, t.group, h, func(_ context.Context, tr events.Trade) error {
