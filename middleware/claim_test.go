@@ -183,3 +183,63 @@ func TestTruncate(t *testing.T) {
 }
 
 func utf8Valid(s string) bool { return strings.ToValidUTF8(s, "\uFFFD") == s }
+
+// TestPoisonKept: with WithPoisonKept the reader's subscription to the
+// poison topic exists from the moment the stack is built, so a dead letter
+// published before anyone reads the poison topic is kept (mem, like
+// RabbitMQ's topic exchange, drops what no queue is bound to: without the
+// option the reader finds nothing).
+func TestPoisonKept(t *testing.T) {
+	for _, keep := range []bool{true, false} {
+		tr := limitedMem(t)
+		reader, _ := tr.Subscriber("dlq")
+		opts := []Option{WithConsumerGroup("risk"), WithLogger(quiet)}
+		if keep {
+			opts = append(opts, WithPoisonKept(reader))
+		}
+		stack, err := Default(tr.Publisher(), opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := stack.Middleware(func(msg *message.Message) ([]*message.Message, error) {
+			return nil, Permanent(errors.New("rejected"))
+		})
+		msg := message.NewMessage("e1", []byte("{}"))
+		msg.Metadata.Set(events.MetaRoutingKey, "trade.binance.BTCUSDT")
+		if _, err := h(msg); err != nil {
+			t.Fatal(err)
+		}
+		if stack.Poison.Published() != 1 {
+			t.Fatalf("keep=%v: Published %d", keep, stack.Poison.Published())
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		ch, err := reader.Subscribe(ctx, "deadletter.risk")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if keep {
+			select {
+			case m := <-ch:
+				if m.UUID != "e1" {
+					t.Errorf("dead letter %s, want e1", m.UUID)
+				}
+				m.Ack()
+			case <-ctx.Done():
+				t.Error("the dead letter was not kept")
+			}
+		} else {
+			// Nothing kept: the channel delivers nothing until ctx ends.
+			select {
+			case m, ok := <-ch:
+				if ok {
+					t.Errorf("without WithPoisonKept a dead letter %s was kept by mem", m.UUID)
+				}
+			default:
+			}
+		}
+		cancel()
+	}
+	if _, err := NewPoison(newRecPub(), WithPoisonKept(struct{ message.Subscriber }{})); !errors.Is(err, ErrInvalidOption) {
+		t.Errorf("WithPoisonKept of a subscriber without SubscribeInitialize: %v", err)
+	}
+}

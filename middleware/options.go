@@ -73,6 +73,7 @@ type config struct {
 	// poison
 	poisonTopic string
 	claims      ClaimStore
+	poisonKeep  message.SubscribeInitializer
 
 	// dedup
 	store        Store
@@ -292,6 +293,25 @@ func WithRequeue(pub message.Publisher, maxRequeues int) Option {
 func withRand(fn func() float64) Option {
 	return Option{name: "withRand", scope: compRetry, apply: func(c *config) error {
 		c.randFloat = fn
+		return nil
+	}}
+}
+
+// WithPoisonKept makes NewPoison (and Default) create, when it is built,
+// the subscription of sub's consumer group (usually the dead-letter
+// reader's, e.g. "dlq" of cmd/tradebus-dlq) to the poison topic, so that
+// the broker keeps every dead letter from the first one on, also before
+// anyone reads them. Without it, a broker that drops what no queue is bound
+// to (RabbitMQ's topic exchange, mem) drops dead letters published before
+// the reader's first subscription. sub must implement
+// message.SubscribeInitializer (every tradebus transport's subscriber does).
+func WithPoisonKept(sub message.Subscriber) Option {
+	return Option{name: "WithPoisonKept", scope: compPoison, apply: func(c *config) error {
+		si, ok := sub.(message.SubscribeInitializer)
+		if !ok {
+			return invalidOption("WithPoisonKept", sub, "must implement message.SubscribeInitializer")
+		}
+		c.poisonKeep = si
 		return nil
 	}}
 }

@@ -43,7 +43,8 @@ type Poison struct {
 
 // NewPoison returns the poison middleware publishing with pub. Options:
 // WithPoisonTopic (default "deadletter.<group>" or "deadletter"),
-// WithConsumerGroup, WithLogger.
+// WithConsumerGroup, WithPoisonKept (make the broker keep dead letters from
+// the start), WithClaimStore, WithLogger.
 func NewPoison(pub message.Publisher, opts ...Option) (*Poison, error) {
 	if pub == nil {
 		return nil, fmt.Errorf("%w: nil poison publisher", ErrInvalidOption)
@@ -57,6 +58,11 @@ func NewPoison(pub message.Publisher, opts ...Option) (*Poison, error) {
 
 func newPoison(pub message.Publisher, cfg config) (*Poison, error) {
 	topic := poisonTopic(cfg) // validated by WithPoisonTopic / WithConsumerGroup
+	if cfg.poisonKeep != nil {
+		if err := cfg.poisonKeep.SubscribeInitialize(topic); err != nil {
+			return nil, fmt.Errorf("middleware: prepare the subscription that keeps %q: %w", topic, err)
+		}
+	}
 	return &Poison{cfg: cfg, pub: pub, topic: topic}, nil
 }
 

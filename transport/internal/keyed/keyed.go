@@ -174,6 +174,13 @@ func (p *Pool) Wait(ctx context.Context) error {
 	p.mu.Lock()
 	ch := p.idle
 	p.mu.Unlock()
+	// An idle pool is idle also when ctx is done already (a select with
+	// both ready would pick either).
+	select {
+	case <-ch:
+		return nil
+	default:
+	}
 	select {
 	case <-ch:
 		return nil

@@ -247,3 +247,16 @@ func TestSubmitBlockedThenCancelled(t *testing.T) {
 		}
 	})
 }
+
+// TestWaitIdleWithDoneCtx: an idle pool reports idle even to a ctx that is
+// already done (a Close with no time left must not count as cut short).
+func TestWaitIdleWithDoneCtx(t *testing.T) {
+	p := New(4)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	for range 100 {
+		if err := p.Wait(ctx); err != nil {
+			t.Fatalf("Wait on an idle pool with a done ctx: %v", err)
+		}
+	}
+}
