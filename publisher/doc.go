@@ -11,10 +11,11 @@
 //
 // Publish returns after the transport accepted every message: on brokers
 // that means confirmed (RabbitMQ publisher confirms, Kafka acks=all, …).
-// A Publish that returns an error may have sent some of its messages; a
-// retry may therefore duplicate them, which the dedup middleware absorbs
-// (the event id stays the same only if you retry with the same messages,
-// so prefer retrying inside the transport).
+// A Publish that returns an error may have sent some of its messages.
+// WithRetry makes Publish send again, with the same event ids, what the
+// transport reports as not stored (so the dedup middleware absorbs any
+// duplicate), within the call's ctx — for a gateway that must ride out a
+// broker restart.
 //
 // Correlation: an event published with a ctx that carries an envelope (a
 // handler's ctx does) gets correlationid = the parent's correlation id

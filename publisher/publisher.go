@@ -12,6 +12,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -65,6 +66,25 @@ func WithClock(now func() time.Time) Option {
 	}
 }
 
+// WithRetry makes Publish send again what the transport failed to store —
+// the same messages with the same event ids, so a downstream dedup absorbs
+// any that had been stored after all — up to attempts times in all, waiting
+// initial, doubling to max, between attempts, always within the call's
+// ctx. Errors that a resend cannot fix (too large, invalid, transport
+// closed) are returned at once. attempts 1 to 100, 0 < initial <= max <=
+// 1m. Default: no retry (attempts 1). For a gateway riding out a broker
+// restart.
+func WithRetry(attempts int, initial, max time.Duration) Option {
+	return func(p *Publisher) error {
+		if attempts < 1 || attempts > 100 || initial <= 0 || max < initial || max > time.Minute {
+			return fmt.Errorf("%w: retry %d attempts, backoff %s to %s: want 1 to 100 attempts, 0 < initial <= max <= 1m",
+				ErrInvalidOption, attempts, initial, max)
+		}
+		p.retry = retryConfig{attempts: attempts, initial: initial, maxBackoff: max}
+		return nil
+	}
+}
+
 // Publisher publishes typed events on a Watermill message.Publisher whose
 // topic is the routing key (every tradebus transport). It is safe for
 // concurrent use; its zero value is not usable (call New).
@@ -72,6 +92,14 @@ type Publisher struct {
 	pub    message.Publisher
 	source string
 	now    func() time.Time
+	retry  retryConfig
+}
+
+// retryConfig is WithRetry's; attempts 1 = no retry.
+type retryConfig struct {
+	attempts   int
+	initial    time.Duration
+	maxBackoff time.Duration
 }
 
 // New returns a Publisher writing to pub.
@@ -83,6 +111,7 @@ func New(pub message.Publisher, opts ...Option) (*Publisher, error) {
 		pub:    pub,
 		source: "/tradebus/" + filepath.Base(os.Args[0]),
 		now:    time.Now,
+		retry:  retryConfig{attempts: 1},
 	}
 	for _, opt := range opts {
 		if err := opt(p); err != nil {
@@ -110,10 +139,25 @@ func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
 				return &EventError{Index: i, Type: typeName(ev), Err: err}
 			}
 		}
-		if err := ms.SendMessages(ctx, dms); err != nil {
-			return fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
-		}
-		return nil
+		return p.retrying(ctx, func() error {
+			err := ms.SendMessages(ctx, dms)
+			var se *driver.SendError
+			if errors.As(err, &se) && len(se.Failed) < len(dms) {
+				// The others are stored: send again only what failed,
+				// in its order.
+				failed := make([]driver.Message, 0, len(se.Failed))
+				for i := range dms {
+					if _, bad := se.Failed[i]; bad {
+						failed = append(failed, dms[i])
+					}
+				}
+				dms = failed
+			}
+			if err != nil {
+				return fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+			}
+			return nil
+		})
 	}
 	msgs := make([]*message.Message, len(evs))
 	for i, ev := range evs {
@@ -123,7 +167,38 @@ func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
 		}
 		msgs[i] = msg
 	}
-	return p.publishMessages(ctx, msgs)
+	return p.retrying(ctx, func() error { return p.publishMessages(ctx, msgs) })
+}
+
+// retrying runs send up to the WithRetry attempts, with backoff, while its
+// error may be fixed by sending again and ctx is not done.
+func (p *Publisher) retrying(ctx context.Context, send func() error) error {
+	wait := p.retry.initial
+	for attempt := 1; ; attempt++ {
+		err := send()
+		if err == nil || attempt >= p.retry.attempts || !resendable(err) {
+			return err
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return errors.Join(err, ctx.Err())
+		}
+		wait = min(2*wait, p.retry.maxBackoff)
+	}
+}
+
+// resendable reports whether sending the same messages again may succeed.
+func resendable(err error) bool {
+	switch {
+	case errors.Is(err, transport.ErrTooLarge), errors.Is(err, transport.ErrInvalidOption),
+		errors.Is(err, transport.ErrClosed), errors.Is(err, events.ErrInvalidRoutingKey),
+		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return false
+	}
+	return true
 }
 
 // messageSender is what a tradebus transport's publisher offers to send
