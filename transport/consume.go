@@ -302,8 +302,8 @@ func (c *consumer) acker() {
 // Consume call, or a channel subscription whose Subscriber is closed
 // (drain), after a drain bounded by the close timeout; a channel
 // subscription whose Subscribe ctx ended at once (its reader is gone).
-// What is still out then is given back, which is not an error: end
-// returns only the driver's close error.
+// What is still out then is given back; for a channel subscription that is
+// not an error. end returns the driver's close error.
 func (c *consumer) end(drain bool) error {
 	timeout := c.t.cfg.closeTimeout
 	if c.handler == nil && !drain {
@@ -311,7 +311,11 @@ func (c *consumer) end(drain bool) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	c.quiet.Store(true)
+	if c.handler == nil {
+		// A Watermill subscriber's Close returns nil here; Consume's wait
+		// reports a drain cut short.
+		c.quiet.Store(true)
+	}
 	_ = c.stop(ctx)
 	<-c.done
 	if c.aborted.Load() {
