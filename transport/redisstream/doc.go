@@ -44,10 +44,10 @@
 // its beginning (StartOldest); Prepare (SubscribeInitialize) creates it
 // without consuming.
 //
-// Loss points: streams are trimmed to about WithMaxLen entries (MAXLEN ~;
-// default 1,000,000 per kind): a group that lags further behind, or a dead
-// consumer's pending entry not yet claimed, loses the trimmed entries
-// (logged when found). Redis without persistence (as started on the test
+// Loss points: by default no stream is ever trimmed (WithMaxLen 0). With
+// WithMaxLen n, streams are trimmed to about n entries (MAXLEN ~): a group
+// that lags further behind, or a dead consumer's pending entry not yet
+// claimed, loses the trimmed entries (logged when found). Redis without persistence (as started on the test
 // machines) loses every stream on restart; a reader that finds its group
 // gone (NOGROUP) recreates it at the beginning of the new stream and goes
 // on. SendBatch returns when Redis has the entries, not when they are
