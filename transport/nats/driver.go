@@ -301,8 +301,9 @@ func (d *Driver) Capabilities() driver.Capabilities {
 }
 
 // Subscribe implements driver.Driver: it creates the stream of pattern's
-// kind and the durable consumer of (group, pattern) if missing, and pulls
-// from it.
+// kind and the durable consumer of (group, pattern) if missing, takes over
+// the unacked messages of the consumer's members that are gone (see
+// takeover.go) and pulls from it.
 func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.Subscription, error) {
 	if d.isClosed() {
 		return nil, ErrClosed
@@ -312,10 +313,19 @@ func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.S
 	if err != nil {
 		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
 	}
+	if n, err := s.takeOver(ctx, cons); err != nil {
+		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
+	} else if n > 0 {
+		d.log.Info("nats: took over the unacked messages of gone members", "consumer", s.consumer, "sequences", n)
+	}
+	if err := s.announce(); err != nil {
+		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
+	}
 	s.cons = cons
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
+		s.unannounce()
 		return nil, ErrClosed
 	}
 	d.subs[s] = struct{}{}

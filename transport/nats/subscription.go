@@ -81,6 +81,8 @@ type subscription struct {
 	mu   sync.Mutex
 	held map[uint64]jetstream.Msg // by stream sequence
 
+	presence *natsgo.Subscription // answers on the presence subject until Close
+
 	hbStop    chan struct{}
 	hbDone    chan struct{}
 	closeOnce sync.Once
@@ -344,6 +346,9 @@ func (s *subscription) Close(ctx context.Context) error {
 		close(s.hbStop)
 		<-s.hbDone
 		defer s.d.forget(s)
+		// Answer as live until the NAKs below are sent: they reach the
+		// server before the unsubscribe.
+		defer s.unannounce()
 		for len(s.fetches) > 0 {
 			select {
 			case m, ok := <-s.fetches[0].b.Messages():
