@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -29,6 +30,8 @@ type Driver struct {
 	topic topic
 
 	streams sync.Map // kind -> struct{}: stream created or updated
+
+	rewound atomic.Uint64 // stream sequences NAKed by take-overs, for tests
 
 	mu     sync.Mutex
 	closed bool
@@ -316,6 +319,7 @@ func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.S
 	if n, err := s.takeOver(ctx, cons); err != nil {
 		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
 	} else if n > 0 {
+		d.rewound.Add(n)
 		d.log.Info("nats: took over the unacked messages of gone members", "consumer", s.consumer, "sequences", n)
 	}
 	if err := s.announce(); err != nil {
