@@ -64,7 +64,8 @@ func (s *subscription) pull(size int) error {
 // AckWait/3 for every message received and neither acked nor nacked, so
 // JetStream never redelivers a message the core still holds, however long
 // its handler or backoff takes, while a crashed member's messages go to
-// another member after AckWait.
+// another member after AckWait — or at once, to a member that subscribes
+// when none lives (takeover.go).
 type subscription struct {
 	d        *Driver
 	group    string

@@ -126,3 +126,59 @@ func TestTakeOverLeavesLiveMembers(t *testing.T) {
 	}
 	m.Ack()
 }
+
+// TestTakeOverSilentMember checks that a subscriber of the presence
+// subject that never answers — a member whose connection the server has
+// not yet found dead — does not keep its messages from the next member:
+// after the presence wait, they are taken over, in order.
+func TestTakeOverSilentMember(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	sub, err := tr.Subscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.(message.SubscribeInitializer).SubscribeInitialize("order.#"); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Publish(t, tr, "order.binance.BTCUSDT", "0", "1", "2")
+
+	gone := connect(t)
+	js, _ := jetstream.New(gone)
+	cons := consumerOf(t, js, drv(tr).Stream("order"))
+	b, err := cons.Fetch(3, jetstream.FetchMaxWait(10*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for range b.Messages() {
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("pulled %d, want 3 (%v)", n, b.Error())
+	}
+	silent, err := gone.SubscribeSync("_TRADEBUS.LIVE." + drv(tr).Stream("order") + "." + cons.CachedInfo().Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Unsubscribe()
+	if err := gone.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	ch := brokertest.Subscribe(t, tr, "g", "order.#")
+	if _, err := silent.NextMsg(10 * time.Second); err != nil {
+		t.Fatalf("the new member did not ask: %v", err)
+	}
+	for i := range 3 {
+		m := brokertest.Recv(t, ch, 10*time.Second)
+		if want := strconv.Itoa(i); string(m.Payload) != want {
+			t.Fatalf("message %d: got %q, want %q", i, m.Payload, want)
+		}
+		m.Ack()
+	}
+	if nats.Rewound(drv(tr)) == 0 {
+		t.Error("nothing taken over")
+	}
+}
