@@ -106,8 +106,11 @@
 // kept: WithMaxDeliver counts a take-over like an AckWait expiry. The cost
 // is two NAKs per stream sequence between the ack floor and the last
 // delivery. A member that does not answer within 2s (a process killed a
-// moment ago that the server has not yet found dead, a host gone) counts
-// as gone. While any member lives nothing is taken over: messages a live
+// moment ago that the server has not yet found dead, a host gone), or is
+// disconnected from the server, counts as gone: if it was alive after
+// all, the messages it holds are handled twice, never lost. Members that
+// subscribe at the same moment may both take over (duplicates, not
+// loss). While any member lives nothing is taken over: messages a live
 // member holds stay with it, and a gone member's messages come back after
 // AckWait, to any member, possibly after newer events of their keys were
 // handled by the live ones — order per member, as with several members
