@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
@@ -168,6 +169,9 @@ func TestCrashKeepsKeyOrder(t *testing.T) {
 		return nil
 	}
 
+	js, _ := jetstream.New(nc)
+	var cons jetstream.Consumer
+	var unacked []int // at each kill
 	deadline := time.After(2 * time.Minute)
 	for run := 0; run < 3; run++ {
 		p := startCrashProc(t, u.String())
@@ -201,6 +205,9 @@ func TestCrashKeepsKeyOrder(t *testing.T) {
 			}
 		}
 		p.kill()
+		if cons == nil {
+			cons = consumerOf(t, js, drv(tr).Stream("trade"))
+		}
 		for line := range p.lines { // written before it died
 			if err := apply(line); err != nil {
 				t.Fatal(err)
@@ -209,8 +216,19 @@ func TestCrashKeepsKeyOrder(t *testing.T) {
 		if violations > 0 {
 			t.FailNow()
 		}
+		if run < 2 {
+			info, err := cons.Info(context.Background())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if info.NumAckPending == 0 {
+				t.Fatalf("consumer %d left no unacked message: nothing to take over", run+1)
+			}
+			unacked = append(unacked, info.NumAckPending)
+		}
 	}
-	t.Logf("%d events handled %d times (%d again after a kill)", keys*perKey, handled, dups)
+	t.Logf("%d events handled %d times (%d again after a kill); unacked at the kills: %v",
+		keys*perKey, handled, dups, unacked)
 }
 
 func completeKeys(next map[string]int, perKey int) int {
