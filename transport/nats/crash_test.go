@@ -108,10 +108,10 @@ func (p *crashProc) kill() {
 // TestCrashKeepsKeyOrder publishes 5,120 events over 16 partition keys,
 // then consumes them with a consumer process that is SIGKILLed twice —
 // each time once it reported 1,200 events handled, with messages pulled
-// and not acked — and started again (the default 30 s AckWait: the test
-// does not wait it out). It checks that no event is lost and that, per
-// key, no event is handled before every earlier one of its key was
-// handled (handling an event again is allowed: at-least-once).
+// and not acked (at least once) — and started again (the default 30 s
+// AckWait: the test does not wait it out). It checks that no event is lost
+// and that, per key, no event is handled before every earlier one of its
+// key was handled (handling an event again is allowed: at-least-once).
 func TestCrashKeepsKeyOrder(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
@@ -131,7 +131,7 @@ func TestCrashKeepsKeyOrder(t *testing.T) {
 		m := message.NewMessage(fmt.Sprintf("crash-%d", i), []byte(strconv.Itoa(i/keys)))
 		m.Metadata.Set(events.MetaPartitionKey, fmt.Sprintf("S%02d", i%keys))
 		batch = append(batch, m)
-		if len(batch) == 256 {
+		if len(batch) == 256 || i == keys*perKey-1 {
 			if err := tr.Publisher().Publish("trade.crash", batch...); err != nil {
 				t.Fatal(err)
 			}
@@ -221,11 +221,13 @@ func TestCrashKeepsKeyOrder(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if info.NumAckPending == 0 {
-				t.Fatalf("consumer %d left no unacked message: nothing to take over", run+1)
-			}
 			unacked = append(unacked, info.NumAckPending)
 		}
+	}
+	// A kill lands at a random point of the consumer's work: now and then
+	// between two pull requests, with everything acked.
+	if unacked[0] == 0 && unacked[1] == 0 {
+		t.Fatal("no kill left an unacked message: nothing was taken over")
 	}
 	t.Logf("%d events handled %d times (%d again after a kill); unacked at the kills: %v",
 		keys*perKey, handled, dups, unacked)
