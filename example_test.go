@@ -24,7 +24,7 @@ func ExampleService() {
 	}
 	err = subscriber.On(svc.Group(), "trade.*.BTCUSDT", func(ctx context.Context, t events.Trade) error {
 		fmt.Println(t.Symbol, t.Side, t.Amount, "@", t.Price) // ctx: publish with it to chain correlation ids
-		stop()                                                 // ends this example; a service runs until SIGINT or SIGTERM
+		stop()                                                // ends this example; a service runs until SIGINT or SIGTERM
 		return nil
 	})
 	if err != nil {
