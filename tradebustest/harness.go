@@ -238,6 +238,15 @@ func (h *Harness) Group(name string, opts ...middleware.Option) *subscriber.Grou
 	return gr.g
 }
 
+// Stack returns group's middleware stack (its Poison, Retry and Dedup
+// expose counters and settings), or nil for an unknown group.
+func (h *Harness) Stack(group string) *middleware.Stack {
+	if g := h.lookupGroup(group); g != nil {
+		return g.stack
+	}
+	return nil
+}
+
 // Start runs every group not running yet and waits until each one's
 // subscriptions are established. Publish and the harness's publishers
 // call it, so a test needs it only to have the handlers running before

@@ -308,3 +308,17 @@ func TestFailuresAreReported(t *testing.T) {
 		require.Empty(t, f.errs)
 	})
 }
+
+// TestShortBackoff: the harness's stacks retry after 1 ms, doubling to
+// 10 ms (the README's numbers), unless a test sets its own backoff.
+func TestShortBackoff(t *testing.T) {
+	h := tradebustest.New(t)
+	h.Group("risk")
+	r := h.Stack("risk").Retry
+	require.Equal(t, time.Millisecond, r.Delay(1))
+	require.Equal(t, 2*time.Millisecond, r.Delay(2))
+	require.Equal(t, 10*time.Millisecond, r.Delay(5))
+	h.Group("slow", middleware.WithBackoff(time.Second, 2, time.Minute))
+	require.Equal(t, time.Second, h.Stack("slow").Retry.Delay(1))
+	require.Equal(t, "risk", h.Stack("risk").ConsumerGroup())
+}
