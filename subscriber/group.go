@@ -43,6 +43,7 @@ type Group struct {
 
 type route struct {
 	pattern string
+	name    string
 	h       message.HandlerFunc
 }
 
@@ -107,6 +108,8 @@ func (g *Group) Patterns() []string {
 // On registers fn for events of type T whose routing key matches pattern.
 // It fails once Run has started, for an invalid pattern, a nil fn or a
 // name (WithName; default "<event type>@<pattern>") already registered.
+// The middleware see the name (middleware.HandlerName): dedup keys,
+// requeued copies and dead letters are kept per handler.
 func On[T events.Event](g *Group, pattern string, fn Func[T], opts ...Option) error {
 	var zero T
 	c := config{name: zero.EventType() + "@" + pattern}
@@ -137,7 +140,7 @@ func On[T events.Event](g *Group, pattern string, fn Func[T], opts ...Option) er
 		return fmt.Errorf("%w: handler name %q already registered", ErrInvalidOption, c.name)
 	}
 	g.names[c.name] = true
-	g.routes = append(g.routes, route{pattern: pattern, h: h})
+	g.routes = append(g.routes, route{pattern: pattern, name: c.name, h: h})
 	return nil
 }
 
@@ -169,6 +172,13 @@ func (g *Group) Run(ctx context.Context) error {
 		h := r.h
 		for i := len(g.mw) - 1; i >= 0; i-- {
 			h = g.mw[i](h)
+		}
+		if len(g.mw) > 0 {
+			// There is no router to name the handler: name it for the
+			// middleware, which keep each handler's dedup keys, requeued
+			// copies and dead letters apart (two handlers of one group
+			// that match the same event both run).
+			h = middleware.NameHandler(r.name)(h)
 		}
 		wait, serr := g.c.Consume(runCtx, r.pattern, h)
 		if serr != nil {

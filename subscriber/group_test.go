@@ -242,3 +242,45 @@ func (p notifyingPublisher) Publish(topic string, msgs ...*message.Message) erro
 	p.topics <- topic
 	return err
 }
+
+// TestGroupNamesHandlersForTheMiddleware: every delivery carries its
+// handler's name (middleware.HandlerName), so the default stack keeps two
+// handlers that match one event apart: both run, once each, and a
+// redelivered duplicate is still skipped per handler.
+func TestGroupNamesHandlersForTheMiddleware(t *testing.T) {
+	tr, err := mem.New()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	sub, err := tr.Subscriber("risk")
+	require.NoError(t, err)
+	stack, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup("risk"))
+	require.NoError(t, err)
+	names := make(chan string, 4)
+	record := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			names <- middleware.HandlerName(msg.Context())
+			return h(msg)
+		}
+	}
+	g, err := subscriber.NewGroupWithStack(sub, stack, record)
+	require.NoError(t, err)
+	ok := func(context.Context, events.Trade) error { return nil }
+	require.NoError(t, subscriber.On(g, "trade.*.BTCUSDT", ok))
+	require.NoError(t, subscriber.On(g, "trade.binance.*", ok, subscriber.WithName("by-venue")))
+	runGroup(t, g)
+	pub, err := publisher.New(tr.Publisher())
+	require.NoError(t, err)
+	msg, err := pub.NewMessage(context.Background(), events.Trade{Exchange: "binance", Symbol: "BTCUSDT",
+		Price: events.MustDecimal("1"), Amount: events.MustDecimal("1"), Side: events.SideBuy, Time: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, tr.Publisher().Publish("trade.binance.BTCUSDT", msg))
+	require.ElementsMatch(t, []string{"tradebus.trade.v1@trade.*.BTCUSDT", "by-venue"}, []string{<-names, <-names})
+	// The same event again: each handler's dedup skips it, so the record
+	// middleware (inside dedup) does not see it; a new event of the same
+	// symbol comes after it in both queues (key order) and is seen by both.
+	require.NoError(t, tr.Publisher().Publish("trade.binance.BTCUSDT", msg.Copy()))
+	require.NoError(t, pub.Publish(context.Background(), events.Trade{Exchange: "binance", Symbol: "BTCUSDT",
+		Price: events.MustDecimal("2"), Amount: events.MustDecimal("1"), Side: events.SideBuy, Time: time.Now()}))
+	require.ElementsMatch(t, []string{"tradebus.trade.v1@trade.*.BTCUSDT", "by-venue"}, []string{<-names, <-names})
+	require.EqualValues(t, 2, stack.Dedup.Stats().Duplicates)
+}

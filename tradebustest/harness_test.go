@@ -87,6 +87,7 @@ func TestRecordsEveryOutcome(t *testing.T) {
 	require.Equal(t, middleware.ClassPermanent, byID["bad"].Class)
 	require.Equal(t, 1, byID["bad"].Attempts)
 	require.Contains(t, byID["bad"].Reason, "symbol not allowed")
+	require.Equal(t, "tradebus.trade.v1@trade.#", byID["bad"].Handler)
 	require.Equal(t, middleware.ClassPanic, byID["panic"].Class)
 	require.Equal(t, middleware.DefaultMaxAttempts, byID["panic"].Attempts)
 	require.Equal(t, "trade.binance.XRPUSDT", byID["panic"].RoutingKey)
@@ -321,4 +322,18 @@ func TestShortBackoff(t *testing.T) {
 	h.Group("slow", middleware.WithBackoff(time.Second, 2, time.Minute))
 	require.Equal(t, time.Second, h.Stack("slow").Retry.Delay(1))
 	require.Equal(t, "risk", h.Stack("risk").ConsumerGroup())
+}
+
+// TestTwoHandlersOfAGroupBothRun: two handlers of one group whose
+// patterns match the same event both handle it; neither is taken for the
+// other's duplicate (the fast path names each handler for the middleware).
+func TestTwoHandlersOfAGroupBothRun(t *testing.T) {
+	h := tradebustest.New(t)
+	g := h.Group("risk")
+	require.NoError(t, subscriber.On(g, "trade.*.BTCUSDT", func(context.Context, events.Trade) error { return nil }))
+	require.NoError(t, subscriber.On(g, "trade.binance.*", func(context.Context, events.Trade) error { return nil }))
+	h.Publish(trade("1", "BTCUSDT"))
+	h.WaitHandled()
+	require.Equal(t, []string{"1", "1"}, ids(tradebustest.Consumed[events.Trade](h, "risk")))
+	require.Zero(t, h.DuplicatesSkipped("risk"))
 }
