@@ -337,3 +337,26 @@ func TestTwoHandlersOfAGroupBothRun(t *testing.T) {
 	require.Equal(t, []string{"1", "1"}, ids(tradebustest.Consumed[events.Trade](h, "risk")))
 	require.Zero(t, h.DuplicatesSkipped("risk"))
 }
+
+// TestWaitHandledFollowsRequeuedCopies: with middleware.WithRequeue on the
+// harness's publisher, a failing event is acked and sent again as a
+// delayed copy; WaitHandled waits for the copies too, and the copies are
+// not counted as newly published events.
+func TestWaitHandledFollowsRequeuedCopies(t *testing.T) {
+	h := tradebustest.New(t)
+	g := h.Group("risk", middleware.WithMaxAttempts(1), middleware.WithRequeue(h.MessagePublisher(), 3))
+	var n atomic.Int32
+	require.NoError(t, subscriber.On(g, "trade.#", func(context.Context, events.Trade) error {
+		if n.Add(1) <= 2 {
+			return errors.New("venue busy")
+		}
+		return nil
+	}))
+	h.Publish(trade("1", "BTCUSDT"))
+	h.WaitHandled()
+	require.EqualValues(t, 3, n.Load(), "two requeued copies, the second one consumed")
+	require.Equal(t, []string{"1"}, ids(tradebustest.Consumed[events.Trade](h, "risk")))
+	require.Equal(t, []string{"1"}, ids(tradebustest.Retried[events.Trade](h, "risk")))
+	require.Equal(t, []string{"1"}, ids(tradebustest.Published[events.Trade](h)))
+	require.Empty(t, tradebustest.DeadLettered[events.Trade](h, "risk"))
+}
