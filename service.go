@@ -253,13 +253,17 @@ func (s *Service) Stopping() <-chan struct{} { return s.stopping }
 // subscription could not start (then no handler runs), the drain was cut
 // short, or closing the transport failed. Run may be called once.
 func (s *Service) Run(ctx context.Context) error {
+	release := func() {}
 	if len(s.sigs) > 0 {
 		var stop context.CancelFunc
 		ctx, stop = signal.NotifyContext(ctx, s.sigs...)
 		defer stop()
-		context.AfterFunc(ctx, stop) // a second signal is not swallowed
+		release = stop
 	}
-	stopped := context.AfterFunc(ctx, s.markStopping)
+	stopped := context.AfterFunc(ctx, func() {
+		release() // first, so that a second signal is not swallowed once Stopping is closed
+		s.markStopping()
+	})
 	defer stopped()
 	err := s.g.Run(ctx)
 	s.markStopping()

@@ -1,9 +1,12 @@
 package tradebus_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"os"
+	"os/exec"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -175,4 +178,91 @@ func TestServiceHandlerMiddlewareRunsInsideTheStack(t *testing.T) {
 	cancel()
 	require.NoError(t, <-ran)
 	require.EqualValues(t, 3, attempts.Load())
+}
+
+// TestServiceSecondSignalEndsTheProcess: in a child process whose handler
+// never returns, the first SIGTERM starts the graceful shutdown (Stopping)
+// and the second one ends the process the default way, instead of being
+// swallowed while the drain waits.
+func TestServiceSecondSignalEndsTheProcess(t *testing.T) {
+	if os.Getenv("TRADEBUS_TEST_SERVICE_CHILD") == "1" {
+		serviceChild()
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestServiceSecondSignalEndsTheProcess$")
+	cmd.Env = append(os.Environ(), "TRADEBUS_TEST_SERVICE_CHILD=1")
+	out, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	cmd.Stderr = os.Stderr
+	require.NoError(t, cmd.Start())
+	lines, exited := make(chan string, 16), make(chan error, 1)
+	go func() {
+		for sc := bufio.NewScanner(out); sc.Scan(); {
+			lines <- sc.Text()
+		}
+		exited <- cmd.Wait() // after the last read from the pipe, as os/exec requires
+	}()
+	// A generous bound, only so that a swallowed signal fails the test
+	// instead of hanging it: every step normally ends on its own signal.
+	deadline := time.NewTimer(time.Minute)
+	defer deadline.Stop()
+	fail := func(format string, args ...any) {
+		_ = cmd.Process.Kill()
+		<-exited // the reader reaches EOF, then waits for the child
+		t.Fatalf(format, args...)
+	}
+	next := func(want string) {
+		select {
+		case got := <-lines:
+			if got != want {
+				fail("child said %q, want %q", got, want)
+			}
+		case <-deadline.C:
+			fail("child did not say %q within a minute", want)
+		}
+	}
+	next("holding")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	next("stopping")
+	require.NoError(t, cmd.Process.Signal(syscall.SIGTERM))
+	var err2 error
+	select {
+	case err2 = <-exited:
+	case <-deadline.C:
+		fail("the second SIGTERM did not end the child within a minute (swallowed)")
+	}
+	var exit *exec.ExitError
+	require.ErrorAs(t, err2, &exit)
+	ws, ok := exit.Sys().(syscall.WaitStatus)
+	require.True(t, ok)
+	require.True(t, ws.Signaled(), "child ended with %v, want killed by SIGTERM", err2)
+	require.Equal(t, syscall.SIGTERM, ws.Signal())
+}
+
+// serviceChild runs a service whose handler holds its message forever.
+func serviceChild() {
+	svc, err := tradebus.NewService(context.Background(), "mem://", "risk")
+	if err != nil {
+		panic(err)
+	}
+	holding := make(chan struct{})
+	if err := subscriber.On(svc.Group(), "trade.#", func(context.Context, events.Trade) error {
+		close(holding)
+		select {} // never returns: only the second signal ends the process
+	}); err != nil {
+		panic(err)
+	}
+	go func() {
+		<-svc.Running()
+		if err := svc.Publisher().Publish(context.Background(), trade("held")); err != nil {
+			panic(err)
+		}
+		<-holding
+		fmt.Println("holding")
+		<-svc.Stopping()
+		fmt.Println("stopping")
+	}()
+	err = svc.Run(context.Background())
+	fmt.Println("Run returned:", err) // not reached within the drain's 30 s
+	os.Exit(3)
 }
