@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/internal/brokerns"
 	"github.com/tradebus/tradebus/middleware"
@@ -39,55 +38,68 @@ func (b *bus) subscribed(group, pattern string) {
 	b.subs = append(b.subs, brokerns.Subscription{Group: group, Pattern: pattern})
 }
 
+// transports are the transports under test and the variables naming their
+// brokers (Kafka: an embedded cluster when unset).
+var transports = []struct{ name, env string }{
+	{"mem", ""}, {"amqp", "TRADEBUS_TEST_AMQP_URL"}, {"kafka", "TRADEBUS_TEST_KAFKA_BROKERS"},
+	{"redis", "TRADEBUS_TEST_REDIS_URL"}, {"nats", "TRADEBUS_TEST_NATS_URL"},
+}
+
 // forEachTransport runs test on mem and on every broker whose address is
 // set (Kafka: embedded).
 func forEachTransport(t *testing.T, test func(t *testing.T, b *bus)) {
-	for _, tc := range []struct{ name, env string }{
-		{"mem", ""}, {"amqp", "TRADEBUS_TEST_AMQP_URL"}, {"kafka", "TRADEBUS_TEST_KAFKA_BROKERS"},
-		{"redis", "TRADEBUS_TEST_REDIS_URL"}, {"nats", "TRADEBUS_TEST_NATS_URL"},
-	} {
+	for _, tc := range transports {
 		t.Run(tc.name, func(t *testing.T) {
-			raw, embedded := "mem://", false
-			switch {
-			case tc.name == "kafka" && os.Getenv(tc.env) == "":
-				raw, embedded = kafkatest.NewCluster(t).URL(), true // a fresh embedded cluster
-			case tc.name == "kafka":
-				raw = "kafka://" + os.Getenv(tc.env)
-			case tc.env != "":
-				raw = os.Getenv(tc.env)
-				if raw == "" {
-					t.Skipf("set %s to run on %s", tc.env, tc.name)
-				}
-			}
-			ns, url := brokerns.Unique(), raw
-			if !embedded {
-				var err error
-				if url, err = brokerns.Apply(raw, ns); err != nil {
-					t.Fatal(err)
-				}
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-			defer cancel()
-			tr, err := transport.Open(ctx, url, transport.WithLogger(quiet))
-			if err != nil {
-				t.Fatalf("%s: %v", tc.env, err)
-			}
-			b := &bus{Transport: tr}
-			t.Cleanup(func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				if err := tr.Close(ctx); err != nil {
-					t.Errorf("close: %v", err)
-				}
-				if raw != "mem://" && !embedded {
-					if err := brokerns.Remove(ctx, raw, ns, b.subs); err != nil {
-						t.Errorf("clean up: %v", err)
-					}
-				}
-			})
+			b, _ := openBus(t, tc.name, tc.env)
 			test(t, b)
 		})
 	}
+}
+
+// openBus opens the transport name in a namespace of its own, removed
+// (with the subscriptions made on it) when tb ends. raw is the broker's
+// address without the namespace.
+func openBus(tb testing.TB, name, env string) (b *bus, raw string) {
+	tb.Helper()
+	raw, embedded := "mem://", false
+	switch {
+	case name == "kafka" && os.Getenv(env) == "":
+		raw, embedded = kafkatest.NewCluster(tb).URL(), true // a fresh embedded cluster
+	case name == "kafka":
+		raw = "kafka://" + os.Getenv(env)
+	case env != "":
+		raw = os.Getenv(env)
+		if raw == "" {
+			tb.Skipf("set %s to run on %s", env, name)
+		}
+	}
+	ns, url := brokerns.Unique(), raw
+	if !embedded {
+		var err error
+		if url, err = brokerns.Apply(raw, ns); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	tr, err := transport.Open(ctx, url, transport.WithLogger(quiet))
+	if err != nil {
+		tb.Fatalf("%s: %v", env, err)
+	}
+	b = &bus{Transport: tr}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := tr.Close(ctx); err != nil {
+			tb.Errorf("close: %v", err)
+		}
+		if raw != "mem://" && !embedded {
+			if err := brokerns.Remove(ctx, raw, ns, b.subs); err != nil {
+				tb.Errorf("clean up: %v", err)
+			}
+		}
+	})
+	return b, raw
 }
 
 // riskLimit is the largest order quantity the test risk service accepts.
@@ -95,7 +107,7 @@ var riskLimit = events.MustDecimal("10")
 
 // startServer runs the risk service (group "risk", middleware.Default) with
 // fn answering, until the test ends.
-func startServer(t *testing.T, b *bus, fn func(ctx context.Context, o events.Order) (events.ExecutionReport, error)) *rpc.Server {
+func startServer(t testing.TB, b *bus, fn func(ctx context.Context, o events.Order) (events.ExecutionReport, error)) *rpc.Server {
 	t.Helper()
 	srv, err := rpc.NewServer(b.Publisher())
 	if err != nil {
@@ -137,7 +149,7 @@ func startServer(t *testing.T, b *bus, fn func(ctx context.Context, o events.Ord
 	return srv
 }
 
-func newClient(t *testing.T, b *bus, opts ...rpc.ClientOption) *rpc.Client {
+func newClient(t testing.TB, b *bus, opts ...rpc.ClientOption) *rpc.Client {
 	t.Helper()
 	c, err := rpc.NewClient(context.Background(), b, append([]rpc.ClientOption{rpc.WithLogger(quiet)}, opts...)...)
 	if err != nil {
