@@ -117,3 +117,25 @@ func TestRegisterUpcastRules(t *testing.T) {
 		}
 	}
 }
+
+// The compatible change of the README: a field added by a newer writer is
+// ignored by an older reader, on the fast codec's types too.
+func TestOlderReaderIgnoresAddedField(t *testing.T) {
+	b, err := events.Marshal(events.Trade{Exchange: "binance", Symbol: "BTCUSDT", TradeID: "1",
+		Price: events.MustDecimal("1"), Amount: events.MustDecimal("2"), Side: events.SideBuy, Time: time.Unix(1, 0).UTC()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newer := append(b[:len(b)-1:len(b)-1], []byte(`,"venueFee":"0.1"}`)...)
+	tr, err := events.Unmarshal[events.Trade](newer)
+	if err != nil {
+		t.Fatalf("older reader of a newer Trade: %v", err)
+	}
+	if tr.Amount.String() != "2" {
+		t.Fatalf("got %+v", tr)
+	}
+	q, err := events.Unmarshal[quoteV3]([]byte(`{"symbol":"AAPL","price":"1","currency":"USD","venue":"x"}`))
+	if err != nil || q.Currency != "USD" {
+		t.Fatalf("%+v %v", q, err)
+	}
+}
