@@ -232,7 +232,15 @@ func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
 	case <-msg.Nacked():
 		return false, false
 	case <-c.abortCtx.Done():
-		return false, true
+		// An ack that came just before the abort still counts (select
+		// picks at random among ready cases): never give back what the
+		// reader acked.
+		select {
+		case <-msg.Acked():
+			return true, false
+		default:
+			return false, true
+		}
 	}
 }
 
