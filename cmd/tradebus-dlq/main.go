@@ -47,4 +47,6 @@ func main() {
 	os.Exit(dlqcli.Run(ctx, os.Args[1:], os.Stdout, os.Stderr, open))
 }
 
-func open(ctx context.Context, url string) (transport.Transport, error) { return transport.Open(ctx, url) }
+func open(ctx context.Context, url string) (transport.Transport, error) {
+	return transport.Open(ctx, url)
+}

@@ -155,7 +155,9 @@ func TestReplayToFailingGroup(t *testing.T) {
 	}
 	risk, portfolio := sub("risk"), sub("portfolio")
 	p, _ := middleware.NewPoison(tr.Publisher(), middleware.WithConsumerGroup("risk"), middleware.WithLogger(quiet))
-	fail := func(*message.Message) ([]*message.Message, error) { return nil, middleware.Permanent(errors.New("over limit")) }
+	fail := func(*message.Message) ([]*message.Message, error) {
+		return nil, middleware.Permanent(errors.New("over limit"))
+	}
 	publish := func(id string) {
 		m := message.NewMessage(id, []byte(`{}`))
 		m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
