@@ -35,7 +35,7 @@ func TestListKeepsRedisStream(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := redis.NewClient(opts)
-	defer c.Close()
+	t.Cleanup(func() { _ = c.Close() }) // after the keys' cleanup below
 	ctx := context.Background()
 	if err := c.Ping(ctx).Err(); err != nil {
 		t.Fatalf("redis unreachable: %v", err)
@@ -44,7 +44,10 @@ func TestListKeepsRedisStream(t *testing.T) {
 	_, _ = rand.Read(b[:])
 	prefix := "tbtest:dlqcli" + hex.EncodeToString(b[:]) + ":"
 	t.Cleanup(func() {
-		keys, _ := c.Keys(context.Background(), prefix+"*").Result()
+		keys, err := c.Keys(context.Background(), prefix+"*").Result()
+		if err != nil {
+			t.Errorf("cleanup: %v", err)
+		}
 		if len(keys) > 0 {
 			if err := c.Del(context.Background(), keys...).Err(); err != nil {
 				t.Errorf("cleanup: %v", err)
