@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/amqp"
@@ -97,5 +98,44 @@ func TestBrowseKeepsQueue(t *testing.T) {
 				t.Fatalf("browse while a member holds them: %v, want none", ids)
 			}
 		})
+	}
+}
+
+// TestQuorumRequeueCounts is why Browse puts copies back into quorum
+// queues instead of taking messages and closing the channel: on this
+// broker (RabbitMQ before 4.3) each such return counts as a delivery, and
+// a message past x-delivery-limit is dropped. If this starts failing the
+// broker no longer counts returns, and Browse could requeue in place.
+func TestQuorumRequeueCounts(t *testing.T) {
+	e := newEnv(t)
+	ch := admin(t, e.url)
+	q := "tbtest-requeue-" + randSuffix()
+	e.clean.queue(q)
+	if _, err := ch.QueueDeclare(q, true, false, false, false, amqp091.Table{"x-queue-type": "quorum", "x-delivery-limit": int64(2)}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ch.Confirm(false); err != nil {
+		t.Fatal(err)
+	}
+	dc, err := ch.PublishWithDeferredConfirm("", q, false, false, amqp091.Publishing{Body: []byte("x")})
+	if err != nil || !dc.Wait() {
+		t.Fatalf("publish: %v", err)
+	}
+	var counts []any
+	for range 4 {
+		c := admin(t, e.url)
+		d, ok, err := c.Get(q, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			counts = append(counts, "gone")
+			break
+		}
+		counts = append(counts, d.Headers["x-delivery-count"])
+		_ = c.Close() // returns the message
+	}
+	if counts[len(counts)-1] != "gone" {
+		t.Fatalf("get-and-close rounds saw delivery counts %v: the message survived them; requeues are no longer counted", counts)
 	}
 }
