@@ -25,6 +25,24 @@ func WithReplayGroup(group string) Option {
 	}}
 }
 
+// WithReplayStopAfter makes Replay return once it has handled n messages
+// of the poison topic (replayed, kept or unroutable; a kept message coming
+// round again is not counted twice) — e.g. the count ListPoisoned gave —
+// instead of waiting WithReplayIdle for more. Unlike WithReplayLimit it
+// goes through every message it counts, so none is left read but not
+// handled: a broker that counts deliveries (RabbitMQ quorum queues) does
+// not count one against the messages Replay did not reach. Default: 0
+// (until idle). Applies to Replay.
+func WithReplayStopAfter(n int) Option {
+	return Option{name: "WithReplayStopAfter", scope: compReplay, apply: func(c *config) error {
+		if n < 0 {
+			return invalidOption("WithReplayStopAfter", n, "must be >= 0")
+		}
+		c.replayUntil = n
+		return nil
+	}}
+}
+
 // ListPoisoned calls fn with each message on the poison topic that the
 // dead-letter reader group reader (the group Replay reads as) has not
 // consumed yet, oldest first where the broker keeps an order, without

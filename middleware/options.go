@@ -93,6 +93,7 @@ type config struct {
 	replayLimit  int
 	replayIdle   time.Duration
 	replayGroup  string
+	replayUntil  int
 }
 
 // Defaults of the retry middleware.

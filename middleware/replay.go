@@ -48,12 +48,13 @@ type ReplayStats struct {
 // topic unchanged and acked. Replay makes one pass: a kept message that comes
 // round again is held (unacked) until Replay returns and then put back once
 // more, so it is neither replayed nor cycled. Replay stops after
-// WithReplayLimit replays, when no message arrived for WithReplayIdle, or when
-// ctx is done (then with ctx's error).
+// WithReplayLimit replays, after WithReplayStopAfter messages, when no
+// message arrived for WithReplayIdle, or when ctx is done (then with ctx's
+// error).
 //
 // Options: WithPoisonTopic (the concrete topic to read; default as NewPoison),
-// WithConsumerGroup, WithReplayFilter, WithReplayLimit, WithReplayIdle,
-// WithReplayGroup, WithLogger. ListPoisoned lists the same dead letters
+// WithConsumerGroup, WithReplayFilter, WithReplayLimit, WithReplayStopAfter,
+// WithReplayIdle, WithReplayGroup, WithLogger. ListPoisoned lists the same dead letters
 // without consuming them. sub must deliver messages published to the poison topic before
 // Replay was called (e.g. a durable consumer group subscribed to it all along).
 func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, opts ...Option) (st ReplayStats, err error) {
@@ -157,6 +158,9 @@ func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, 
 			if cfg.replayLimit > 0 && st.Replayed >= cfg.replayLimit {
 				return st, nil
 			}
+		}
+		if cfg.replayUntil > 0 && st.Replayed+st.Kept+st.Unroutable >= cfg.replayUntil {
+			return st, nil
 		}
 		idle.Reset(cfg.replayIdle) // Go >= 1.23 timers: no stale tick after Reset
 	}

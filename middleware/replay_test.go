@@ -222,3 +222,27 @@ func drainWith(t *testing.T, sub *transport.Subscriber, pattern string, fn func(
 		return nil
 	}
 }
+
+// WithReplayStopAfter: Replay goes through the n messages and returns,
+// without waiting for an idle window (an hour here).
+func TestReplayStopAfter(t *testing.T) {
+	tr := newMem(t)
+	dlq, _ := tr.NewSubscriber("dlq")
+	_ = dlq.SubscribeInitialize("deadletter.exec")
+	p, _ := NewPoison(tr.Publisher(), WithConsumerGroup("exec"), WithLogger(quiet))
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := p.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, Permanent(errFlaky) })(testMsg(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := Replay(ctx, dlq, newRecPub(), WithConsumerGroup("exec"), WithReplayStopAfter(3), WithReplayIdle(time.Hour),
+		WithLogger(quiet), WithReplayFilter(func(p Poisoned) bool { return p.EventID == "b" }))
+	if err != nil || st != (ReplayStats{Replayed: 1, Kept: 2}) {
+		t.Fatalf("stats %+v, err %v", st, err)
+	}
+	if _, err := Replay(ctx, dlq, newRecPub(), WithReplayStopAfter(-1)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("WithReplayStopAfter(-1): %v", err)
+	}
+}

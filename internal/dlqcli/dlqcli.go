@@ -176,16 +176,16 @@ func List(ctx context.Context, tr transport.Transport, q Query, each func(middle
 // original routing keys, each addressed to the consumer group that failed
 // it (or q.ToGroup), calling each before it is published; the others are
 // put back on the poison topic. It first lists the queue without
-// consuming, so it knows how many to replay and returns as soon as they
-// are — with nothing to replay it reads nothing; q.Idle only bounds the
-// wait for one that another reader took meanwhile (and is the only end
-// on a transport that cannot list).
+// consuming, so it knows how many messages there are and returns once it
+// has been through them — with nothing to replay it reads nothing; q.Idle
+// only bounds the wait for one that another reader took meanwhile (and is
+// the only end on a transport that cannot list).
 func Replay(ctx context.Context, tr transport.Transport, q Query, each func(middleware.Poisoned)) (middleware.ReplayStats, error) {
 	var st middleware.ReplayStats
 	if err := q.validate(); err != nil {
 		return st, err
 	}
-	want := 0 // 0: unknown
+	seen := 0 // how many messages the topic holds for the group; 0: unknown
 	listed, err := List(ctx, tr, q, nil)
 	switch {
 	case errors.Is(err, transport.ErrNotSupported):
@@ -194,7 +194,7 @@ func Replay(ctx context.Context, tr transport.Transport, q Query, each func(midd
 	case listed.Matched == 0:
 		return st, nil
 	default:
-		want = listed.Matched
+		seen = listed.DeadLetters + listed.Other
 	}
 	idle := q.Idle
 	if idle == 0 {
@@ -220,8 +220,10 @@ func Replay(ctx context.Context, tr transport.Transport, q Query, each func(midd
 			return true
 		}),
 	}
-	if want > 0 {
-		opts = append(opts, middleware.WithReplayLimit(want))
+	if seen > 0 {
+		// Through every listed message, then stop: none is left read
+		// and unhandled (RabbitMQ quorum queues would count a delivery).
+		opts = append(opts, middleware.WithReplayStopAfter(seen))
 	}
 	if q.ToGroup != "" {
 		opts = append(opts, middleware.WithReplayGroup(q.ToGroup))

@@ -107,7 +107,7 @@ func TestListKeepsRedisStream(t *testing.T) {
 			t.Fatalf("after list %d: XLEN %d, %d pending; want 9 and 0", i+1, n, p)
 		}
 	}
-	if code, out, errOut := cli(nil, "replay", "-url", url, "-topic", topic, "-limit", "3"); code != 0 || !strings.Contains(out, "replayed 3") {
+	if code, out, errOut := cli(nil, "replay", "-url", url, "-topic", topic, "-idle", "1h", "-limit", "3"); code != 0 || !strings.Contains(out, "replayed 3") {
 		t.Fatalf("replay: %d %q %q", code, out, errOut)
 	}
 	if code, out, errOut := cli(nil, "list", "-url", url, "-topic", topic); code != 0 || !strings.Contains(out, "6 matching of 6 dead letters") {

@@ -111,9 +111,9 @@ func TestListAndReplay(t *testing.T) {
 	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.exec", "-key", "trade.#", "-dry-run"); code != 0 || !strings.Contains(out, "2 would be replayed of 3") {
 		t.Fatalf("dry run: %d %q", code, out)
 	}
-	// Replay lists first: it stops once the one matching dead letter is
-	// replayed (no idle wait), before reading the others.
-	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.exec", "-key", "trade.#", "-reason", "bad price a"); code != 0 || !strings.Contains(out, "replayed 1, kept 0") {
+	// Replay lists first: it stops once it has been through the four
+	// messages listed, without an idle wait (-idle 1h).
+	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.exec", "-idle", "1h", "-key", "trade.#", "-reason", "bad price a"); code != 0 || !strings.Contains(out, "replayed 1, kept 3") {
 		t.Fatalf("replay: %d %q", code, out)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
@@ -177,7 +177,7 @@ func TestReplayToFailingGroup(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "group=risk") || !strings.Contains(out, "1 matching of 1") {
 		t.Fatalf("list: %d %q %q", code, out, errOut)
 	}
-	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.risk"); code != 0 || !strings.Contains(out, "replayed 1") {
+	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.risk", "-idle", "1h"); code != 0 || !strings.Contains(out, "replayed 1") {
 		t.Fatalf("replay: %d %q", code, out)
 	}
 	m = recv(t, risk, "the replay at risk")
@@ -200,7 +200,7 @@ func TestReplayToFailingGroup(t *testing.T) {
 	if _, err := p.Middleware(fail)(orphan); err != nil {
 		t.Fatal(err)
 	}
-	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.risk", "-to-group", "portfolio"); code != 0 || !strings.Contains(out, "replayed 1") {
+	if code, out, _ = cli(tr, "replay", "-url", "mem://", "-topic", "deadletter.risk", "-idle", "1h", "-to-group", "portfolio"); code != 0 || !strings.Contains(out, "replayed 1") {
 		t.Fatalf("replay -to-group: %d %q", code, out)
 	}
 	if m = recv(t, portfolio, "the orphan at portfolio"); m.UUID != "orphan" {
