@@ -22,8 +22,8 @@
 // republishes the matching dead letters to their original routing key —
 // same event id and correlation id — addressed to the consumer group that
 // failed each one (or -to-group), so no other group handles the event
-// again, and puts the others back. It lists first, so it stops as soon as
-// the matching ones are replayed; -idle bounds the wait for one another
+// again, and puts the others back. It lists first, so it stops once it has
+// been through the listed messages; -idle bounds the wait for one another
 // reader took meanwhile.
 //
 // Broker URLs are those of transport.Open (mem://, amqp://, kafka://, redis://,
