@@ -28,10 +28,11 @@ func WithReplayGroup(group string) Option {
 // WithReplayStopAfter makes Replay return once it has handled n messages
 // of the poison topic (replayed, kept or unroutable; a kept message coming
 // round again is not counted twice) — e.g. the count ListPoisoned gave —
-// instead of waiting WithReplayIdle for more. Unlike WithReplayLimit it
-// goes through every message it counts, so none is left read but not
-// handled: a broker that counts deliveries (RabbitMQ quorum queues) does
-// not count one against the messages Replay did not reach. Default: 0
+// instead of waiting WithReplayIdle for more. Unlike stopping at
+// WithReplayLimit, it goes through every message it counts, so it does not
+// leave the ones after the last replay read and given back, which a broker
+// that counts deliveries (RabbitMQ quorum queues) counts against them; only
+// copies Replay itself put back (fresh ones) may be given back. Default: 0
 // (until idle). Applies to Replay.
 func WithReplayStopAfter(n int) Option {
 	return Option{name: "WithReplayStopAfter", scope: compReplay, apply: func(c *config) error {

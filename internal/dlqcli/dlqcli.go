@@ -221,8 +221,8 @@ func Replay(ctx context.Context, tr transport.Transport, q Query, each func(midd
 		}),
 	}
 	if seen > 0 {
-		// Through every listed message, then stop: none is left read
-		// and unhandled (RabbitMQ quorum queues would count a delivery).
+		// Through every listed message, then stop: none of them is left
+		// read and given back (RabbitMQ quorum queues count that).
 		opts = append(opts, middleware.WithReplayStopAfter(seen))
 	}
 	if q.ToGroup != "" {
