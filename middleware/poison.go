@@ -22,8 +22,9 @@ import (
 // middleware gave up on — it publishes a copy of the message to the poison
 // topic: the original UUID, body and metadata untouched, plus the MetaPoison*
 // metadata (reason, class, original routing key, subscription topic, handler,
-// consumer group, attempts, first and last failure time, and the stack of a
-// panic). Only when that publish succeeded does it return nil, so the router
+// consumer group, the subscription's group as the transport knows it —
+// Replay sends the event back to that group alone —, attempts, first and
+// last failure time, and the stack of a panic). Only when that publish succeeded does it return nil, so the router
 // acks the original; when it fails, it returns the handler error joined with an
 // error wrapping ErrPoisonPublish, so the router nacks the original and the
 // transport redelivers it. Nothing is lost either way.
