@@ -20,9 +20,12 @@ var _ driver.Browser = (*Driver)(nil)
 // delivered, acked or counted) from just after the durable consumer's ack
 // floor to the stream's last message as it is when Browse starts: the
 // messages the consumer has not delivered yet, and those delivered and
-// not acked. While some are pending (delivered, not acked), messages a
-// member acked out of order above the ack floor are shown too: JetStream
-// does not say which those are. Deliveries is 0. For a consumer that does
+// not acked. JetStream does not say which messages above the ack floor
+// were acked out of order (while an older one is still pending): a
+// delivered message that has a newer copy with the same UUID (one Replay
+// put back) is left out; any other such message is shown. It holds the
+// messages from the ack floor on in memory before passing them. Deliveries
+// is 0. For a consumer that does
 // not exist yet it shows what WithStart would give it: nothing (StartNew)
 // or the stream's messages matching the pattern (StartOldest); a missing
 // stream has nothing to show.
@@ -55,24 +58,41 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	if filter == "" {
 		filter = ">" // the whole stream of the kind
 	}
+	delivered := uint64(0) // last stream sequence the consumer delivered
+	if cons != nil {
+		delivered = cons.CachedInfo().Delivered.Stream
+	}
+	var msgs []driver.Message
+	latest := make(map[string]uint64) // UUID -> sequence of its newest copy
+	seqs := make([]uint64, 0)
 	for seq := from; seq <= last; {
 		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			return nil
+			break
 		}
 		if err != nil {
 			return fmt.Errorf("nats: browse %s: message %d of %s: %w", pattern, seq, s.stream, err)
 		}
 		if raw.Sequence > last {
-			return nil
+			break
 		}
 		var dm driver.Message
 		decode(&dm, d.cfg.prefix, s.stream, rawMsg{raw: raw}, raw.Sequence, 0)
 		dm.AckID = nil
-		if !fn(&dm) {
+		msgs = append(msgs, dm)
+		seqs = append(seqs, raw.Sequence)
+		latest[dm.UUID] = raw.Sequence
+		seq = raw.Sequence + 1
+	}
+	for i := range msgs {
+		// A delivered message with a newer copy was put back (acked after
+		// its copy was stored), possibly above the ack floor.
+		if seqs[i] <= delivered && latest[msgs[i].UUID] != seqs[i] {
+			continue
+		}
+		if !fn(&msgs[i]) {
 			return nil
 		}
-		seq = raw.Sequence + 1
 	}
 	return nil
 }

@@ -127,3 +127,81 @@ func TestBrowseLeavesConsumer(t *testing.T) {
 	waitState("the ack floor past two", func(st [5]uint64) bool { return st[2] == 3 })
 	check("two acked", want[2:])
 }
+
+// TestBrowseSkipsPutBackOriginals: a member puts a message back (a copy
+// with the same UUID, then acks the original) while an older message is
+// still pending, so the acked original sits above the ack floor. Browse
+// shows the pending message and the copy, not the original as well.
+func TestBrowseSkipsPutBackOriginals(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransportWith(t, nc, []transport.Option{transport.WithCloseTimeout(2 * time.Second)},
+		nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	const topic = "deadletter.risk"
+	dlq, _ := tr.NewSubscriber("dlq")
+	if err := dlq.SubscribeInitialize(topic); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"old", "kept"} {
+		m := message.NewMessage(id, nil)
+		m.Metadata.Set("partitionkey", id)
+		if err := tr.Publisher().Publish(topic, m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	ch, err := dlq.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]*message.Message{}
+	for len(got) < 2 {
+		select {
+		case m := <-ch:
+			got[m.UUID] = m
+		case <-ctx.Done():
+			t.Fatal("not delivered")
+		}
+	}
+	defer got["old"].Nack()
+	cp := got["kept"].Copy()
+	if err := tr.Publisher().Publish(topic, cp); err != nil {
+		t.Fatal(err)
+	}
+	got["kept"].Ack()
+	// Wait until JetStream has the ack of "kept" and delivered the copy:
+	// floor 0 ("old" pending), delivered 3, two pending (old, the copy).
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(ctx, prefix+"_deadletter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		var info *jetstream.ConsumerInfo
+		for name := range stream.ConsumerNames(ctx).Name() {
+			c, err := stream.Consumer(ctx, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			info = c.CachedInfo()
+		}
+		if info != nil && info.AckFloor.Stream == 0 && info.Delivered.Stream == 3 && info.NumAckPending == 2 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("consumer state %+v", info)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	var ids []string
+	if err := transport.Browse(ctx, tr, "dlq", topic, func(m *message.Message) bool {
+		ids = append(ids, m.UUID)
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(ids, []string{"old", "kept"}) {
+		t.Fatalf("browsed %v, want [old kept] (the pending one and the copy)", ids)
+	}
+}
