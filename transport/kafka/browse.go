@@ -24,9 +24,11 @@ var _ driver.Browser = (*Driver)(nil)
 // members and the topic are untouched. What it shows is what the group
 // has not committed, so records a member acked after the last commit
 // (at most WithCommitInterval ago, or past an unacked record) are shown
-// too. Records come in offset order within each partition, partitions
-// interleaved. Deliveries is 0 (Kafka does not count them). A topic that
-// does not exist has nothing to show.
+// too — except a record with a newer copy of the same UUID (one Replay put
+// back): only the newest copy is shown. Records come in offset order
+// within each partition, partitions interleaved; Browse holds them in
+// memory before passing them. Deliveries is 0 (Kafka does not count
+// them). A topic that does not exist has nothing to show.
 func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*driver.Message) bool) error {
 	st, err := d.topic(pattern)
 	if err != nil {
@@ -86,6 +88,8 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	}
 	defer cl.Close()
 	kind := events.Kind(pattern)
+	var msgs []driver.Message
+	latest := make(map[string]int) // UUID -> index in msgs of its newest copy
 	for len(until) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
@@ -98,10 +102,9 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 		if ferr != nil {
 			return ferr
 		}
-		stopped := false
 		fetches.EachRecord(func(r *kgo.Record) {
 			end, ok := until[r.Partition]
-			if stopped || !ok || r.Offset >= end {
+			if !ok || r.Offset >= end {
 				return
 			}
 			if r.Offset >= end-1 {
@@ -110,9 +113,18 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 			var m driver.Message
 			decode(r, kind, &m)
 			m.AckID = nil
-			stopped = !fn(&m)
+			latest[m.UUID] = len(msgs)
+			msgs = append(msgs, m)
 		})
-		if stopped {
+	}
+	for i := range msgs {
+		// An older copy of a message put back (its newer copy has the same
+		// UUID and partition key, so it is later in the same partition) was
+		// acked, though perhaps not committed.
+		if latest[msgs[i].UUID] != i {
+			continue
+		}
+		if !fn(&msgs[i]) {
 			return nil
 		}
 	}

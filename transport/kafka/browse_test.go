@@ -112,3 +112,43 @@ func TestBrowseLeavesOffsets(t *testing.T) {
 	slices.Sort(more)
 	check("after commits", more)
 }
+
+// TestBrowseSkipsPutBackOriginals: a member puts a record back (a copy
+// with the same UUID, then acks the original) while an older record of
+// the partition is unacked, so nothing is committed. Browse shows the
+// unacked record and the copy, not the original as well.
+func TestBrowseSkipsPutBackOriginals(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(1))
+	kind := randomName("k")
+	topic := kind + ".risk"
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	sub, _ := tr.Subscriber("dlq")
+	ch, err := sub.Subscribe(ctx, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	publish(t, tr, topic, newMsg("A", "old"), newMsg("B", "kept"))
+	got := map[string]*message.Message{}
+	for len(got) < 2 {
+		select {
+		case m := <-ch:
+			got[string(m.Payload)] = m
+		case <-ctx.Done():
+			t.Fatal("not delivered")
+		}
+	}
+	defer got["old"].Nack()
+	publish(t, tr, topic, got["kept"].Copy())
+	got["kept"].Ack()
+	var payloads []string
+	if err := transport.Browse(ctx, tr, "dlq", topic, func(m *message.Message) bool {
+		payloads = append(payloads, string(m.Payload))
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(payloads, []string{"old", "kept"}) {
+		t.Fatalf("browsed %v, want [old kept] (the unacked record and the copy)", payloads)
+	}
+}
