@@ -84,12 +84,15 @@ func TestEncodeSize(t *testing.T) {
 			Payload:  []byte(`{"price":"1"}`),
 		}
 		var m natsgo.Msg
-		size, err := encode(&m, subject("p", dm.Key), dm, msgID)
+		hdr, size, err := encode(&m, subject("p", dm.Key), dm, msgID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := m.Size() - len(m.Subject); size != want {
 			t.Errorf("msgID=%v: encode says %d bytes, nats.go encodes %d", msgID, size, want)
+		}
+		if want := size - len(dm.Payload); hdr != want {
+			t.Errorf("msgID=%v: encode says %d header bytes, nats.go encodes %d", msgID, hdr, want)
 		}
 		if m.Header.Get(headerUUID) != dm.UUID || m.Header.Get("partitionkey") != "BTCUSDT" || (m.Header.Get(headerMsgID) != "") == !msgID {
 			t.Errorf("headers %v", m.Header)
@@ -97,7 +100,7 @@ func TestEncodeSize(t *testing.T) {
 	}
 	for _, md := range []map[string]string{{"": "x"}, {"a b": "x"}, {"a:b": "x"}, {"Nats-X": "x"}, {headerUUID: "x"}, {"a": "x\ny"}} {
 		var m natsgo.Msg
-		if _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
+		if _, _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
 			t.Errorf("metadata %q: %v, want ErrInvalidMetadata", md, err)
 		}
 	}

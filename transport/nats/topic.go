@@ -33,7 +33,8 @@ type topic struct{ d *Driver }
 // later message of a partition key is stored ahead of a failed one) and
 // fail with the same error. Metadata that cannot be a header fails the
 // whole batch with ErrInvalidMetadata before anything is sent, a message
-// over the server's max_payload with transport.ErrTooLarge.
+// over the server's max_payload or with a header block over
+// MaxHeaderBytes with transport.ErrTooLarge.
 func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := t.d
 	if d.isClosed() {
@@ -46,12 +47,15 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	nms := make([]natsgo.Msg, len(msgs))
 	lastKind := ""
 	for i, dm := range msgs {
-		size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
+		hdr, size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
 		if err != nil {
 			return err
 		}
+		if hdr > MaxHeaderBytes {
+			return tooLarge(dm, "headers (JetStream's limit)", hdr, MaxHeaderBytes)
+		}
 		if limit > 0 && int64(size) > limit {
-			return tooLarge(dm, size, limit)
+			return tooLarge(dm, "message (max_payload)", size, limit)
 		}
 		if kind := events.Kind(dm.Key); kind != lastKind {
 			if err := d.ensureStream(ctx, kind); err != nil {
