@@ -1,0 +1,83 @@
+package amqp_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+	amqp091 "github.com/rabbitmq/amqp091-go"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/internal/hostile"
+)
+
+// hostileRun runs the hostile scenario on a transport of its own with a
+// book carrying a header "x-hostile" of headerBytes
+// bytes: a legal message, published with amqp091 as an outside producer
+// would (metadata as string headers, message id, confirms).
+func hostileRun(t *testing.T, symbol string, headerBytes int, slim bool) hostile.Result {
+	t.Helper()
+	claims := hostile.Claims(t)
+	e := newEnv(t)
+	tr := e.transport(t)
+	book := hostile.Book(t, symbol, 1, 2000)
+	book.Metadata.Set("x-hostile", strings.Repeat("h", headerBytes))
+	e.clean.queue(tr.QueueName(hostile.Group, "book.*."+symbol))
+	e.clean.queue(tr.QueueName("dlq", "deadletter."+hostile.Group))
+	inject := func(t testing.TB, m *message.Message) {
+		t.Helper()
+		conn, err := amqp091.Dial(e.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		ch, err := conn.Channel()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := ch.Confirm(false); err != nil {
+			t.Fatal(err)
+		}
+		headers := amqp091.Table{}
+		for k, v := range m.Metadata {
+			headers[k] = v
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, e.exchange, m.Metadata.Get(events.MetaRoutingKey), false, false, amqp091.Publishing{
+			Headers: headers, MessageId: m.Metadata.Get(events.MetaID), ContentType: m.Metadata.Get(events.MetaDataContentType),
+			Type: m.Metadata.Get(events.MetaType), DeliveryMode: amqp091.Persistent, Body: m.Payload,
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ok, err := dc.WaitContext(ctx); !ok || err != nil {
+			t.Fatalf("raw publish with a %d-byte header not confirmed: %v", headerBytes, err)
+		}
+	}
+	return hostile.Run(t, hostile.Scenario{Transport: tr.Portable, Claims: claims, Message: book, Slim: slim, Inject: inject})
+}
+
+// TestHostileHeader60K (issue 10): a legal message with a 60 KB header,
+// rejected by the handler, is dead-lettered whole — the copy adds about
+// 1.5 KB of poison metadata (reason cut to 1 KiB), far from the 131,072-
+// byte frame — and the shared publish connection keeps working.
+func TestHostileHeader60K(t *testing.T) {
+	t.Parallel()
+	hostileRun(t, "BTCUSDT", 60_000, false)
+}
+
+// TestHostileHeaderAtFrameLimit: a header of 130,000 bytes, legal (its
+// header frame fits RabbitMQ's frame_max of 131,072) but leaving no room
+// for the poison metadata. The copy's frame would be over frame_max, and
+// RabbitMQ answers that with FRAME_ERROR and closes the publish
+// connection the whole process shares. The core (MaxHeaderBytes) and the
+// driver (the exact frame size) refuse it before sending instead; the dead
+// letter goes out slim with the original in PostgreSQL, and every
+// unrelated publish meanwhile succeeds.
+func TestHostileHeaderAtFrameLimit(t *testing.T) {
+	t.Parallel()
+	hostileRun(t, "ETHUSDT", 130_000, true)
+}
