@@ -57,7 +57,7 @@ func hostileRun(t *testing.T, symbol string, headerBytes int, slim bool) hostile
 			t.Fatalf("raw publish with a %d-byte header not confirmed: %v", headerBytes, err)
 		}
 	}
-	return hostile.Run(t, hostile.Scenario{Transport: tr.Portable, Claims: claims, Message: book, Slim: slim, Inject: inject})
+	return hostile.Run(t, hostile.Scenario{Transport: tr.Portable, Claims: claims, Message: book, Slim: slim, OverLimit: slim, Inject: inject})
 }
 
 // TestHostileHeader60K (issue 10): a legal message with a 60 KB header,
@@ -80,4 +80,39 @@ func TestHostileHeader60K(t *testing.T) {
 func TestHostileHeaderAtFrameLimit(t *testing.T) {
 	t.Parallel()
 	hostileRun(t, "ETHUSDT", 130_000, true)
+}
+
+// TestBrokerClosesOnOversizedHeaderFrame is why the size checks come
+// before sending: RabbitMQ answers a header frame over frame_max by
+// closing the whole connection (FRAME_ERROR), not just the channel —
+// every publisher sharing it fails. A raw amqp091 publish of a header
+// that fills the frame shows it.
+func TestBrokerClosesOnOversizedHeaderFrame(t *testing.T) {
+	t.Parallel()
+	conn, err := amqp091.Dial(brokerURL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if conn.Config.FrameSize != 131072 {
+		t.Fatalf("frame_max %d, want RabbitMQ's default 131072", conn.Config.FrameSize)
+	}
+	closed := conn.NotifyClose(make(chan *amqp091.Error, 1))
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = ch.PublishWithContext(context.Background(), "", "tbtest-nowhere-"+randSuffix(), false, false,
+		amqp091.Publishing{Headers: amqp091.Table{"x": strings.Repeat("h", conn.Config.FrameSize)}, Body: []byte("{}")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case e := <-closed:
+		if e == nil || e.Code != amqp091.FrameError {
+			t.Fatalf("connection closed with %v, want FRAME_ERROR", e)
+		}
+	case <-time.After(time.Minute):
+		t.Fatal("the broker kept the connection open")
+	}
 }

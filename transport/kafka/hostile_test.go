@@ -55,7 +55,8 @@ func injectRaw(tr *testTransport, brokers []string) func(testing.TB, *message.Me
 // it was nacked with MESSAGE_TOO_LARGE and redelivered in its key's lane
 // forever. Now the core refuses it before sending, the dead letter goes
 // out slim with the book in PostgreSQL, the next book of the symbol is
-// handled and publishing never fails meanwhile.
+// handled and publishing never fails meanwhile. Replay cannot put the book
+// back (it is over the limit itself): it fails and the claim stays.
 func TestHostileBookNearTheLimit(t *testing.T) {
 	claims := hostile.Claims(t)
 	brokers := testBrokers(t)
@@ -67,7 +68,7 @@ func TestHostileBookNearTheLimit(t *testing.T) {
 	if n := len(book.Payload); n < 999_000 {
 		t.Fatalf("book of %d bytes", n)
 	}
-	hostile.Run(t, hostile.Scenario{Transport: tr.Portable, Claims: claims, Message: book, Slim: true, Inject: injectRaw(tr, brokers)})
+	hostile.Run(t, hostile.Scenario{Transport: tr.Portable, Claims: claims, Message: book, Slim: true, OverLimit: true, Inject: injectRaw(tr, brokers)})
 }
 
 // TestHostileTopicLimitBelowProducer: a dead-letter topic whose
@@ -75,7 +76,8 @@ func TestHostileBookNearTheLimit(t *testing.T) {
 // lets the 200 KB copy through, kgo compresses it to over 16 KiB (the
 // broker measures the compressed batch) and the broker refuses it with
 // MESSAGE_TOO_LARGE: the driver reports that as transport.ErrTooLarge, so
-// the dead letter goes out slim instead of being retried forever.
+// the dead letter goes out slim instead of being retried forever, and
+// Replay puts the book back on its key.
 func TestHostileTopicLimitBelowProducer(t *testing.T) {
 	claims := hostile.Claims(t)
 	brokers := testBrokers(t)

@@ -40,7 +40,7 @@ func hostileRun(t *testing.T, book *message.Message) {
 			t.Fatalf("raw publish of %d payload bytes: %v", len(m.Payload), err)
 		}
 	}
-	hostile.Run(t, hostile.Scenario{Transport: tr, Claims: claims, Message: book, Slim: true, Inject: inject})
+	hostile.Run(t, hostile.Scenario{Transport: tr, Claims: claims, Message: book, Slim: true, OverLimit: true, Inject: inject})
 }
 
 // headerBlock is the size of the header block nats.go encodes for md:
@@ -54,8 +54,8 @@ func headerBlock(md map[string]string) int {
 }
 
 // TestHostilePayloadNearMaxPayload (issue 10): an outside producer stores
-// a book whose headers and body are a hundred-odd bytes short of the
-// server's max_payload (1 MiB by default); the handler rejects it. Its dead letter is over max_payload:
+// a book whose headers and body are 10 bytes short of the server's
+// max_payload (1 MiB by default); the handler rejects it. Its dead letter is over max_payload:
 // the publish failed and the book was redelivered about once a second,
 // forever. Now the core refuses the copy before sending, the dead letter
 // goes out slim with the book in PostgreSQL, the next book of the symbol
@@ -63,14 +63,17 @@ func headerBlock(md map[string]string) int {
 func TestHostilePayloadNearMaxPayload(t *testing.T) {
 	nc := connect(t)
 	hdr := headerBlock(hostile.Book(t, "BTCUSDT", 1, 300).Metadata) // the envelope is as long for any book
-	book := hostile.Book(t, "BTCUSDT", 1, int(nc.MaxPayload())-hdr-100)
-	if room := int(nc.MaxPayload()) - hdr - len(book.Payload); room < 100 || room > 300 {
+	book := hostile.Book(t, "BTCUSDT", 1, int(nc.MaxPayload())-hdr-200)
+	book.Metadata.Set("x-pad", "")
+	room := int(nc.MaxPayload()) - headerBlock(book.Metadata) - len(book.Payload)
+	book.Metadata.Set("x-pad", strings.Repeat("p", room-10))
+	if room := int(nc.MaxPayload()) - headerBlock(book.Metadata) - len(book.Payload); room != 10 {
 		t.Fatalf("%d bytes left under max_payload", room)
 	}
 	hostileRun(t, book)
 }
 
-// TestHostileHeadersNearJetStreamLimit: a book with a header block 300
+// TestHostileHeadersNearJetStreamLimit: a book with a header block 40
 // bytes short of 65,535 — legal, JetStream stores a header block of up to 65,535 bytes
 // (nats.MaxHeaderBytes) whatever max_payload is. The poison metadata takes
 // the copy's block over it; JetStream refused that with "header size
@@ -80,6 +83,6 @@ func TestHostilePayloadNearMaxPayload(t *testing.T) {
 func TestHostileHeadersNearJetStreamLimit(t *testing.T) {
 	book := hostile.Book(t, "ETHUSDT", 1, 2000)
 	book.Metadata.Set("x-hostile", "")
-	book.Metadata.Set("x-hostile", strings.Repeat("h", nats.MaxHeaderBytes-300-headerBlock(book.Metadata)))
+	book.Metadata.Set("x-hostile", strings.Repeat("h", nats.MaxHeaderBytes-40-headerBlock(book.Metadata)))
 	hostileRun(t, book)
 }

@@ -575,8 +575,9 @@ func TestHeaderLimit(t *testing.T) {
 	tr := newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc)))
 	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
 	d := drv(tr)
-	if got := d.Capabilities().MaxHeaderBytes; got <= 60_000 || got >= nats.MaxHeaderBytes {
-		t.Fatalf("MaxHeaderBytes %d, want a little under %d", got, nats.MaxHeaderBytes)
+	// Both limits less 204 bytes of header framing the core does not count.
+	if caps := d.Capabilities(); caps.MaxHeaderBytes != nats.MaxHeaderBytes-204 || caps.MaxMessageBytes != int(nc.MaxPayload())-204 {
+		t.Fatalf("MaxHeaderBytes %d, MaxMessageBytes %d (max_payload %d)", caps.MaxHeaderBytes, caps.MaxMessageBytes, nc.MaxPayload())
 	}
 
 	// The broker's limit, raw.

@@ -22,8 +22,8 @@ import (
 // A 4 MB book with a 1 MB header, written with XADD by an outside
 // producer and rejected by the handler with an error of 8 KB, is
 // dead-lettered whole: body and header intact, the reason cut to 1 KiB;
-// the next book of the symbol is handled and unrelated publishes never
-// fail.
+// the next book of the symbol is handled, unrelated publishes never fail,
+// and Replay puts the book back whole.
 func TestHostileLargeBook(t *testing.T) {
 	claims := hostile.Claims(t)
 	c := newClient(t)

@@ -7,8 +7,10 @@
 // whole tradebus stack (transport, middleware.Default with a claim store
 // in PostgreSQL, subscriber.Group). Run checks what users rely on: the
 // message is dead-lettered (whole, or slim with the original in the claim
-// store), nothing is lost, the next event of its key is handled, and
-// publishing on the same transport never fails meanwhile (the size checks
+// store), Replay puts the original back (or, when the original itself is
+// over the limits, fails and keeps the claim),
+// nothing is lost, the next event of its key is handled, and publishing
+// on the same transport never fails meanwhile (the size checks
 // happen before sending, so no shared connection is broken). Only tests
 // import it.
 //
@@ -154,6 +156,10 @@ type Scenario struct {
 	// Slim: the dead letter is expected slim (no body, the original in the
 	// claim store); otherwise whole.
 	Slim bool
+	// OverLimit: the message itself is over the transport's limits, so
+	// Replay cannot put it back (it fails with transport.ErrTooLarge and
+	// the claim stays); otherwise Replay republishes it to its key.
+	OverLimit bool
 }
 
 // Result is what Run observed.
@@ -192,7 +198,18 @@ func Run(t *testing.T, s Scenario) Result {
 	if err != nil {
 		t.Fatal(err)
 	}
-	group, err := subscriber.NewGroup(sub, stack.Middlewares()...)
+	// Innermost: replayed messages are taken (the handler was "fixed").
+	replayed := make(chan *message.Message, 1)
+	takeReplayed := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(m *message.Message) ([]*message.Message, error) {
+			if m.Metadata.Get(middleware.MetaReplayCount) != "" {
+				replayed <- m.Copy()
+				return nil, nil
+			}
+			return h(m)
+		}
+	}
+	group, err := subscriber.NewGroup(sub, append(stack.Middlewares(), takeReplayed)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -283,17 +300,71 @@ func Run(t *testing.T, s Scenario) Result {
 		t.Fatalf("the key %s stalled: the event after the hostile one was not handled in %s", symbol, wait)
 	}
 
-	dead, err := reader.Subscribe(ctx, stack.Poison.Topic())
-	if err != nil {
-		t.Fatal(err)
+	// Replay reads the dead letter back: its filter checks it (and the
+	// claim, before a successful replay deletes it); then the original is
+	// put back on its key — the handler takes replayed messages — or, when
+	// it is over the transport's limits itself, Replay fails and the dead
+	// letter and its claim stay.
+	var (
+		res  Result
+		seen int
+	)
+	check := func(p middleware.Poisoned) bool {
+		seen++
+		dl := p.Message
+		if p.EventID != hostileID || p.RoutingKey != key || p.Class != middleware.ClassPermanent || p.Group != Group {
+			t.Errorf("dead letter: event %s key %s class %s group %s, want %s %s permanent %s", p.EventID, p.RoutingKey, p.Class, p.Group, hostileID, key, Group)
+		}
+		if len(p.Reason) > middleware.MaxPoisonReasonBytes || !strings.HasPrefix(p.Reason, "book rejected by risk") {
+			t.Errorf("reason of %d bytes (bound %d): %.80q…", len(p.Reason), middleware.MaxPoisonReasonBytes, p.Reason)
+		}
+		res = Result{Dead: p, Payload: dl.Payload, Metadata: dl.Metadata}
+		switch {
+		case s.Slim:
+			if p.Claim == "" || p.Claim != dl.UUID || len(dl.Payload) != 0 {
+				t.Errorf("want a slim dead letter with a claim: claim %q, uuid %s, %d payload bytes", p.Claim, dl.UUID, len(dl.Payload))
+				return false
+			}
+			body, md, err := s.Claims.GetClaim(ctx, p.Claim)
+			if err != nil {
+				t.Errorf("claim %s: %v", p.Claim, err)
+				return false
+			}
+			res.Payload, res.Metadata = body, md
+		case p.Claim != "" || p.Dropped != "":
+			t.Errorf("want the whole message in the dead letter, got claim %q dropped %q", p.Claim, p.Dropped)
+		}
+		checkOriginal(t, "dead letter", msg, res.Payload, res.Metadata, !s.Slim)
+		return true
 	}
-	var dl *message.Message
-	select {
-	case dl = <-dead:
-		dl.Ack()
-	case <-time.After(wait):
-		t.Fatalf("no dead letter on %s in %s", stack.Poison.Topic(), wait)
+	st, err := middleware.Replay(ctx, reader, tr.Publisher(), middleware.WithConsumerGroup(Group),
+		middleware.WithClaimStore(s.Claims), middleware.WithReplayFilter(check), middleware.WithReplayLimit(1),
+		middleware.WithReplayIdle(wait), middleware.WithLogger(quiet))
+	if seen != 1 {
+		t.Fatalf("Replay saw %d dead letters, want 1 (stats %+v, error %v)", seen, st, err)
 	}
+	if s.OverLimit {
+		if !errors.Is(err, transport.ErrTooLarge) {
+			t.Errorf("Replay of a dead letter whose original is over the limit: %v, want ErrTooLarge", err)
+		}
+		if _, _, err := s.Claims.GetClaim(ctx, res.Dead.Claim); s.Slim && err != nil {
+			t.Errorf("claim after a failed Replay: %v", err)
+		}
+	} else {
+		if err != nil || st.Replayed != 1 {
+			t.Fatalf("Replay: %+v, %v", st, err)
+		}
+		select {
+		case m := <-replayed:
+			checkOriginal(t, "replayed message", msg, m.Payload, m.Metadata, false)
+		case <-time.After(wait):
+			t.Fatalf("the replayed message was not handled in %s", wait)
+		}
+		if _, _, err := s.Claims.GetClaim(ctx, res.Dead.Claim); s.Slim && !errors.Is(err, middleware.ErrClaimNotFound) {
+			t.Errorf("claim after Replay: %v, want ErrClaimNotFound", err)
+		}
+	}
+
 	stopBystander()
 	// And after it all, the shared connection still publishes.
 	if err := pub.Publish(ctx, other); err != nil {
@@ -304,44 +375,26 @@ func Run(t *testing.T, s Scenario) Result {
 		t.Errorf("%d of %d unrelated publishes failed while the hostile message was dead-lettered, e.g. %v", len(failures), len(failures)+sent, failures[0])
 	}
 	mu.Unlock()
-
-	p, err := middleware.ParsePoisoned(dl)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if p.EventID != hostileID || p.RoutingKey != key || p.Class != middleware.ClassPermanent || p.Group != Group {
-		t.Errorf("dead letter: event %s key %s class %s group %s, want %s %s permanent %s", p.EventID, p.RoutingKey, p.Class, p.Group, hostileID, key, Group)
-	}
-	if len(p.Reason) > middleware.MaxPoisonReasonBytes || !strings.HasPrefix(p.Reason, "book rejected by risk") {
-		t.Errorf("reason of %d bytes (bound %d): %.80q…", len(p.Reason), middleware.MaxPoisonReasonBytes, p.Reason)
-	}
 	if got := stack.Poison.Published(); got != 1 {
 		t.Errorf("%d dead letters published, want 1", got)
 	}
-	res := Result{Dead: p, Payload: dl.Payload, Metadata: dl.Metadata}
-	switch {
-	case s.Slim:
-		if p.Claim == "" || p.Claim != dl.UUID || len(dl.Payload) != 0 {
-			t.Fatalf("want a slim dead letter with a claim: claim %q, uuid %s, %d payload bytes", p.Claim, dl.UUID, len(dl.Payload))
-		}
-		body, md, err := s.Claims.GetClaim(ctx, p.Claim)
-		if err != nil {
-			t.Fatalf("claim %s: %v", p.Claim, err)
-		}
-		res.Payload, res.Metadata = body, md
-	case p.Claim != "" || p.Dropped != "":
-		t.Fatalf("want the whole message in the dead letter, got claim %q dropped %q", p.Claim, p.Dropped)
-	}
-	if !bytes.Equal(res.Payload, msg.Payload) {
-		t.Errorf("original body: %d bytes kept, want the %d injected", len(res.Payload), len(msg.Payload))
+	return res
+}
+
+// checkOriginal checks that payload and md are msg's body and metadata
+// (but for the routing key when skipKey: a dead letter's is the poison
+// topic, the original is in MetaPoisonRoutingKey).
+func checkOriginal(t *testing.T, what string, msg *message.Message, payload []byte, md map[string]string, skipKey bool) {
+	t.Helper()
+	if !bytes.Equal(payload, msg.Payload) {
+		t.Errorf("%s: body of %d bytes, want the %d injected", what, len(payload), len(msg.Payload))
 	}
 	for k, v := range msg.Metadata {
-		if k == events.MetaRoutingKey && !s.Slim {
-			continue // a dead letter's routing key is the poison topic; the original is MetaPoisonRoutingKey
+		if k == events.MetaRoutingKey && skipKey {
+			continue
 		}
-		if res.Metadata[k] != v {
-			t.Errorf("original metadata %q: %d bytes kept, want %d", k, len(res.Metadata[k]), len(v))
+		if md[k] != v {
+			t.Errorf("%s: metadata %q of %d bytes, want %d", what, k, len(md[k]), len(v))
 		}
 	}
-	return res
 }
