@@ -106,7 +106,8 @@
 // value) and transport.ErrTooLarge for a message over max_payload or
 // with over 64 KiB of headers (MaxHeaderBytes, which JetStream enforces), both
 // before anything is sent; a *driver.SendError naming the messages
-// JetStream did not store; and transport.ErrClosed after Close. The driver
+// JetStream did not store (wrapping transport.ErrTooLarge for those it
+// refused for their size); and transport.ErrClosed after Close. The driver
 // does not retry: it only creates again a stream that vanished and sends
 // what it refused once more. Receiving waits for nats.go's reconnect while
 // the connection is down; other pull failures are returned (the core logs
