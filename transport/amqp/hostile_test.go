@@ -116,3 +116,31 @@ func TestBrokerClosesOnOversizedHeaderFrame(t *testing.T) {
 		t.Fatal("the broker kept the connection open")
 	}
 }
+
+// TestCapabilitiesOfTestBroker: the limits the README states, on the test
+// broker: MaxHeaderBytes is frame_max (131,072) less 4 KiB, and
+// MaxMessageBytes RabbitMQ's default max_message_size for the version the
+// broker reports (128 MiB for 3.8 to 3.13, 16 MiB from 4.0).
+func TestCapabilitiesOfTestBroker(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tr := e.transport(t)
+	if err := tr.Connect(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := amqp091.Dial(e.url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	version, _ := conn.Properties["version"].(string)
+	want := 16 << 20
+	if strings.HasPrefix(version, "3.") {
+		want = 128 << 20
+	}
+	caps := tr.drv.Capabilities()
+	if caps.MaxHeaderBytes != 131072-4096 || conn.Config.FrameSize != 131072 || caps.MaxMessageBytes != want {
+		t.Errorf("RabbitMQ %s, frame_max %d: MaxHeaderBytes %d, MaxMessageBytes %d, want %d and %d",
+			version, conn.Config.FrameSize, caps.MaxHeaderBytes, caps.MaxMessageBytes, 131072-4096, want)
+	}
+}
