@@ -288,13 +288,15 @@ func (d *Driver) Conn() *natsgo.Conn { return d.nc }
 func (d *Driver) Topic() driver.Topic { return &d.topic }
 
 // Capabilities implements driver.Driver. MaxMessageBytes is the server's
-// max_payload (read from the connection: headers count against it) less
-// headerReserve for the header framing the core does not count; publishing
-// checks the exact encoded size as well.
+// max_payload (read from the connection: headers count against it),
+// MaxHeaderBytes JetStream's bound on a header block (MaxHeaderBytes,
+// 65,535), each less headerReserve for the header framing the core does
+// not count; publishing checks the exact encoded sizes as well.
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               "nats",
 		MaxMessageBytes:    max(int(d.nc.MaxPayload())-headerReserve, 1),
+		MaxHeaderBytes:     MaxHeaderBytes - headerReserve,
 		KeepsHistory:       true,
 		DurableGroups:      true,
 		SharedGroups:       true,
