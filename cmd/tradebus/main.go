@@ -5,6 +5,7 @@
 //	tradebus tail    [-url URL] [-group G] [-n N] [-json] PATTERN
 //	tradebus publish [-url URL] -type TYPE [-data JSON | -file F]
 //	tradebus ping    [-url URL]
+//	tradebus dlq     init|list|replay [flags]   (see internal/dlqcli)
 //
 // Every command reads the broker URL from -url, or from $TRADEBUS_URL when
 // -url is not given. URLs are those of transport.Open (mem://, amqp://,
@@ -27,6 +28,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/tradebus/tradebus/internal/dlqcli"
 	"github.com/tradebus/tradebus/transport"
 	_ "github.com/tradebus/tradebus/transport/all"
 )
@@ -89,6 +91,7 @@ var commands = map[string]command{
 	"tail":    {summary: "print events matching a routing-key pattern as they arrive", setup: tailCommand},
 	"publish": {summary: "validate and publish events given as JSON", setup: publishCommand},
 	"ping":    {summary: "check that the broker answers (exit 3 if not)", setup: pingCommand},
+	"dlq":     {summary: "init, list (without consuming) and replay dead letters: tradebus dlq list -h"},
 }
 
 func printUsage(w io.Writer) {
@@ -120,6 +123,14 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "-h", "-help", "--help", "help":
 		printUsage(stdout)
 		return exitOK
+	case "dlq":
+		// The dead-letter commands have their own sub-commands and flags
+		// (the same as cmd/tradebus-dlq).
+		if len(args) == 1 {
+			fmt.Fprint(stderr, "usage: tradebus dlq init|list|replay [flags]\n")
+			return exitUsage
+		}
+		return dlqcli.Run(ctx, args[1:], stdout, stderr, dlqcli.OpenFunc(openTransport))
 	}
 	cmd, ok := commands[args[0]]
 	if !ok {

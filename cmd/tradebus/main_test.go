@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/mem"
 )
@@ -244,4 +247,32 @@ func newMessage(typ, key, payload string) *message.Message {
 	msg.Metadata.Set(events.MetaRoutingKey, key)
 	msg.Metadata.Set(events.MetaID, msg.UUID)
 	return msg
+}
+
+// tradebus dlq is tradebus-dlq: list reads without consuming.
+func TestDLQCommands(t *testing.T) {
+	tr := useMem(t)
+	ctx := context.Background()
+	if r := cli(ctx, "", "dlq"); r.code != exitUsage {
+		t.Fatalf("dlq without a command: %+v", r)
+	}
+	if r := cli(ctx, "", "dlq", "init", "-url", "mem://", "-topic", "deadletter.risk"); r.code != exitOK {
+		t.Fatalf("init: %+v", r)
+	}
+	poison, err := middleware.NewPoison(tr.Publisher(), middleware.WithConsumerGroup("risk"), middleware.WithLogger(slog.New(slog.DiscardHandler)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := newMessage(events.TypeTrade, "trade.binance.BTCUSDT", tradeJSON)
+	if _, err := poison.Middleware(func(*message.Message) ([]*message.Message, error) {
+		return nil, middleware.Permanent(errors.New("bad price"))
+	})(msg); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // listing twice shows the same dead letter
+		r := cli(ctx, "", "dlq", "list", "-url", "mem://", "-topic", "deadletter.risk", "-json")
+		if r.code != exitOK || strings.Count(r.stdout, "\n") != 1 || !strings.Contains(r.stdout, `"reason":"bad price"`) {
+			t.Fatalf("list: %+v", r)
+		}
+	}
 }
