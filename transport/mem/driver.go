@@ -94,11 +94,16 @@ func (d *Driver) Prepare(_ context.Context, group, pattern string) error {
 // Subscribe joins the subscription queue (group, pattern), creating it on
 // first use.
 func (d *Driver) Subscribe(_ context.Context, group, pattern string) (driver.Subscription, error) {
-	q, err := d.queue(group, pattern)
-	if err != nil {
-		return nil, err
+	for {
+		q, err := d.queue(group, pattern)
+		if err != nil {
+			return nil, err
+		}
+		if m := q.join(); m != nil {
+			return m, nil
+		}
+		// DeleteGroup removed q in between: join the new queue.
 	}
-	return q.join(), nil
 }
 
 // Close discards every queued message and ends every wait. The core has

@@ -48,6 +48,8 @@ type queue struct {
 	holders     map[string]int // partition key -> messages out with its holder
 	holderOf    map[string]*member
 	members     int           // open subscriptions
+	out         int           // messages delivered and not yet acked or given back
+	deleted     bool          // removed by DeleteGroup: publishes skip it, joins fail
 	waiting     int           // members blocked in ReceiveBatch
 	last        *member       // the member that took messages last
 	more        chan struct{} // closed when items or holders change and moreWaiting
@@ -90,6 +92,10 @@ func (q *queue) signalRoom() {
 func (q *queue) push(ctx context.Context, dm *driver.Message, metadata []string, payload []byte) error {
 	for {
 		q.mu.Lock()
+		if q.deleted {
+			q.mu.Unlock()
+			return nil // the group is gone: nothing to keep for it
+		}
 		if len(q.items) < q.d.cfg.buffer {
 			q.seq++
 			q.items = append(q.items, &entry{
@@ -128,10 +134,14 @@ type member struct {
 // Compile-time check.
 var _ driver.Subscription = (*member)(nil)
 
+// join adds a member, or returns nil if q was deleted.
 func (q *queue) join() *member {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.deleted {
+		return nil
+	}
 	q.members++
-	q.mu.Unlock()
 	return &member{q: q, out: make(map[*entry]struct{})}
 }
 
@@ -204,6 +214,7 @@ func (m *member) take(limit int) []*driver.Message {
 		q.holders[e.pkey]++
 		e.holder = m
 		m.out[e] = struct{}{}
+		q.out++
 		dms = append(dms, driver.Message{
 			UUID: e.uuid, Key: e.key, PartitionKey: e.pkey,
 			Metadata: e.metadataMap(), Payload: bytes.Clone(e.payload),
@@ -233,6 +244,7 @@ func (m *member) release(e *entry) bool {
 	e.holder = nil
 	delete(m.out, e)
 	q := m.q
+	q.out--
 	if n := q.holders[e.pkey] - 1; n > 0 {
 		q.holders[e.pkey] = n
 	} else {

@@ -47,6 +47,10 @@ type Capabilities struct {
 	// factory returns (for instance by cutting a proxy in between) and
 	// returns a func that brings it back; nil skips the outage checks.
 	Outage func(t *testing.T) (restore func())
+	// GroupState, if set, asks the broker with its own client whether a
+	// group's state exists, for the DeleteGroup checks; nil checks
+	// DeleteGroup through Lag only.
+	GroupState GroupStateFunc
 }
 
 // DefaultTimeout is the wait bound used when Capabilities.Timeout is zero.
@@ -85,6 +89,10 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"SecondClose", testSecondClose},
 		{"PipelinedOrder", testPipelinedOrder},
 		{"AsyncOutage", testAsyncOutage},
+		{"Ping", testPing},
+		{"Lag", testLag},
+		{"DeleteGroup", testDeleteGroup},
+		{"OpsInvalid", testOpsInvalid},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
