@@ -32,6 +32,7 @@ type Driver struct {
 	brokers []string
 	prod    *kgo.Client // producer, also used for metadata and admin requests
 	adm     *kadm.Client
+	closed  atomic.Bool
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // kind -> state
@@ -110,8 +111,11 @@ func (d *Driver) clientOpts() []kgo.Opt {
 }
 
 // Ping checks that a broker answers (and that TLS and SASL succeed) within
-// ctx.
+// ctx: one metadata request. It returns ErrClosed after Close.
 func (d *Driver) Ping(ctx context.Context) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
 	if err := d.prod.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: ping %s: %w", strings.Join(d.brokers, ","), err)
 	}
@@ -235,6 +239,7 @@ func (d *Driver) Prepare(ctx context.Context, _, pattern string) error {
 
 // Close closes the producer: records still buffered fail.
 func (d *Driver) Close(context.Context) error {
+	d.closed.Store(true)
 	d.prod.Close()
 	return nil
 }
