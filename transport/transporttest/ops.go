@@ -334,6 +334,11 @@ func testOpsInvalid(e *env) {
 	if err := transport.DeleteGroup(ctx, e.tr, UniqueName("g"), e.kind+".#"); !errors.Is(err, transport.ErrGroupNotFound) {
 		e.t.Errorf("DeleteGroup of a group that never existed: %v, want transport.ErrGroupNotFound", err)
 	}
+	if l, err := transport.Lag(ctx, e.tr, UniqueName("g"), e.kind+".#"); err == nil && backlog(l) != 0 {
+		e.t.Errorf("Lag of a group that never existed on a kind never used: %+v, want ErrGroupNotFound or a backlog of 0", l)
+	} else if err != nil && !errors.Is(err, transport.ErrGroupNotFound) {
+		e.t.Errorf("Lag of a group that never existed: %v, want transport.ErrGroupNotFound", err)
+	}
 	if err := e.tr.Close(ctx); err != nil {
 		e.t.Fatalf("Close: %v", err)
 	}
