@@ -25,6 +25,22 @@ func TestDeleteGroupInUseElsewhere(t *testing.T) {
 	if _, err := sub.Subscribe(ctx, pattern); err != nil {
 		t.Fatal(err)
 	}
+	// The consumer may register after Subscribe returned (and a quorum
+	// queue reports it a moment later): wait until the broker counts it.
+	ch := admin(t, e.url)
+	for {
+		q, err := ch.QueueDeclarePassive(a.QueueName(group, pattern), true, false, false, false, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if q.Consumers > 0 {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatal("the broker never counted the consumer")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	err = transport.DeleteGroup(ctx, b, group, pattern)
 	if !errors.Is(err, transport.ErrGroupInUse) {
 		t.Fatalf("DeleteGroup while another connection consumes: %v, want transport.ErrGroupInUse", err)
@@ -35,7 +51,16 @@ func TestDeleteGroupInUseElsewhere(t *testing.T) {
 	if err := sub.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := transport.DeleteGroup(ctx, b, group, pattern); err != nil {
+	// A quorum queue counts its consumers with a delay: the one that left
+	// may be counted for a moment.
+	for {
+		err = transport.DeleteGroup(ctx, b, group, pattern)
+		if !errors.Is(err, transport.ErrGroupInUse) || ctx.Err() != nil {
+			break
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if err != nil {
 		t.Fatalf("DeleteGroup after the consumer left: %v", err)
 	}
 	if queueExists(t, e.url, a.QueueName(group, pattern)) {
