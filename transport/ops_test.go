@@ -19,8 +19,8 @@ func (bareDriver) Subscribe(context.Context, string, string) (driver.Subscriptio
 	return nil, errors.New("not used")
 }
 func (bareDriver) Prepare(context.Context, string, string) error { return nil }
-func (bareDriver) Capabilities() driver.Capabilities            { return driver.Capabilities{Name: "bare"} }
-func (bareDriver) Close(context.Context) error                  { return nil }
+func (bareDriver) Capabilities() driver.Capabilities             { return driver.Capabilities{Name: "bare"} }
+func (bareDriver) Close(context.Context) error                   { return nil }
 
 // notPortable is a Transport that does not run on the core.
 type notPortable struct{ transport.Transport }
