@@ -24,10 +24,14 @@ var (
 func ConsumerName(group, pattern string) string { return consumerName(group, pattern) }
 
 // Ping asks JetStream for the account information (one request): it
-// fails when the server is unreachable or JetStream is off.
+// fails when the server is unreachable or JetStream is off, and at once
+// while the connection is down (reconnecting).
 func (d *Driver) Ping(ctx context.Context) error {
 	if d.isClosed() {
 		return ErrClosed
+	}
+	if !d.nc.IsConnected() {
+		return fmt.Errorf("nats: ping: not connected (%s)", d.nc.Status())
 	}
 	if _, err := d.js.AccountInfo(ctx); err != nil {
 		return fmt.Errorf("nats: ping: %w", err)

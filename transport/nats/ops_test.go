@@ -1,0 +1,43 @@
+package nats_test
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
+	"github.com/tradebus/tradebus/transport/nats"
+)
+
+// TestPingBrokerGone: Ping fails while the connection to NATS is cut
+// (through a proxy) and answers again once the connection is back; after
+// Close the driver's Ping returns ErrClosed.
+func TestPingBrokerGone(t *testing.T) {
+	nc := connect(t)
+	u, err := url.Parse(brokertest.URL(t, envNATSURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := brokertest.NewProxy(t, u.Host)
+	u.Host = p.Addr()
+	viaProxy, err := natsgo.Connect(u.String(), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(viaProxy.Close)
+	tr := newTransport(t, viaProxy, nats.WithPrefix(uniquePrefix(t, nc)))
+	brokertest.CheckPing(t, tr, p, 20*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := tr.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := drv(tr).Ping(ctx); !errors.Is(err, transport.ErrClosed) {
+		t.Errorf("driver Ping after Close: %v, want ErrClosed", err)
+	}
+}
