@@ -46,6 +46,8 @@ func TestConformance(t *testing.T) {
 		// OptionBounds opens transports on the test's exchange (deleted
 		// at the end of the test).
 		URL: e.url + sepQuery(e.url) + "exchange=" + e.exchange,
+		// AMQP reports ready messages only.
+		LagUnknown: []string{"InFlight", "Unacked"},
 		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
 			return queueExists(t, e.url, tr.(recTransport).QueueName(group, pattern))
 		},

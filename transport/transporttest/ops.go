@@ -190,6 +190,14 @@ func testLag(e *env) {
 		if err := consistent(l); err != nil {
 			e.t.Errorf("Lag: %v", err)
 		}
+		for name, v := range map[string]int64{"Pending": l.Pending, "InFlight": l.InFlight, "Unacked": l.Unacked} {
+			if unknown := slices.Contains(e.caps.LagUnknown, name); unknown != (v == transport.Unknown) {
+				e.t.Errorf("Lag: %s = %d, but Capabilities.LagUnknown = %q", name, v, e.caps.LagUnknown)
+			}
+		}
+		if (l.Partitions != nil) != e.caps.LagPartitions {
+			e.t.Errorf("Lag: Partitions %+v, but Capabilities.LagPartitions = %v", l.Partitions, e.caps.LagPartitions)
+		}
 	}
 
 	l := e.lag(group, pattern)

@@ -51,6 +51,12 @@ type Capabilities struct {
 	// group's state exists, for the DeleteGroup checks; nil checks
 	// DeleteGroup through Lag only.
 	GroupState GroupStateFunc
+	// LagUnknown names the GroupLag counts ("Pending", "InFlight",
+	// "Unacked") the transport reports as transport.Unknown; the Lag case
+	// checks that exactly these are Unknown.
+	LagUnknown []string
+	// LagPartitions: Lag details the backlog per partition.
+	LagPartitions bool
 }
 
 // DefaultTimeout is the wait bound used when Capabilities.Timeout is zero.
