@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 )
 
 // TestDeleteGroupInUseElsewhere: DeleteGroup refuses while another
@@ -66,4 +67,9 @@ func TestDeleteGroupInUseElsewhere(t *testing.T) {
 	if queueExists(t, e.url, a.QueueName(group, pattern)) {
 		t.Error("the queue is still there after DeleteGroup")
 	}
+}
+
+func BenchmarkOps(b *testing.B) {
+	e := newEnv(b)
+	brokertest.BenchOps(b, e.transport(b), "bench"+randSuffix()+".#")
 }

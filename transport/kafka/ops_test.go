@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 
@@ -62,4 +63,8 @@ func TestDeleteGroupInUseElsewhere(t *testing.T) {
 	if err := transport.DeleteGroup(ctx, b, group, pattern); err != nil {
 		t.Fatalf("DeleteGroup after the member left: %v", err)
 	}
+}
+
+func BenchmarkOps(b *testing.B) {
+	brokertest.BenchOps(b, newTransport(b, testBrokers(b)), randomName("bench")+".#")
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/tradebus/tradebus/transport/transporttest"
 )
 
-func newMem(t *testing.T, opts ...mem.Option) *transport.Portable {
+func newMem(t testing.TB, opts ...mem.Option) *transport.Portable {
 	t.Helper()
 	tr, err := mem.New(opts...)
 	if err != nil {

@@ -41,3 +41,8 @@ func TestPingBrokerGone(t *testing.T) {
 		t.Errorf("driver Ping after Close: %v, want ErrClosed", err)
 	}
 }
+
+func BenchmarkOps(b *testing.B) {
+	nc := connect(b)
+	brokertest.BenchOps(b, newTransport(b, nc, nats.WithPrefix(uniquePrefix(b, nc))), "bench.#")
+}

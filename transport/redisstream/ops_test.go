@@ -34,3 +34,8 @@ func TestPingBrokerGone(t *testing.T) {
 		t.Errorf("driver Ping after Close: %v, want ErrClosed", err)
 	}
 }
+
+func BenchmarkOps(b *testing.B) {
+	c := newClient(b)
+	brokertest.BenchOps(b, newTransport(b, c, redisstream.WithPrefix(uniquePrefix(b, c))), "bench.#")
+}
