@@ -73,3 +73,9 @@ func BenchmarkOps(b *testing.B) {
 	e := newEnv(b)
 	brokertest.BenchOps(b, e.transport(b), "bench"+randSuffix()+".#")
 }
+
+// TestLagFiltered: a queue holds only what its binding matches.
+func TestLagFiltered(t *testing.T) {
+	e := newEnv(t)
+	brokertest.CheckLagFiltered(t, e.transport(t), 3, 20*time.Second)
+}

@@ -68,3 +68,9 @@ func TestDeleteGroupInUseElsewhere(t *testing.T) {
 func BenchmarkOps(b *testing.B) {
 	brokertest.BenchOps(b, newTransport(b, testBrokers(b)), randomName("bench")+".#")
 }
+
+// TestLagFiltered: the group reads the kind's whole topic, so Lag counts
+// the keys its pattern filters out too.
+func TestLagFiltered(t *testing.T) {
+	brokertest.CheckLagFiltered(t, newTransport(t, testBrokers(t)), 5, 20*time.Second)
+}

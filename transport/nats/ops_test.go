@@ -46,3 +46,10 @@ func BenchmarkOps(b *testing.B) {
 	nc := connect(b)
 	brokertest.BenchOps(b, newTransport(b, nc, nats.WithPrefix(uniquePrefix(b, nc))), "bench.#")
 }
+
+// TestLagFiltered: "kind.a.*" maps to an exact filter subject, so the
+// durable consumer counts only what matches.
+func TestLagFiltered(t *testing.T) {
+	nc := connect(t)
+	brokertest.CheckLagFiltered(t, newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc))), 3, 20*time.Second)
+}

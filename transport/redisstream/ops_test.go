@@ -39,3 +39,10 @@ func BenchmarkOps(b *testing.B) {
 	c := newClient(b)
 	brokertest.BenchOps(b, newTransport(b, c, redisstream.WithPrefix(uniquePrefix(b, c))), "bench.#")
 }
+
+// TestLagFiltered: the group reads the kind's whole stream, so Lag counts
+// the keys its pattern filters out too.
+func TestLagFiltered(t *testing.T) {
+	c := newClient(t)
+	brokertest.CheckLagFiltered(t, newTransport(t, c, redisstream.WithPrefix(uniquePrefix(t, c))), 5, 20*time.Second)
+}
