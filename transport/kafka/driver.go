@@ -24,8 +24,8 @@ import (
 //	drv, err := kafka.NewDriver([]string{"broker:9092"}, kafka.WithPartitions(32))
 //	tr, err := transport.New(drv, transport.WithConcurrency(8))
 //
-// Its own methods (Lag, TopicName, Ping) stay reachable through
-// (*transport.Portable).Driver(). It is safe for concurrent use; the zero
+// Its own methods (Lag, DeleteGroup, TopicName, Ping) stay reachable
+// through (*transport.Portable).Driver(). It is safe for concurrent use; the zero
 // value is not usable.
 type Driver struct {
 	cfg     config
