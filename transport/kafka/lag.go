@@ -31,9 +31,9 @@ type PartitionLag = driver.PartitionLag
 // filters out too: they are skipped in-process, after fetching. A group
 // that never committed reports what it would read (from the oldest
 // record); a missing topic gives an error wrapping
-// transport.ErrGroupNotFound. Cost: a metadata request, two list-offsets
-// requests (start, end) and an offset fetch. It is safe for concurrent
-// use.
+// transport.ErrGroupNotFound. Cost: two list-offsets requests (start,
+// end) and an offset fetch, plus metadata requests when the client's
+// cache is stale. It is safe for concurrent use.
 func (d *Driver) Lag(ctx context.Context, group, pattern string) (driver.GroupLag, error) {
 	if d.closed.Load() {
 		return driver.GroupLag{}, ErrClosed

@@ -3,9 +3,14 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"maps"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
@@ -72,5 +77,52 @@ func BenchmarkOps(b *testing.B) {
 // TestLagFiltered: the group reads the kind's whole topic, so Lag counts
 // the keys its pattern filters out too.
 func TestLagFiltered(t *testing.T) {
-	brokertest.CheckLagFiltered(t, newTransport(t, testBrokers(t)), 5, 20*time.Second)
+	brokertest.CheckLagFiltered(t, newTransport(t, testBrokers(t)), ".*", 5, 20*time.Second)
+}
+
+// TestOpsRequests counts the requests Ping and Lag send to the cluster.
+func TestOpsRequests(t *testing.T) {
+	cluster := kafkatest.NewCluster(t)
+	tr := newTransport(t, cluster.Brokers())
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	group, pattern := randomName("g"), randomName("k")+".#"
+	publish(t, tr, events.Key(events.Kind(pattern), "x", "A"), newMsg("A", "a"))
+	if _, err := transport.Lag(ctx, tr, group, pattern); err != nil { // warms the coordinator lookup
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	counts := map[string]int{}
+	kf := cluster.Kfake()
+	kf.Control(func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kf.KeepControl()
+		mu.Lock()
+		counts[kmsg.NameForKey(req.Key())]++
+		mu.Unlock()
+		return nil, nil, false
+	})
+	count := func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		c := counts
+		counts = map[string]int{}
+		return c
+	}
+	if err := tr.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := count(); got["Metadata"] != 1 || len(got) != 1 {
+		t.Errorf("Ping sent %v, want one Metadata request", got)
+	}
+	if _, err := transport.Lag(ctx, tr, group, pattern); err != nil {
+		t.Fatal(err)
+	}
+	// Topic metadata comes from the client's cache while it is fresh:
+	// two Metadata requests at most.
+	got := count()
+	meta := got["Metadata"]
+	delete(got, "Metadata")
+	if want := map[string]int{"ListOffsets": 2, "OffsetFetch": 1}; !maps.Equal(got, want) || meta > 2 {
+		t.Errorf("Lag sent %v and %d Metadata, want %v and at most 2 Metadata", got, meta, want)
+	}
 }

@@ -48,8 +48,41 @@ func BenchmarkOps(b *testing.B) {
 }
 
 // TestLagFiltered: "kind.a.*" maps to an exact filter subject, so the
-// durable consumer counts only what matches.
+// durable consumer counts only what matches; "kind.a.#" (which matches
+// "kind.a" too) maps to none, so it counts the whole kind.
 func TestLagFiltered(t *testing.T) {
 	nc := connect(t)
-	brokertest.CheckLagFiltered(t, newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc))), 3, 20*time.Second)
+	tr := newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc)))
+	brokertest.CheckLagFiltered(t, tr, ".*", 3, 20*time.Second)
+	brokertest.CheckLagFiltered(t, tr, ".#", 5, 20*time.Second)
+}
+
+// TestOpsRequests: Ping and Lag each send one request.
+func TestOpsRequests(t *testing.T) {
+	nc := connect(t)
+	own, err := natsgo.Connect(brokertest.URL(t, envNATSURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(own.Close)
+	tr := newTransport(t, own, nats.WithPrefix(uniquePrefix(t, nc)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := tr.NewSubscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SubscribeInitialize("ops.#"); err != nil {
+		t.Fatal(err)
+	}
+	before := own.Stats().OutMsgs
+	if err := tr.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transport.Lag(ctx, tr, "g", "ops.#"); err != nil {
+		t.Fatal(err)
+	}
+	if n := own.Stats().OutMsgs - before; n != 2 {
+		t.Errorf("Ping and Lag sent %d messages, want 2 requests", n)
+	}
 }

@@ -3,6 +3,7 @@ package redisstream_test
 import (
 	"context"
 	"errors"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -44,5 +45,45 @@ func BenchmarkOps(b *testing.B) {
 // the keys its pattern filters out too.
 func TestLagFiltered(t *testing.T) {
 	c := newClient(t)
-	brokertest.CheckLagFiltered(t, newTransport(t, c, redisstream.WithPrefix(uniquePrefix(t, c))), 5, 20*time.Second)
+	brokertest.CheckLagFiltered(t, newTransport(t, c, redisstream.WithPrefix(uniquePrefix(t, c))), ".*", 5, 20*time.Second)
+}
+
+// countHook counts the commands a client sends.
+type countHook struct{ n atomic.Int64 }
+
+func (h *countHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(int64(len(cmds))); return next(ctx, cmds) }
+}
+
+// TestOpsCommands: Ping is one PING, Lag one XINFO GROUPS.
+func TestOpsCommands(t *testing.T) {
+	c := newClient(t)
+	counted := redis.NewClient(c.Options())
+	t.Cleanup(func() { _ = counted.Close() })
+	hook := &countHook{}
+	counted.AddHook(hook)
+	tr := newTransport(t, counted, redisstream.WithPrefix(uniquePrefix(t, c)))
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	sub, err := tr.NewSubscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SubscribeInitialize("ops.#"); err != nil {
+		t.Fatal(err)
+	}
+	before := hook.n.Load()
+	if err := tr.Ping(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := transport.Lag(ctx, tr, "g", "ops.#"); err != nil {
+		t.Fatal(err)
+	}
+	if n := hook.n.Load() - before; n != 2 {
+		t.Errorf("Ping and Lag sent %d commands, want 2", n)
+	}
 }

@@ -52,15 +52,16 @@ func BenchOps(b *testing.B, tr transport.Transport, pattern string) {
 	b.Cleanup(func() { _ = transport.DeleteGroup(ctx, tr, group, pattern) })
 }
 
-// CheckLagFiltered prepares a group on "<kind>.a.*", publishes 3 events
-// to "<kind>.a.X" and 2 to "<kind>.b.Y", and waits (up to timeout) until
+// CheckLagFiltered prepares a group on "<kind>.a" + tail (tail ".*" or
+// ".#"), publishes 3 events to "<kind>.a.X" and 2 to "<kind>.b.Y", and
+// waits (up to timeout) until
 // transport.Lag reports a backlog (Unacked, else Pending) of want: 3 where
 // the broker filters by pattern, 5 where the group reads the whole kind
 // and the pattern is applied in process.
-func CheckLagFiltered(t testing.TB, tr transport.Transport, want int64, timeout time.Duration) {
+func CheckLagFiltered(t testing.TB, tr transport.Transport, tail string, want int64, timeout time.Duration) {
 	t.Helper()
 	kind := "lag" + RandomSuffix()
-	group, pattern := "g"+RandomSuffix(), kind+".a.*"
+	group, pattern := "g"+RandomSuffix(), kind+".a"+tail
 	sub, err := tr.Subscriber(group)
 	if err != nil {
 		t.Fatal(err)
