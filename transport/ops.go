@@ -38,7 +38,8 @@ type PartitionLag = driver.PartitionLag
 // Unknown is the value of a GroupLag count the broker does not report.
 const Unknown = driver.Unknown
 
-// Ping makes one round trip to the broker within ctx: nil means the broker
+// Ping checks the broker connection within ctx with a round trip (what
+// each driver asks is in the README, "Operations"): nil means the broker
 // answered. It returns ErrClosed after Close, and an error wrapping
 // ErrNotSupported if the driver cannot ping. It is safe for concurrent use.
 func (t *Portable) Ping(ctx context.Context) error {

@@ -11,8 +11,9 @@ import "context"
 
 // Pinger is a driver that can check its broker connection.
 type Pinger interface {
-	// Ping makes one round trip to the broker within ctx and returns nil
-	// if the broker answered. It returns transport.ErrClosed after Close.
+	// Ping makes a round trip to the broker within ctx (as few requests
+	// as it takes to show the connection works) and returns nil if the
+	// broker answered. It returns transport.ErrClosed after Close.
 	Ping(ctx context.Context) error
 }
 
