@@ -87,3 +87,43 @@ func TestOpsCommands(t *testing.T) {
 		t.Errorf("Ping and Lag sent %d commands, want 2", n)
 	}
 }
+
+// TestLagGivenBackStaysInFlight: entries a member received and gave back
+// at Close stay in the group's pending entries list (Redis cannot
+// un-deliver them), so Lag reports them in flight, not pending, until
+// they are redelivered and acked.
+func TestLagGivenBackStaysInFlight(t *testing.T) {
+	c := newClient(t)
+	tr := newTransport(t, c, redisstream.WithPrefix(uniquePrefix(t, c)), redisstream.WithBlock(100*time.Millisecond))
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sub, err := tr.NewSubscriber("g")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SubscribeInitialize("ops.#"); err != nil {
+		t.Fatal(err)
+	}
+	brokertest.Publish(t, tr, "ops.x.A", "1", "2", "3")
+	sctx, stop := context.WithCancel(ctx)
+	ch, err := sub.Subscribe(sctx, "ops.#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := brokertest.Recv(t, ch, 20*time.Second) // one partition key: the others wait behind it
+	stop()
+	held.Nack()
+	for m := range ch {
+		m.Nack()
+	}
+	if err := sub.Close(); err != nil {
+		t.Fatal(err)
+	}
+	l, err := transport.Lag(ctx, tr, "g", "ops.#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Unacked != 3 || l.Pending+l.InFlight != 3 || l.InFlight < 1 {
+		t.Errorf("Lag after the member gave everything back: %+v, want 3 unacked, at least the held one in flight", l)
+	}
+}
