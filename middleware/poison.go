@@ -142,7 +142,7 @@ func (p *Poison) poisonMessage(msg *message.Message, f *failures, err error) *me
 	md.Set(MetaPoisonClass, string(Classify(err)))
 	md.Set(MetaPoisonRoutingKey, key)
 	md.Set(MetaPoisonTopic, topic)
-	md.Set(MetaPoisonHandler, message.HandlerNameFromCtx(ctx))
+	md.Set(MetaPoisonHandler, HandlerName(ctx))
 	md.Set(MetaPoisonGroup, p.cfg.group)
 	md.Set(MetaPoisonAttempts, strconv.Itoa(f.attempts))
 	md.Set(MetaPoisonFirstFailure, f.first.UTC().Format(time.RFC3339Nano))

@@ -42,3 +42,25 @@ func ExampleLag() {
 	// <nil>
 	// mem: transport: consumer group not found: group "risk" pattern "exec.#"
 }
+
+// The operations of the README's "Operations" section, on a group with
+// two events waiting.
+func ExampleDeleteGroup() {
+	ctx := context.Background()
+	tr, _ := transport.Open(ctx, "mem://")
+	defer tr.Close(ctx)
+	sub, _ := tr.Subscriber("risk")
+	_ = sub.(message.SubscribeInitializer).SubscribeInitialize("exec.#")
+	_ = tr.Publisher().Publish("exec.binance.BTCUSDT", newMsg("fill"), newMsg("fill"))
+
+	err := tr.Ping(ctx) // a round trip to the broker; ErrClosed after Close
+	fmt.Println("ping:", err)
+	lag, err := transport.Lag(ctx, tr, "risk", "exec.#")
+	fmt.Println("pending, in flight, unacked:", lag.Pending, lag.InFlight, lag.Unacked, err)
+	err = transport.DeleteGroup(ctx, tr, "risk", "exec.#") // its queue, consumer group or durable consumer
+	fmt.Println("deleted:", err)
+	// Output:
+	// ping: <nil>
+	// pending, in flight, unacked: 2 0 2 <nil>
+	// deleted: <nil>
+}
