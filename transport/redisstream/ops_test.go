@@ -20,10 +20,7 @@ import (
 func TestPingBrokerGone(t *testing.T) {
 	c := newClient(t)
 	p := brokertest.NewProxy(t, c.Options().Addr)
-	opts := *c.Options()
-	opts.Addr = p.Addr()
-	viaProxy := redis.NewClient(&opts)
-	t.Cleanup(func() { _ = viaProxy.Close() })
+	viaProxy := clientTo(t, p.Addr())
 	tr := newTransport(t, viaProxy, redisstream.WithPrefix(uniquePrefix(t, c)))
 	brokertest.CheckPing(t, tr, p, 20*time.Second)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -62,8 +59,7 @@ func (h *countHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // TestOpsCommands: Ping is one PING, Lag one XINFO GROUPS.
 func TestOpsCommands(t *testing.T) {
 	c := newClient(t)
-	counted := redis.NewClient(c.Options())
-	t.Cleanup(func() { _ = counted.Close() })
+	counted := clientTo(t, c.Options().Addr)
 	hook := &countHook{}
 	counted.AddHook(hook)
 	tr := newTransport(t, counted, redisstream.WithPrefix(uniquePrefix(t, c)))
@@ -126,4 +122,18 @@ func TestLagGivenBackStaysInFlight(t *testing.T) {
 	if l.Unacked != 3 || l.Pending+l.InFlight != 3 || l.InFlight < 1 {
 		t.Errorf("Lag after the member gave everything back: %+v, want 3 unacked, at least the held one in flight", l)
 	}
+}
+
+// clientTo returns a client of its own (options parsed anew, not shared)
+// for the test Redis reached at addr, closed at cleanup.
+func clientTo(t *testing.T, addr string) *redis.Client {
+	t.Helper()
+	opts, err := redis.ParseURL(brokertest.URL(t, envRedisURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts.Addr = addr
+	c := redis.NewClient(opts)
+	t.Cleanup(func() { _ = c.Close() })
+	return c
 }
