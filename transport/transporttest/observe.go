@@ -21,8 +21,8 @@ import (
 	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
-	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	"go.opentelemetry.io/otel/codes"
+	otelprom "go.opentelemetry.io/otel/exporters/prometheus"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
@@ -425,7 +425,7 @@ func checkTraces(t *testing.T, spans []sdktrace.ReadOnlySpan, traceID trace.Trac
 		send := parent(s)
 		if !expect(send, "send signal", trace.SpanKindProducer, map[string]string{
 			"messaging.system": "mem", "messaging.operation.type": "send",
-			"messaging.message.id": attr(s, "messaging.message.id"),
+			"messaging.message.id":       attr(s, "messaging.message.id"),
 			"messaging.destination.name": attr(s, "messaging.destination.name"),
 		}) {
 			continue
