@@ -154,7 +154,8 @@ func (o *observer) set(group, typ string) *telemetry.Delivery {
 	if group != "" {
 		kv = append(kv, attrGroup.String(group))
 	}
-	d := &telemetry.Delivery{Attrs: metric.WithAttributeSet(attribute.NewSet(kv...))}
+	opt := metric.WithAttributeSet(attribute.NewSet(kv...))
+	d := &telemetry.Delivery{Add: []metric.AddOption{opt}, Record: []metric.RecordOption{opt}}
 	if o.metrics {
 		d.Counters = &o.counters
 	}
@@ -216,11 +217,11 @@ func (o *observer) endPublish(ctx context.Context, msgs []*driver.Message, spans
 			spans[i].End()
 		}
 		if o.metrics {
-			attrs := o.set("", dm.Metadata[events.MetaType]).Attrs
+			attrs := o.set("", dm.Metadata[events.MetaType]).Add
 			if merr != nil {
-				o.publishFailed.Add(ctx, 1, attrs)
+				o.publishFailed.Add(ctx, 1, attrs...)
 			} else {
-				o.published.Add(ctx, 1, attrs)
+				o.published.Add(ctx, 1, attrs...)
 			}
 		}
 	}
@@ -311,10 +312,10 @@ func (o *observer) startDelivery(ctx context.Context, group, pattern string, dm 
 	ctx = telemetry.WithDelivery(ctx, d.set)
 	d.ctx = ctx
 	if o.metrics {
-		o.inFlight.Add(ctx, 1, d.set.Attrs)
+		o.inFlight.Add(ctx, 1, d.set.Add...)
 		if attempt == 1 {
 			if t, ok := uuidV7Time(dm.UUID); ok {
-				o.latency.Record(ctx, max(d.start.Sub(t), 0).Seconds(), d.set.Attrs)
+				o.latency.Record(ctx, max(d.start.Sub(t), 0).Seconds(), d.set.Record...)
 			}
 		}
 	}
@@ -349,13 +350,13 @@ func (d delivery) end(out outcome, err error) {
 	if !o.metrics {
 		return
 	}
-	o.inFlight.Add(ctx, -1, d.set.Attrs)
-	o.handlerTime.Record(ctx, time.Since(d.start).Seconds(), d.set.Attrs)
+	o.inFlight.Add(ctx, -1, d.set.Add...)
+	o.handlerTime.Record(ctx, time.Since(d.start).Seconds(), d.set.Record...)
 	switch out {
 	case acked:
-		o.handled.Add(ctx, 1, d.set.Attrs)
+		o.handled.Add(ctx, 1, d.set.Add...)
 	case nacked:
-		o.failed.Add(ctx, 1, d.set.Attrs)
+		o.failed.Add(ctx, 1, d.set.Add...)
 	}
 }
 

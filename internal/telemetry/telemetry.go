@@ -34,8 +34,11 @@ type Counters struct {
 
 // Delivery is one handling of one message.
 type Delivery struct {
-	Counters *Counters                // nil: no metrics
-	Attrs    metric.MeasurementOption // the delivery's metric attributes
+	Counters *Counters // nil: no metrics
+	// The delivery's metric attributes, as options (slices built once:
+	// passing them with ... does not allocate).
+	Add    []metric.AddOption
+	Record []metric.RecordOption
 }
 
 type deliveryKey struct{}
@@ -61,7 +64,7 @@ func Retried(ctx context.Context, attempt int, err error) {
 		))
 	}
 	if d := FromContext(ctx); d != nil && d.Counters != nil && d.Counters.Retried != nil {
-		d.Counters.Retried.Add(ctx, 1, d.Attrs)
+		d.Counters.Retried.Add(ctx, 1, d.Add...)
 	}
 }
 
@@ -75,7 +78,7 @@ func DeadLettered(ctx context.Context, topic, class string, attempts int) {
 		))
 	}
 	if d := FromContext(ctx); d != nil && d.Counters != nil && d.Counters.DeadLettered != nil {
-		d.Counters.DeadLettered.Add(ctx, 1, d.Attrs)
+		d.Counters.DeadLettered.Add(ctx, 1, d.Add...)
 	}
 }
 
@@ -86,6 +89,6 @@ func DuplicateSkipped(ctx context.Context, key string) {
 		span.AddEvent(EventDuplicate, trace.WithAttributes(attribute.String("tradebus.dedup_key", key)))
 	}
 	if d := FromContext(ctx); d != nil && d.Counters != nil && d.Counters.Duplicates != nil {
-		d.Counters.Duplicates.Add(ctx, 1, d.Attrs)
+		d.Counters.Duplicates.Add(ctx, 1, d.Add...)
 	}
 }
