@@ -13,7 +13,6 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradebus/tradebus/events"
@@ -71,7 +70,6 @@ var latencyBuckets = []float64{0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.
 type observer struct {
 	tracer trace.Tracer // nil: no spans
 	system attribute.KeyValue
-	prop   propagation.TraceContext
 
 	metrics                                   bool
 	published, publishFailed, handled, failed metric.Int64Counter
@@ -190,7 +188,7 @@ func (o *observer) startPublish(ctx context.Context, msgs []*driver.Message) ([]
 		cp := *dm
 		cp.Metadata = make(map[string]string, len(dm.Metadata)+2)
 		maps.Copy(cp.Metadata, dm.Metadata)
-		o.prop.Inject(sctx, propagation.MapCarrier(cp.Metadata))
+		injectTraceContext(trace.SpanContextFromContext(sctx), cp.Metadata)
 		out[i], spans[i] = &cp, span
 	}
 	return out, spans
@@ -295,7 +293,9 @@ type delivery struct {
 func (o *observer) startDelivery(ctx context.Context, group, pattern string, dm *driver.Message, attempt int) (context.Context, delivery) {
 	d := delivery{o: o, start: time.Now(), set: o.set(group, dm.Metadata[events.MetaType])}
 	if o.tracer != nil {
-		ctx = o.prop.Extract(ctx, propagation.MapCarrier(dm.Metadata))
+		if sc := extractTraceContext(dm.Metadata); sc.IsValid() {
+			ctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+		}
 		attrs := []attribute.KeyValue{o.system, attrOpType.String("process"), attrOpName.String("process"),
 			attrDestination.String(dm.Key), attrSubscription.String(pattern), attrGroup.String(group),
 			attrMessageID.String(dm.UUID), attrEventType.String(dm.Metadata[events.MetaType]),
