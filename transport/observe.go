@@ -78,6 +78,13 @@ type observer struct {
 	counters                                  telemetry.Counters
 
 	sets sync.Map // setKey -> *telemetry.Delivery (attributes of a group and type)
+
+	// meter is nil without a meter provider. Hook for the consumer-lag
+	// gauge: once the driver Lag API exists, register it here as an
+	// Int64ObservableGauge ("tradebus.consumer.lag", same attributes as
+	// the consumer's) whose callback asks each running consumer's
+	// subscription for its lag.
+	meter metric.Meter
 }
 
 type setKey struct{ group, typ string }
@@ -107,9 +114,8 @@ func newObserver(driverName string, tp trace.TracerProvider, mp metric.MeterProv
 	if mp == nil {
 		return o, nil
 	}
-	// The lag gauge (over the Lag API of the ops work) registers on this
-	// meter, as an observable gauge, next to these instruments.
 	m := mp.Meter(InstrumentationName)
+	o.meter = m
 	o.metrics = true
 	msg := metric.WithUnit("{message}")
 	var errs []error
@@ -179,8 +185,18 @@ func (o *observer) startPublish(ctx context.Context, msgs []*driver.Message) ([]
 	}
 	out := make([]*driver.Message, len(msgs))
 	spans := make([]trace.Span, len(msgs))
+	traced := trace.SpanContextFromContext(ctx).IsValid()
 	for i, dm := range msgs {
-		sctx, span := o.tracer.Start(ctx, "send "+kind(dm.Key),
+		pctx := ctx
+		if !traced {
+			// No span in ctx: continue the trace the message already
+			// names (a replayed dead letter, a requeued retry, an event
+			// published by a handler on an uninstrumented transport).
+			if sc := extractTraceContext(dm.Metadata); sc.IsValid() {
+				pctx = trace.ContextWithRemoteSpanContext(ctx, sc)
+			}
+		}
+		sctx, span := o.tracer.Start(pctx, "send "+kind(dm.Key),
 			trace.WithSpanKind(trace.SpanKindProducer),
 			trace.WithAttributes(o.system, attrOpType.String("send"), attrOpName.String("publish"),
 				attrDestination.String(dm.Key), attrMessageID.String(dm.UUID),

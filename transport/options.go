@@ -132,10 +132,10 @@ func WithLogger(l *slog.Logger) Option {
 }
 
 // WithTLSConfig sets the TLS configuration transport.Open gives the
-// driver's broker client (RabbitMQ, Kafka, Redis, NATS; mem has no
-// connection and ignores it). It takes precedence over TLS set up from the
-// URL (amqps://, rediss://, tls://, kafka's tls=true). The driver uses a
-// clone; cfg must not be nil. Default: the URL's.
+// driver's broker client, in place of the one the URL sets up: on RabbitMQ
+// for amqps:// URLs; on Kafka, Redis and NATS it turns TLS on (mem has no
+// connection and ignores it). The driver uses a clone; cfg must not be
+// nil. Default: the URL's (amqps://, rediss://, tls://, kafka's tls=true).
 func WithTLSConfig(cfg *tls.Config) Option {
 	return func(c *config) error {
 		if cfg == nil {
