@@ -202,10 +202,10 @@ func register[T Event]() registration {
 	return registration{zero: zero, decode: decodeAs[T]}
 }
 
-// registry maps every type name to its registration. It is never modified
-// after package initialisation, so reading it concurrently is safe. Every
-// event type must be listed here: the codec tests enumerate it.
-var registry = map[string]registration{
+// builtins maps every built-in type name to its registration. Every
+// built-in event type must be listed here: the codec tests enumerate it.
+// Register adds applications' own types beside them (see registry).
+var builtins = map[string]registration{
 	TypeTicker:          register[Ticker](),
 	TypeTrade:           register[Trade](),
 	TypeOrderBook:       register[OrderBook](),
@@ -228,22 +228,28 @@ func decodeAs[T Event](data []byte) (Event, error) {
 // Decode decodes and validates data as the event type named typeName (the
 // CloudEvents "type" metadata, e.g. "tradebus.trade.v1"), for tools that
 // handle any event (the poison-queue CLI, replay). The dynamic type of the
-// result is the value type (events.Trade). An unregistered name is an
+// result is the value type (events.Trade), or the type given to Register. An unregistered name is an
 // error wrapping ErrUnknownType; otherwise errors are as for Unmarshal.
 func Decode(typeName string, data []byte) (Event, error) {
-	r, ok := registry[typeName]
+	r, ok := lookup(typeName)
 	if !ok {
 		return nil, fmt.Errorf("%w %q", ErrUnknownType, typeName)
 	}
 	return r.decode(data)
 }
 
-// Types returns the registered event type names, sorted.
+// Types returns the registered event type names (the built-in ones and
+// those added with Register), sorted.
 func Types() []string {
-	names := make([]string, 0, len(registry))
-	for n := range registry {
+	registry.mu.RLock()
+	names := make([]string, 0, len(builtins)+len(registry.custom))
+	for n := range builtins {
 		names = append(names, n)
 	}
+	for n := range registry.custom {
+		names = append(names, n)
+	}
+	registry.mu.RUnlock()
 	slices.Sort(names)
 	return names
 }

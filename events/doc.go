@@ -54,6 +54,28 @@
 // generic tools. Envelope metadata (CloudEvents attribute names, see
 // MetaID and friends) travels beside the body, never inside it.
 //
+// # Custom event types
+//
+// An application's own event (a funding rate, a liquidation, a risk limit)
+// is any type that implements Event with value receivers and encodes with
+// encoding/json; use Decimal for every price and quantity (a JSON string,
+// exact). The rules it follows, as the built-in types do (Register checks
+// the first two):
+//   - type name "<namespace>.<name>.v<version>", outside the namespace
+//     "tradebus", which the built-in types own; a breaking change to the
+//     JSON shape gets a new version;
+//   - routing key: first segment a kind of its own (not a built-in kind,
+//     nor "deadletter"), then exchange and symbol, then any qualifier, so
+//     patterns such as "funding.*.BTCUSDT" work as for the built-in types;
+//   - Validate checks every routing-key segment with ValidateSegment and
+//     names the bad field and value in a *ValidationError, so a valid event
+//     always has a valid key and a bad one is never published;
+//   - PartitionKey is the key whose order matters (the symbol).
+//
+// Register[T] adds the type to Decode and Types for generic tools;
+// publisher.Publish and subscriber.On[T] handle it without registration.
+// The package tradebustest has the complete example (FundingRate).
+//
 // # Errors
 //
 // Every error can be matched with errors.Is / errors.As:
@@ -65,6 +87,7 @@
 //   - ErrDecimal / *DecimalError: bad decimal text or an inexact operation.
 //   - ErrInvalidEnum / *EnumError: an unknown enum name or FIX code.
 //   - ErrUnknownType: Decode was given a type name no event registers.
+//   - ErrRegister: Register refused a type (name, kind or duplicate).
 //   - ErrInvalidRoutingKey / *RoutingError: a bad routing key or pattern.
 //
 // Decode and validation errors are permanent: redelivering the same bytes
@@ -73,6 +96,5 @@
 // # Concurrency
 //
 // Event values, Decimal and the enums are immutable values; all functions
-// in this package are safe for concurrent use. The registry used by Decode
-// is fixed at initialisation.
+// in this package are safe for concurrent use, Register included.
 package events

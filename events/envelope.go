@@ -25,6 +25,11 @@ const (
 	// MetaRoutingKey carries the full routing key, so that subscribers know
 	// it even on transports where the broker only knew the kind.
 	MetaRoutingKey = "routingkey"
+	// MetaReplyTo is the routing key a request's reply goes to (package
+	// rpc); MetaDeadline is the RFC 3339 time after which the caller no
+	// longer waits for it.
+	MetaReplyTo  = "replyto"
+	MetaDeadline = "deadline"
 )
 
 // SpecVersion is the CloudEvents spec version written into MetaSpecVersion.
@@ -47,6 +52,9 @@ type Envelope struct {
 	PartitionKey  string
 	RoutingKey    string
 	Sequence      string
+	// ReplyTo and Deadline are set on requests (package rpc).
+	ReplyTo  string
+	Deadline time.Time
 }
 
 type envelopeKey struct{}
@@ -82,6 +90,12 @@ func EnvelopeFromMetadata(md map[string]string) Envelope {
 	if ts := md[MetaTime]; ts != "" {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			env.Time = t
+		}
+	}
+	if rt := md[MetaReplyTo]; rt != "" {
+		env.ReplyTo = rt
+		if t, err := time.Parse(time.RFC3339Nano, md[MetaDeadline]); err == nil {
+			env.Deadline = t
 		}
 	}
 	return env

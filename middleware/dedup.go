@@ -191,7 +191,7 @@ func (d *Dedup) key(msg *message.Message) (string, error) {
 	if ns := d.cfg.namespace; ns != "" {
 		return ns + ":" + k, nil
 	}
-	handler := message.HandlerNameFromCtx(msg.Context())
+	handler := HandlerName(msg.Context())
 	if d.cfg.group != "" {
 		return d.cfg.group + "/" + handler + ":" + k, nil
 	}

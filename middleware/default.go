@@ -18,8 +18,14 @@ type Stack struct {
 	Retry  *Retry
 	Dedup  *Dedup
 
-	mws []message.HandlerMiddleware
+	mws   []message.HandlerMiddleware
+	group string
 }
+
+// ConsumerGroup returns the consumer group the stack was built for
+// (WithConsumerGroup; "" without it), so that code composing a stack with
+// a subscriber can check that both name the same group.
+func (s *Stack) ConsumerGroup() string { return s.group }
 
 // Default builds the reliability stack in its one correct order, outermost
 // first:
@@ -57,7 +63,7 @@ func Default(poisonPub message.Publisher, opts ...Option) (*Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Stack{Retry: newRetry(cfg)}
+	s := &Stack{Retry: newRetry(cfg), group: cfg.group}
 	if s.Poison, err = newPoison(poisonPub, cfg); err != nil {
 		return nil, err
 	}

@@ -23,8 +23,9 @@ import (
 // middleware gave up on — it publishes a copy of the message to the poison
 // topic: the original UUID, body and metadata untouched, plus the MetaPoison*
 // metadata (reason, class, original routing key, subscription topic, handler,
-// consumer group, attempts, first and last failure time, and the stack of a
-// panic). Only when that publish succeeded does it return nil, so the router
+// consumer group, the subscription's group as the transport knows it —
+// Replay sends the event back to that group alone —, attempts, first and
+// last failure time, and the stack of a panic). Only when that publish succeeded does it return nil, so the router
 // acks the original; when it fails, it returns the handler error joined with an
 // error wrapping ErrPoisonPublish, so the router nacks the original and the
 // transport redelivers it. Nothing is lost either way.
@@ -144,8 +145,14 @@ func (p *Poison) poisonMessage(msg *message.Message, f *failures, err error) *me
 	md.Set(MetaPoisonClass, string(Classify(err)))
 	md.Set(MetaPoisonRoutingKey, key)
 	md.Set(MetaPoisonTopic, topic)
-	md.Set(MetaPoisonHandler, message.HandlerNameFromCtx(ctx))
+	md.Set(MetaPoisonHandler, HandlerName(ctx))
 	md.Set(MetaPoisonGroup, p.cfg.group)
+	if g := transport.GroupFromContext(ctx); g != "" {
+		md.Set(MetaPoisonSubscriberGroup, g)
+	}
+	// A replayed message that failed again: its dead letter is for the
+	// dead-letter reader, whatever group that is.
+	delete(md, MetaReplayGroup)
 	md.Set(MetaPoisonAttempts, strconv.Itoa(f.attempts))
 	md.Set(MetaPoisonFirstFailure, f.first.UTC().Format(time.RFC3339Nano))
 	md.Set(MetaPoisonLastFailure, f.last.UTC().Format(time.RFC3339Nano))
@@ -228,6 +235,9 @@ type Poisoned struct {
 	Topic   string
 	Handler string
 	Group   string
+	// SubscriberGroup is the consumer group of the subscription the
+	// message failed in ("" if unknown); Replay delivers to it alone.
+	SubscriberGroup string
 	// Attempts is the number of handler attempts (0 if unknown).
 	Attempts     int
 	FirstFailure time.Time
@@ -252,18 +262,19 @@ func ParsePoisoned(msg *message.Message) (Poisoned, error) {
 		return Poisoned{Message: msg}, fmt.Errorf("%w: message %s has no %q metadata", ErrNotPoisoned, msg.UUID, MetaPoisonClass)
 	}
 	p := Poisoned{
-		EventID:    md.Get(events.MetaID),
-		Type:       md.Get(events.MetaType),
-		Reason:     md.Get(MetaPoisonReason),
-		Class:      ErrorClass(class),
-		RoutingKey: md.Get(MetaPoisonRoutingKey),
-		Topic:      md.Get(MetaPoisonTopic),
-		Handler:    md.Get(MetaPoisonHandler),
-		Group:      md.Get(MetaPoisonGroup),
-		Stack:      md.Get(MetaPoisonStack),
-		Claim:      md.Get(MetaPoisonClaim),
-		Dropped:    md.Get(MetaPoisonDropped),
-		Message:    msg,
+		EventID:         md.Get(events.MetaID),
+		Type:            md.Get(events.MetaType),
+		Reason:          md.Get(MetaPoisonReason),
+		Class:           ErrorClass(class),
+		RoutingKey:      md.Get(MetaPoisonRoutingKey),
+		Topic:           md.Get(MetaPoisonTopic),
+		Handler:         md.Get(MetaPoisonHandler),
+		Group:           md.Get(MetaPoisonGroup),
+		SubscriberGroup: md.Get(MetaPoisonSubscriberGroup),
+		Stack:           md.Get(MetaPoisonStack),
+		Claim:           md.Get(MetaPoisonClaim),
+		Dropped:         md.Get(MetaPoisonDropped),
+		Message:         msg,
 	}
 	if p.EventID == "" {
 		p.EventID = msg.UUID

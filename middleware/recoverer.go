@@ -32,7 +32,7 @@ func newRecoverer(cfg config) message.HandlerMiddleware {
 					pe := &PanicError{Value: r, Stack: debug.Stack()}
 					logger.ErrorContext(msg.Context(), "tradebus: handler panicked",
 						slog.String("message_uuid", msg.UUID),
-						slog.String("handler", message.HandlerNameFromCtx(msg.Context())),
+						slog.String("handler", HandlerName(msg.Context())),
 						slog.Any("panic", r), slog.String("stack", string(pe.Stack)))
 					out, err = nil, pe
 				}

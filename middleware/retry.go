@@ -99,7 +99,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		f, _ := failuresOf(msg)
 		ctx := msg.Context()
-		handler := message.HandlerNameFromCtx(ctx)
+		handler := HandlerName(ctx)
 
 		if rh, rg := msg.Metadata.Get(MetaRetryHandler), msg.Metadata.Get(MetaRetryGroup); rh != "" && (rh != handler || rg != r.cfg.group) {
 			// A requeued copy meant for another handler or consumer group.

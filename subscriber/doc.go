@@ -1,7 +1,17 @@
-// Package subscriber registers typed event handlers on a Watermill router.
+// Package subscriber registers typed event handlers: on a Group, the
+// transport's fast path (no router, no goroutine per message), or on a
+// Watermill router.
+//
+//	group, err := subscriber.NewGroupWithStack(sub, stack) // stack built for sub's group
+//	err = subscriber.On(group, "trade.*.BTCUSDT",
+//		func(ctx context.Context, t events.Trade) error { … })
+//	err = group.Run(ctx)
 //
 //	subscriber.Handle(router, sub, "trade.*.BTCUSDT",
 //		func(ctx context.Context, t events.Trade) error { … })
+//
+// tradebus.Service wires a Group with its transport, stack and publisher
+// in one call.
 //
 // # Delivery semantics
 //

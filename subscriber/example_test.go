@@ -50,7 +50,8 @@ func Example() {
 
 // The fast path: a Group runs typed handlers of one consumer group on the
 // transport's key-ordered workers, behind the default reliability stack,
-// with no Watermill router. The README's Quickstart mirrors this example.
+// with no Watermill router. tradebus.Service wires the same pieces in one
+// call; the README's "Composing the pieces" mirrors this example.
 func ExampleGroup() {
 	ctx, stop := context.WithCancel(context.Background())
 	tr, _ := transport.Open(ctx, "mem://") // or amqp://…, kafka://…, redis://…, nats://…
@@ -58,8 +59,8 @@ func ExampleGroup() {
 
 	pub, _ := publisher.New(tr.Publisher(), publisher.WithSource("/gateway/binance"))
 	stack, _ := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup("strategy"))
-	sub, _ := tr.Subscriber("strategy") // consumer group
-	group, _ := subscriber.NewGroup(sub, stack.Middlewares()...)
+	sub, _ := tr.Subscriber("strategy")                  // consumer group
+	group, _ := subscriber.NewGroupWithStack(sub, stack) // an error if the stack was built for another group
 
 	done := make(chan struct{})
 	_ = subscriber.On(group, "trade.*.BTCUSDT", func(ctx context.Context, t events.Trade) error {

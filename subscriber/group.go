@@ -9,6 +9,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/middleware"
 )
 
 // Consumer is the fast path of a tradebus transport's subscriber
@@ -42,11 +43,15 @@ type Group struct {
 
 type route struct {
 	pattern string
+	name    string
 	h       message.HandlerFunc
 }
 
 // NewGroup returns a Group consuming through sub, which must be a tradebus
 // transport subscriber (a Consumer); its consumer group is the group's.
+// Middleware built for one consumer group (middleware.Default with
+// WithConsumerGroup) should come through NewGroupWithStack, which checks
+// that it names sub's group; NewGroup cannot see inside mw.
 func NewGroup(sub message.Subscriber, mw ...message.HandlerMiddleware) (*Group, error) {
 	c, ok := sub.(Consumer)
 	if !ok {
@@ -60,9 +65,51 @@ func NewGroup(sub message.Subscriber, mw ...message.HandlerMiddleware) (*Group, 
 	return &Group{c: c, mw: mw, names: map[string]bool{}, running: make(chan struct{})}, nil
 }
 
+// ErrGroupMismatch is wrapped by the error NewGroupWithStack returns when
+// the middleware stack was built for another consumer group than the
+// subscriber's.
+var ErrGroupMismatch = errors.New("subscriber: consumer group mismatch")
+
+// NewGroupWithStack is NewGroup with stack's middlewares (outermost) and
+// then extra, after checking that stack was built for sub's consumer
+// group (middleware.WithConsumerGroup): the stack writes its group into
+// dead letters, picks the poison topic "deadletter.<group>" and namespaces
+// dedup keys with it, so a stack built for another group (or none) would
+// file this group's failures and duplicates under the wrong name. A
+// mismatch is an error wrapping ErrGroupMismatch. sub must say its group
+// (a tradebus transport subscriber does: Group() string).
+func NewGroupWithStack(sub message.Subscriber, stack *middleware.Stack, extra ...message.HandlerMiddleware) (*Group, error) {
+	if stack == nil {
+		return nil, fmt.Errorf("%w: nil middleware stack", ErrInvalidOption)
+	}
+	gs, ok := sub.(interface{ Group() string })
+	if !ok {
+		return nil, fmt.Errorf("%w: %T does not say its consumer group (not a tradebus transport subscriber)", ErrInvalidOption, sub)
+	}
+	if sg, mg := gs.Group(), stack.ConsumerGroup(); sg != mg {
+		return nil, fmt.Errorf("%w: the subscriber consumes as %q, the middleware stack was built for %q (middleware.WithConsumerGroup)",
+			ErrGroupMismatch, sg, mg)
+	}
+	return NewGroup(sub, append(stack.Middlewares(), extra...)...)
+}
+
+// Patterns returns the patterns of the handlers registered so far, in
+// registration order (a pattern registered twice appears twice).
+func (g *Group) Patterns() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := make([]string, len(g.routes))
+	for i, r := range g.routes {
+		out[i] = r.pattern
+	}
+	return out
+}
+
 // On registers fn for events of type T whose routing key matches pattern.
 // It fails once Run has started, for an invalid pattern, a nil fn or a
 // name (WithName; default "<event type>@<pattern>") already registered.
+// The middleware see the name (middleware.HandlerName): dedup keys,
+// requeued copies and dead letters are kept per handler.
 func On[T events.Event](g *Group, pattern string, fn Func[T], opts ...Option) error {
 	var zero T
 	c := config{name: zero.EventType() + "@" + pattern}
@@ -93,7 +140,7 @@ func On[T events.Event](g *Group, pattern string, fn Func[T], opts ...Option) er
 		return fmt.Errorf("%w: handler name %q already registered", ErrInvalidOption, c.name)
 	}
 	g.names[c.name] = true
-	g.routes = append(g.routes, route{pattern: pattern, h: h})
+	g.routes = append(g.routes, route{pattern: pattern, name: c.name, h: h})
 	return nil
 }
 
@@ -125,6 +172,13 @@ func (g *Group) Run(ctx context.Context) error {
 		h := r.h
 		for i := len(g.mw) - 1; i >= 0; i-- {
 			h = g.mw[i](h)
+		}
+		if len(g.mw) > 0 {
+			// There is no router to name the handler: name it for the
+			// middleware, which keep each handler's dedup keys, requeued
+			// copies and dead letters apart (two handlers of one group
+			// that match the same event both run).
+			h = middleware.NameHandler(r.name)(h)
 		}
 		wait, serr := g.c.Consume(runCtx, r.pattern, h)
 		if serr != nil {

@@ -180,3 +180,107 @@ func (recorderSub) Subscribe(context.Context, string) (<-chan *message.Message, 
 	return nil, nil
 }
 func (recorderSub) Close() error { return nil }
+
+// TestNewGroupWithStackCatchesGroupMismatch: a stack built for another
+// consumer group than the subscriber's (or for none) is refused; the same
+// group builds, and its middlewares run.
+func TestNewGroupWithStackCatchesGroupMismatch(t *testing.T) {
+	tr, err := mem.New()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	sub, err := tr.Subscriber("risk")
+	require.NoError(t, err)
+
+	for _, opts := range [][]middleware.Option{
+		{middleware.WithConsumerGroup("strategy")},
+		nil, // no group at all
+	} {
+		stack, err := middleware.Default(tr.Publisher(), opts...)
+		require.NoError(t, err)
+		_, err = subscriber.NewGroupWithStack(sub, stack)
+		require.ErrorIs(t, err, subscriber.ErrGroupMismatch)
+		require.ErrorContains(t, err, `"risk"`)
+	}
+	_, err = subscriber.NewGroupWithStack(sub, nil)
+	require.ErrorIs(t, err, subscriber.ErrInvalidOption)
+
+	poisoned := make(chan string, 1)
+	stack, err := middleware.Default(notifyingPublisher{tr.Publisher(), poisoned},
+		middleware.WithConsumerGroup("risk"), middleware.WithMaxAttempts(1))
+	require.NoError(t, err)
+	var inner sync.WaitGroup
+	inner.Add(1)
+	extra := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			defer inner.Done()
+			return h(msg)
+		}
+	}
+	g, err := subscriber.NewGroupWithStack(sub, stack, extra)
+	require.NoError(t, err)
+	failed := errors.New("boom")
+	require.NoError(t, subscriber.On(g, "trade.*.BTCUSDT", func(context.Context, events.Trade) error { return failed }))
+	require.NoError(t, subscriber.On(g, "ticker.#", func(context.Context, events.Ticker) error { return nil }))
+	require.Equal(t, []string{"trade.*.BTCUSDT", "ticker.#"}, g.Patterns())
+	runGroup(t, g)
+	pub, err := publisher.New(tr.Publisher())
+	require.NoError(t, err)
+	require.NoError(t, pub.Publish(context.Background(), events.Trade{Exchange: "binance", Symbol: "BTCUSDT",
+		Price: events.MustDecimal("1"), Amount: events.MustDecimal("1"), Side: events.SideBuy, Time: time.Now()}))
+	inner.Wait()                                    // the extra middleware ran inside the stack ...
+	require.Equal(t, "deadletter.risk", <-poisoned) // ... and the stack's poison middleware took the failure
+}
+
+// notifyingPublisher sends the topic of every publish to topics.
+type notifyingPublisher struct {
+	message.Publisher
+	topics chan<- string
+}
+
+func (p notifyingPublisher) Publish(topic string, msgs ...*message.Message) error {
+	err := p.Publisher.Publish(topic, msgs...)
+	p.topics <- topic
+	return err
+}
+
+// TestGroupNamesHandlersForTheMiddleware: every delivery carries its
+// handler's name (middleware.HandlerName), so the default stack keeps two
+// handlers that match one event apart: both run, once each, and a
+// redelivered duplicate is still skipped per handler.
+func TestGroupNamesHandlersForTheMiddleware(t *testing.T) {
+	tr, err := mem.New()
+	require.NoError(t, err)
+	defer func() { require.NoError(t, tr.Close(context.Background())) }()
+	sub, err := tr.Subscriber("risk")
+	require.NoError(t, err)
+	stack, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup("risk"))
+	require.NoError(t, err)
+	names := make(chan string, 4)
+	record := func(h message.HandlerFunc) message.HandlerFunc {
+		return func(msg *message.Message) ([]*message.Message, error) {
+			names <- middleware.HandlerName(msg.Context())
+			return h(msg)
+		}
+	}
+	g, err := subscriber.NewGroupWithStack(sub, stack, record)
+	require.NoError(t, err)
+	ok := func(context.Context, events.Trade) error { return nil }
+	require.NoError(t, subscriber.On(g, "trade.*.BTCUSDT", ok))
+	require.NoError(t, subscriber.On(g, "trade.binance.*", ok, subscriber.WithName("by-venue")))
+	runGroup(t, g)
+	pub, err := publisher.New(tr.Publisher())
+	require.NoError(t, err)
+	msg, err := pub.NewMessage(context.Background(), events.Trade{Exchange: "binance", Symbol: "BTCUSDT",
+		Price: events.MustDecimal("1"), Amount: events.MustDecimal("1"), Side: events.SideBuy, Time: time.Now()})
+	require.NoError(t, err)
+	require.NoError(t, tr.Publisher().Publish("trade.binance.BTCUSDT", msg))
+	require.ElementsMatch(t, []string{"tradebus.trade.v1@trade.*.BTCUSDT", "by-venue"}, []string{<-names, <-names})
+	// The same event again: each handler's dedup skips it, so the record
+	// middleware (inside dedup) does not see it; a new event of the same
+	// symbol comes after it in both queues (key order) and is seen by both.
+	require.NoError(t, tr.Publisher().Publish("trade.binance.BTCUSDT", msg.Copy()))
+	require.NoError(t, pub.Publish(context.Background(), events.Trade{Exchange: "binance", Symbol: "BTCUSDT",
+		Price: events.MustDecimal("2"), Amount: events.MustDecimal("1"), Side: events.SideBuy, Time: time.Now()}))
+	require.ElementsMatch(t, []string{"tradebus.trade.v1@trade.*.BTCUSDT", "by-venue"}, []string{<-names, <-names})
+	require.EqualValues(t, 2, stack.Dedup.Stats().Duplicates)
+}

@@ -90,7 +90,8 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 	if h == nil {
 		c.out = make(chan *message.Message)
 	}
-	c.abortCtx, c.abort = context.WithCancel(context.WithoutCancel(ctx))
+	// The messages' contexts name the group (GroupFromContext).
+	c.abortCtx, c.abort = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group))
 	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
 	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
 	return c
@@ -139,6 +140,10 @@ func (c *consumer) receive() {
 		for i, dm := range batch {
 			if !events.MatchPattern(c.pattern, dm.Key) {
 				c.acks <- ackReq{id: dm.AckID}
+				continue
+			}
+			if g, ok := dm.Metadata[MetaReplayGroup]; ok && g != c.s.group {
+				c.acks <- ackReq{id: dm.AckID} // addressed to another group
 				continue
 			}
 			if err := c.pool.Submit(c.recvCtx, dm.PartitionKey, func() { c.deliver(dm) }); err != nil {
@@ -231,7 +236,15 @@ func (c *consumer) send(dm *driver.Message, attempt int) (acked, abandoned bool)
 	case <-msg.Nacked():
 		return false, false
 	case <-c.abortCtx.Done():
-		return false, true
+		// An ack that came just before the abort still counts (select
+		// picks at random among ready cases): never give back what the
+		// reader acked.
+		select {
+		case <-msg.Acked():
+			return true, false
+		default:
+			return false, true
+		}
 	}
 }
 

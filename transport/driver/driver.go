@@ -209,3 +209,21 @@ type Env struct {
 	// driver must not modify it (it clones it).
 	TLS *tls.Config
 }
+
+// Browser is implemented by a driver that can read what a group has not
+// consumed yet without consuming it (transport.Browse; the dead-letter
+// tooling lists a poison queue with it). It is optional.
+type Browser interface {
+	// Browse calls fn with the messages of (group, pattern) that the group
+	// has not acked yet, oldest first where the broker keeps an order,
+	// until fn returns false or none is left. It must not ack, claim,
+	// requeue, append or move anything, and should not count a delivery
+	// where the broker allows that; the driver documents exactly what it
+	// shows and what, if anything, it changes. It creates no broker-side
+	// state: for a group that has none, it shows what a new subscription
+	// would receive. Messages whose key does not match pattern may be
+	// passed (the core skips them). The messages passed belong to the
+	// core; AckID is nil. Browse honours ctx for the whole call and may
+	// run concurrently with everything else.
+	Browse(ctx context.Context, group, pattern string, fn func(*Message) bool) error
+}

@@ -57,8 +57,8 @@
 // handler, or waiting out the backoff after a nack — the subscription
 // tells JetStream every AckWait/3 that it is in progress (one heartbeat
 // goroutine per subscription), so neither a slow handler nor a long
-// backoff makes JetStream redeliver it; a crashed member's messages go to
-// another member after WithAckWait. A redelivery of a message the core
+// backoff makes JetStream redeliver it (a crashed member's messages: see
+// below). A redelivery of a message the core
 // still holds (after a lost heartbeat) is dropped. Messages pulled but
 // not yet taken by the core (at most one pull request: four of the core's
 // batches, at most MaxAckPending, while the core's workers are all busy)
@@ -82,6 +82,39 @@
 // expiry; on a heavily loaded machine a message can then still be
 // stranded in the ended request and is redelivered only after AckWait
 // (never a loss).
+//
+// After a crash. JetStream itself redelivers what a member received and
+// did not ack only after AckWait, while it hands the consumer's newer
+// messages to whoever pulls: a restarted member would handle newer events
+// of a key before older ones. So Subscribe, when the consumer has unacked
+// messages, first asks on the core NATS subject
+// _TRADEBUS.LIVE.<stream>.<consumer> (every live subscription answers
+// there until it is closed; the account needs publish and subscribe
+// permission on _TRADEBUS.LIVE.>) whether any member is alive. If none
+// answers within 2s, the unacked messages are gone members', and it takes
+// them over: it NAKs, in stream order, every sequence between the
+// consumer's ack floor and its last delivery (a NAK with delay 0, which
+// takes a message off JetStream's redelivery queue, then a plain NAK,
+// which queues it at the end; JetStream ignores the sequences it has no
+// unacked delivery for), waits for the server to confirm, and only then
+// pulls. JetStream serves its redelivery queue before new messages, so the
+// member gets every unacked message of the gone members, at once and in
+// stream order, before anything newer: per-key order holds across the
+// crash (TestCrashKeepsKeyOrder: two SIGKILLs, 5,120 events over 16 keys,
+// none lost, none out of order). Events handled but not yet acked when the
+// process died are handled again (at-least-once). Delivery counts are
+// kept: WithMaxDeliver counts a take-over like an AckWait expiry. The cost
+// is two NAKs per stream sequence between the ack floor and the last
+// delivery. A member that does not answer within 2s (a process killed a
+// moment ago that the server has not yet found dead, a host gone), or is
+// disconnected from the server, counts as gone: if it was alive after
+// all, the messages it holds are handled twice, never lost. Members that
+// subscribe at the same moment may both take over (duplicates, not
+// loss). While any member lives nothing is taken over: messages a live
+// member holds stay with it, and a gone member's messages come back after
+// AckWait, to any member, possibly after newer events of their keys were
+// handled by the live ones — order per member, as with several members
+// generally (OrderAcrossMembers is false).
 //
 // A new consumer starts at new messages (WithStart: StartNew) or at the
 // oldest retained (StartOldest); Prepare (SubscribeInitialize) creates it
@@ -115,6 +148,7 @@
 //
 // A Driver is safe for concurrent use; the core drives it as package
 // driver describes. Each subscription runs one goroutine of its own (the
-// in-progress heartbeat), plus nats.go's for each pull request. Driver
-// Close closes the connection only if Open made it.
+// in-progress heartbeat), plus nats.go's for each pull request and for
+// its presence subscription. Driver Close closes the connection only if
+// Open made it.
 package nats

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	natsgo "github.com/nats-io/nats.go"
@@ -30,6 +31,8 @@ type Driver struct {
 	topic topic
 
 	streams sync.Map // kind -> struct{}: stream created or updated
+
+	rewound atomic.Uint64 // stream sequences NAKed by take-overs, for tests
 
 	mu     sync.Mutex
 	closed bool
@@ -321,8 +324,9 @@ func (d *Driver) Capabilities() driver.Capabilities {
 }
 
 // Subscribe implements driver.Driver: it creates the stream of pattern's
-// kind and the durable consumer of (group, pattern) if missing, and pulls
-// from it.
+// kind and the durable consumer of (group, pattern) if missing, takes over
+// the unacked messages of the consumer's members that are gone (see
+// takeover.go) and pulls from it.
 func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.Subscription, error) {
 	if d.isClosed() {
 		return nil, ErrClosed
@@ -332,10 +336,20 @@ func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.S
 	if err != nil {
 		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
 	}
+	if n, err := s.takeOver(ctx, cons); err != nil {
+		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
+	} else if n > 0 {
+		d.rewound.Add(n)
+		d.log.Info("nats: took over the unacked messages of gone members", "consumer", s.consumer, "sequences", n)
+	}
+	if err := s.announce(); err != nil {
+		return nil, fmt.Errorf("nats: subscribe %s: %w", pattern, err)
+	}
 	s.cons = cons
 	d.mu.Lock()
 	if d.closed {
 		d.mu.Unlock()
+		s.unannounce()
 		return nil, ErrClosed
 	}
 	d.subs[s] = struct{}{}

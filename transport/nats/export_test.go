@@ -12,3 +12,7 @@ func ReadStats(d *Driver) (fetches, errors uint64) {
 	}
 	return fetches, errors
 }
+
+// Rewound returns how many stream sequences d's subscriptions NAKed when
+// they took over the unacked messages of gone members.
+func Rewound(d *Driver) uint64 { return d.rewound.Load() }

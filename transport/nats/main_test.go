@@ -1,12 +1,16 @@
 package nats_test
 
 import (
+	"os"
 	"testing"
 
 	"go.uber.org/goleak"
 )
 
 func TestMain(m *testing.M) {
+	if os.Getenv(envCrashChild) != "" {
+		os.Exit(crashChild()) // a consumer process of TestCrashKeepsKeyOrder
+	}
 	goleak.VerifyTestMain(m,
 		// Watermill's suite multiplier forwards messages to a channel the
 		// test stops reading: that goroutine, and the one waiting for it to

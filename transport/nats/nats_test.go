@@ -90,7 +90,9 @@ func TestLayout(t *testing.T) {
 // back by a member that stopped: the core's own redeliveries after a nack
 // do not count) is not delivered again, the MAX_DELIVERIES advisory names
 // its stream sequence, the message stays in the stream, and later messages
-// of the key flow on.
+// of the key flow on. The second and third members take the message over
+// from the one that stopped (no member lives): the take-over keeps its
+// delivery count.
 func TestMaxDeliverHandsOff(t *testing.T) {
 	nc := connect(t)
 	prefix := uniquePrefix(t, nc)
@@ -154,6 +156,9 @@ func TestMaxDeliverHandsOff(t *testing.T) {
 	}
 	m.Ack()
 	noMessage(t, ch, 300*time.Millisecond, "the dead letter came back")
+	if nats.Rewound(drv(tr)) == 0 {
+		t.Error("no member took over: the test no longer shows that a take-over keeps delivery counts")
+	}
 }
 
 // TestRedeliveryBackoff checks that a nacked message comes back after the

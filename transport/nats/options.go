@@ -157,8 +157,10 @@ func WithStart(s Start) Option {
 // subscription tells JetStream every d/3 that the messages it holds
 // (queued, with a handler, or waiting for the core's redelivery backoff
 // after a nack) are in progress, so neither a slow handler nor a long
-// backoff causes a redelivery; a crashed member's messages go to another
-// member after d. MinAckWait to MaxAckWait; default 30s (DefaultAckWait).
+// backoff causes a redelivery. A crashed member's messages go to another
+// member after d while other members live; a member subscribing when none
+// lives takes them over at once (see the package doc, After a crash).
+// MinAckWait to MaxAckWait; default 30s (DefaultAckWait).
 // URL: ack_wait=D.
 func WithAckWait(d time.Duration) Option {
 	return func(c *config) error {

@@ -64,7 +64,8 @@ func (s *subscription) pull(size int) error {
 // AckWait/3 for every message received and neither acked nor nacked, so
 // JetStream never redelivers a message the core still holds, however long
 // its handler or backoff takes, while a crashed member's messages go to
-// another member after AckWait.
+// another member after AckWait — or at once, to a member that subscribes
+// when none lives (takeover.go).
 type subscription struct {
 	d        *Driver
 	group    string
@@ -80,6 +81,8 @@ type subscription struct {
 
 	mu   sync.Mutex
 	held map[uint64]jetstream.Msg // by stream sequence
+
+	presence *natsgo.Subscription // answers on the presence subject until Close
 
 	hbStop    chan struct{}
 	hbDone    chan struct{}
@@ -344,6 +347,9 @@ func (s *subscription) Close(ctx context.Context) error {
 		close(s.hbStop)
 		<-s.hbDone
 		defer s.d.forget(s)
+		// Answer as live until the NAKs below are sent: they reach the
+		// server before the unsubscribe.
+		defer s.unannounce()
 		for len(s.fetches) > 0 {
 			select {
 			case m, ok := <-s.fetches[0].b.Messages():

@@ -54,7 +54,11 @@
 // return nil; one PublishBatch across many routing keys arrives whole and
 // in order per partition key; and the asynchronous publisher reports every
 // event once across a broker outage (Capabilities.Outage), with confirmed
-// events delivered.
+// events delivered. With package middleware's dead-letter tooling: a
+// replayed dead letter reaches only the group that failed it
+// (transport.MetaReplayGroup), and listing a poison queue
+// (transport.Browse) shows the same dead letters every time and, after a
+// partial replay, the rest.
 //
 // # Errors
 //

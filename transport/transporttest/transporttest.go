@@ -85,6 +85,8 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"SecondClose", testSecondClose},
 		{"PipelinedOrder", testPipelinedOrder},
 		{"AsyncOutage", testAsyncOutage},
+		{"ReplayToFailingGroup", testReplayToFailingGroup},
+		{"ListDeadLetters", testListDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
