@@ -10,6 +10,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/telemetry"
 )
 
 // Dedup is the idempotent-consumer middleware. For each message it derives a
@@ -148,6 +149,7 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		}
 		if seen {
 			d.duplicates.Add(1)
+			telemetry.DuplicateSkipped(ctx, key)
 			d.cfg.logger.DebugContext(ctx, "tradebus: duplicate message acked without handling",
 				slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key))
 			return nil, nil

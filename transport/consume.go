@@ -178,10 +178,10 @@ func (c *consumer) deliver(dm *driver.Message) {
 		}
 		var ok bool
 		if c.handler != nil {
-			ok = c.handle(dm)
+			ok = c.handle(dm, attempt)
 		} else {
 			var abandoned bool
-			ok, abandoned = c.send(dm)
+			ok, abandoned = c.send(dm, attempt)
 			if abandoned {
 				c.acks <- ackReq{id: dm.AckID, nack: true}
 				return
@@ -218,9 +218,13 @@ func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.Can
 
 // send hands dm to the channel and waits for its ack or nack. abandoned
 // is true when the consumer stopped first.
-func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
+func (c *consumer) send(dm *driver.Message, attempt int) (acked, abandoned bool) {
 	msg, cancel := c.newMessage(dm)
 	defer cancel()
+	if c.t.obs != nil {
+		d := c.startDelivery(msg, dm, attempt)
+		defer func() { d.endSend(acked, abandoned) }()
+	}
 	select {
 	case c.out <- msg:
 	case <-c.drainCtx.Done():
@@ -246,21 +250,33 @@ func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
 
 // handle runs the handler on dm and publishes what it produced; it
 // reports whether dm is to be acked.
-func (c *consumer) handle(dm *driver.Message) bool {
+func (c *consumer) handle(dm *driver.Message, attempt int) bool {
 	msg, cancel := c.newMessage(dm)
 	defer cancel()
+	if c.t.obs != nil {
+		d := c.startDelivery(msg, dm, attempt)
+		err := c.call(msg, dm)
+		d.endHandle(err)
+		return err == nil
+	}
+	return c.call(msg, dm) == nil
+}
+
+// call runs the handler on msg and publishes what it produced; nil means
+// msg is to be acked.
+func (c *consumer) call(msg *message.Message, dm *driver.Message) error {
 	produced, err := c.handler(msg)
 	if err != nil {
 		c.log.Debug("handler failed; message will be redelivered", "uuid", dm.UUID, "key", dm.Key, "err", err)
-		return false
+		return err
 	}
 	if len(produced) > 0 {
 		if err := c.t.pub.PublishBatch(msg.Context(), produced); err != nil {
 			c.log.Error("publishing the handler's messages failed; message will be redelivered", "uuid", dm.UUID, "err", err)
-			return false
+			return err
 		}
 	}
-	return true
+	return nil
 }
 
 // acker sends acks and nacks in batches: it waits for one, takes whatever

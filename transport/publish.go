@@ -115,6 +115,9 @@ func (t *Portable) sendBatch(ctx context.Context, msgs []*driver.Message) error 
 		return err
 	}
 	defer t.sending.Done()
+	if t.obs != nil {
+		return t.sendObserved(ctx, msgs)
+	}
 	if err := t.topic.SendBatch(ctx, msgs); err != nil {
 		return fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(msgs), err)
 	}
