@@ -1,7 +1,6 @@
 package mem
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -189,6 +188,8 @@ type topic Driver
 // every delivery gets its own copy of payload and metadata.
 func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(tp)
+	var a arena
+	a.forSend(msgs)
 	for i, dm := range msgs {
 		qs, err := d.route(dm.Key)
 		if err != nil {
@@ -198,15 +199,13 @@ func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 			continue
 		}
 		// One copy, shared by the queues: the caller may reuse msgs. The
-		// metadata is kept flat (one allocation); each delivery builds its
-		// own map from it.
-		flat := make([]string, 0, 2*len(dm.Metadata))
-		for k, v := range dm.Metadata {
-			flat = append(flat, k, v)
-		}
-		payload := bytes.Clone(dm.Payload)
+		// metadata is kept flat; each delivery builds its own map from it.
+		flat := a.flat(dm.Metadata)
+		payload := a.bytes(dm.Payload)
 		for _, q := range qs {
-			if err := q.push(ctx, dm, flat, payload); err != nil {
+			e := a.entry()
+			*e = entry{uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey, metadata: flat, payload: payload}
+			if err := q.push(ctx, e); err != nil {
 				return failedFrom(msgs, i, err)
 			}
 		}
