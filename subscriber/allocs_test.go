@@ -21,17 +21,17 @@ import (
 // TestMemAllocsPerEvent pins the allocation budget of one Trade's whole
 // way on mem, publish → handled: publisher.Publish (batches of 256 over 16
 // symbols) → mem → subscriber.Group (decode + validate) → a no-op handler.
-// Bare it is at most 15 allocations per event (the budget of issue 9; 26
-// before), with middleware.Default at most 18 (32 before). The race detector adds
-// allocations, hence the build tag.
+// Bare it is at most 11 allocations per event (issue 9's budget is 15;
+// 26 before), with middleware.Default at most 14 (32 before). The race
+// detector adds allocations, hence the build tag.
 func TestMemAllocsPerEvent(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		stack bool
 		max   float64
 	}{
-		{"bare", false, 15},
-		{"middleware.Default", true, 18},
+		{"bare", false, 11},
+		{"middleware.Default", true, 14},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := memAllocsPerEvent(t, tc.stack)

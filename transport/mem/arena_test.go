@@ -96,3 +96,78 @@ func TestCopiesAreSeparate(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestMetadataHandedOver: a message whose metadata the sender handed over
+// reaches its one queue's first delivery as that very map (no copy); a
+// redelivery gets the metadata as sent, whatever the first delivery did
+// to the map; and with two matching queues each delivery gets its own copy.
+func TestMetadataHandedOver(t *testing.T) {
+	d, err := mem.NewDriver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = d.Close(context.Background()) })
+	ctx := context.Background()
+	one, err := d.Subscribe(ctx, "one", "trade.#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const key = "trade.binance.BTCUSDT"
+	md := map[string]string{events.MetaRoutingKey: key, "n": "1"}
+	send := func(md map[string]string) {
+		t.Helper()
+		err := d.Topic().SendBatch(ctx, []*driver.Message{{
+			UUID: "u", Key: key, PartitionKey: "BTCUSDT", Metadata: md, Payload: []byte("p"), MetadataHandedOver: true,
+		}})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	send(md)
+	got, err := one.ReceiveBatch(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got[0].Metadata["n"] = "changed"
+	if md["n"] != "changed" {
+		t.Fatalf("first delivery got a copy of the handed-over map")
+	}
+	if err := one.SendNacks(ctx, []driver.AckID{got[0].AckID}); err != nil {
+		t.Fatal(err)
+	}
+	again, err := one.ReceiveBatch(ctx, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again[0].Metadata["n"] != "1" {
+		t.Fatalf("redelivery metadata n=%q, want the value sent, 1", again[0].Metadata["n"])
+	}
+	if err := one.SendAcks(ctx, []driver.AckID{again[0].AckID}); err != nil {
+		t.Fatal(err)
+	}
+
+	two, err := d.Subscribe(ctx, "two", "trade.*.BTCUSDT")
+	if err != nil {
+		t.Fatal(err)
+	}
+	md2 := map[string]string{events.MetaRoutingKey: key, "n": "2"}
+	send(md2)
+	for _, sub := range []driver.Subscription{one, two} {
+		got, err := sub.ReceiveBatch(ctx, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got[0].Metadata["n"] = "changed"
+		if md2["n"] != "2" {
+			t.Fatalf("with two queues, a delivery got the sender's map")
+		}
+		if err := sub.SendAcks(ctx, []driver.AckID{got[0].AckID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, sub := range []driver.Subscription{one, two} {
+		if err := sub.Close(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

@@ -185,7 +185,8 @@ type topic Driver
 // stay queued, and the error is a *driver.SendError naming the rest.
 //
 // The queues keep one copy of each message (the caller may reuse msgs);
-// every delivery gets its own copy of payload and metadata.
+// every delivery gets its own copy of payload and metadata (the first
+// delivery of a message whose metadata was handed over gets that map).
 func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(tp)
 	var a arena
@@ -205,6 +206,13 @@ func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 		for _, q := range qs {
 			e := a.entry()
 			*e = entry{uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey, metadata: flat, payload: payload}
+			if dm.MetadataHandedOver && len(qs) == 1 {
+				// The first delivery gets the sender's map itself (one
+				// copy fewer); later ones a copy of flat. Only with one
+				// queue: a message stored in some queues and not others
+				// is reported failed, and a sender may read it again.
+				e.md = dm.Metadata
+			}
 			if err := q.push(ctx, e); err != nil {
 				return failedFrom(msgs, i, err)
 			}

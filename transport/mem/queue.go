@@ -15,16 +15,22 @@ type queueID struct{ group, pattern string }
 // back goes back to its place.
 type entry struct {
 	uuid     string
-	key      string   // routing key
-	pkey     string   // partition key
-	metadata []string // key, value, key, value …
+	key      string            // routing key
+	pkey     string            // partition key
+	metadata []string          // key, value, key, value …
+	md       map[string]string // handed over by the sender, for the first delivery
 	payload  []byte
 	seq      uint64
 	holder   *member // while delivered and not yet acked or given back
 }
 
-// metadataMap returns a new map of e's metadata.
+// metadataMap returns the map the sender handed over, the first time, or
+// else a new map of e's metadata.
 func (e *entry) metadataMap() map[string]string {
+	if md := e.md; md != nil {
+		e.md = nil
+		return md
+	}
 	m := make(map[string]string, len(e.metadata)/2)
 	for i := 0; i+1 < len(e.metadata); i += 2 {
 		m[e.metadata[i]] = e.metadata[i+1]
