@@ -118,8 +118,24 @@ type dedupKeyCtx struct{}
 // record it in its own transaction (pgstore's RecordTx), so that the business
 // write and the dedup record commit together (the inbox pattern).
 func DedupKey(ctx context.Context) (string, bool) {
-	k, ok := ctx.Value(dedupKeyCtx{}).(string)
-	return k, ok
+	if c, ok := ctx.Value(dedupKeyCtx{}).(*dedupCtx); ok {
+		return c.key, true
+	}
+	return "", false
+}
+
+// dedupCtx is a context carrying the dedup key: context.WithValue in one
+// allocation instead of two (the key is not boxed separately).
+type dedupCtx struct {
+	context.Context
+	key string
+}
+
+func (c *dedupCtx) Value(key any) any {
+	if _, ok := key.(dedupKeyCtx); ok {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // Middleware implements message.HandlerMiddleware.
@@ -155,7 +171,7 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, nil
 		}
 
-		msg.SetContext(context.WithValue(ctx, dedupKeyCtx{}, key))
+		msg.SetContext(&dedupCtx{Context: ctx, key: key})
 		out, err := h(msg)
 		msg.SetContext(ctx)
 		if err != nil {
@@ -208,9 +224,15 @@ func (d *Dedup) storeCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
-	rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
-	defer cancel()
-	if err := d.cfg.store.Record(rctx, key, d.cfg.dedupTTL); err != nil {
+	var err error
+	if ms, ok := d.cfg.store.(*MemoryStore); ok {
+		err = ms.Record(ctx, key, d.cfg.dedupTTL) // never blocks, ignores ctx
+	} else {
+		rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
+		err = d.cfg.store.Record(rctx, key, d.cfg.dedupTTL)
+		cancel()
+	}
+	if err != nil {
 		d.recordErrors.Add(1)
 		d.cfg.logger.ErrorContext(ctx, "tradebus: dedup key not recorded after successful handling; a later duplicate may be processed again",
 			slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key), slog.Any("error", err))

@@ -49,6 +49,11 @@ type Message struct {
 	PartitionKey string // ordering key (the symbol); "" = none
 	Metadata     map[string]string
 	Payload      []byte
+	// MetadataHandedOver, on a sent message, says that the sender will
+	// neither read nor modify Metadata once SendBatch returned: a driver
+	// that keeps messages in process (mem) may hand the map itself to a
+	// subscriber instead of a copy. False: the sender may reuse the map.
+	MetadataHandedOver bool
 
 	// AckID identifies a received message to its driver.
 	AckID AckID
