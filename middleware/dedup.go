@@ -11,6 +11,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/internal/telemetry"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // Dedup is the idempotent-consumer middleware. For each message it derives a
@@ -184,6 +185,14 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		// The router publishes out after we return and then acks or nacks
 		// msg: record only on ack, keeping the key locked until then.
 		locked = false
+		if transport.OnSettled(msg, func(acked bool) {
+			defer d.locks.unlock(key, kl)
+			if acked {
+				d.record(ctx, msg, key)
+			}
+		}) {
+			return out, nil // the transport's fast path: no Acked channel
+		}
 		go func() {
 			defer d.locks.unlock(key, kl)
 			select {

@@ -35,6 +35,9 @@ const ackFlushTimeout = 10 * time.Second
 // and given back (abortCtx) → the acker flushes → out is closed → the
 // driver subscription is closed.
 type consumer struct {
+	settleMu  sync.Mutex
+	onSettled map[*message.Message][]func(acked bool) // OnSettled
+
 	s       *Subscriber
 	t       *Portable
 	sub     driver.Subscription
@@ -91,7 +94,11 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 	}
 	c.pool = keyed.New(t.cfg.concurrency, c.deliver)
 	// The messages' contexts name the group (GroupFromContext).
-	c.abortCtx, c.abort = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group))
+	base := context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group)
+	if h != nil {
+		base = context.WithValue(base, settleKey{}, c) // OnSettled
+	}
+	c.abortCtx, c.abort = context.WithCancel(base)
 	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
 	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
 	return c
@@ -279,12 +286,49 @@ func (c *consumer) call(msg *message.Message, dm *driver.Message) error {
 		return err
 	}
 	if len(produced) > 0 {
-		if err := c.t.pub.PublishBatch(msg.Context(), produced); err != nil {
+		err := c.t.pub.PublishBatch(msg.Context(), produced)
+		c.settled(msg, err == nil)
+		if err != nil {
 			c.log.Error("publishing the handler's messages failed; message will be redelivered", "uuid", dm.UUID, "err", err)
 			return err
 		}
 	}
 	return nil
+}
+
+type settleKey struct{}
+
+// OnSettled registers fn to run once the consumer that delivered msg to a
+// handler (Subscriber.Consume, subscriber.Group) has settled it after the
+// handler returned produced messages: acked is true when they were
+// published and msg will be acked. It is how middleware that must wait for
+// the outcome (dedup records a key only then) works on the fast path, whose
+// messages have no Watermill Acked/Nacked channels. It returns false, and
+// registers nothing, for a message not delivered that way (e.g. by a
+// Watermill router: wait on msg.Acked() there).
+func OnSettled(msg *message.Message, fn func(acked bool)) bool {
+	c, ok := msg.Context().Value(settleKey{}).(*consumer)
+	if !ok || fn == nil {
+		return false
+	}
+	c.settleMu.Lock()
+	if c.onSettled == nil {
+		c.onSettled = make(map[*message.Message][]func(bool))
+	}
+	c.onSettled[msg] = append(c.onSettled[msg], fn)
+	c.settleMu.Unlock()
+	return true
+}
+
+// settled runs the OnSettled callbacks of msg.
+func (c *consumer) settled(msg *message.Message, acked bool) {
+	c.settleMu.Lock()
+	fns := c.onSettled[msg]
+	delete(c.onSettled, msg)
+	c.settleMu.Unlock()
+	for _, fn := range fns {
+		fn(acked)
+	}
 }
 
 // acker sends acks and nacks in batches: it waits for one, takes whatever
