@@ -2,6 +2,7 @@ package events
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -25,6 +26,11 @@ const (
 	// MetaRoutingKey carries the full routing key, so that subscribers know
 	// it even on transports where the broker only knew the kind.
 	MetaRoutingKey = "routingkey"
+	// MetaReplyTo is the routing key a request's reply goes to (package
+	// rpc); MetaDeadline is the RFC 3339 time after which the caller no
+	// longer waits for it.
+	MetaReplyTo  = "replyto"
+	MetaDeadline = "deadline"
 )
 
 // SpecVersion is the CloudEvents spec version written into MetaSpecVersion.
@@ -47,21 +53,48 @@ type Envelope struct {
 	PartitionKey  string
 	RoutingKey    string
 	Sequence      string
+	// ReplyTo and Deadline are set on requests (package rpc).
+	ReplyTo  string
+	Deadline time.Time
 }
 
 type envelopeKey struct{}
+
+// envelopeCtx is a context carrying an Envelope. It is context.WithValue
+// in one allocation instead of two (the value is not boxed separately):
+// every handled event gets one.
+type envelopeCtx struct {
+	context.Context
+	env Envelope
+}
+
+func (c *envelopeCtx) Value(key any) any {
+	if _, ok := key.(envelopeKey); ok {
+		return c
+	}
+	return c.Context.Value(key)
+}
+
+func (c *envelopeCtx) String() string {
+	return fmt.Sprintf("%v.WithEnvelope(%s)", c.Context, c.env.ID)
+}
 
 // ContextWithEnvelope returns a copy of ctx carrying env. Publishing with
 // the returned ctx inherits env's correlation id and sets causation id =
 // env.ID.
 func ContextWithEnvelope(ctx context.Context, env Envelope) context.Context {
-	return context.WithValue(ctx, envelopeKey{}, env)
+	if ctx == nil {
+		panic("events: ContextWithEnvelope with a nil context")
+	}
+	return &envelopeCtx{Context: ctx, env: env}
 }
 
 // EnvelopeFromContext returns the envelope stored by ContextWithEnvelope.
 func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
-	env, ok := ctx.Value(envelopeKey{}).(Envelope)
-	return env, ok
+	if c, ok := ctx.Value(envelopeKey{}).(*envelopeCtx); ok {
+		return c.env, true
+	}
+	return Envelope{}, false
 }
 
 // EnvelopeFromMetadata reads an Envelope out of Watermill-style metadata.
@@ -82,6 +115,12 @@ func EnvelopeFromMetadata(md map[string]string) Envelope {
 	if ts := md[MetaTime]; ts != "" {
 		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
 			env.Time = t
+		}
+	}
+	if rt := md[MetaReplyTo]; rt != "" {
+		env.ReplyTo = rt
+		if t, err := time.Parse(time.RFC3339Nano, md[MetaDeadline]); err == nil {
+			env.Deadline = t
 		}
 	}
 	return env

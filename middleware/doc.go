@@ -41,8 +41,10 @@
 //     succeeded and is nacked (redelivered) otherwise. A failure while the
 //     message context is done (shutdown) is nacked, never dead-lettered.
 //     Replay republishes poisoned messages to their original routing key with
-//     the same event id and correlation id; the command cmd/tradebus-dlq wraps
-//     it (init, list, replay).
+//     the same event id and correlation id, addressed to the consumer group
+//     that failed them (MetaReplayGroup: other groups never see the replay);
+//     ListPoisoned lists them without consuming; the command
+//     cmd/tradebus-dlq wraps both (init, list, replay).
 //   - Dedup: the key (event id by default) is recorded only after the handler
 //     succeeded, so a failed, nacked and redelivered message is processed again
 //     (unlike Watermill's Deduplicator). Duplicates are acked without running

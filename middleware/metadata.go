@@ -1,5 +1,7 @@
 package middleware
 
+import "github.com/tradebus/tradebus/transport"
+
 // Metadata keys this package adds to messages. They are lowercase, carry the
 // "tradebus_" prefix so they never collide with the CloudEvents envelope
 // (package events), and travel as broker headers like any other metadata.
@@ -17,6 +19,12 @@ const (
 	MetaPoisonHandler = "tradebus_poison_handler"
 	// MetaPoisonGroup is the consumer group (WithConsumerGroup), empty when not set.
 	MetaPoisonGroup = "tradebus_poison_group"
+	// MetaPoisonSubscriberGroup is the consumer group of the subscription
+	// the message failed in, as the transport knows it
+	// (transport.GroupFromContext); empty when the message did not come
+	// from a tradebus transport. Replay addresses the replayed message to
+	// this group (MetaReplayGroup).
+	MetaPoisonSubscriberGroup = "tradebus_poison_subscriber_group"
 	// MetaPoisonAttempts is the number of handler attempts (decimal), across requeues.
 	MetaPoisonAttempts = "tradebus_poison_attempts"
 	// MetaPoisonFirstFailure and MetaPoisonLastFailure are RFC 3339 (ns) times.
@@ -52,6 +60,11 @@ const (
 	// poison queue; MetaReplayedAt the RFC 3339 (ns) time of the last replay.
 	MetaReplayCount = "tradebus_replay_count"
 	MetaReplayedAt  = "tradebus_replayed_at"
+	// MetaReplayGroup addresses a replayed message to the consumer group
+	// that failed it: the transports' subscriptions of every other group
+	// ack it unseen (transport.MetaReplayGroup). The poison middleware
+	// removes it from a dead letter, so the dead-letter reader sees it.
+	MetaReplayGroup = transport.MetaReplayGroup
 )
 
 // Bounds of the metadata the poison middleware derives, so that a dead

@@ -23,12 +23,13 @@ const (
 	compRecoverer
 	compTimeout
 	compReplay
+	compList
 
 	compStack = compRetry | compPoison | compDedup | compCorrelation | compRecoverer | compTimeout
 )
 
 func (c component) String() string {
-	names := []string{"NewRetry", "NewPoison", "NewDedup", "NewCorrelation", "NewRecoverer", "NewTimeout", "Replay"}
+	names := []string{"NewRetry", "NewPoison", "NewDedup", "NewCorrelation", "NewRecoverer", "NewTimeout", "Replay", "ListPoisoned"}
 	var out []string
 	for i, n := range names {
 		if c&(1<<i) != 0 {
@@ -91,6 +92,8 @@ type config struct {
 	replayFilter func(Poisoned) bool
 	replayLimit  int
 	replayIdle   time.Duration
+	replayGroup  string
+	replayUntil  int
 }
 
 // Defaults of the retry middleware.
@@ -153,10 +156,10 @@ func buildConfig(forc component, opts []Option) (config, error) {
 }
 
 // WithLogger sets the logger. Default: slog.Default(). Applies to every
-// constructor. A nil logger is invalid; use slog.New(slog.DiscardHandler) to
-// silence the package.
+// constructor, Replay and ListPoisoned. A nil logger is invalid; use
+// slog.New(slog.DiscardHandler) to silence the package.
 func WithLogger(l *slog.Logger) Option {
-	return Option{name: "WithLogger", scope: compStack | compReplay, apply: func(c *config) error {
+	return Option{name: "WithLogger", scope: compStack | compReplay | compList, apply: func(c *config) error {
 		if l == nil {
 			return invalidOption("WithLogger", l, "nil logger")
 		}
@@ -170,9 +173,10 @@ func WithLogger(l *slog.Logger) Option {
 // groups skip them), prefixes the default dedup namespace, and selects the
 // default poison topic "deadletter.<group>". Default: "" (no group; poison
 // topic "deadletter"). The group must be a valid routing
-// key segment. Applies to NewRetry, NewPoison, NewDedup, Replay and Default.
+// key segment. Applies to NewRetry, NewPoison, NewDedup, Replay, ListPoisoned
+// and Default.
 func WithConsumerGroup(group string) Option {
-	return Option{name: "WithConsumerGroup", scope: compRetry | compPoison | compDedup | compReplay, apply: func(c *config) error {
+	return Option{name: "WithConsumerGroup", scope: compRetry | compPoison | compDedup | compReplay | compList, apply: func(c *config) error {
 		if err := events.ValidateSegment(group); err != nil {
 			return invalidOption("WithConsumerGroup", fmt.Sprintf("%q", group), err.Error())
 		}
@@ -332,12 +336,12 @@ func WithClaimStore(cs ClaimStore) Option {
 }
 
 // WithPoisonTopic sets the routing key poisoned messages are published to
-// (NewPoison) or read from (Replay). It must be a concrete routing key
+// (NewPoison) or read from (Replay, ListPoisoned). It must be a concrete routing key
 // (events.ValidateRoutingKey): Replay puts messages it does not replay back on
 // it. Default: "deadletter.<group>" with WithConsumerGroup, else "deadletter".
-// Applies to NewPoison and Replay.
+// Applies to NewPoison, Replay and ListPoisoned.
 func WithPoisonTopic(topic string) Option {
-	return Option{name: "WithPoisonTopic", scope: compPoison | compReplay, apply: func(c *config) error {
+	return Option{name: "WithPoisonTopic", scope: compPoison | compReplay | compList, apply: func(c *config) error {
 		if err := events.ValidateRoutingKey(topic); err != nil {
 			return invalidOption("WithPoisonTopic", fmt.Sprintf("%q", topic), "must be a concrete routing key: "+err.Error())
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/telemetry"
 	"github.com/tradebus/tradebus/transport"
 )
 
@@ -22,8 +23,9 @@ import (
 // middleware gave up on — it publishes a copy of the message to the poison
 // topic: the original UUID, body and metadata untouched, plus the MetaPoison*
 // metadata (reason, class, original routing key, subscription topic, handler,
-// consumer group, attempts, first and last failure time, and the stack of a
-// panic). Only when that publish succeeded does it return nil, so the router
+// consumer group, the subscription's group as the transport knows it —
+// Replay sends the event back to that group alone —, attempts, first and
+// last failure time, and the stack of a panic). Only when that publish succeeded does it return nil, so the router
 // acks the original; when it fails, it returns the handler error joined with an
 // error wrapping ErrPoisonPublish, so the router nacks the original and the
 // transport redelivers it. Nothing is lost either way.
@@ -118,6 +120,7 @@ func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, errors.Join(err, fmt.Errorf("%w %q: %w", ErrPoisonPublish, p.topic, perr))
 		}
 		p.published.Add(1)
+		telemetry.DeadLettered(ctx, p.topic, pm.Metadata.Get(MetaPoisonClass), f.attempts)
 		p.cfg.logger.WarnContext(ctx, "tradebus: message sent to poison topic",
 			slog.String("message_uuid", msg.UUID), slog.String("poison_topic", p.topic),
 			slog.String("class", pm.Metadata.Get(MetaPoisonClass)), slog.Int("attempts", f.attempts),
@@ -144,6 +147,12 @@ func (p *Poison) poisonMessage(msg *message.Message, f *failures, err error) *me
 	md.Set(MetaPoisonTopic, topic)
 	md.Set(MetaPoisonHandler, HandlerName(ctx))
 	md.Set(MetaPoisonGroup, p.cfg.group)
+	if g := transport.GroupFromContext(ctx); g != "" {
+		md.Set(MetaPoisonSubscriberGroup, g)
+	}
+	// A replayed message that failed again: its dead letter is for the
+	// dead-letter reader, whatever group that is.
+	delete(md, MetaReplayGroup)
 	md.Set(MetaPoisonAttempts, strconv.Itoa(f.attempts))
 	md.Set(MetaPoisonFirstFailure, f.first.UTC().Format(time.RFC3339Nano))
 	md.Set(MetaPoisonLastFailure, f.last.UTC().Format(time.RFC3339Nano))
@@ -226,6 +235,9 @@ type Poisoned struct {
 	Topic   string
 	Handler string
 	Group   string
+	// SubscriberGroup is the consumer group of the subscription the
+	// message failed in ("" if unknown); Replay delivers to it alone.
+	SubscriberGroup string
 	// Attempts is the number of handler attempts (0 if unknown).
 	Attempts     int
 	FirstFailure time.Time
@@ -250,18 +262,19 @@ func ParsePoisoned(msg *message.Message) (Poisoned, error) {
 		return Poisoned{Message: msg}, fmt.Errorf("%w: message %s has no %q metadata", ErrNotPoisoned, msg.UUID, MetaPoisonClass)
 	}
 	p := Poisoned{
-		EventID:    md.Get(events.MetaID),
-		Type:       md.Get(events.MetaType),
-		Reason:     md.Get(MetaPoisonReason),
-		Class:      ErrorClass(class),
-		RoutingKey: md.Get(MetaPoisonRoutingKey),
-		Topic:      md.Get(MetaPoisonTopic),
-		Handler:    md.Get(MetaPoisonHandler),
-		Group:      md.Get(MetaPoisonGroup),
-		Stack:      md.Get(MetaPoisonStack),
-		Claim:      md.Get(MetaPoisonClaim),
-		Dropped:    md.Get(MetaPoisonDropped),
-		Message:    msg,
+		EventID:         md.Get(events.MetaID),
+		Type:            md.Get(events.MetaType),
+		Reason:          md.Get(MetaPoisonReason),
+		Class:           ErrorClass(class),
+		RoutingKey:      md.Get(MetaPoisonRoutingKey),
+		Topic:           md.Get(MetaPoisonTopic),
+		Handler:         md.Get(MetaPoisonHandler),
+		Group:           md.Get(MetaPoisonGroup),
+		SubscriberGroup: md.Get(MetaPoisonSubscriberGroup),
+		Stack:           md.Get(MetaPoisonStack),
+		Claim:           md.Get(MetaPoisonClaim),
+		Dropped:         md.Get(MetaPoisonDropped),
+		Message:         msg,
 	}
 	if p.EventID == "" {
 		p.EventID = msg.UUID

@@ -30,7 +30,16 @@ type ReplayStats struct {
 // (MetaPoisonRoutingKey) with pub: same UUID, body, event id, correlation id and
 // the rest of the envelope, but fresh delivery metadata — every MetaPoison* and
 // MetaRetry* key is removed, "routingkey" is the original key, and
-// MetaReplayCount / MetaReplayedAt record the replay. A poisoned message is
+// MetaReplayCount / MetaReplayedAt record the replay.
+//
+// The replayed message is addressed to the consumer group that failed it
+// (MetaReplayGroup = the dead letter's MetaPoisonSubscriberGroup, or
+// WithReplayGroup): on a tradebus transport only that group's
+// subscriptions hand it to a handler; every other group subscribed to the
+// routing key acks it unseen, so it does not handle the event twice. A dead
+// letter that names no such group (written by an older version, or
+// received through another Subscriber) is replayed to every group unless
+// WithReplayGroup says which. A poisoned message is
 // acked only after its republish (or its put-back) succeeded; on a publish
 // error Replay nacks it and returns the error.
 //
@@ -39,12 +48,14 @@ type ReplayStats struct {
 // topic unchanged and acked. Replay makes one pass: a kept message that comes
 // round again is held (unacked) until Replay returns and then put back once
 // more, so it is neither replayed nor cycled. Replay stops after
-// WithReplayLimit replays, when no message arrived for WithReplayIdle, or when
-// ctx is done (then with ctx's error).
+// WithReplayLimit replays, after WithReplayStopAfter messages, when no
+// message arrived for WithReplayIdle, or when ctx is done (then with ctx's
+// error).
 //
 // Options: WithPoisonTopic (the concrete topic to read; default as NewPoison),
-// WithConsumerGroup, WithReplayFilter, WithReplayLimit, WithReplayIdle,
-// WithLogger. sub must deliver messages published to the poison topic before
+// WithConsumerGroup, WithReplayFilter, WithReplayLimit, WithReplayStopAfter,
+// WithReplayIdle, WithReplayGroup, WithLogger. ListPoisoned lists the same dead letters
+// without consuming them. sub must deliver messages published to the poison topic before
 // Replay was called (e.g. a durable consumer group subscribed to it all along).
 func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, opts ...Option) (st ReplayStats, err error) {
 	if sub == nil || pub == nil {
@@ -110,7 +121,11 @@ func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, 
 			keptIDs[msg.UUID] = struct{}{}
 			st.Unroutable++
 		default:
-			rm := replayMessage(msg, p.RoutingKey)
+			target := cfg.replayGroup
+			if target == "" {
+				target = p.SubscriberGroup
+			}
+			rm := replayMessage(msg, p.RoutingKey, target)
 			if p.Claim != "" {
 				if cfg.claims == nil {
 					msg.Nack()
@@ -123,7 +138,7 @@ func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, 
 				}
 				orig := message.NewMessage(msg.UUID, payload)
 				orig.Metadata = md
-				rm = replayMessage(orig, p.RoutingKey)
+				rm = replayMessage(orig, p.RoutingKey, target)
 			}
 			rm.SetContext(msg.Context())
 			if err := pub.Publish(p.RoutingKey, rm); err != nil {
@@ -144,6 +159,9 @@ func Replay(ctx context.Context, sub message.Subscriber, pub message.Publisher, 
 				return st, nil
 			}
 		}
+		if cfg.replayUntil > 0 && st.Replayed+st.Kept+st.Unroutable >= cfg.replayUntil {
+			return st, nil
+		}
 		idle.Reset(cfg.replayIdle) // Go >= 1.23 timers: no stale tick after Reset
 	}
 }
@@ -161,11 +179,12 @@ func putBack(pub message.Publisher, topic string, msg *message.Message) error {
 	return nil
 }
 
-// replayMessage builds the message Replay republishes.
-func replayMessage(msg *message.Message, key string) *message.Message {
+// replayMessage builds the message Replay republishes to key, addressed
+// to group ("" = every group).
+func replayMessage(msg *message.Message, key, group string) *message.Message {
 	rm := message.NewMessage(msg.UUID, msg.Payload)
 	for k, v := range msg.Metadata {
-		if strings.HasPrefix(k, "tradebus_poison_") || strings.HasPrefix(k, "tradebus_retry_") {
+		if strings.HasPrefix(k, "tradebus_poison_") || strings.HasPrefix(k, "tradebus_retry_") || k == MetaReplayGroup {
 			continue
 		}
 		rm.Metadata.Set(k, v)
@@ -174,5 +193,8 @@ func replayMessage(msg *message.Message, key string) *message.Message {
 	rm.Metadata.Set(MetaReplayCount, strconv.Itoa(n+1))
 	rm.Metadata.Set(MetaReplayedAt, time.Now().UTC().Format(time.RFC3339Nano))
 	rm.Metadata.Set(events.MetaRoutingKey, key)
+	if group != "" {
+		rm.Metadata.Set(MetaReplayGroup, group)
+	}
 	return rm
 }

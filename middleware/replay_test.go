@@ -162,3 +162,87 @@ func testReplayPublishFailureNacks(t *testing.T) {
 		t.Fatalf("stats %+v err %v", st, err)
 	}
 }
+
+// A replayed message that fails again: its dead letter names the
+// subscription's group and is not addressed to any group (the dead-letter
+// reader must see it); Replay addresses the next replay again.
+func TestPoisonOfAReplay(t *testing.T) {
+	tr := newMem(t)
+	dlq, _ := tr.NewSubscriber("dlq")
+	_ = dlq.SubscribeInitialize("deadletter.risk")
+	risk, _ := tr.NewSubscriber("risk")
+	_ = risk.SubscribeInitialize("trade.#")
+	msg := testMsg("a")
+	msg.Metadata.Set(MetaReplayGroup, "risk")
+	if err := tr.Publisher().Publish("trade.binance.BTCUSDT", msg); err != nil {
+		t.Fatal(err)
+	}
+	got := drainWith(t, risk, "trade.#", func(m *message.Message) {
+		p, _ := NewPoison(tr.Publisher(), WithConsumerGroup("risk"), WithLogger(quiet))
+		if _, err := p.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, Permanent(errFlaky) })(m); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if got.UUID != "a" {
+		t.Fatalf("got %s", got.UUID)
+	}
+	dead := drain(t, tr, "dlq", "deadletter.risk", 1)[0]
+	if g, ok := dead.Metadata[MetaReplayGroup]; ok || dead.Metadata.Get(MetaPoisonSubscriberGroup) != "risk" {
+		t.Fatalf("dead letter addressed to %q (%v), subscriber group %q", g, ok, dead.Metadata.Get(MetaPoisonSubscriberGroup))
+	}
+	if p, err := ParsePoisoned(dead); err != nil || p.SubscriberGroup != "risk" {
+		t.Fatalf("parsed %+v %v", p, err)
+	}
+	rm := replayMessage(dead, "trade.binance.BTCUSDT", "risk")
+	if rm.Metadata.Get(MetaReplayGroup) != "risk" || rm.Metadata.Get(MetaPoisonSubscriberGroup) != "" {
+		t.Fatalf("replay metadata %v", rm.Metadata)
+	}
+	if rm = replayMessage(msg, "trade.binance.BTCUSDT", ""); rm.Metadata.Get(MetaReplayGroup) != "" {
+		t.Fatalf("stale address kept: %v", rm.Metadata)
+	}
+}
+
+// drainWith receives one message of (sub, pattern), runs fn on it (with
+// the delivery's context) and acks it.
+func drainWith(t *testing.T, sub *transport.Subscriber, pattern string, fn func(*message.Message)) *message.Message {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch, err := sub.Subscribe(ctx, pattern)
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case m := <-ch:
+		fn(m)
+		m.Ack()
+		return m
+	case <-time.After(30 * time.Second):
+		t.Fatal("nothing received")
+		return nil
+	}
+}
+
+// WithReplayStopAfter: Replay goes through the n messages and returns,
+// without waiting for an idle window (an hour here).
+func TestReplayStopAfter(t *testing.T) {
+	tr := newMem(t)
+	dlq, _ := tr.NewSubscriber("dlq")
+	_ = dlq.SubscribeInitialize("deadletter.exec")
+	p, _ := NewPoison(tr.Publisher(), WithConsumerGroup("exec"), WithLogger(quiet))
+	for _, id := range []string{"a", "b", "c"} {
+		if _, err := p.Middleware(func(*message.Message) ([]*message.Message, error) { return nil, Permanent(errFlaky) })(testMsg(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	st, err := Replay(ctx, dlq, newRecPub(), WithConsumerGroup("exec"), WithReplayStopAfter(3), WithReplayIdle(time.Hour),
+		WithLogger(quiet), WithReplayFilter(func(p Poisoned) bool { return p.EventID == "b" }))
+	if err != nil || st != (ReplayStats{Replayed: 1, Kept: 2}) {
+		t.Fatalf("stats %+v, err %v", st, err)
+	}
+	if _, err := Replay(ctx, dlq, newRecPub(), WithReplayStopAfter(-1)); !errors.Is(err, ErrInvalidOption) {
+		t.Fatalf("WithReplayStopAfter(-1): %v", err)
+	}
+}

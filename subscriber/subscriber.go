@@ -119,11 +119,26 @@ func Decode[T events.Event](msg *message.Message) (T, error) {
 	var zero T
 	typ := zero.EventType()
 	if got := msg.Metadata.Get(events.MetaType); got != "" && got != typ {
-		return zero, decodeError(msg, typ, fmt.Errorf("%w: message is %q", ErrTypeMismatch, got))
+		return upcast[T](msg, typ, got)
 	}
 	ev, err := events.Unmarshal[T](msg.Payload)
 	if err != nil {
 		return zero, decodeError(msg, typ, err)
+	}
+	return ev, nil
+}
+
+// upcast reads msg, written as type got, as T through the registered
+// upcasts (events.RegisterUpcast); without one it is a type mismatch.
+//
+//go:noinline
+func upcast[T events.Event](msg *message.Message, typ, got string) (T, error) {
+	ev, err := events.UnmarshalAs[T](got, msg.Payload)
+	switch {
+	case errors.Is(err, events.ErrNoUpcast):
+		return ev, decodeError(msg, typ, fmt.Errorf("%w: message is %q", ErrTypeMismatch, got))
+	case err != nil:
+		return ev, decodeError(msg, typ, err)
 	}
 	return ev, nil
 }

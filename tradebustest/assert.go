@@ -1,6 +1,7 @@
 package tradebustest
 
 import (
+	"errors"
 	"reflect"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -137,16 +138,23 @@ func attemptsOf[T events.Event](h *Harness, group string) []record {
 	defer h.mu.Unlock()
 	var out []record
 	for _, r := range g.attempts {
-		if r.eventType() == typ {
+		if r.eventType() == typ || (r.eventType() != "" && upcastsTo[T](r)) {
 			out = append(out, r)
 		}
 	}
 	return out
 }
 
+// upcastsTo reports whether r, of another type, is read as T through
+// registered upcasts (events.RegisterUpcast).
+func upcastsTo[T events.Event](r record) bool {
+	_, err := events.UnmarshalAs[T](r.eventType(), r.payload)
+	return !errors.Is(err, events.ErrNoUpcast)
+}
+
 // decode decodes r's body as T, reporting a failure to the test.
 func decode[T events.Event](h *Harness, r record) (T, bool) {
-	ev, err := events.Unmarshal[T](r.payload)
+	ev, err := events.UnmarshalAs[T](r.eventType(), r.payload)
 	if err != nil {
 		h.t.Errorf("tradebustest: message %s (%s): %v", r.uuid, r.key, err)
 		return ev, false

@@ -66,4 +66,14 @@
 // use. Close is idempotent and bounded by its ctx: it drains in-flight
 // handlers until ctx is done, then gives back what is left; a later Close
 // waits for the first and returns nil.
+//
+// # Observability
+//
+// WithTracerProvider and WithMeterProvider instrument the core once for
+// every driver: a producer span per published message and a consumer span
+// per handled one (its child, through the W3C traceparent in the
+// envelope), and the counters and histograms named by the Metric
+// constants. Without them nothing is recorded and nothing is paid. Open
+// gives WithLogger's logger and WithTLSConfig's configuration to the
+// driver (driver.Env).
 package transport

@@ -24,7 +24,9 @@ var (
 
 	// ErrTooLarge is wrapped by the error Publish returns for a message
 	// bigger than the driver's stated limit (payload plus metadata, or
-	// metadata alone). Nothing of that call was sent.
+	// metadata alone): then nothing of that call was sent. A driver also
+	// wraps it, inside a *driver.SendError, for a message the broker
+	// refused as too large (Kafka's MESSAGE_TOO_LARGE).
 	ErrTooLarge = errors.New("transport: message too large")
 
 	// ErrUnknownScheme is wrapped by the error Open returns for a URL whose

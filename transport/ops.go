@@ -9,12 +9,9 @@ import (
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
-// The errors of the operations API (Ping, Lag, DeleteGroup).
+// The errors of the operations API (Ping, Lag, DeleteGroup), beside
+// ErrNotSupported.
 var (
-	// ErrNotSupported is wrapped by the error of an operation the
-	// transport's driver does not implement.
-	ErrNotSupported = errors.New("transport: operation not supported")
-
 	// ErrGroupNotFound is wrapped by the error Lag and DeleteGroup return
 	// for a consumer group of which the broker keeps no state.
 	ErrGroupNotFound = errors.New("transport: consumer group not found")

@@ -22,9 +22,6 @@ func (bareDriver) Prepare(context.Context, string, string) error { return nil }
 func (bareDriver) Capabilities() driver.Capabilities             { return driver.Capabilities{Name: "bare"} }
 func (bareDriver) Close(context.Context) error                   { return nil }
 
-// notPortable is a Transport that does not run on the core.
-type notPortable struct{ transport.Transport }
-
 // embedding is a Transport that embeds the core, as wrappers do.
 type embedding struct{ *transport.Portable }
 

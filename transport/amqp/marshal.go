@@ -152,9 +152,15 @@ func fromDelivery(d *amqp.Delivery, dm *driver.Message) {
 			deliveries = 0
 		}
 	}
+	key := d.RoutingKey
+	if rk := md[events.MetaRoutingKey]; d.Exchange == "" && rk != "" {
+		// Sent to this queue by name (the default exchange), as Browse
+		// puts messages back: the routing key is in the metadata.
+		key = rk
+	}
 	*dm = driver.Message{
 		UUID:         id,
-		Key:          d.RoutingKey,
+		Key:          key,
 		PartitionKey: md[events.MetaPartitionKey],
 		Metadata:     md,
 		Payload:      d.Body,

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
@@ -100,6 +100,7 @@ func (d *Driver) clientOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(d.brokers...),
 		kgo.ClientID(d.cfg.clientID),
+		kgo.WithLogger(clientLogger{kslog.New(d.cfg.logger)}),
 	}
 	if d.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(d.cfg.tls.Clone()))
@@ -216,8 +217,7 @@ func (d *Driver) ensure(ctx context.Context, st *topicState) error {
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
 		// Not allowed to create topics: they are an operator's job here,
 		// and producing or consuming tells whether this one exists.
-		d.cfg.logger.Info("kafka: not authorized to create topics; assuming it exists",
-			watermill.LogFields{"topic": st.name})
+		d.cfg.logger.Info("kafka: not authorized to create topics; assuming it exists", "topic", st.name)
 	default:
 		return fmt.Errorf("kafka: create topic %q: %w", st.name, err)
 	}

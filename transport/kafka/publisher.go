@@ -2,11 +2,15 @@ package kafka
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -17,9 +21,14 @@ type producer Driver
 // partition key, all at once (kgo batches them per partition and keeps
 // their order: idempotent, acks=all), then waits for every
 // acknowledgement. Records that failed are named in a *driver.SendError
-// wrapping kgo's or the broker's error (kerr.UnknownTopicOrPartition,
-// kgo.ErrRecordTooLarge …). An invalid kind is a *TopicError, and then
-// nothing is sent.
+// wrapping kgo's or the broker's error (kerr.UnknownTopicOrPartition …);
+// a record refused as too large — by kgo against WithMaxMessageBytes, or
+// by the broker against the topic's max.message.bytes, which can be lower
+// — wraps transport.ErrTooLarge as well, so that the poison middleware
+// stores it in its claim store instead of retrying it forever. (The broker
+// refuses a whole record batch: records of the same partition batched
+// with the big one fail alike.) An invalid kind is a *TopicError, and
+// then nothing is sent.
 func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(p)
 	if len(msgs) == 0 {
@@ -84,6 +93,9 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	se := &driver.SendError{Failed: make(map[int]error, len(w.errs))}
 	for i := range recs {
 		if err, ok := w.errs[&recs[i]]; ok {
+			if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
+				err = fmt.Errorf("%w: kafka: message %s (key %q) to topic %s: %w", transport.ErrTooLarge, msgs[i].UUID, msgs[i].Key, recs[i].Topic, err)
+			}
 			se.Failed[i] = err
 		}
 	}

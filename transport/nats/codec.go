@@ -26,22 +26,29 @@ const (
 	// the UUID (and Nats-Msg-Id) header names and ": \r\n" around each of
 	// the first 40 entries. encode checks the exact size.
 	headerReserve = 12 + len(headerUUID) + len(headerMsgID) + 4*42
+
+	// MaxHeaderBytes is JetStream's bound on the encoded header block of a
+	// stored message ("NATS/1.0\r\n", every "Name: value\r\n", the blank
+	// line): a stream refuses a longer one (API error 10097, "header size
+	// exceeds maximum allowed of 64k"), whatever max_payload is.
+	MaxHeaderBytes = 1<<16 - 1
 )
 
 // encode fills m with dm published under subject subj and returns the
-// encoded size of its headers and payload. One map and one backing array
-// of values per message: the header values are slices of vals.
-func encode(m *natsgo.Msg, subj string, dm *driver.Message, msgID bool) (int, error) {
+// encoded size of its header block and of headers and payload together.
+// One map and one backing array of values per message: the header values
+// are slices of vals.
+func encode(m *natsgo.Msg, subj string, dm *driver.Message, msgID bool) (hdr, size int, err error) {
 	n := len(dm.Metadata) + 1
 	if msgID {
 		n++
 	}
 	h := make(natsgo.Header, n)
 	vals := make([]string, 0, n)
-	size := len("NATS/1.0\r\n") + 2
+	size = len("NATS/1.0\r\n") + 2
 	for k, v := range dm.Metadata {
 		if err := validHeader(k, v); err != nil {
-			return 0, fmt.Errorf("%w: message %s: %w", ErrInvalidMetadata, dm.UUID, err)
+			return 0, 0, fmt.Errorf("%w: message %s: %w", ErrInvalidMetadata, dm.UUID, err)
 		}
 		vals = append(vals, v)
 		h[k] = vals[len(vals)-1 : len(vals) : len(vals)]
@@ -56,7 +63,7 @@ func encode(m *natsgo.Msg, subj string, dm *driver.Message, msgID bool) (int, er
 		size += len(headerMsgID) + len(dm.UUID) + 4
 	}
 	*m = natsgo.Msg{Subject: subj, Header: h, Data: dm.Payload}
-	return size + len(dm.Payload), nil
+	return size, size + len(dm.Payload), nil
 }
 
 func validHeader(k, v string) error {
@@ -78,9 +85,9 @@ func validHeader(k, v string) error {
 }
 
 // tooLarge is the error of a message whose encoded size exceeds the
-// server's max_payload.
-func tooLarge(dm *driver.Message, size int, limit int64) error {
-	return &transport.TooLargeError{Driver: "nats", Key: dm.Key, UUID: dm.UUID, What: "message", Size: size, Limit: int(limit)}
+// server's max_payload, or whose header block exceeds MaxHeaderBytes.
+func tooLarge(dm *driver.Message, what string, size int, limit int64) error {
+	return &transport.TooLargeError{Driver: "nats", Key: dm.Key, UUID: dm.UUID, What: what, Size: size, Limit: int(limit)}
 }
 
 // decode fills dm from a delivered JetStream message: the routing key is

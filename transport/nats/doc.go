@@ -136,9 +136,11 @@
 // Publishing returns errors wrapping ErrInvalidMetadata for metadata that
 // cannot be a header (empty key, white space, ':' or control characters
 // in a key, a reserved key — Tradebus-Uuid, Nats-* — or a line break in a
-// value) and transport.ErrTooLarge for a message over max_payload, both
+// value) and transport.ErrTooLarge for a message over max_payload or
+// with over 64 KiB of headers (MaxHeaderBytes, which JetStream enforces), both
 // before anything is sent; a *driver.SendError naming the messages
-// JetStream did not store; and transport.ErrClosed after Close. The driver
+// JetStream did not store (wrapping transport.ErrTooLarge for those it
+// refused for their size); and transport.ErrClosed after Close. The driver
 // does not retry: it only creates again a stream that vanished and sends
 // what it refused once more. Receiving waits for nats.go's reconnect while
 // the connection is down; other pull failures are returned (the core logs

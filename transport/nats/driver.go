@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,7 +106,7 @@ const (
 // error wrapping ErrInvalidOption. Open checks within ctx that JetStream
 // is enabled. Errors never contain the password.
 func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
-	d, err := open(ctx, u, nil)
+	d, err := open(ctx, u, nil, nil)
 	if err != nil {
 		return nil, err // never a non-nil interface holding a nil pointer
 	}
@@ -115,10 +116,24 @@ func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
 // OpenDriver is Open returning the concrete type; extra options apply
 // after the URL's.
 func OpenDriver(ctx context.Context, u *url.URL, opts ...Option) (*Driver, error) {
-	return open(ctx, u, opts)
+	return open(ctx, u, opts, nil)
 }
 
-func open(ctx context.Context, u *url.URL, extra []Option) (*Driver, error) {
+// openEnv is Open for transport.Open, with env's logger as WithLogger and
+// its TLS configuration for the connection (TLS also on nats:// then).
+func openEnv(ctx context.Context, u *url.URL, env driver.Env) (driver.Driver, error) {
+	var opts []Option
+	if env.Logger != nil {
+		opts = append(opts, WithLogger(env.Logger))
+	}
+	d, err := open(ctx, u, opts, env.TLS)
+	if err != nil {
+		return nil, err // never a non-nil interface holding a nil pointer
+	}
+	return d, nil
+}
+
+func open(ctx context.Context, u *url.URL, extra []Option, tlsConfig *tls.Config) (*Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -153,7 +168,12 @@ func open(ctx context.Context, u *url.URL, extra []Option) (*Driver, error) {
 	}
 	su := *u
 	su.RawQuery = ""
+	var secure natsgo.Option = func(*natsgo.Options) error { return nil }
+	if tlsConfig != nil {
+		secure = natsgo.Secure(tlsConfig.Clone())
+	}
 	nc, err := natsgo.Connect(su.String(),
+		secure,
 		natsgo.Name(name),
 		natsgo.Timeout(timeout),
 		natsgo.MaxReconnects(-1),
@@ -288,13 +308,15 @@ func (d *Driver) Conn() *natsgo.Conn { return d.nc }
 func (d *Driver) Topic() driver.Topic { return &d.topic }
 
 // Capabilities implements driver.Driver. MaxMessageBytes is the server's
-// max_payload (read from the connection: headers count against it) less
-// headerReserve for the header framing the core does not count; publishing
-// checks the exact encoded size as well.
+// max_payload (read from the connection: headers count against it),
+// MaxHeaderBytes JetStream's bound on a header block (MaxHeaderBytes,
+// 65,535), each less headerReserve for the header framing the core does
+// not count; publishing checks the exact encoded sizes as well.
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               "nats",
 		MaxMessageBytes:    max(int(d.nc.MaxPayload())-headerReserve, 1),
+		MaxHeaderBytes:     MaxHeaderBytes - headerReserve,
 		KeepsHistory:       true,
 		DurableGroups:      true,
 		SharedGroups:       true,

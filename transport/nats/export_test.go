@@ -1,5 +1,11 @@
 package nats
 
+import (
+	natsgo "github.com/nats-io/nats.go"
+
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
 // ReadStats returns how many pull requests d's live subscriptions sent
 // and how many pulls or consumer set-ups failed, so tests can check that a
 // reader waits instead of spinning.
@@ -16,3 +22,13 @@ func ReadStats(d *Driver) (fetches, errors uint64) {
 // Rewound returns how many stream sequences d's subscriptions NAKed when
 // they took over the unacked messages of gone members.
 func Rewound(d *Driver) uint64 { return d.rewound.Load() }
+
+// HeaderSize returns the size of the header block d publishes dm with.
+func HeaderSize(d *Driver, dm *driver.Message) int {
+	var m natsgo.Msg
+	hdr, _, err := encode(&m, subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
+	if err != nil {
+		panic(err)
+	}
+	return hdr
+}

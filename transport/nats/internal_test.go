@@ -2,11 +2,14 @@ package nats
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
 	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -84,12 +87,15 @@ func TestEncodeSize(t *testing.T) {
 			Payload:  []byte(`{"price":"1"}`),
 		}
 		var m natsgo.Msg
-		size, err := encode(&m, subject("p", dm.Key), dm, msgID)
+		hdr, size, err := encode(&m, subject("p", dm.Key), dm, msgID)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if want := m.Size() - len(m.Subject); size != want {
 			t.Errorf("msgID=%v: encode says %d bytes, nats.go encodes %d", msgID, size, want)
+		}
+		if want := size - len(dm.Payload); hdr != want {
+			t.Errorf("msgID=%v: encode says %d header bytes, nats.go encodes %d", msgID, hdr, want)
 		}
 		if m.Header.Get(headerUUID) != dm.UUID || m.Header.Get("partitionkey") != "BTCUSDT" || (m.Header.Get(headerMsgID) != "") == !msgID {
 			t.Errorf("headers %v", m.Header)
@@ -97,8 +103,28 @@ func TestEncodeSize(t *testing.T) {
 	}
 	for _, md := range []map[string]string{{"": "x"}, {"a b": "x"}, {"a:b": "x"}, {"Nats-X": "x"}, {headerUUID: "x"}, {"a": "x\ny"}} {
 		var m natsgo.Msg
-		if _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
+		if _, _, err := encode(&m, "p.k", &driver.Message{UUID: "u", Metadata: md}, false); !errors.Is(err, ErrInvalidMetadata) {
 			t.Errorf("metadata %q: %v, want ErrInvalidMetadata", md, err)
 		}
+	}
+}
+
+// TestRefusedAsTooLarge: a publish the server refused for its size wraps
+// transport.ErrTooLarge (and still the server's error); others do not.
+func TestRefusedAsTooLarge(t *testing.T) {
+	dm := &driver.Message{UUID: "u", Key: "trade.x"}
+	for _, err := range []error{
+		natsgo.ErrMaxPayload,
+		&jetstream.APIError{Code: 400, ErrorCode: jetstream.JSErrCodeStreamMessageExceedsMaximum, Description: "message size exceeds maximum allowed"},
+		fmt.Errorf("ack: %w", &jetstream.APIError{Code: 400, ErrorCode: 10097, Description: "header size exceeds maximum allowed of 64k"}),
+	} {
+		got := refusedAsTooLarge(dm, err)
+		if !errors.Is(got, transport.ErrTooLarge) || !errors.Is(got, err) {
+			t.Errorf("%v: %v, want ErrTooLarge wrapping it", err, got)
+		}
+	}
+	other := &jetstream.APIError{Code: 503, ErrorCode: 10077, Description: "store failed"}
+	if got := refusedAsTooLarge(dm, other); errors.Is(got, transport.ErrTooLarge) || got != error(other) {
+		t.Errorf("%v: %v, want it unchanged", other, got)
 	}
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
@@ -565,5 +566,72 @@ func TestReconnect(t *testing.T) {
 		if !strings.HasPrefix(got.UUID, "before-") {
 			t.Fatalf("after restart got %s, want %s", got.UUID, sent.UUID)
 		}
+	}
+}
+
+// TestHeaderLimit: JetStream stores a header block of exactly
+// nats.MaxHeaderBytes (65,535) bytes and refuses one byte more, whatever
+// max_payload is (measured with a raw publish); the driver sends the
+// first and refuses the second with ErrTooLarge before sending, also when
+// the core's estimate (Capabilities.MaxHeaderBytes, which does not count
+// the framing) lets it through.
+func TestHeaderLimit(t *testing.T) {
+	nc := connect(t)
+	tr := newTransport(t, nc, nats.WithPrefix(uniquePrefix(t, nc)))
+	ch := brokertest.Subscribe(t, tr, "g", "trade.#")
+	d := drv(tr)
+	// Both limits less 204 bytes of header framing the core does not count.
+	if caps := d.Capabilities(); caps.MaxHeaderBytes != nats.MaxHeaderBytes-204 || caps.MaxMessageBytes != int(nc.MaxPayload())-204 {
+		t.Fatalf("MaxHeaderBytes %d, MaxMessageBytes %d (max_payload %d)", caps.MaxHeaderBytes, caps.MaxMessageBytes, nc.MaxPayload())
+	}
+
+	// The broker's limit, raw.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	brokertest.Publish(t, tr, "trade.x", "creates the stream")
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
+	raw := func(block int) error {
+		m := natsgo.NewMsg(d.Subject("trade.raw"))
+		m.Header["X"] = []string{strings.Repeat("h", block-len("NATS/1.0\r\n")-2-len("X: \r\n"))}
+		_, err := js.PublishMsg(ctx, m)
+		return err
+	}
+	if err := raw(nats.MaxHeaderBytes); err != nil {
+		t.Fatalf("raw header block of %d bytes: %v", nats.MaxHeaderBytes, err)
+	}
+	brokertest.Recv(t, ch, 10*time.Second).Ack()
+	var apiErr *jetstream.APIError
+	if err := raw(nats.MaxHeaderBytes + 1); !errors.As(err, &apiErr) || apiErr.ErrorCode != 10097 {
+		t.Fatalf("raw header block of %d bytes: %v, want JetStream error 10097", nats.MaxHeaderBytes+1, err)
+	}
+
+	// Through the transport: many small entries, so the core's estimate
+	// stays under its limit and the driver's exact check decides.
+	m := message.NewMessage("hdr-limit", []byte("{}"))
+	m.Metadata.Set(events.MetaRoutingKey, "trade.x")
+	for i := range 300 {
+		m.Metadata.Set("k"+strconv.Itoa(i), "v")
+	}
+	m.Metadata.Set("pad", "")
+	dm := &driver.Message{UUID: m.UUID, Key: "trade.x", Metadata: m.Metadata, Payload: m.Payload}
+	m.Metadata.Set("pad", strings.Repeat("p", nats.MaxHeaderBytes-nats.HeaderSize(d, dm)))
+	if n := nats.HeaderSize(d, dm); n != nats.MaxHeaderBytes || transport.MetadataSize(m.Metadata)+len(m.UUID) > d.Capabilities().MaxHeaderBytes {
+		t.Fatalf("header block of %d bytes, core count %d", n, transport.MetadataSize(m.Metadata)+len(m.UUID))
+	}
+	if err := tr.Publisher().Publish("trade.x", m); err != nil {
+		t.Fatalf("header block of exactly %d bytes: %v", nats.MaxHeaderBytes, err)
+	}
+	if got := brokertest.Recv(t, ch, 10*time.Second); got.UUID != m.UUID {
+		t.Fatalf("got %s", got.UUID)
+	} else {
+		got.Ack()
+	}
+	m.Metadata.Set("pad", m.Metadata.Get("pad")+"p")
+	if err := tr.Publisher().Publish("trade.x", m); !errors.Is(err, transport.ErrTooLarge) {
+		t.Fatalf("header block of %d bytes: %v, want ErrTooLarge", nats.MaxHeaderBytes+1, err)
 	}
 }

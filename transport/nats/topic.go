@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -33,7 +34,10 @@ type topic struct{ d *Driver }
 // later message of a partition key is stored ahead of a failed one) and
 // fail with the same error. Metadata that cannot be a header fails the
 // whole batch with ErrInvalidMetadata before anything is sent, a message
-// over the server's max_payload with transport.ErrTooLarge.
+// over the server's max_payload or with a header block over
+// MaxHeaderBytes with transport.ErrTooLarge. A message the server refuses
+// for its size all the same (a stream's max_msg_size) fails with an error
+// wrapping transport.ErrTooLarge in the *driver.SendError.
 func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := t.d
 	if d.isClosed() {
@@ -46,12 +50,15 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	nms := make([]natsgo.Msg, len(msgs))
 	lastKind := ""
 	for i, dm := range msgs {
-		size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
+		hdr, size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
 		if err != nil {
 			return err
 		}
+		if hdr > MaxHeaderBytes {
+			return tooLarge(dm, "headers (JetStream's limit)", hdr, MaxHeaderBytes)
+		}
 		if limit > 0 && int64(size) > limit {
-			return tooLarge(dm, size, limit)
+			return tooLarge(dm, "message (max_payload)", size, limit)
 		}
 		if kind := events.Kind(dm.Key); kind != lastKind {
 			if err := d.ensureStream(ctx, kind); err != nil {
@@ -101,10 +108,32 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 		}
 	}
 	if len(failed) > 0 {
+		for i, e := range failed {
+			failed[i] = refusedAsTooLarge(msgs[i], e)
+		}
 		return &driver.SendError{Failed: failed}
 	}
 	return nil
 }
+
+// refusedAsTooLarge wraps transport.ErrTooLarge around err when the
+// server refused dm for its size — a stream's max_msg_size (JetStream
+// error 10054), the header limit (10097) or max_payload lowered since
+// connecting — so that the poison middleware stores such a dead letter
+// in its claim store instead of retrying it forever. The checks before
+// sending make this rare.
+func refusedAsTooLarge(dm *driver.Message, err error) error {
+	var apiErr *jetstream.APIError
+	if errors.Is(err, natsgo.ErrMaxPayload) || (errors.As(err, &apiErr) &&
+		(apiErr.ErrorCode == jetstream.JSErrCodeStreamMessageExceedsMaximum || apiErr.ErrorCode == jsErrCodeHeaderExceedsMaximum)) {
+		return fmt.Errorf("%w: nats: message %s (key %q): %w", transport.ErrTooLarge, dm.UUID, dm.Key, err)
+	}
+	return err
+}
+
+// jsErrCodeHeaderExceedsMaximum is JetStream's "header size exceeds
+// maximum allowed of 64k" (nats.go has no constant for it).
+const jsErrCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
 
 // send publishes nms[i] for every i in idx, all in flight at once, and
 // waits for their acks. It returns the failed ones by index, or an error

@@ -54,9 +54,13 @@
 // return nil; one PublishBatch across many routing keys arrives whole and
 // in order per partition key; and the asynchronous publisher reports every
 // event once across a broker outage (Capabilities.Outage), with confirmed
-// events delivered. And the operations: Ping answers, fails during an
-// outage and answers again after it, and returns ErrClosed after Close;
-// Lag of a group with no member that was sent N messages is N (nothing in
+// events delivered. With package middleware's dead-letter tooling: a
+// replayed dead letter reaches only the group that failed it
+// (transport.MetaReplayGroup), and listing a poison queue
+// (transport.Browse) shows the same dead letters every time and, after a
+// partial replay, the rest. And the operations: Ping answers, fails
+// during an outage and answers again after it, and returns ErrClosed after
+// Close; Lag of a group with no member that was sent N messages is N (nothing in
 // flight), N-k while a member has acked k and holds the next, and N-k once
 // it left, with exactly the counts Capabilities.LagUnknown names unknown;
 // DeleteGroup removes one group's broker-side state (asked of the broker

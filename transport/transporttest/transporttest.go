@@ -99,6 +99,8 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"Lag", testLag},
 		{"DeleteGroup", testDeleteGroup},
 		{"OpsInvalid", testOpsInvalid},
+		{"ReplayToFailingGroup", testReplayToFailingGroup},
+		{"ListDeadLetters", testListDeadLetters},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -178,25 +178,41 @@ func TestRecordTxInbox(t *testing.T) {
 	if fresh, err := s.RecordTx(ctx, txA, "K2", time.Hour); err != nil || !fresh {
 		t.Fatal(fresh, err)
 	}
+	txB, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txB.Rollback(ctx) //nolint:errcheck
+	var pidB int
+	if err := txB.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&pidB); err != nil {
+		t.Fatal(err)
+	}
 	res := make(chan bool, 1)
 	go func() {
-		txB, err := pool.Begin(ctx)
-		if err != nil {
-			t.Error(err)
-			res <- true
-			return
-		}
-		defer txB.Rollback(ctx) //nolint:errcheck
 		fresh, err := s.RecordTx(ctx, txB, "K2", time.Hour)
 		if err != nil {
 			t.Error(err)
 		}
 		res <- fresh
 	}()
-	select {
-	case <-res:
-		t.Fatal("B did not wait for A")
-	case <-time.After(200 * time.Millisecond):
+	// B waits for A's lock (seen in pg_locks), not merely "has not
+	// answered yet".
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(5 * time.Millisecond) {
+		var waiting bool
+		if err := pool.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_locks WHERE pid = $1 AND NOT granted)", pidB).Scan(&waiting); err != nil {
+			t.Fatal(err)
+		}
+		if waiting {
+			break
+		}
+		select {
+		case <-res:
+			t.Fatal("B did not wait for A")
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("B neither waits for A's lock nor returned")
+		}
 	}
 	if err := txA.Commit(ctx); err != nil {
 		t.Fatal(err)
