@@ -50,3 +50,27 @@ const (
 func key3(kind, a, b string) string { return kind + "." + a + "." + b }
 
 func key4(kind, a, b, c string) string { return kind + "." + a + "." + b + "." + c }
+
+// AppendRoutingKey appends e.RoutingKey() to dst. For the market-data
+// types (Trade, Ticker, OrderBook) it builds the key in place, so that a
+// caller that needs it in a buffer of its own (the publisher, which puts
+// an event's id, time and key in one string) saves an allocation.
+func AppendRoutingKey(dst []byte, e Event) []byte {
+	switch v := e.(type) {
+	case Trade:
+		return appendKey3(dst, KindTrade, v.Exchange, v.Symbol)
+	case Ticker:
+		return appendKey3(dst, KindTicker, v.Exchange, v.Symbol)
+	case OrderBook:
+		return appendKey3(dst, KindBook, v.Exchange, v.Symbol)
+	}
+	return append(dst, e.RoutingKey()...)
+}
+
+func appendKey3(dst []byte, kind, a, b string) []byte {
+	dst = append(dst, kind...)
+	dst = append(dst, '.')
+	dst = append(dst, a...)
+	dst = append(dst, '.')
+	return append(dst, b...)
+}

@@ -207,3 +207,19 @@ func TestMatchPatternAllocs(t *testing.T) {
 		t.Errorf("MatchPattern allocates %v times per call, want 0", n)
 	}
 }
+
+// TestAppendRoutingKey: AppendRoutingKey appends exactly RoutingKey for
+// every event type, and builds the market-data types' keys without
+// allocating.
+func TestAppendRoutingKey(t *testing.T) {
+	for _, e := range allValid() {
+		if got, want := string(events.AppendRoutingKey([]byte("x:"), e)), "x:"+e.RoutingKey(); got != want {
+			t.Errorf("%s: AppendRoutingKey = %q, want %q", e.EventType(), got, want)
+		}
+	}
+	buf := make([]byte, 0, 64)
+	var e events.Event = validTrade()
+	if n := testing.AllocsPerRun(100, func() { buf = events.AppendRoutingKey(buf[:0], e) }); n != 0 {
+		t.Errorf("AppendRoutingKey(Trade): %v allocs, want 0", n)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/telemetry"
+	"github.com/tradebus/tradebus/transport"
 )
 
 // Dedup is the idempotent-consumer middleware. For each message it derives a
@@ -117,8 +119,24 @@ type dedupKeyCtx struct{}
 // record it in its own transaction (pgstore's RecordTx), so that the business
 // write and the dedup record commit together (the inbox pattern).
 func DedupKey(ctx context.Context) (string, bool) {
-	k, ok := ctx.Value(dedupKeyCtx{}).(string)
-	return k, ok
+	if c, ok := ctx.Value(dedupKeyCtx{}).(*dedupCtx); ok {
+		return c.key, true
+	}
+	return "", false
+}
+
+// dedupCtx is a context carrying the dedup key: context.WithValue in one
+// allocation instead of two (the key is not boxed separately).
+type dedupCtx struct {
+	context.Context
+	key string
+}
+
+func (c *dedupCtx) Value(key any) any {
+	if _, ok := key.(dedupKeyCtx); ok {
+		return c
+	}
+	return c.Context.Value(key)
 }
 
 // Middleware implements message.HandlerMiddleware.
@@ -148,12 +166,13 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		}
 		if seen {
 			d.duplicates.Add(1)
+			telemetry.DuplicateSkipped(ctx, key)
 			d.cfg.logger.DebugContext(ctx, "tradebus: duplicate message acked without handling",
 				slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key))
 			return nil, nil
 		}
 
-		msg.SetContext(context.WithValue(ctx, dedupKeyCtx{}, key))
+		msg.SetContext(&dedupCtx{Context: ctx, key: key})
 		out, err := h(msg)
 		msg.SetContext(ctx)
 		if err != nil {
@@ -166,6 +185,14 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		// The router publishes out after we return and then acks or nacks
 		// msg: record only on ack, keeping the key locked until then.
 		locked = false
+		if transport.OnSettled(msg, func(acked bool) {
+			defer d.locks.unlock(key, kl)
+			if acked {
+				d.record(ctx, msg, key)
+			}
+		}) {
+			return out, nil // the transport's fast path: no Acked channel
+		}
 		go func() {
 			defer d.locks.unlock(key, kl)
 			select {
@@ -206,9 +233,15 @@ func (d *Dedup) storeCtx(ctx context.Context) (context.Context, context.CancelFu
 }
 
 func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
-	rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
-	defer cancel()
-	if err := d.cfg.store.Record(rctx, key, d.cfg.dedupTTL); err != nil {
+	var err error
+	if ms, ok := d.cfg.store.(*MemoryStore); ok {
+		err = ms.Record(ctx, key, d.cfg.dedupTTL) // never blocks, ignores ctx
+	} else {
+		rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
+		err = d.cfg.store.Record(rctx, key, d.cfg.dedupTTL)
+		cancel()
+	}
+	if err != nil {
 		d.recordErrors.Add(1)
 		d.cfg.logger.ErrorContext(ctx, "tradebus: dedup key not recorded after successful handling; a later duplicate may be processed again",
 			slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key), slog.Any("error", err))

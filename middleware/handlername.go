@@ -24,6 +24,14 @@ func NameHandler(name string) message.HandlerMiddleware {
 	}
 }
 
+// ContextWithHandlerName returns ctx naming the handler, for a consumer
+// whose messages' contexts carry ctx's values (subscriber.Group's, through
+// the transport's Consume): the name costs nothing per message, unlike
+// NameHandler.
+func ContextWithHandlerName(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, handlerNameKey{}, name)
+}
+
 // HandlerName returns the handler name of a delivery's ctx: the one set by
 // NameHandler, else the Watermill router's (message.HandlerNameFromCtx),
 // else "".

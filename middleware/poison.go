@@ -14,6 +14,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/telemetry"
 	"github.com/tradebus/tradebus/transport"
 )
 
@@ -119,6 +120,7 @@ func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, errors.Join(err, fmt.Errorf("%w %q: %w", ErrPoisonPublish, p.topic, perr))
 		}
 		p.published.Add(1)
+		telemetry.DeadLettered(ctx, p.topic, pm.Metadata.Get(MetaPoisonClass), f.attempts)
 		p.cfg.logger.WarnContext(ctx, "tradebus: message sent to poison topic",
 			slog.String("message_uuid", msg.UUID), slog.String("poison_topic", p.topic),
 			slog.String("class", pm.Metadata.Get(MetaPoisonClass)), slog.Int("attempts", f.attempts),

@@ -13,6 +13,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/telemetry"
 )
 
 // RetryError is returned by the retry middleware when a transient error
@@ -144,6 +145,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			if time.Since(start)+wait > r.cfg.maxElapsed {
 				break
 			}
+			telemetry.Retried(ctx, f.attempts, err)
 			r.cfg.logger.WarnContext(ctx, "tradebus: handler failed, retrying",
 				slog.String("message_uuid", msg.UUID), slog.String("handler", handler),
 				slog.Int("attempt", f.attempts), slog.Duration("wait", wait), slog.Any("error", err))

@@ -21,10 +21,9 @@ type failures struct {
 
 type failuresKey struct{}
 
-// failuresFromMetadata starts the record of a message, continuing the counts of
+// fromMetadata starts the record of a message, continuing the counts of
 // a requeued message.
-func failuresFromMetadata(md message.Metadata) *failures {
-	f := &failures{}
+func (f *failures) fromMetadata(md message.Metadata) {
 	if v := md.Get(MetaRetryAttempts); v != "" { // (parsing "" would allocate an error)
 		if n, err := strconv.Atoi(v); err == nil && n > 0 {
 			f.attempts = n
@@ -41,7 +40,20 @@ func failuresFromMetadata(md message.Metadata) *failures {
 			f.last = t
 		}
 	}
-	return f
+}
+
+// failuresCtx is a context carrying a failures record: context.WithValue
+// and the record in one allocation.
+type failuresCtx struct {
+	context.Context
+	f failures
+}
+
+func (c *failuresCtx) Value(key any) any {
+	if _, ok := key.(failuresKey); ok {
+		return &c.f
+	}
+	return c.Context.Value(key)
 }
 
 // failuresOf returns the record in msg's context, installing a new one (and
@@ -50,9 +62,10 @@ func failuresOf(msg *message.Message) (f *failures, installed bool) {
 	if f, ok := msg.Context().Value(failuresKey{}).(*failures); ok {
 		return f, false
 	}
-	f = failuresFromMetadata(msg.Metadata)
-	msg.SetContext(context.WithValue(msg.Context(), failuresKey{}, f))
-	return f, true
+	c := &failuresCtx{Context: msg.Context()}
+	c.f.fromMetadata(msg.Metadata)
+	msg.SetContext(c)
+	return &c.f, true
 }
 
 func (f *failures) fail(now time.Time) {

@@ -275,18 +275,23 @@ func (p *Publisher) outgoing(ctx context.Context, ev events.Event, dm *driver.Me
 	if err != nil {
 		return err
 	}
-	key := ev.RoutingKey()
-	if err := events.ValidateRoutingKey(key); err != nil {
-		return err
-	}
 	id, err := uuid.NewV7()
 	if err != nil {
 		return fmt.Errorf("new event id: %w", err)
 	}
-	idStr := id.String()
 	occurred := ev.OccurredAt()
 	if occurred.IsZero() {
 		occurred = p.now()
+	}
+	// The id, the time and the routing key share one string (one
+	// allocation, not three).
+	var buf [128]byte
+	b := occurred.UTC().AppendFormat(appendUUID(buf[:0], id), time.RFC3339Nano)
+	nTime := len(b)
+	s := string(events.AppendRoutingKey(b, ev))
+	idStr, timeStr, key := s[:36], s[36:nTime], s[nTime:]
+	if err := events.ValidateRoutingKey(key); err != nil {
+		return err
 	}
 	// Sized for every attribute below, so filling it never grows it.
 	md := make(message.Metadata, 12)
@@ -296,7 +301,7 @@ func (p *Publisher) outgoing(ctx context.Context, ev events.Event, dm *driver.Me
 	md[events.MetaType] = ev.EventType()
 	md[events.MetaSource] = p.source
 	md[events.MetaSubject] = partitionKey
-	md[events.MetaTime] = occurred.UTC().Format(time.RFC3339Nano)
+	md[events.MetaTime] = timeStr
 	md[events.MetaDataContentType] = events.ContentTypeJSON
 	md[events.MetaPartitionKey] = partitionKey
 	md[events.MetaRoutingKey] = key
@@ -310,4 +315,17 @@ func (p *Publisher) outgoing(ctx context.Context, ev events.Event, dm *driver.Me
 	}
 	*dm = driver.Message{UUID: idStr, Key: key, PartitionKey: partitionKey, Metadata: md, Payload: payload}
 	return nil
+}
+
+// appendUUID appends id in its canonical text form (what id.String
+// returns) to dst.
+func appendUUID(dst []byte, id uuid.UUID) []byte {
+	const hexDigits = "0123456789abcdef"
+	for i, b := range id {
+		if i == 4 || i == 6 || i == 8 || i == 10 {
+			dst = append(dst, '-')
+		}
+		dst = append(dst, hexDigits[b>>4], hexDigits[b&0x0f])
+	}
+	return dst
 }

@@ -302,20 +302,29 @@ func (c *Client) Close(ctx context.Context) error {
 	return errors.Join(err, deleteGroup(ctx, c.tr, c.group, c.replyKey))
 }
 
-// groupDeleter is a transport that can remove a consumer group's broker
-// objects.
-type groupDeleter interface {
-	DeleteGroup(ctx context.Context, group, pattern string) error
-}
-
+// deleteGroup removes the client's reply group from the broker. A broker
+// may report the member that just left for a moment (RabbitMQ's consumer
+// count): ErrGroupInUse is retried for a while.
 func deleteGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
-	if d, ok := tr.(groupDeleter); ok {
-		return d.DeleteGroup(ctx, group, pattern)
+	wait := 10 * time.Millisecond
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		err := transport.DeleteGroup(ctx, tr, group, pattern)
+		switch {
+		case err == nil, errors.Is(err, transport.ErrNotSupported), errors.Is(err, transport.ErrGroupNotFound):
+			return nil
+		case !errors.Is(err, transport.ErrGroupInUse) || time.Now().After(deadline):
+			return fmt.Errorf("rpc: remove the reply group %s: %w", group, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
 	}
-	return nil
 }
 
-// contextPublisher is a publisher that sends within a ctx (the tradebus
+// publish sends msg to key within ctx where the publisher can (a tradebus
 // transport's BatchPublisher).
 func publish(ctx context.Context, pub message.Publisher, key string, msg *message.Message) error {
 	if bp, ok := pub.(transport.BatchPublisher); ok {

@@ -21,7 +21,8 @@ import (
 // BenchmarkMemEndToEnd moves b.N Trades over 16 symbols from one
 // publishing goroutine to a no-op handler and reports events/s and
 // allocations per event (allocs/op; one op = one event, publish to
-// handled).
+// handled), and the process's CPU time per event (cpu-ns/event: on a
+// loaded machine a steadier measure of cost than the wall clock).
 //
 //   - gochannel-router: the baseline a user would pick on Watermill alone:
 //     GoChannel with default config and a message.Router, raw messages
@@ -60,6 +61,7 @@ func BenchmarkMemEndToEnd(b *testing.B) {
 		<-r.Running()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu0 := cpuTime()
 		for i := 0; i < b.N; i++ {
 			msg := message.NewMessage(watermill.NewUUID(), payload)
 			msg.Metadata.Set(events.MetaPartitionKey, "SYM")
@@ -70,6 +72,7 @@ func BenchmarkMemEndToEnd(b *testing.B) {
 		<-done
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/event")
 		_ = r.Close()
 		_ = gc.Close()
 	})
@@ -100,6 +103,7 @@ func BenchmarkMemEndToEnd(b *testing.B) {
 		ctx := context.Background()
 		b.ReportAllocs()
 		b.ResetTimer()
+		cpu0 := cpuTime()
 		for sent := 0; sent < b.N; sent += batch {
 			if err := pub.Publish(ctx, evs[:min(batch, b.N-sent)]...); err != nil {
 				b.Fatal(err)
@@ -108,6 +112,7 @@ func BenchmarkMemEndToEnd(b *testing.B) {
 		<-done
 		b.StopTimer()
 		b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/event")
 	}
 	b.Run("typed-router", func(b *testing.B) {
 		typed(b, func(sub message.Subscriber, _ message.Publisher, handled func()) func() {

@@ -173,14 +173,11 @@ func (g *Group) Run(ctx context.Context) error {
 		for i := len(g.mw) - 1; i >= 0; i-- {
 			h = g.mw[i](h)
 		}
-		if len(g.mw) > 0 {
-			// There is no router to name the handler: name it for the
-			// middleware, which keep each handler's dedup keys, requeued
-			// copies and dead letters apart (two handlers of one group
-			// that match the same event both run).
-			h = middleware.NameHandler(r.name)(h)
-		}
-		wait, serr := g.c.Consume(runCtx, r.pattern, h)
+		// There is no router to name the handler: its messages' contexts
+		// name it for the middleware, which keep each handler's dedup
+		// keys, requeued copies and dead letters apart (two handlers of
+		// one group that match the same event both run).
+		wait, serr := g.c.Consume(middleware.ContextWithHandlerName(runCtx, r.name), r.pattern, h)
 		if serr != nil {
 			err = fmt.Errorf("subscriber: subscribe %q: %w", r.pattern, serr)
 			cancel()

@@ -35,13 +35,16 @@ const ackFlushTimeout = 10 * time.Second
 // and given back (abortCtx) → the acker flushes → out is closed → the
 // driver subscription is closed.
 type consumer struct {
+	settleMu  sync.Mutex
+	onSettled map[*message.Message][]func(acked bool) // OnSettled
+
 	s       *Subscriber
 	t       *Portable
 	sub     driver.Subscription
 	pattern string
 	handler message.HandlerFunc // nil: channel mode
 	out     chan *message.Message
-	pool    *keyed.Pool
+	pool    *keyed.Pool[*driver.Message]
 	log     *slog.Logger
 
 	recvCtx  context.Context
@@ -80,7 +83,6 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 		sub:      sub,
 		pattern:  pattern,
 		handler:  h,
-		pool:     keyed.New(t.cfg.concurrency),
 		log:      t.log.With("group", s.group, "pattern", pattern),
 		recvDone: make(chan struct{}),
 		acks:     make(chan ackReq, 4*t.cfg.batch),
@@ -90,8 +92,13 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 	if h == nil {
 		c.out = make(chan *message.Message)
 	}
+	c.pool = keyed.New(t.cfg.concurrency, c.deliver)
 	// The messages' contexts name the group (GroupFromContext).
-	c.abortCtx, c.abort = context.WithCancel(context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group))
+	base := context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group)
+	if h != nil {
+		base = context.WithValue(base, settleKey{}, c) // OnSettled
+	}
+	c.abortCtx, c.abort = context.WithCancel(base)
 	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
 	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
 	return c
@@ -146,7 +153,7 @@ func (c *consumer) receive() {
 				c.acks <- ackReq{id: dm.AckID} // addressed to another group
 				continue
 			}
-			if err := c.pool.Submit(c.recvCtx, dm.PartitionKey, func() { c.deliver(dm) }); err != nil {
+			if err := c.pool.Submit(c.recvCtx, dm.PartitionKey, dm); err != nil {
 				c.giveBack(batch[i:])
 				return
 			}
@@ -178,10 +185,10 @@ func (c *consumer) deliver(dm *driver.Message) {
 		}
 		var ok bool
 		if c.handler != nil {
-			ok = c.handle(dm)
+			ok = c.handle(dm, attempt)
 		} else {
 			var abandoned bool
-			ok, abandoned = c.send(dm)
+			ok, abandoned = c.send(dm, attempt)
 			if abandoned {
 				c.acks <- ackReq{id: dm.AckID, nack: true}
 				return
@@ -201,16 +208,24 @@ func (c *consumer) deliver(dm *driver.Message) {
 // newMessage builds the Watermill message of dm with a context that ends
 // when it is settled or the consumer aborts.
 func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.CancelFunc) {
-	msg := message.NewMessage(dm.UUID, dm.Payload)
-	if dm.Metadata != nil {
-		msg.Metadata = dm.Metadata
+	md := dm.Metadata
+	if md == nil {
+		md = make(message.Metadata)
 	}
 	if c.handler != nil {
 		// The handler returns before the message is settled: its ctx needs
-		// no cancel of its own (two allocations fewer per message).
+		// no cancel of its own (two allocations fewer per message). The
+		// core settles the driver message, never this one, so its Acked
+		// and Nacked channels could never fire: it is built without them
+		// (Watermill's Ack and Nack work on such a message) and without
+		// the empty metadata map message.NewMessage makes — three
+		// allocations fewer.
+		msg := &message.Message{UUID: dm.UUID, Metadata: md, Payload: dm.Payload}
 		msg.SetContext(c.abortCtx)
 		return msg, func() {}
 	}
+	msg := message.NewMessage(dm.UUID, dm.Payload)
+	msg.Metadata = md
 	ctx, cancel := context.WithCancel(c.abortCtx)
 	msg.SetContext(ctx)
 	return msg, cancel
@@ -218,9 +233,13 @@ func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.Can
 
 // send hands dm to the channel and waits for its ack or nack. abandoned
 // is true when the consumer stopped first.
-func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
+func (c *consumer) send(dm *driver.Message, attempt int) (acked, abandoned bool) {
 	msg, cancel := c.newMessage(dm)
 	defer cancel()
+	if c.t.obs != nil {
+		d := c.startDelivery(msg, dm, attempt)
+		defer func() { d.endSend(acked, abandoned) }()
+	}
 	select {
 	case c.out <- msg:
 	case <-c.drainCtx.Done():
@@ -246,21 +265,70 @@ func (c *consumer) send(dm *driver.Message) (acked, abandoned bool) {
 
 // handle runs the handler on dm and publishes what it produced; it
 // reports whether dm is to be acked.
-func (c *consumer) handle(dm *driver.Message) bool {
+func (c *consumer) handle(dm *driver.Message, attempt int) bool {
 	msg, cancel := c.newMessage(dm)
 	defer cancel()
+	if c.t.obs != nil {
+		d := c.startDelivery(msg, dm, attempt)
+		err := c.call(msg, dm)
+		d.endHandle(err)
+		return err == nil
+	}
+	return c.call(msg, dm) == nil
+}
+
+// call runs the handler on msg and publishes what it produced; nil means
+// msg is to be acked.
+func (c *consumer) call(msg *message.Message, dm *driver.Message) error {
 	produced, err := c.handler(msg)
 	if err != nil {
 		c.log.Debug("handler failed; message will be redelivered", "uuid", dm.UUID, "key", dm.Key, "err", err)
-		return false
+		return err
 	}
 	if len(produced) > 0 {
-		if err := c.t.pub.PublishBatch(msg.Context(), produced); err != nil {
+		err := c.t.pub.PublishBatch(msg.Context(), produced)
+		c.settled(msg, err == nil)
+		if err != nil {
 			c.log.Error("publishing the handler's messages failed; message will be redelivered", "uuid", dm.UUID, "err", err)
-			return false
+			return err
 		}
 	}
+	return nil
+}
+
+type settleKey struct{}
+
+// OnSettled registers fn to run once the consumer that delivered msg to a
+// handler (Subscriber.Consume, subscriber.Group) has settled it after the
+// handler returned produced messages: acked is true when they were
+// published and msg will be acked. It is how middleware that must wait for
+// the outcome (dedup records a key only then) works on the fast path, whose
+// messages have no Watermill Acked/Nacked channels. It returns false, and
+// registers nothing, for a message not delivered that way (e.g. by a
+// Watermill router: wait on msg.Acked() there).
+func OnSettled(msg *message.Message, fn func(acked bool)) bool {
+	c, ok := msg.Context().Value(settleKey{}).(*consumer)
+	if !ok || fn == nil {
+		return false
+	}
+	c.settleMu.Lock()
+	if c.onSettled == nil {
+		c.onSettled = make(map[*message.Message][]func(bool))
+	}
+	c.onSettled[msg] = append(c.onSettled[msg], fn)
+	c.settleMu.Unlock()
 	return true
+}
+
+// settled runs the OnSettled callbacks of msg.
+func (c *consumer) settled(msg *message.Message, acked bool) {
+	c.settleMu.Lock()
+	fns := c.onSettled[msg]
+	delete(c.onSettled, msg)
+	c.settleMu.Unlock()
+	for _, fn := range fns {
+		fn(acked)
+	}
 }
 
 // acker sends acks and nacks in batches: it waits for one, takes whatever

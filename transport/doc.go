@@ -23,6 +23,16 @@
 // names, size checks against the driver's limits, one set of errors, one
 // set of URL options, one Close, and logging.
 //
+// # Operations
+//
+// Transport.Ping checks the broker connection (a health check); Lag
+// reports a consumer group's backlog (GroupLag: pending, in flight,
+// unacked, Kafka's partitions), cheap enough for a periodic gauge; and
+// DeleteGroup removes a group's broker-side state (queue, consumer group,
+// durable consumer) that would otherwise stay and keep collecting events.
+// A driver offers them through the optional interfaces of package driver
+// (Pinger, Inspector, GroupDeleter); every driver of this module does.
+//
 // # Delivery semantics
 //
 // At least once on every transport: a message is acked (removed,
@@ -45,7 +55,8 @@
 // (see ValidateGroup), ErrInvalidOption (a bad option or URL parameter, or
 // a value out of its bounds), ErrTooLarge (a message over the driver's
 // limit, refused before anything is sent), ErrUnknownScheme and
-// ErrInvalidURL from Open. Publish and Subscribe reject invalid routing
+// ErrInvalidURL from Open, and ErrNotSupported, ErrGroupNotFound and
+// ErrGroupInUse from the operations. Publish and Subscribe reject invalid routing
 // keys and patterns with errors wrapping events.ErrInvalidRoutingKey. No
 // error or log line contains a URL's password.
 //
@@ -55,4 +66,14 @@
 // use. Close is idempotent and bounded by its ctx: it drains in-flight
 // handlers until ctx is done, then gives back what is left; a later Close
 // waits for the first and returns nil.
+//
+// # Observability
+//
+// WithTracerProvider and WithMeterProvider instrument the core once for
+// every driver: a producer span per published message and a consumer span
+// per handled one (its child, through the W3C traceparent in the
+// envelope), and the counters and histograms named by the Metric
+// constants. Without them nothing is recorded and nothing is paid. Open
+// gives WithLogger's logger and WithTLSConfig's configuration to the
+// driver (driver.Env).
 package transport

@@ -1,10 +1,14 @@
 package transport
 
 import (
+	"crypto/tls"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"time"
+
+	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradebus/tradebus/transport/internal/urlopt"
 )
@@ -36,6 +40,9 @@ type config struct {
 	backoffMax   time.Duration
 	closeTimeout time.Duration
 	logger       *slog.Logger
+	tls          *tls.Config
+	tracer       trace.TracerProvider
+	meter        metric.MeterProvider
 }
 
 func defaultConfig() config {
@@ -111,13 +118,60 @@ func WithCloseTimeout(d time.Duration) Option {
 	}
 }
 
-// WithLogger sets the logger of the transport. Default: slog.Default().
+// WithLogger sets the logger of the transport: the core's and, through
+// transport.Open, the driver's (connection losses, reconnects, what a
+// broker client reports). Default: slog.Default().
 func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
 			return fmt.Errorf("%w: nil logger", ErrInvalidOption)
 		}
 		c.logger = l
+		return nil
+	}
+}
+
+// WithTLSConfig sets the TLS configuration transport.Open gives the
+// driver's broker client, in place of the one the URL sets up: on RabbitMQ
+// for amqps:// URLs; on Kafka, Redis and NATS it turns TLS on (mem has no
+// connection and ignores it). The driver uses a clone; cfg must not be
+// nil. Default: the URL's (amqps://, rediss://, tls://, kafka's tls=true).
+func WithTLSConfig(cfg *tls.Config) Option {
+	return func(c *config) error {
+		if cfg == nil {
+			return fmt.Errorf("%w: nil TLS config", ErrInvalidOption)
+		}
+		c.tls = cfg
+		return nil
+	}
+}
+
+// WithTracerProvider makes the transport trace with tp: a producer span
+// per published message (its traceparent goes with the message) and a
+// consumer span per handled message, the child of the producer's span —
+// so publish → handle → publish is one trace across services and
+// transports. The retry, poison and dedup middleware add span events to
+// it. tp must not be nil. Default: no tracing, at no cost (no global
+// provider is read).
+func WithTracerProvider(tp trace.TracerProvider) Option {
+	return func(c *config) error {
+		if tp == nil {
+			return fmt.Errorf("%w: nil tracer provider", ErrInvalidOption)
+		}
+		c.tracer = tp
+		return nil
+	}
+}
+
+// WithMeterProvider makes the transport record metrics with mp (see
+// MetricPublished and the other Metric names). mp must not be nil.
+// Default: no metrics, at no cost (no global provider is read).
+func WithMeterProvider(mp metric.MeterProvider) Option {
+	return func(c *config) error {
+		if mp == nil {
+			return fmt.Errorf("%w: nil meter provider", ErrInvalidOption)
+		}
+		c.meter = mp
 		return nil
 	}
 }

@@ -31,6 +31,7 @@ type Portable struct {
 	cfg   config
 	log   *slog.Logger
 	pub   *Publisher
+	obs   *observer // nil: not instrumented
 
 	mu        sync.Mutex
 	closed    bool
@@ -85,6 +86,11 @@ func New(d driver.Driver, opts ...Option) (*Portable, error) {
 		closeDone: make(chan struct{}),
 	}
 	t.pub = &Publisher{t: t}
+	obs, err := newObserver(caps.Name, cfg.tracer, cfg.meter)
+	if err != nil {
+		return nil, fmt.Errorf("%s: instruments: %w", caps.Name, err)
+	}
+	t.obs = obs
 	return t, nil
 }
 

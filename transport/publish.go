@@ -60,7 +60,9 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []*message.Message) e
 // (package publisher): no Watermill message per event. Each message's Key
 // must be valid and equal to its "routingkey" metadata, and its
 // PartitionKey equal to its "partitionkey" metadata. msgs must not be
-// modified while SendMessages runs.
+// modified while SendMessages runs, and their Metadata maps are the
+// transport's from the call on: the caller must neither read nor modify
+// them afterwards (mem hands a map to the subscriber instead of a copy).
 func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -83,6 +85,7 @@ func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) err
 				return err
 			}
 		}
+		dm.MetadataHandedOver = true
 		ptrs[i] = dm
 	}
 	return t.sendBatch(ctx, ptrs)
@@ -115,6 +118,9 @@ func (t *Portable) sendBatch(ctx context.Context, msgs []*driver.Message) error 
 		return err
 	}
 	defer t.sending.Done()
+	if t.obs != nil {
+		return t.sendObserved(ctx, msgs)
+	}
 	if err := t.topic.SendBatch(ctx, msgs); err != nil {
 		return fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(msgs), err)
 	}

@@ -98,7 +98,7 @@ func Open(ctx context.Context, rawURL string, opts ...Option) (Transport, error)
 			return nil, err
 		}
 	}
-	d, err := open(ctx, rest)
+	d, err := open(ctx, rest, driver.Env{Logger: cfg.logger, TLS: cfg.tls})
 	if err != nil {
 		return nil, err
 	}

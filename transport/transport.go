@@ -21,6 +21,10 @@ type Transport interface {
 	// group: every group receives every matching event once, members of
 	// one group share the load.
 	Subscriber(group string) (message.Subscriber, error)
+	// Ping checks the broker connection within ctx with a round trip
+	// (a health check): nil means the broker answered. It returns
+	// ErrClosed after Close.
+	Ping(ctx context.Context) error
 	// Close drains in-flight deliveries until ctx is done, then stops
 	// every goroutine the transport started. It is idempotent.
 	Close(ctx context.Context) error

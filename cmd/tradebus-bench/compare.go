@@ -171,6 +171,7 @@ type sample struct {
 	firstLag              time.Duration // consumer start to first message
 	steadyRate            float64       // consume rate from the first message to the last
 	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
+	pubCPU, consCPU       time.Duration // process CPU time per message (a load-proof cost)
 	p50, p99              time.Duration
 	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
 	consumed, latSeen     int     // messages counted in the consume and latency phases
@@ -181,6 +182,12 @@ type phaseConfig struct {
 	LatRate    int           // events/s in the latency phase
 	Timeout    time.Duration // per phase wait
 	MaxPublish time.Duration // stop the publish phase after the chunk that passes it (0: never)
+}
+
+// cpuNow is processCPU, 0 where it cannot be read.
+func cpuNow() time.Duration {
+	d, _ := processCPU()
+	return d
 }
 
 func mallocs() uint64 {
@@ -223,7 +230,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 
 	// Publish in chunks (whole batches) so that a slow row can stop at
 	// MaxPublish; the backlog is then what it published.
-	m0 := mallocs()
+	m0, c0 := mallocs(), cpuNow()
 	t0 := time.Now()
 	n := 0
 	for n < cfg.N {
@@ -239,11 +246,12 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	res.published = n
 	res.pubRate = rate(n, time.Since(t0))
 	res.pubAllocs = float64(mallocs()-m0) / float64(n)
+	res.pubCPU = (cpuNow() - c0) / time.Duration(n)
 
 	h := newHook()
 	s := newSink(n)
 	h.cur.Store(s)
-	m0 = mallocs()
+	m0, c0 = mallocs(), cpuNow()
 	t1 := time.Now()
 	if err := r.start(ctx, h); err != nil {
 		return res, fmt.Errorf("consume: %w", err)
@@ -252,6 +260,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 		return res, err
 	}
 	res.consAllocs = float64(mallocs()-m0) / float64(n)
+	res.consCPU = (cpuNow() - c0) / time.Duration(n)
 	// From starting the consumer (connect, subscribe, group join included)
 	// to the last message; firstLag shows how much of it was set-up.
 	res.consRate = rate(n, time.Unix(0, s.last.Load()).Sub(t1))

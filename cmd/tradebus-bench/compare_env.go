@@ -315,8 +315,8 @@ func transportRows(name string) []rowSpec {
 func reportCompare(w io.Writer, e *env, res []rowResult) {
 	fmt.Fprintf(w, "\n%s: Trade payload %d B; publish up to %d msgs/rep (max %v), consume that backlog, latency %d msgs at %d/s (first 10%% not counted), %d reps (medians)\n",
 		e.transport, len(e.fx.payloads[0]), e.cfg.N, e.cfg.MaxPublish, e.cfg.LatN, e.cfg.LatRate, len(res[0].samples))
-	fmt.Fprintf(w, "%-62s %6s %8s %8s %8s %9s %6s %8s %8s %7s %7s\n",
-		"row", "msgs", "pub/s", "cons/s", "1st msg", "cons1st/s", "lat/s", "p50", "p99", "alloc/p", "alloc/c")
+	fmt.Fprintf(w, "%-62s %6s %8s %8s %8s %9s %6s %8s %8s %7s %7s %7s %7s\n",
+		"row", "msgs", "pub/s", "cons/s", "1st msg", "cons1st/s", "lat/s", "p50", "p99", "alloc/p", "alloc/c", "cpu/p", "cpu/c")
 	var raw, adapter *rowResult
 	for i := range res {
 		r := &res[i]
@@ -327,9 +327,9 @@ func reportCompare(w io.Writer, e *env, res []rowResult) {
 			adapter = r
 		}
 		m := medians(r.samples)
-		fmt.Fprintf(w, "%-62s %6d %8.0f %8.0f %8v %9.0f %6.0f %8v %8v %7.1f %7.1f\n", r.spec.name, m.published, m.pubRate, m.consRate,
+		fmt.Fprintf(w, "%-62s %6d %8.0f %8.0f %8v %9.0f %6.0f %8v %8v %7.1f %7.1f %7.2f %7.2f\n", r.spec.name, m.published, m.pubRate, m.consRate,
 			m.firstLag.Round(time.Millisecond), m.steadyRate, m.latRate, m.p50.Round(10*time.Microsecond), m.p99.Round(10*time.Microsecond),
-			m.pubAllocs, m.consAllocs)
+			m.pubAllocs, m.consAllocs, us(m.pubCPU), us(m.consCPU))
 	}
 	for i := range res {
 		r := &res[i]
@@ -342,9 +342,9 @@ func reportCompare(w io.Writer, e *env, res []rowResult) {
 				continue
 			}
 			bm := medians(b.samples)
-			fmt.Fprintf(w, "  %s / %s: publish %s, consume %s (from 1st msg %s), p99 %s\n", shortName(r.spec), b.spec.kind,
+			fmt.Fprintf(w, "  %s / %s: publish %s, consume %s (from 1st msg %s), p99 %s; CPU/msg %s publish, %s consume (<1 = typed cheaper)\n", shortName(r.spec), b.spec.kind,
 				ratio(m.pubRate, bm.pubRate), ratio(m.consRate, bm.consRate), ratio(m.steadyRate, bm.steadyRate),
-				ratio(float64(m.p99), float64(bm.p99)))
+				ratio(float64(m.p99), float64(bm.p99)), ratio(float64(m.pubCPU), float64(bm.pubCPU)), ratio(float64(m.consCPU), float64(bm.consCPU)))
 		}
 	}
 }
@@ -374,6 +374,8 @@ func medians(ss []sample) sample {
 		steadyRate: pick(func(s sample) float64 { return s.steadyRate }),
 		pubAllocs:  pick(func(s sample) float64 { return s.pubAllocs }),
 		consAllocs: pick(func(s sample) float64 { return s.consAllocs }),
+		pubCPU:     time.Duration(pick(func(s sample) float64 { return float64(s.pubCPU) })),
+		consCPU:    time.Duration(pick(func(s sample) float64 { return float64(s.consCPU) })),
 		p50:        time.Duration(pick(func(s sample) float64 { return float64(s.p50) })),
 		p99:        time.Duration(pick(func(s sample) float64 { return float64(s.p99) })),
 	}
@@ -385,7 +387,8 @@ func compare(ctx context.Context, w io.Writer, names []string, runs, keys int, c
 		keys, batchSize)
 	fmt.Fprintln(w, "msgs: published (and consumed) per rep; cons/s: from starting the consumer (connect, group join: 1st msg) to the last message;")
 	fmt.Fprintln(w, "cons1st/s: from the first message to the last (no set-up, but flatters a client that prefetched the backlog while joining);")
-	fmt.Fprintln(w, "lat/s: publish rate achieved in the latency phase; alloc/p, alloc/c: runtime Mallocs per message in the publish/consume phase, whole process (kafka: includes the in-process kfake broker)")
+	fmt.Fprintln(w, "lat/s: publish rate achieved in the latency phase; alloc/p, alloc/c: runtime Mallocs per message in the publish/consume phase, whole process (kafka: includes the in-process kfake broker);")
+	fmt.Fprintln(w, "cpu/p, cpu/c: this process's CPU time (µs) per message in those phases, steadier than rates on a loaded machine (brokers outside it not counted; kafka: kfake is inside)")
 	for _, name := range names {
 		e, err := newEnv(name, cfg, urls, keys)
 		if err != nil {
@@ -400,3 +403,6 @@ func compare(ctx context.Context, w io.Writer, names []string, runs, keys int, c
 	}
 	return nil
 }
+
+// us is d in microseconds.
+func us(d time.Duration) float64 { return float64(d) / float64(time.Microsecond) }

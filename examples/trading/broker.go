@@ -16,7 +16,7 @@ import (
 //
 // "kafka://" without a host starts an embedded, in-process Kafka cluster
 // (kfake, the real wire protocol) for the run.
-func openBroker(ctx context.Context, raw string) (*broker, func(), error) {
+func openBroker(ctx context.Context, raw string, opts ...transport.Option) (*broker, func(), error) {
 	stop := func() {}
 	if u, err := url.Parse(raw); err == nil && u.Scheme == "kafka" && u.Host == "" {
 		cluster, err := kafkatest.Start()
@@ -29,7 +29,7 @@ func openBroker(ctx context.Context, raw string) (*broker, func(), error) {
 			raw += "?" + u.RawQuery
 		}
 	}
-	tr, err := transport.Open(ctx, raw)
+	tr, err := transport.Open(ctx, raw, opts...)
 	if err != nil {
 		stop()
 		return nil, nil, err

@@ -47,8 +47,20 @@ func cli(args []string, stdout, stderr io.Writer) int {
 	fs.IntVar(&cfg.Ticks, "ticks", cfg.Ticks, "market-data ticks per symbol and exchange")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up if the run has not finished by then")
 	verbose := fs.Bool("v", false, "log every order and fill with its correlation id")
+	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address while running, e.g. :9464")
+	traceTo := fs.String("trace", "", "print every span (OpenTelemetry, JSON) to: stdout")
 	if err := fs.Parse(args); err != nil {
 		return 2
+	}
+	obs, err := observabilityFlags(*metricsAddr, *traceTo, stdout)
+	if err != nil {
+		fmt.Fprintf(stderr, "trading: %v\n", err)
+		return 2
+	}
+	defer func() { _ = obs.Close(context.Background()) }()
+	cfg.TransportOptions = obs.Options
+	if obs.MetricsURL != "" {
+		fmt.Fprintf(stderr, "metrics: %s\n", obs.MetricsURL)
 	}
 	level := slog.LevelWarn
 	if *verbose {

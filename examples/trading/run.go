@@ -25,6 +25,9 @@ type Config struct {
 	Ticks   int           // ticks per symbol and exchange
 	Timeout time.Duration // for the whole run
 	Logger  *slog.Logger
+	// TransportOptions go to transport.Open (observability.go: tracer and
+	// meter providers).
+	TransportOptions []transport.Option
 }
 
 func defaultConfig() Config {
@@ -69,7 +72,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Ticks < 1 {
 		return nil, fmt.Errorf("ticks must be ≥ 1, got %d", cfg.Ticks)
 	}
-	tr, closeBroker, err := openBroker(ctx, cfg.Broker)
+	tr, closeBroker, err := openBroker(ctx, cfg.Broker, cfg.TransportOptions...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,9 +1,12 @@
 package amqp_test
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
+
+	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/transporttest"
@@ -43,6 +46,11 @@ func TestConformance(t *testing.T) {
 		// OptionBounds opens transports on the test's exchange (deleted
 		// at the end of the test).
 		URL: e.url + sepQuery(e.url) + "exchange=" + e.exchange,
+		// AMQP reports ready messages only.
+		LagUnknown: []string{"InFlight", "Unacked"},
+		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
+			return queueExists(t, e.url, tr.(recTransport).QueueName(group, pattern))
+		},
 	})
 }
 
@@ -52,4 +60,29 @@ func sepQuery(raw string) string {
 		return "&"
 	}
 	return "?"
+}
+
+// queueExists asks the broker on a connection of its own whether queue
+// exists (a passive declare).
+func queueExists(t *testing.T, rawURL, queue string) bool {
+	t.Helper()
+	conn, err := amqp091.Dial(rawURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = conn.Close() }()
+	ch, err := conn.Channel()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = ch.QueueDeclarePassive(queue, true, false, false, false, nil)
+	var aerr *amqp091.Error
+	if errors.As(err, &aerr) && aerr.Code == amqp091.NotFound {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("passive declare of %s: %v", queue, err)
+	}
+	_ = ch.Close()
+	return true
 }

@@ -84,10 +84,14 @@ func NewDriver(rawURL string, opts ...Option) (*Driver, error) {
 // followed by Connect, so that a bad address or credentials fail here and
 // the Capabilities state the limits the broker negotiated.
 func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
+	return open(ctx, u, nil)
+}
+
+func open(ctx context.Context, u *url.URL, opts []Option) (driver.Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
-	d, err := newDriver(u, nil)
+	d, err := newDriver(u, opts)
 	if err != nil {
 		return nil, err
 	}

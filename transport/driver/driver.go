@@ -27,6 +27,8 @@ package driver
 
 import (
 	"context"
+	"crypto/tls"
+	"log/slog"
 	"net/url"
 )
 
@@ -47,6 +49,11 @@ type Message struct {
 	PartitionKey string // ordering key (the symbol); "" = none
 	Metadata     map[string]string
 	Payload      []byte
+	// MetadataHandedOver, on a sent message, says that the sender will
+	// neither read nor modify Metadata once SendBatch returned: a driver
+	// that keeps messages in process (mem) may hand the map itself to a
+	// subscriber instead of a copy. False: the sender may reuse the map.
+	MetadataHandedOver bool
 
 	// AckID identifies a received message to its driver.
 	AckID AckID
@@ -190,10 +197,23 @@ type Capabilities struct {
 }
 
 // Opener opens a Driver from a URL whose query holds only the driver's own
-// parameters (the core has removed and parsed the common ones). It returns
-// an error wrapping transport.ErrInvalidOption for an unknown or bad
-// parameter.
-type Opener func(ctx context.Context, u *url.URL) (Driver, error)
+// parameters (the core has removed and parsed the common ones), and env. It
+// returns an error wrapping transport.ErrInvalidOption for an unknown or
+// bad parameter.
+type Opener func(ctx context.Context, u *url.URL, env Env) (Driver, error)
+
+// Env is what transport.Open gives every driver besides its URL: the
+// options that mean the same on every broker. A zero field leaves the
+// driver's default.
+type Env struct {
+	// Logger is transport.WithLogger's: the driver logs through it
+	// (connection losses, reconnects, its client's warnings).
+	Logger *slog.Logger
+	// TLS is transport.WithTLSConfig's: the broker client's TLS
+	// configuration, taking precedence over TLS set up from the URL. The
+	// driver must not modify it (it clones it).
+	TLS *tls.Config
+}
 
 // Browser is implemented by a driver that can read what a group has not
 // consumed yet without consuming it (transport.Browse; the dead-letter

@@ -1,17 +1,41 @@
 package kafka_test
 
 import (
+	"context"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/tests"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/transporttest"
 )
+
+// groupState asks the cluster with a client of its own whether the
+// Kafka consumer group of (group, pattern) exists.
+func groupState(brokers []string) transporttest.GroupStateFunc {
+	return func(t *testing.T, _ transport.Transport, group, pattern string) bool {
+		t.Helper()
+		cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+		if err != nil {
+			t.Fatalf("kgo.NewClient: %v", err)
+		}
+		defer cl.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		groups, err := kadm.NewClient(cl).ListGroups(ctx)
+		if err != nil {
+			t.Fatalf("ListGroups: %v", err)
+		}
+		_, ok := groups[kafka.GroupID(group, pattern)]
+		return ok
+	}
+}
 
 func TestConformance(t *testing.T) {
 	brokers := testBrokers(t)
@@ -23,6 +47,10 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            20 * time.Second,
 		URL:                "kafka://" + strings.Join(brokers, ","),
+		GroupState:         groupState(brokers),
+		// Kafka knows committed offsets, not what a member has fetched.
+		LagUnknown:    []string{"Pending", "InFlight"},
+		LagPartitions: true,
 	}
 	t.Run("default", func(t *testing.T) {
 		transporttest.Run(t, func(t *testing.T) transport.Transport {

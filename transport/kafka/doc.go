@@ -9,8 +9,10 @@
 //
 // Importing the package registers the kafka:// scheme with transport.Open.
 // For tests and examples, package kafkatest starts an embedded cluster.
-// The driver's own operations (Lag, TopicName, Ping) are methods of
-// *Driver, reachable through (*transport.Portable).Driver().
+// Ping, Lag (per partition) and DeleteGroup are reached through
+// transport.Transport's Ping, transport.Lag and transport.DeleteGroup;
+// the names to use with Kafka tooling (TopicName, GroupID) are functions
+// and methods of this package.
 //
 // # Routing
 //

@@ -10,10 +10,10 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/plugin/kslog"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
@@ -24,14 +24,15 @@ import (
 //	drv, err := kafka.NewDriver([]string{"broker:9092"}, kafka.WithPartitions(32))
 //	tr, err := transport.New(drv, transport.WithConcurrency(8))
 //
-// Its own methods (Lag, TopicName, Ping) stay reachable through
-// (*transport.Portable).Driver(). It is safe for concurrent use; the zero
+// Its own methods (Lag, DeleteGroup, TopicName, Ping) stay reachable
+// through (*transport.Portable).Driver(). It is safe for concurrent use; the zero
 // value is not usable.
 type Driver struct {
 	cfg     config
 	brokers []string
 	prod    *kgo.Client // producer, also used for metadata and admin requests
 	adm     *kadm.Client
+	closed  atomic.Bool
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // kind -> state
@@ -99,6 +100,7 @@ func (d *Driver) clientOpts() []kgo.Opt {
 	opts := []kgo.Opt{
 		kgo.SeedBrokers(d.brokers...),
 		kgo.ClientID(d.cfg.clientID),
+		kgo.WithLogger(clientLogger{kslog.New(d.cfg.logger)}),
 	}
 	if d.cfg.tls != nil {
 		opts = append(opts, kgo.DialTLSConfig(d.cfg.tls.Clone()))
@@ -110,8 +112,11 @@ func (d *Driver) clientOpts() []kgo.Opt {
 }
 
 // Ping checks that a broker answers (and that TLS and SASL succeed) within
-// ctx.
+// ctx: one metadata request. It returns ErrClosed after Close.
 func (d *Driver) Ping(ctx context.Context) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
 	if err := d.prod.Ping(ctx); err != nil {
 		return fmt.Errorf("kafka: ping %s: %w", strings.Join(d.brokers, ","), err)
 	}
@@ -212,8 +217,7 @@ func (d *Driver) ensure(ctx context.Context, st *topicState) error {
 	case errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed):
 		// Not allowed to create topics: they are an operator's job here,
 		// and producing or consuming tells whether this one exists.
-		d.cfg.logger.Info("kafka: not authorized to create topics; assuming it exists",
-			watermill.LogFields{"topic": st.name})
+		d.cfg.logger.Info("kafka: not authorized to create topics; assuming it exists", "topic", st.name)
 	default:
 		return fmt.Errorf("kafka: create topic %q: %w", st.name, err)
 	}
@@ -235,6 +239,7 @@ func (d *Driver) Prepare(ctx context.Context, _, pattern string) error {
 
 // Close closes the producer: records still buffered fail.
 func (d *Driver) Close(context.Context) error {
+	d.closed.Store(true)
 	d.prod.Close()
 	return nil
 }

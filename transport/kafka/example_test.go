@@ -55,7 +55,7 @@ func Example() {
 			log.Fatal(err)
 		}
 	}
-	// Driver-specific operations through Driver(): Lag, TopicName.
+	// Driver-specific names through Driver(): TopicName, GroupID.
 	fmt.Println("topic:", tr.Driver().(*kafka.Driver).TopicName("trade.binance.BTCUSDT"))
 	for range 2 {
 		msg := <-trades

@@ -43,9 +43,10 @@ type testTransport struct {
 	drv *kafka.Driver
 }
 
-// Lag is the driver's Lag.
+// Lag is the driver's Lag, per partition.
 func (tr *testTransport) Lag(ctx context.Context, group, pattern string) ([]kafka.PartitionLag, error) {
-	return tr.drv.Lag(ctx, group, pattern)
+	l, err := tr.drv.Lag(ctx, group, pattern)
+	return l.Partitions, err
 }
 
 // Topic is the driver's TopicName.

@@ -8,32 +8,39 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
+// Compile-time checks.
+var (
+	_ driver.Pinger       = (*Driver)(nil)
+	_ driver.Inspector    = (*Driver)(nil)
+	_ driver.GroupDeleter = (*Driver)(nil)
 )
 
 // PartitionLag is how far one consumer group is behind on one partition.
-type PartitionLag struct {
-	Topic     string
-	Partition int32
-	// Committed is the group's committed offset (the next record it will
-	// read), or -1 if it has committed none (it then starts at Start).
-	Committed int64
-	// Start is the oldest retained offset, End the high watermark (one
-	// past the newest record).
-	Start, End int64
-	// Lag is the number of records the group has not handled yet:
-	// End - Committed, or End - Start without a commit.
-	Lag int64
-}
+type PartitionLag = driver.PartitionLag
 
 // Lag returns the lag of tradebus group group subscribed to pattern (Kafka
 // group GroupID(group, pattern)) on every partition of the pattern's kind
-// topic, sorted by partition. It counts records the pattern filters out
-// too: they are skipped in-process, after fetching. It is safe for
-// concurrent use.
-func (d *Driver) Lag(ctx context.Context, group, pattern string) ([]PartitionLag, error) {
+// topic, sorted by partition, and its sum as Unacked: records not yet
+// committed. Kafka does not tell which of them a member has fetched, so
+// Pending and InFlight are driver.Unknown. It counts records the pattern
+// filters out too: they are skipped in-process, after fetching. A group
+// that never committed reports what it would read (from the oldest
+// record); a missing topic gives an error wrapping
+// transport.ErrGroupNotFound. Cost: two list-offsets requests (start,
+// end) and an offset fetch, plus metadata requests when the client's
+// cache is stale. It is safe for concurrent use.
+func (d *Driver) Lag(ctx context.Context, group, pattern string) (driver.GroupLag, error) {
+	if d.closed.Load() {
+		return driver.GroupLag{}, ErrClosed
+	}
 	st, err := d.topic(pattern)
 	if err != nil {
-		return nil, err
+		return driver.GroupLag{}, err
 	}
 	topic := st.name
 	gid := GroupID(group, pattern)
@@ -41,15 +48,18 @@ func (d *Driver) Lag(ctx context.Context, group, pattern string) ([]PartitionLag
 	if err == nil {
 		err = ends.Error()
 	}
+	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+		return driver.GroupLag{}, fmt.Errorf("kafka: lag of %q: %w: topic %s does not exist", gid, transport.ErrGroupNotFound, topic)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("kafka: lag of %q: end offsets of %s: %w", gid, topic, err)
+		return driver.GroupLag{}, fmt.Errorf("kafka: lag of %q: end offsets of %s: %w", gid, topic, err)
 	}
 	starts, err := d.adm.ListStartOffsets(ctx, topic)
 	if err == nil {
 		err = starts.Error()
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kafka: lag of %q: start offsets of %s: %w", gid, topic, err)
+		return driver.GroupLag{}, fmt.Errorf("kafka: lag of %q: start offsets of %s: %w", gid, topic, err)
 	}
 	committed, err := d.adm.FetchOffsets(ctx, gid)
 	if err == nil {
@@ -59,9 +69,9 @@ func (d *Driver) Lag(ctx context.Context, group, pattern string) ([]PartitionLag
 		committed, err = nil, nil // a group that never joined has committed nothing
 	}
 	if err != nil {
-		return nil, fmt.Errorf("kafka: lag of %q: committed offsets: %w", gid, err)
+		return driver.GroupLag{}, fmt.Errorf("kafka: lag of %q: committed offsets: %w", gid, err)
 	}
-	var lags []PartitionLag
+	res := driver.GroupLag{Pending: driver.Unknown, InFlight: driver.Unknown}
 	ends.Each(func(end kadm.ListedOffset) {
 		l := PartitionLag{Topic: topic, Partition: end.Partition, Committed: -1, End: end.Offset}
 		if s, ok := starts.Lookup(topic, end.Partition); ok {
@@ -73,8 +83,31 @@ func (d *Driver) Lag(ctx context.Context, group, pattern string) ([]PartitionLag
 			from = max(c.At, l.Start)
 		}
 		l.Lag = max(l.End-from, 0)
-		lags = append(lags, l)
+		res.Unacked += l.Lag
+		res.Partitions = append(res.Partitions, l)
 	})
-	slices.SortFunc(lags, func(a, b PartitionLag) int { return int(a.Partition - b.Partition) })
-	return lags, nil
+	slices.SortFunc(res.Partitions, func(a, b PartitionLag) int { return int(a.Partition - b.Partition) })
+	return res, nil
+}
+
+// DeleteGroup deletes the Kafka consumer group GroupID(group, pattern)
+// and its committed offsets; the kind's topic stays. Kafka refuses while
+// the group has members (transport.ErrGroupInUse); a group it does not
+// know gives transport.ErrGroupNotFound. A later subscription starts at
+// the oldest retained record, as a new group does.
+func (d *Driver) DeleteGroup(ctx context.Context, group, pattern string) error {
+	if d.closed.Load() {
+		return ErrClosed
+	}
+	gid := GroupID(group, pattern)
+	_, err := d.adm.DeleteGroup(ctx, gid)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, kerr.GroupIDNotFound):
+		return fmt.Errorf("kafka: delete group %q: %w", gid, transport.ErrGroupNotFound)
+	case errors.Is(err, kerr.NonEmptyGroup):
+		return fmt.Errorf("kafka: delete group %q: %w: %w", gid, transport.ErrGroupInUse, err)
+	}
+	return fmt.Errorf("kafka: delete group %q: %w", gid, err)
 }

@@ -61,6 +61,11 @@ func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
 
 // OpenDriver is Open returning the concrete type.
 func OpenDriver(ctx context.Context, u *url.URL) (*Driver, error) {
+	return openDriver(ctx, u, nil)
+}
+
+// openDriver is OpenDriver with extra options after the URL's.
+func openDriver(ctx context.Context, u *url.URL, extra []Option) (*Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -76,7 +81,7 @@ func OpenDriver(ctx context.Context, u *url.URL) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: open %s: %w", red, err)
 	}
-	d, err := NewDriver(brokers, opts...)
+	d, err := NewDriver(brokers, append(opts, extra...)...)
 	if err != nil {
 		return nil, fmt.Errorf("kafka: open %s: %w", red, err)
 	}

@@ -3,9 +3,9 @@ package kafka
 import (
 	"crypto/tls"
 	"fmt"
+	"log/slog"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/twmb/franz-go/pkg/sasl"
 	"github.com/twmb/franz-go/pkg/sasl/plain"
 	"github.com/twmb/franz-go/pkg/sasl/scram"
@@ -74,7 +74,7 @@ type config struct {
 	clientID      string
 	tls           *tls.Config
 	sasl          sasl.Mechanism
-	logger        watermill.LoggerAdapter
+	logger        *slog.Logger
 }
 
 func defaultConfig() config {
@@ -89,7 +89,7 @@ func defaultConfig() config {
 		heartbeat:     DefaultHeartbeatInterval,
 		maxBytes:      DefaultMaxMessageBytes,
 		clientID:      DefaultClientID,
-		logger:        watermill.NopLogger{},
+		logger:        slog.Default(),
 	}
 }
 
@@ -339,10 +339,12 @@ func WithSASLScram(mechanism ScramMechanism, user, password string) Option {
 	}
 }
 
-// WithLogger sets the logger for what a subscription cannot return as an
-// error (fetch and commit failures, which the client retries). It must not be nil. Default: none
-// (watermill.NopLogger).
-func WithLogger(l watermill.LoggerAdapter) Option {
+// WithLogger sets the driver's logger: what a subscription cannot return as
+// an error (fetch and commit failures, which the client retries), and the
+// franz-go client's own warnings and errors (through kslog). transport.Open
+// passes transport.WithLogger's. It must not be nil; use
+// slog.New(slog.DiscardHandler) to silence it. Default: slog.Default().
+func WithLogger(l *slog.Logger) Option {
 	return func(c *config) error {
 		if l == nil {
 			return fmt.Errorf("%w: nil logger", ErrInvalidOption)

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -221,8 +220,8 @@ func (sub *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.M
 			if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 				return
 			}
-			sub.cfg.logger.Error("kafka: fetch failed", err, watermill.LogFields{
-				"topic": topic, "partition": partition, "group": sub.groupID})
+			sub.cfg.logger.Error("kafka: fetch failed", "err", err,
+				"topic", topic, "partition", partition, "group", sub.groupID)
 		})
 		msgs := sub.take(fetches)
 		sub.cl.AllowRebalance()
@@ -411,8 +410,8 @@ wait:
 		p.markStale() // nothing more to count: commit what is acked
 	}
 	if err := sub.commit(parts); err != nil {
-		sub.cfg.logger.Error("kafka: commit on revoke failed; the next owner may redeliver acked messages", err,
-			watermill.LogFields{"group": sub.groupID, "topic": sub.topic})
+		sub.cfg.logger.Error("kafka: commit on revoke failed; the next owner may redeliver acked messages",
+			"err", err, "group", sub.groupID, "topic", sub.topic)
 	}
 	sub.dropParts(parts)
 }
@@ -470,7 +469,7 @@ func (sub *subscription) commitLoop() {
 		case <-tick.C:
 			if err := sub.commit(sub.allParts()); err != nil {
 				sub.cfg.logger.Info("kafka: periodic commit failed, retrying at the next interval",
-					watermill.LogFields{"group": sub.groupID, "topic": sub.topic, "error": err.Error()})
+					"group", sub.groupID, "topic", sub.topic, "err", err)
 			}
 		case <-sub.commitStop:
 			return

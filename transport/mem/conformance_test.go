@@ -10,7 +10,7 @@ import (
 	"github.com/tradebus/tradebus/transport/transporttest"
 )
 
-func newMem(t *testing.T, opts ...mem.Option) *transport.Portable {
+func newMem(t testing.TB, opts ...mem.Option) *transport.Portable {
 	t.Helper()
 	tr, err := mem.New(opts...)
 	if err != nil {
@@ -35,6 +35,9 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            10 * time.Second,
 		URL:                "mem://",
+		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
+			return mem.HasQueue(tr.(*transport.Portable).Driver().(*mem.Driver), group, pattern)
+		},
 	}
 	t.Run("default", func(t *testing.T) {
 		transporttest.Run(t, func(t *testing.T) transport.Transport { return newMem(t) }, caps)

@@ -1,7 +1,6 @@
 package mem
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"sync"
@@ -94,11 +93,16 @@ func (d *Driver) Prepare(_ context.Context, group, pattern string) error {
 // Subscribe joins the subscription queue (group, pattern), creating it on
 // first use.
 func (d *Driver) Subscribe(_ context.Context, group, pattern string) (driver.Subscription, error) {
-	q, err := d.queue(group, pattern)
-	if err != nil {
-		return nil, err
+	for {
+		q, err := d.queue(group, pattern)
+		if err != nil {
+			return nil, err
+		}
+		if m := q.join(); m != nil {
+			return m, nil
+		}
+		// DeleteGroup removed q in between: join the new queue.
 	}
-	return q.join(), nil
 }
 
 // Close discards every queued message and ends every wait. The core has
@@ -186,9 +190,12 @@ type topic Driver
 // stay queued, and the error is a *driver.SendError naming the rest.
 //
 // The queues keep one copy of each message (the caller may reuse msgs);
-// every delivery gets its own copy of payload and metadata.
+// every delivery gets its own copy of payload and metadata (the first
+// delivery of a message whose metadata was handed over gets that map).
 func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(tp)
+	var a arena
+	a.forSend(msgs)
 	for i, dm := range msgs {
 		qs, err := d.route(dm.Key)
 		if err != nil {
@@ -198,15 +205,20 @@ func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 			continue
 		}
 		// One copy, shared by the queues: the caller may reuse msgs. The
-		// metadata is kept flat (one allocation); each delivery builds its
-		// own map from it.
-		flat := make([]string, 0, 2*len(dm.Metadata))
-		for k, v := range dm.Metadata {
-			flat = append(flat, k, v)
-		}
-		payload := bytes.Clone(dm.Payload)
+		// metadata is kept flat; each delivery builds its own map from it.
+		flat := a.flat(dm.Metadata)
+		payload := a.bytes(dm.Payload)
 		for _, q := range qs {
-			if err := q.push(ctx, dm, flat, payload); err != nil {
+			e := a.entry()
+			*e = entry{uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey, metadata: flat, payload: payload}
+			if dm.MetadataHandedOver && len(qs) == 1 {
+				// The first delivery gets the sender's map itself (one
+				// copy fewer); later ones a copy of flat. Only with one
+				// queue: a message stored in some queues and not others
+				// is reported failed, and a sender may read it again.
+				e.md = dm.Metadata
+			}
+			if err := q.push(ctx, e); err != nil {
 				return failedFrom(msgs, i, err)
 			}
 		}

@@ -1,7 +1,6 @@
 package mem
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"slices"
@@ -16,16 +15,22 @@ type queueID struct{ group, pattern string }
 // back goes back to its place.
 type entry struct {
 	uuid     string
-	key      string   // routing key
-	pkey     string   // partition key
-	metadata []string // key, value, key, value …
+	key      string            // routing key
+	pkey     string            // partition key
+	metadata []string          // key, value, key, value …
+	md       map[string]string // handed over by the sender, for the first delivery
 	payload  []byte
 	seq      uint64
 	holder   *member // while delivered and not yet acked or given back
 }
 
-// metadataMap returns a new map of e's metadata.
+// metadataMap returns the map the sender handed over, the first time, or
+// else a new map of e's metadata.
 func (e *entry) metadataMap() map[string]string {
+	if md := e.md; md != nil {
+		e.md = nil
+		return md
+	}
 	m := make(map[string]string, len(e.metadata)/2)
 	for i := 0; i+1 < len(e.metadata); i += 2 {
 		m[e.metadata[i]] = e.metadata[i+1]
@@ -48,6 +53,8 @@ type queue struct {
 	holders     map[string]int // partition key -> messages out with its holder
 	holderOf    map[string]*member
 	members     int           // open subscriptions
+	out         int           // messages delivered and not yet acked or given back
+	deleted     bool          // removed by DeleteGroup: publishes skip it, joins fail
 	waiting     int           // members blocked in ReceiveBatch
 	last        *member       // the member that took messages last
 	more        chan struct{} // closed when items or holders change and moreWaiting
@@ -85,24 +92,26 @@ func (q *queue) signalRoom() {
 	}
 }
 
-// push appends a message, waiting for room (OverflowBlock) or failing
-// (OverflowFail) while the queue is full.
-func (q *queue) push(ctx context.Context, dm *driver.Message, metadata []string, payload []byte) error {
+// push appends e (all but its seq set), waiting for room (OverflowBlock)
+// or failing (OverflowFail) while the queue is full.
+func (q *queue) push(ctx context.Context, e *entry) error {
 	for {
 		q.mu.Lock()
+		if q.deleted {
+			q.mu.Unlock()
+			return nil // the group is gone: nothing to keep for it
+		}
 		if len(q.items) < q.d.cfg.buffer {
 			q.seq++
-			q.items = append(q.items, &entry{
-				uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey,
-				metadata: metadata, payload: payload, seq: q.seq,
-			})
+			e.seq = q.seq
+			q.items = append(q.items, e)
 			q.signalMore()
 			q.mu.Unlock()
 			return nil
 		}
 		if q.d.cfg.overflow == OverflowFail {
 			q.mu.Unlock()
-			return &BufferFullError{Group: q.id.group, Pattern: q.id.pattern, Key: dm.Key, Capacity: q.d.cfg.buffer}
+			return &BufferFullError{Group: q.id.group, Pattern: q.id.pattern, Key: e.key, Capacity: q.d.cfg.buffer}
 		}
 		q.roomWaiting = true
 		wait := q.room
@@ -111,7 +120,7 @@ func (q *queue) push(ctx context.Context, dm *driver.Message, metadata []string,
 		case <-wait:
 		case <-ctx.Done():
 			return fmt.Errorf("mem: publish %q: waiting for room in group %q pattern %q: %w",
-				dm.Key, q.id.group, q.id.pattern, ctx.Err())
+				e.key, q.id.group, q.id.pattern, ctx.Err())
 		case <-q.d.done:
 			return ErrClosed
 		}
@@ -128,10 +137,14 @@ type member struct {
 // Compile-time check.
 var _ driver.Subscription = (*member)(nil)
 
+// join adds a member, or returns nil if q was deleted.
 func (q *queue) join() *member {
 	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.deleted {
+		return nil
+	}
 	q.members++
-	q.mu.Unlock()
 	return &member{q: q, out: make(map[*entry]struct{})}
 }
 
@@ -188,6 +201,7 @@ func (m *member) take(limit int) []*driver.Message {
 	}
 	var dms []driver.Message
 	var out []*driver.Message
+	var a arena
 	w, i := 0, 0
 	for ; i < len(q.items) && len(out) < limit; i++ {
 		e := q.items[i]
@@ -198,15 +212,20 @@ func (m *member) take(limit int) []*driver.Message {
 			continue
 		}
 		if dms == nil {
-			dms = make([]driver.Message, 0, min(limit, len(q.items)-i))
+			n := min(limit, len(q.items)-i)
+			dms = make([]driver.Message, 0, n)
+			for _, e := range q.items[i : i+n] {
+				a.bytesLeft += len(e.payload) // a guess: some may be skipped
+			}
 		}
 		q.holderOf[e.pkey] = m
 		q.holders[e.pkey]++
 		e.holder = m
 		m.out[e] = struct{}{}
+		q.out++
 		dms = append(dms, driver.Message{
 			UUID: e.uuid, Key: e.key, PartitionKey: e.pkey,
-			Metadata: e.metadataMap(), Payload: bytes.Clone(e.payload),
+			Metadata: e.metadataMap(), Payload: a.bytes(e.payload),
 			AckID: e, Deliveries: 1,
 		})
 		out = append(out, &dms[len(dms)-1])
@@ -233,6 +252,7 @@ func (m *member) release(e *entry) bool {
 	e.holder = nil
 	delete(m.out, e)
 	q := m.q
+	q.out--
 	if n := q.holders[e.pkey] - 1; n > 0 {
 		q.holders[e.pkey] = n
 	} else {

@@ -1,8 +1,13 @@
 package nats_test
 
 import (
+	"context"
+	"errors"
 	"testing"
 	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
@@ -27,6 +32,9 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
 		URL:                brokertest.URL(t, envNATSURL),
+		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
+			return consumerExists(t, nc, drv(tr).Stream(pattern), nats.ConsumerName(group, pattern))
+		},
 	}
 	newTr := func(core ...transport.Option) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {
@@ -46,4 +54,24 @@ func TestConformance(t *testing.T) {
 		caps.ParallelKeys = false
 		transporttest.Run(t, newTr(transport.WithConcurrency(1)), caps)
 	})
+}
+
+// consumerExists asks JetStream, on a client of its own, whether stream
+// has the durable consumer.
+func consumerExists(t *testing.T, nc *natsgo.Conn, stream, consumer string) bool {
+	t.Helper()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err = js.Consumer(ctx, stream, consumer)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return false
+	}
+	if err != nil {
+		t.Fatalf("consumer info %s of %s: %v", consumer, stream, err)
+	}
+	return true
 }

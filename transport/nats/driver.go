@@ -2,6 +2,7 @@ package nats
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -105,7 +106,7 @@ const (
 // error wrapping ErrInvalidOption. Open checks within ctx that JetStream
 // is enabled. Errors never contain the password.
 func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
-	d, err := open(ctx, u, nil)
+	d, err := open(ctx, u, nil, nil)
 	if err != nil {
 		return nil, err // never a non-nil interface holding a nil pointer
 	}
@@ -115,10 +116,24 @@ func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
 // OpenDriver is Open returning the concrete type; extra options apply
 // after the URL's.
 func OpenDriver(ctx context.Context, u *url.URL, opts ...Option) (*Driver, error) {
-	return open(ctx, u, opts)
+	return open(ctx, u, opts, nil)
 }
 
-func open(ctx context.Context, u *url.URL, extra []Option) (*Driver, error) {
+// openEnv is Open for transport.Open, with env's logger as WithLogger and
+// its TLS configuration for the connection (TLS also on nats:// then).
+func openEnv(ctx context.Context, u *url.URL, env driver.Env) (driver.Driver, error) {
+	var opts []Option
+	if env.Logger != nil {
+		opts = append(opts, WithLogger(env.Logger))
+	}
+	d, err := open(ctx, u, opts, env.TLS)
+	if err != nil {
+		return nil, err // never a non-nil interface holding a nil pointer
+	}
+	return d, nil
+}
+
+func open(ctx context.Context, u *url.URL, extra []Option, tlsConfig *tls.Config) (*Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -153,7 +168,12 @@ func open(ctx context.Context, u *url.URL, extra []Option) (*Driver, error) {
 	}
 	su := *u
 	su.RawQuery = ""
+	var secure natsgo.Option = func(*natsgo.Options) error { return nil }
+	if tlsConfig != nil {
+		secure = natsgo.Secure(tlsConfig.Clone())
+	}
 	nc, err := natsgo.Connect(su.String(),
+		secure,
 		natsgo.Name(name),
 		natsgo.Timeout(timeout),
 		natsgo.MaxReconnects(-1),

@@ -5,6 +5,6 @@ import "github.com/tradebus/tradebus/transport"
 // Importing this package registers the nats:// and tls:// URL schemes with
 // transport.Open.
 func init() {
-	transport.Register("nats", Open)
-	transport.Register("tls", Open)
+	transport.Register("nats", openEnv)
+	transport.Register("tls", openEnv)
 }

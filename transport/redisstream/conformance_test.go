@@ -1,8 +1,11 @@
 package redisstream_test
 
 import (
+	"context"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/internal/brokertest"
@@ -28,6 +31,9 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
 		URL:                brokertest.URL(t, envRedisURL),
+		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
+			return groupExists(t, c, driverOf(t, tr.(*transport.Portable)).Stream(pattern), redisstream.GroupName(group, pattern))
+		},
 	}
 	newTr := func(topts ...transport.Option) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {
@@ -43,4 +49,21 @@ func TestConformance(t *testing.T) {
 		caps.ParallelKeys = false
 		transporttest.Run(t, newTr(transport.WithConcurrency(1)), caps)
 	})
+}
+
+// groupExists asks Redis (XINFO GROUPS) whether stream has group.
+func groupExists(t *testing.T, c *redis.Client, stream, group string) bool {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	groups, err := c.XInfoGroups(ctx, stream).Result()
+	if err != nil {
+		t.Fatalf("XINFO GROUPS %s: %v", stream, err)
+	}
+	for _, g := range groups {
+		if g.Name == group {
+			return true
+		}
+	}
+	return false
 }

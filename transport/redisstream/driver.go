@@ -80,14 +80,24 @@ const openTimeout = 10 * time.Second
 // within ctx and reads its proto-max-bulk-len. Errors never contain the
 // password.
 func Open(ctx context.Context, u *url.URL) (driver.Driver, error) {
-	d, err := open(ctx, u)
+	d, err := open(ctx, u, driver.Env{})
 	if err != nil {
 		return nil, err
 	}
 	return d, nil
 }
 
-func open(ctx context.Context, u *url.URL) (*Driver, error) {
+// openEnv is Open for transport.Open, with env's logger as WithLogger and
+// its TLS configuration for the client (TLS also on redis:// then).
+func openEnv(ctx context.Context, u *url.URL, env driver.Env) (driver.Driver, error) {
+	d, err := open(ctx, u, env)
+	if err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
+func open(ctx context.Context, u *url.URL, env driver.Env) (*Driver, error) {
 	if u == nil {
 		return nil, fmt.Errorf("%w: nil URL", ErrInvalidOption)
 	}
@@ -96,12 +106,18 @@ func open(ctx context.Context, u *url.URL) (*Driver, error) {
 	if err != nil {
 		return nil, fmt.Errorf("redisstream: open %s: %w", red, err)
 	}
+	if env.Logger != nil {
+		opts = append(opts, WithLogger(env.Logger))
+	}
 	ru := *u
 	ru.RawQuery = rest.Encode()
 	ropts, err := redis.ParseURL(ru.String())
 	if err != nil {
 		// go-redis errors name the option or path, never the password.
 		return nil, fmt.Errorf("redisstream: open %s: %w: %w", red, ErrInvalidOption, err)
+	}
+	if env.TLS != nil {
+		ropts.TLSConfig = env.TLS.Clone()
 	}
 	client := redis.NewClient(ropts)
 	d, err := NewDriver(client, opts...)

@@ -3,6 +3,6 @@ package redisstream
 import "github.com/tradebus/tradebus/transport"
 
 func init() {
-	transport.Register("redis", Open)
-	transport.Register("rediss", Open)
+	transport.Register("redis", openEnv)
+	transport.Register("rediss", openEnv)
 }

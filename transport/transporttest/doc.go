@@ -58,7 +58,16 @@
 // replayed dead letter reaches only the group that failed it
 // (transport.MetaReplayGroup), and listing a poison queue
 // (transport.Browse) shows the same dead letters every time and, after a
-// partial replay, the rest.
+// partial replay, the rest. And the operations: Ping answers, fails
+// during an outage and answers again after it, and returns ErrClosed after
+// Close; Lag of a group with no member that was sent N messages is N (nothing in
+// flight), N-k while a member has acked k and holds the next, and N-k once
+// it left, with exactly the counts Capabilities.LagUnknown names unknown;
+// DeleteGroup removes one group's broker-side state (asked of the broker
+// with its own client, Capabilities.GroupState) and not another's, which
+// keeps its messages; the deleted group then receives what a brand-new
+// one does; a subscribed group is in use (ErrGroupInUse); a missing group
+// is ErrGroupNotFound; invalid names and a closed transport are errors.
 //
 // # Errors
 //

@@ -47,6 +47,16 @@ type Capabilities struct {
 	// factory returns (for instance by cutting a proxy in between) and
 	// returns a func that brings it back; nil skips the outage checks.
 	Outage func(t *testing.T) (restore func())
+	// GroupState, if set, asks the broker with its own client whether a
+	// group's state exists, for the DeleteGroup checks; nil checks
+	// DeleteGroup through Lag only.
+	GroupState GroupStateFunc
+	// LagUnknown names the GroupLag counts ("Pending", "InFlight",
+	// "Unacked") the transport reports as transport.Unknown; the Lag case
+	// checks that exactly these are Unknown.
+	LagUnknown []string
+	// LagPartitions: Lag details the backlog per partition.
+	LagPartitions bool
 }
 
 // DefaultTimeout is the wait bound used when Capabilities.Timeout is zero.
@@ -85,6 +95,10 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"SecondClose", testSecondClose},
 		{"PipelinedOrder", testPipelinedOrder},
 		{"AsyncOutage", testAsyncOutage},
+		{"Ping", testPing},
+		{"Lag", testLag},
+		{"DeleteGroup", testDeleteGroup},
+		{"OpsInvalid", testOpsInvalid},
 		{"ReplayToFailingGroup", testReplayToFailingGroup},
 		{"ListDeadLetters", testListDeadLetters},
 	}

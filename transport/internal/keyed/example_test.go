@@ -11,7 +11,7 @@ import (
 // Up to 4 functions run at once, but those of one symbol run one after the
 // other, in submission order.
 func Example() {
-	pool := keyed.New(4)
+	pool := keyed.New(4, func(f func()) { f() })
 	ctx := context.Background()
 	var (
 		mu  sync.Mutex

@@ -19,7 +19,7 @@ func TestMain(m *testing.M) {
 
 func TestNewClampsMax(t *testing.T) {
 	for _, tc := range []struct{ in, want int }{{-1, 1}, {0, 1}, {1, 1}, {7, 7}} {
-		if got := New(tc.in).Max(); got != tc.want {
+		if got := New(tc.in, call).Max(); got != tc.want {
 			t.Errorf("New(%d).Max() = %d, want %d", tc.in, got, tc.want)
 		}
 	}
@@ -29,7 +29,7 @@ func TestNewClampsMax(t *testing.T) {
 // while several keys are interleaved.
 func TestOrderPerKey(t *testing.T) {
 	const keys, perKey = 5, 300
-	p := New(8)
+	p := New(8, call)
 	var (
 		mu       sync.Mutex
 		got      = make(map[string][]int)
@@ -80,7 +80,7 @@ func TestOrderPerKey(t *testing.T) {
 func TestParallelAcrossKeysBoundedByMax(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const max = 3
-		p := New(max)
+		p := New(max, call)
 		release := make(chan struct{})
 		var running, peak atomic.Int32
 		fn := func() {
@@ -138,7 +138,7 @@ func TestParallelAcrossKeysBoundedByMax(t *testing.T) {
 // key hold a slot too, so memory stays bounded by Max.
 func TestQueuedCountsTowardsMax(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := New(2)
+		p := New(2, call)
 		release := make(chan struct{})
 		ctx := context.Background()
 		for range 2 {
@@ -164,7 +164,7 @@ func TestQueuedCountsTowardsMax(t *testing.T) {
 }
 
 func TestSubmitCancelled(t *testing.T) {
-	p := New(4)
+	p := New(4, call)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	var ran atomic.Bool
@@ -183,7 +183,7 @@ func TestSubmitCancelled(t *testing.T) {
 
 func TestWait(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := New(4)
+		p := New(4, call)
 		ctx := context.Background()
 		if err := p.Wait(ctx); err != nil {
 			t.Fatalf("Wait on an idle pool: %v", err)
@@ -228,7 +228,7 @@ func TestWait(t *testing.T) {
 
 func TestSubmitBlockedThenCancelled(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		p := New(1)
+		p := New(1, call)
 		release := make(chan struct{})
 		if err := p.Submit(context.Background(), "a", func() { <-release }); err != nil {
 			t.Fatal(err)
@@ -251,7 +251,7 @@ func TestSubmitBlockedThenCancelled(t *testing.T) {
 // TestWaitIdleWithDoneCtx: an idle pool reports idle even to a ctx that is
 // already done (a Close with no time left must not count as cut short).
 func TestWaitIdleWithDoneCtx(t *testing.T) {
-	p := New(4)
+	p := New(4, call)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	for range 100 {
@@ -260,3 +260,6 @@ func TestWaitIdleWithDoneCtx(t *testing.T) {
 		}
 	}
 }
+
+// call runs a Pool[func()]'s items.
+func call(f func()) { f() }
