@@ -5,6 +5,8 @@
 //	tradebus tail    [-url URL] [-group G] [-n N] [-json] PATTERN
 //	tradebus publish [-url URL] -type TYPE [-data JSON | -file F]
 //	tradebus ping    [-url URL]
+//	tradebus lag     [-url URL] -group G [-max N] [-json] PATTERN   (also: depth)
+//	tradebus delete-group [-url URL] -group G [-missing-ok] PATTERN
 //	tradebus dlq     init|list|replay [flags]   (see internal/dlqcli)
 //
 // Every command reads the broker URL from -url, or from $TRADEBUS_URL when
@@ -88,10 +90,13 @@ type checkError struct{ msg string }
 func (e *checkError) Error() string { return e.msg }
 
 var commands = map[string]command{
-	"tail":    {summary: "print events matching a routing-key pattern as they arrive", setup: tailCommand},
-	"publish": {summary: "validate and publish events given as JSON", setup: publishCommand},
-	"ping":    {summary: "check that the broker answers (exit 3 if not)", setup: pingCommand},
-	"dlq":     {summary: "init, list (without consuming) and replay dead letters: tradebus dlq list -h"},
+	"tail":         {summary: "print events matching a routing-key pattern as they arrive", setup: tailCommand},
+	"publish":      {summary: "validate and publish events given as JSON", setup: publishCommand},
+	"ping":         {summary: "check that the broker answers (exit 3 if not)", setup: pingCommand},
+	"dlq":          {summary: "init, list (without consuming) and replay dead letters: tradebus dlq list -h"},
+	"lag":          {summary: "a consumer group's backlog (-max N: exit 3 when over)", setup: lagCommand},
+	"depth":        {summary: "the same as lag", setup: lagCommand},
+	"delete-group": {summary: "remove a consumer group's queue/consumer group/durable consumer", setup: deleteGroupCommand},
 }
 
 func printUsage(w io.Writer) {
@@ -106,7 +111,7 @@ func printUsage(w io.Writer) {
 	}
 	sort.Strings(names)
 	for _, name := range names {
-		fmt.Fprintf(w, "  %-10s %s\n", name, commands[name].summary)
+		fmt.Fprintf(w, "  %-13s %s\n", name, commands[name].summary)
 	}
 	fmt.Fprintln(w)
 	fmt.Fprintf(w, "The broker URL comes from -url or $%s (mem://, amqp://, kafka://, redis://, nats://).\n", envURL)

@@ -276,3 +276,57 @@ func TestDLQCommands(t *testing.T) {
 		}
 	}
 }
+
+func TestLagAndDeleteGroup(t *testing.T) {
+	tr := useMem(t)
+	ctx := context.Background()
+	sub, err := tr.NewSubscriber("risk")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sub.SubscribeInitialize("trade.#"); err != nil {
+		t.Fatal(err)
+	}
+	three := strings.Repeat(tradeJSON+"\n", 3)
+	if r := cli(ctx, three, "publish", "-url", "mem://", "-type", events.TypeTrade, "-file", "-"); r.code != exitOK {
+		t.Fatalf("publish: %+v", r)
+	}
+	if r := cli(ctx, "", "lag", "-url", "mem://", "-group", "risk", "trade.#"); r.code != exitOK || !strings.Contains(r.stdout, "pending 3, in flight 0, unacked 3") {
+		t.Fatalf("lag: %+v", r)
+	}
+	if r := cli(ctx, "", "depth", "-url", "mem://", "-group", "risk", "-json", "trade.#"); r.code != exitOK || !strings.Contains(r.stdout, `"unacked":3`) {
+		t.Fatalf("depth -json: %+v", r)
+	}
+	if r := cli(ctx, "", "lag", "-url", "mem://", "-group", "risk", "-max", "2", "trade.#"); r.code != exitCheck || !strings.Contains(r.stderr, "3 messages behind") {
+		t.Fatalf("lag over -max: %+v", r)
+	}
+	if r := cli(ctx, "", "lag", "-url", "mem://", "-group", "risk", "-max", "3", "trade.#"); r.code != exitOK {
+		t.Fatalf("lag within -max: %+v", r)
+	}
+	if r := cli(ctx, "", "lag", "-url", "mem://", "trade.#"); r.code != exitUsage {
+		t.Fatalf("lag without -group: %+v", r)
+	}
+	if r := cli(ctx, "", "delete-group", "-url", "mem://", "-group", "risk", "trade.#"); r.code != exitOK {
+		t.Fatalf("delete-group: %+v", r)
+	}
+	if r := cli(ctx, "", "lag", "-url", "mem://", "-group", "risk", "trade.#"); r.code != exitError || !strings.Contains(r.stderr, "not found") {
+		t.Fatalf("lag of a deleted group: %+v", r)
+	}
+	if r := cli(ctx, "", "delete-group", "-url", "mem://", "-group", "risk", "trade.#"); r.code != exitError {
+		t.Fatalf("delete-group twice: %+v", r)
+	}
+	if r := cli(ctx, "", "delete-group", "-url", "mem://", "-group", "risk", "-missing-ok", "trade.#"); r.code != exitOK {
+		t.Fatalf("delete-group -missing-ok: %+v", r)
+	}
+}
+
+func TestPingUnreachable(t *testing.T) {
+	// Nothing listens on port 1.
+	r := cli(context.Background(), "", "ping", "-url", "redis://127.0.0.1:1/0", "-timeout", "10s")
+	if r.code != exitCheck {
+		t.Fatalf("ping of a dead broker: %+v", r)
+	}
+	if r := cli(context.Background(), "", "ping", "-url", "nope://x"); r.code != exitUsage {
+		t.Fatalf("ping of an unknown scheme: %+v", r)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -39,15 +40,20 @@ func tailCommand(fs *flag.FlagSet, env *environment) func(context.Context, []str
 		if *count < 0 {
 			return usagef("-n must be >= 0")
 		}
-		g := *group
-		if g == "" {
+		g, own := *group, *group == ""
+		if own {
 			g = "tail-" + randomSuffix()
 		}
 		if err := transport.ValidateGroup(g); err != nil {
 			return usagef("-group: %v", err)
 		}
 		return withTransport(ctx, env, func(tr transport.Transport) error {
-			return tail(ctx, tr, g, pattern, *count, *asJSON, env.stdout, env.stderr)
+			err := tail(ctx, tr, g, pattern, *count, *asJSON, env.stdout, env.stderr)
+			if own {
+				// The group was ours alone: leave nothing on the broker.
+				err = errors.Join(err, removeGroup(context.WithoutCancel(ctx), tr, g, pattern))
+			}
+			return err
 		})
 	}
 }
@@ -146,6 +152,27 @@ func printEvent(w io.Writer, msg *message.Message, asJSON bool) error {
 	}
 	_, err = fmt.Fprintf(w, "  %s\n", oneLine(string(rec.Event)))
 	return err
+}
+
+// removeGroup deletes a group this command created, retrying while the
+// broker still reports the member that just left (RabbitMQ).
+func removeGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
+	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
+	defer cancel()
+	for {
+		err := transport.DeleteGroup(ctx, tr, group, pattern)
+		switch {
+		case err == nil, errors.Is(err, transport.ErrNotSupported), errors.Is(err, transport.ErrGroupNotFound):
+			return nil
+		case !errors.Is(err, transport.ErrGroupInUse):
+			return fmt.Errorf("remove the tail's group %s: %w", group, err)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("remove the tail's group %s: %w", group, err)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 func randomSuffix() string {
