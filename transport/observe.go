@@ -44,6 +44,13 @@ const (
 	MetricInFlight      = "tradebus.messages.in_flight"          // with handlers now
 	MetricHandlerTime   = "tradebus.handler.duration"            // seconds, handler and middleware
 	MetricLatency       = "tradebus.delivery.latency"            // seconds, publish → handler start
+	// MetricLag is a gauge per consumer group and pattern subscribed on
+	// the transport: the messages stored for it and not yet acked
+	// (transport.Lag's Unacked; where the broker reports only a part, the
+	// parts it reports). Labels: messaging.system,
+	// messaging.consumer.group.name, messaging.destination.subscription.name
+	// (the pattern).
+	MetricLag = "tradebus.consumer.lag"
 )
 
 // Attribute keys (OpenTelemetry messaging semantic conventions, plus
@@ -79,11 +86,8 @@ type observer struct {
 
 	sets sync.Map // setKey -> *telemetry.Delivery (attributes of a group and type)
 
-	// meter is nil without a meter provider. Hook for the consumer-lag
-	// gauge: once the driver Lag API exists, register it here as an
-	// Int64ObservableGauge ("tradebus.consumer.lag", same attributes as
-	// the consumer's) whose callback asks each running consumer's
-	// subscription for its lag.
+	// meter is nil without a meter provider; the consumer-lag gauge
+	// (registerLagGauge) is registered on it.
 	meter metric.Meter
 }
 
@@ -407,4 +411,52 @@ func uuidV7Time(s string) (time.Time, bool) {
 		}
 	}
 	return time.UnixMilli(ms).Add(time.Duration(frac << 8)), true
+}
+
+// lagTimeout bounds the Lag call of one (group, pattern) during a metrics
+// collection.
+const lagTimeout = 5 * time.Second
+
+// registerLagGauge registers MetricLag, observed at each collection for
+// every (group, pattern) with a subscription open on t, when t has a meter
+// and its driver reports lag. A Lag that fails is left out of that
+// collection (and logged at debug level).
+func (t *Portable) registerLagGauge() error {
+	if t.obs == nil || t.obs.meter == nil {
+		return nil
+	}
+	in, ok := t.d.(driver.Inspector)
+	if !ok {
+		return nil
+	}
+	g, err := t.obs.meter.Int64ObservableGauge(MetricLag, metric.WithUnit("{message}"),
+		metric.WithDescription("Messages stored for a consumer group and pattern and not yet acked."))
+	if err != nil {
+		return err
+	}
+	t.lagGauge, err = t.obs.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		type pair struct{ group, pattern string }
+		t.mu.Lock()
+		pairs := make(map[pair]struct{}, len(t.consumers))
+		for c := range t.consumers {
+			pairs[pair{c.s.group, c.pattern}] = struct{}{}
+		}
+		t.mu.Unlock()
+		for p := range pairs {
+			lctx, cancel := context.WithTimeout(ctx, lagTimeout)
+			lag, err := in.Lag(lctx, p.group, p.pattern)
+			cancel()
+			if err != nil {
+				t.log.Debug("lag for the metrics gauge failed", "group", p.group, "pattern", p.pattern, "err", err)
+				continue
+			}
+			n := lag.Unacked
+			if n == driver.Unknown {
+				n = max(lag.Pending, 0) + max(lag.InFlight, 0)
+			}
+			o.ObserveInt64(g, n, metric.WithAttributes(t.obs.system, attrGroup.String(p.group), attrSubscription.String(p.pattern)))
+		}
+		return nil
+	}, g)
+	return err
 }

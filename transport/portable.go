@@ -1,6 +1,8 @@
 package transport
 
 import (
+	"go.opentelemetry.io/otel/metric"
+
 	"context"
 	"errors"
 	"fmt"
@@ -32,6 +34,8 @@ type Portable struct {
 	log   *slog.Logger
 	pub   *Publisher
 	obs   *observer // nil: not instrumented
+
+	lagGauge metric.Registration // nil: no meter or no Lag
 
 	mu        sync.Mutex
 	closed    bool
@@ -91,6 +95,9 @@ func New(d driver.Driver, opts ...Option) (*Portable, error) {
 		return nil, fmt.Errorf("%s: instruments: %w", caps.Name, err)
 	}
 	t.obs = obs
+	if err := t.registerLagGauge(); err != nil {
+		return nil, fmt.Errorf("%s: instruments: %w", caps.Name, err)
+	}
 	return t, nil
 }
 
@@ -152,6 +159,9 @@ func (t *Portable) Close(ctx context.Context) error {
 		}
 	}
 	defer close(t.closeDone)
+	if t.lagGauge != nil {
+		_ = t.lagGauge.Unregister()
+	}
 	t.mu.Lock()
 	t.closed = true
 	cs := make([]*consumer, 0, len(t.consumers))
