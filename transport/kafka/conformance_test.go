@@ -2,6 +2,7 @@ package kafka_test
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
+	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 	"github.com/tradebus/tradebus/transport/transporttest"
 )
 
@@ -37,9 +39,30 @@ func groupState(brokers []string) transporttest.GroupStateFunc {
 	}
 }
 
+// TestConformance runs the conformance suite on the embedded cluster (or
+// the external one of TRADEBUS_TEST_KAFKA_BROKERS). The embedded cluster
+// is the test's own: AsyncOutage and Ping take it away from the
+// transports (every connection closed, new ones refused) and bring it
+// back. An external cluster cannot be taken away (its brokers advertise
+// their own addresses, so a proxy in front would be bypassed): there the
+// outage cases skip.
 func TestConformance(t *testing.T) {
-	brokers := testBrokers(t)
+	var (
+		brokers    []string
+		outage     func(*testing.T) func()
+		outageSkip string
+	)
+	if env := os.Getenv(brokersEnv); env != "" {
+		brokers = strings.Split(env, ",")
+		outageSkip = "external cluster (" + brokersEnv + "): its brokers advertise their own addresses, so a proxy cannot cut them off"
+	} else {
+		c := kafkatest.NewCluster(t)
+		brokers = c.Brokers()
+		outage = func(*testing.T) func() { return c.Outage() }
+	}
 	caps := transporttest.Capabilities{
+		Outage:             outage,
+		OutageSkip:         outageSkip,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,

@@ -35,6 +35,8 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            10 * time.Second,
 		URL:                "mem://",
+		// AsyncOutage needs a broker to take away; mem is in-process.
+		OutageSkip: "mem is in-process: there is no broker or connection to lose",
 		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
 			return mem.HasQueue(tr.(*transport.Portable).Driver().(*mem.Driver), group, pattern)
 		},

@@ -3,6 +3,7 @@ package nats_test
 import (
 	"context"
 	"errors"
+	"net/url"
 	"testing"
 	"time"
 
@@ -22,8 +23,24 @@ import (
 // group pull from one durable consumer and share it, without key order
 // across members; groups are durable consumers, and a cancelled member's
 // messages are NAKed back at once.
+//
+// The transports reach NATS through a proxy on a connection of their own
+// (nc, direct, only makes names and cleans up), so that AsyncOutage and
+// Ping can take the server away from them (cut every connection, refuse
+// new ones) and bring it back, without touching the shared server.
 func TestConformance(t *testing.T) {
 	nc := connect(t)
+	u, err := url.Parse(brokertest.URL(t, envNATSURL))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := brokertest.NewProxy(t, u.Host)
+	u.Host = p.Addr()
+	viaProxy, err := natsgo.Connect(u.String(), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(20*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(viaProxy.Close)
 	caps := transporttest.Capabilities{
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
@@ -32,6 +49,10 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
 		URL:                brokertest.URL(t, envNATSURL),
+		Outage: func(*testing.T) func() {
+			p.Cut()
+			return p.Restore
+		},
 		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
 			return consumerExists(t, nc, drv(tr).Stream(pattern), nats.ConsumerName(group, pattern))
 		},
@@ -43,7 +64,7 @@ func TestConformance(t *testing.T) {
 			// message is out: the drain must end within the suite's
 			// Timeout (the core's default close timeout is 30s).
 			core = append([]transport.Option{transport.WithCloseTimeout(2 * time.Second)}, core...)
-			return newTransportWith(t, nc, core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+			return newTransportWith(t, viaProxy, core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
 		}
 	}
 	t.Run("default", func(t *testing.T) {

@@ -21,8 +21,18 @@ import (
 // groups persist, and a cancelled member's pending entries go to the next
 // member: at once within this driver, which reuses the consumer name, or
 // by the next claim pass, because given-back entries are made idle).
+//
+// The transports reach Redis through a proxy (c, the direct client, only
+// makes names and cleans up), so that AsyncOutage and Ping can take Redis
+// away from them (cut every connection, refuse new ones) and bring it
+// back, without touching the shared server.
 func TestConformance(t *testing.T) {
 	c := newClient(t)
+	p := brokertest.NewProxy(t, c.Options().Addr)
+	opts := *c.Options()
+	opts.Addr = p.Addr()
+	viaProxy := redis.NewClient(&opts)
+	t.Cleanup(func() { _ = viaProxy.Close() })
 	caps := transporttest.Capabilities{
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
@@ -31,6 +41,10 @@ func TestConformance(t *testing.T) {
 		DurableGroups:      true,
 		Timeout:            15 * time.Second,
 		URL:                brokertest.URL(t, envRedisURL),
+		Outage: func(*testing.T) func() {
+			p.Cut()
+			return p.Restore
+		},
 		GroupState: func(t *testing.T, tr transport.Transport, group, pattern string) bool {
 			return groupExists(t, c, driverOf(t, tr.(*transport.Portable)).Stream(pattern), redisstream.GroupName(group, pattern))
 		},
@@ -38,7 +52,7 @@ func TestConformance(t *testing.T) {
 	newTr := func(topts ...transport.Option) func(t *testing.T) transport.Transport {
 		return func(t *testing.T) transport.Transport {
 			prefix := uniquePrefix(t, c)
-			return newTransportWith(t, c, topts, redisstream.WithPrefix(prefix), redisstream.WithBlock(200*time.Millisecond))
+			return newTransportWith(t, viaProxy, topts, redisstream.WithPrefix(prefix), redisstream.WithBlock(200*time.Millisecond))
 		}
 	}
 	t.Run("default", func(t *testing.T) {

@@ -47,6 +47,10 @@ type Capabilities struct {
 	// factory returns (for instance by cutting a proxy in between) and
 	// returns a func that brings it back; nil skips the outage checks.
 	Outage func(t *testing.T) (restore func())
+	// OutageSkip, with Outage nil, says why the transport has no outage
+	// to test (an in-process transport has no broker to lose); the
+	// outage cases skip with it.
+	OutageSkip string
 	// GroupState, if set, asks the broker with its own client whether a
 	// group's state exists, for the DeleteGroup checks; nil checks
 	// DeleteGroup through Lag only.

@@ -6,6 +6,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -145,6 +146,25 @@ func (c *Cluster) CutConnections() int {
 	return n
 }
 
+// Outage takes the brokers away from every client, as a network
+// partition would: it closes every client connection and refuses new
+// ones (accepted, then closed at once) until restore is called. The data
+// stays. restore is idempotent.
+func (c *Cluster) Outage() (restore func()) {
+	c.mu.Lock()
+	ls := append([]*cutListener(nil), c.listeners...)
+	c.mu.Unlock()
+	for _, l := range ls {
+		l.refuse.Store(true)
+		l.cut()
+	}
+	return func() {
+		for _, l := range ls {
+			l.refuse.Store(false)
+		}
+	}
+}
+
 // Close stops the cluster and closes every connection. It is idempotent.
 func (c *Cluster) Close() {
 	c.closeOnce.Do(c.kf.Close)
@@ -166,6 +186,7 @@ func (c *Cluster) listen(network, address string) (net.Listener, error) {
 // cut.
 type cutListener struct {
 	net.Listener
+	refuse atomic.Bool // close what Accept accepts (Outage)
 
 	mu    sync.Mutex
 	conns map[*trackedConn]struct{}
@@ -173,6 +194,10 @@ type cutListener struct {
 
 func (l *cutListener) Accept() (net.Conn, error) {
 	conn, err := l.Listener.Accept()
+	for err == nil && l.refuse.Load() {
+		_ = conn.Close()
+		conn, err = l.Listener.Accept()
+	}
 	if err != nil {
 		return nil, err
 	}
