@@ -40,6 +40,7 @@ type subscription struct {
 
 	// Used by ReceiveBatch only (one call at a time).
 	pendingFrom string    // own pending entries after this id are still to be read; "" once read
+	lastRead    string    // id of the last own entry read (pending or new); "" before the first
 	claimStart  string    // XAUTOCLAIM cursor
 	claimDue    time.Time // start of the next XAUTOCLAIM pass
 	read        redis.XReadGroupArgs
@@ -146,6 +147,7 @@ func (s *subscription) readPending(ctx context.Context, max int) ([]redis.XMessa
 	}
 	xms := res[0].Messages
 	s.pendingFrom = xms[len(xms)-1].ID
+	s.lastRead = s.pendingFrom
 	return xms, nil
 }
 
@@ -173,6 +175,15 @@ func (s *subscription) claim(ctx context.Context, max int) ([]redis.XMessage, er
 }
 
 // readNew reads new entries, blocking up to WithBlock.
+//
+// A read that fails may have failed after Redis ran it (the connection
+// cut before the reply came): the entries it delivered are pending on
+// this consumer, and the heartbeat would keep them from every other
+// member. So the next read takes this consumer's pending entries after
+// the last one it read: exactly those (entries reach a consumer in id
+// order; the ones before were handed over already). An entry claimed
+// from another member after that id is handed over again: a duplicate,
+// never a loss.
 func (s *subscription) readNew(ctx context.Context, max int) ([]redis.XMessage, error) {
 	s.read.Count, s.read.Block = int64(max), s.d.cfg.block
 	res, err := s.client.XReadGroup(ctx, &s.read).Result()
@@ -180,12 +191,17 @@ func (s *subscription) readNew(ctx context.Context, max int) ([]redis.XMessage, 
 		if errors.Is(err, redis.Nil) {
 			return nil, nil // nothing within the block time
 		}
+		if s.pendingFrom = s.lastRead; s.pendingFrom == "" {
+			s.pendingFrom = "0"
+		}
 		return nil, err
 	}
-	if len(res) == 0 {
+	if len(res) == 0 || len(res[0].Messages) == 0 {
 		return nil, nil
 	}
-	return res[0].Messages, nil
+	xms := res[0].Messages
+	s.lastRead = xms[len(xms)-1].ID
+	return xms, nil
 }
 
 // recreateGroup recreates the vanished group at the beginning of the
