@@ -36,11 +36,16 @@ func TestConformance(t *testing.T) {
 	}
 	p := brokertest.NewProxy(t, u.Host)
 	u.Host = p.Addr()
-	viaProxy, err := natsgo.Connect(u.String(), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(20*time.Millisecond))
-	if err != nil {
-		t.Fatal(err)
+	// Each subtest's transport has a connection of its own, so that one
+	// that lived through an outage is not reused by the next subtest.
+	viaProxy := func(t *testing.T) *natsgo.Conn {
+		nc, err := natsgo.Connect(u.String(), natsgo.MaxReconnects(-1), natsgo.ReconnectWait(20*time.Millisecond))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		return nc
 	}
-	t.Cleanup(viaProxy.Close)
 	caps := transporttest.Capabilities{
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
@@ -64,7 +69,7 @@ func TestConformance(t *testing.T) {
 			// message is out: the drain must end within the suite's
 			// Timeout (the core's default close timeout is 30s).
 			core = append([]transport.Option{transport.WithCloseTimeout(2 * time.Second)}, core...)
-			return newTransportWith(t, viaProxy, core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+			return newTransportWith(t, viaProxy(t), core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
 		}
 	}
 	t.Run("default", func(t *testing.T) {

@@ -53,8 +53,9 @@
 // absurd values are errors; concurrent Closes both wait for the drain and
 // return nil; one PublishBatch across many routing keys arrives whole and
 // in order per partition key; and the asynchronous publisher reports every
-// event once across a broker outage (Capabilities.Outage), with confirmed
-// events delivered. With package middleware's dead-letter tooling: a
+// event once across a broker outage (Capabilities.Outage), with every
+// failure counted by Flush and confirmed events delivered in order per
+// partition key. With package middleware's dead-letter tooling: a
 // replayed dead letter reaches only the group that failed it
 // (transport.MetaReplayGroup), and listing a poison queue
 // (transport.Browse) shows the same dead letters every time and, after a
