@@ -1,15 +1,20 @@
 // Command tradebus-dlq inspects and replays a tradebus poison queue (dead
 // letter topic), the one filled by middleware.Poison.
 //
-//	tradebus-dlq init   -url URL -topic deadletter.<group> [-group dlq]
-//	tradebus-dlq list   -url URL -topic deadletter.<group> [-group dlq] [filters] [-json]
-//	tradebus-dlq replay -url URL -topic deadletter.<group> [-group dlq] [filters] [-limit N] [-dry-run]
+//	tradebus-dlq init   -url URL -group GROUP [-reader dlq]
+//	tradebus-dlq list   -url URL -group GROUP [-reader dlq] [filters] [-json]
+//	tradebus-dlq replay -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-dry-run]
+//
+// -group names the consumer group whose dead letters to read: its poison
+// topic is deadletter.<group> (or give the topic with -topic). The URL
+// comes from -url or, without it, from $TRADEBUS_URL — the same names as
+// every tradebus program.
 //
 // Filters: -class permanent|transient|panic, -type tradebus.trade.v1,
 // -key trade.*.BTCUSDT (a routing-key pattern), -reason SUBSTRING, -since and
 // -until (RFC 3339, compared with the last failure time).
 //
-// The poison queue is read as consumer group -group (default "dlq"). On
+// The poison queue is read as consumer group -reader (default "dlq"). On
 // brokers that keep messages only for existing subscriptions (RabbitMQ
 // queues, NATS consumers, Kafka groups with "latest" offsets), run init once
 // at deployment so that the group's subscription exists before the first
@@ -57,14 +62,16 @@ var openTransport = func(ctx context.Context, url string) (transport.Transport, 
 var errUsage = errors.New("usage")
 
 const usage = `usage:
-  tradebus-dlq init   -url URL -topic TOPIC [-group dlq]
-  tradebus-dlq list   -url URL -topic TOPIC [-group dlq] [filters] [-json]
-  tradebus-dlq replay -url URL -topic TOPIC [-group dlq] [filters] [-limit N] [-dry-run]
+  tradebus-dlq init   -url URL -group GROUP [-reader dlq]
+  tradebus-dlq list   -url URL -group GROUP [-reader dlq] [filters] [-json]
+  tradebus-dlq replay -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-dry-run]
+-group GROUP reads deadletter.GROUP (or -topic TOPIC); -url defaults to $TRADEBUS_URL
 filters: -class C -type T -key PATTERN -reason SUBSTRING -since RFC3339 -until RFC3339
 `
 
 type options struct {
 	url, topic, group       string
+	reader                  string
 	class, typ, key, reason string
 	since, until            time.Time
 	limit                   int
@@ -103,8 +110,9 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", os.Getenv("TRADEBUS_URL"), "broker URL (default $TRADEBUS_URL)")
-	fs.StringVar(&o.topic, "topic", "", "poison topic, e.g. deadletter.portfolio")
-	fs.StringVar(&o.group, "group", "dlq", "consumer group reading the poison topic")
+	fs.StringVar(&o.group, "group", "", "consumer group whose dead letters to read: topic deadletter.<group>")
+	fs.StringVar(&o.topic, "topic", "", "poison topic, e.g. deadletter.portfolio (default deadletter.<group>)")
+	fs.StringVar(&o.reader, "reader", "dlq", "consumer group that reads the poison topic")
 	fs.DurationVar(&o.idle, "idle", 2*time.Second, "stop when no message arrived for this long")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall time limit")
 	if cmd != "init" {
@@ -125,13 +133,30 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (options, error) {
 	if err := fs.Parse(args); err != nil {
 		return o, errUsage
 	}
+	if o.group != "" {
+		if err := events.ValidateSegment(o.group); err != nil {
+			return o, fmt.Errorf("-group %q: %w", o.group, err)
+		}
+		want := middleware.DefaultPoisonTopic + "." + o.group
+		switch {
+		case o.topic == "":
+			o.topic = want
+		case o.topic != want:
+			// The old meaning of -group was the reading group.
+			return o, fmt.Errorf("-group %q reads %s, not -topic %s (the reading group is now -reader)", o.group, want, o.topic)
+		}
+	}
 	switch {
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.url == "":
 		return o, errors.New("-url (or $TRADEBUS_URL) is required")
+	case o.topic == "":
+		return o, errors.New("-group (or -topic) is required")
 	case events.ValidateRoutingKey(o.topic) != nil:
 		return o, fmt.Errorf("-topic %q: a concrete routing key is required", o.topic)
+	case events.ValidateSegment(o.reader) != nil:
+		return o, fmt.Errorf("-reader %q: one routing-key segment is required", o.reader)
 	case o.class != "" && o.class != string(middleware.ClassPermanent) && o.class != string(middleware.ClassTransient) && o.class != string(middleware.ClassPanic):
 		return o, fmt.Errorf("-class %q: want permanent, transient or panic", o.class)
 	case o.limit < 0 || o.idle <= 0 || o.timeout <= 0:
@@ -181,7 +206,7 @@ func execute(ctx context.Context, cmd string, o options, stdout io.Writer) (err 
 		defer ccancel()
 		err = errors.Join(err, tr.Close(cctx))
 	}()
-	sub, err := tr.Subscriber(o.group)
+	sub, err := tr.Subscriber(o.reader)
 	if err != nil {
 		return err
 	}
@@ -195,7 +220,7 @@ func execute(ctx context.Context, cmd string, o options, stdout io.Writer) (err 
 		if err := si.SubscribeInitialize(o.topic); err != nil {
 			return err
 		}
-		fmt.Fprintf(stdout, "subscription of group %q to %q ready\n", o.group, o.topic)
+		fmt.Fprintf(stdout, "subscription of group %q to %q ready\n", o.reader, o.topic)
 		return nil
 	}
 
