@@ -78,9 +78,10 @@ var decimalField = regexp.MustCompile(`"(last|price)":"[^"]*"`)
 // publishWithChaos publishes one tick's events with event i sent twice
 // (same event id: a duplicate) and a malformed copy of event i (a decimal
 // written with a comma, as a misconfigured gateway might) after them.
-func (s *system) publishWithChaos(ctx context.Context, evs []events.Event, i int) error {
+func (s *system) publishWithChaos(ctx context.Context, evs []events.Event, i int64) error {
 	msgs := make([]*message.Message, 0, len(evs)+2)
 	for j, ev := range evs {
+		j := int64(j)
 		m, err := s.pub.NewMessage(ctx, ev)
 		if err != nil {
 			return err

@@ -227,27 +227,35 @@ var groups = []struct{ group, pattern, handler string }{
 	{"risk", "position.#", "risk"},
 }
 
+// deadLetterReader is the consumer group whose subscriptions keep the dead
+// letters, the group cmd/tradebus-dlq reads as by default.
+const deadLetterReader = "dlq"
+
 func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
 	stacks := map[string]*middleware.Stack{}
 	subs := map[string]message.Subscriber{}
+	dlq, err := tr.Subscriber(deadLetterReader)
+	if err != nil {
+		return fmt.Errorf("subscriber %s: %w", deadLetterReader, err)
+	}
 	for _, g := range groups {
 		st, sub := stacks[g.group], subs[g.group]
 		if st == nil {
-			var err error
 			if sub, err = tr.Subscriber(g.group); err != nil {
 				return fmt.Errorf("subscriber %s: %w", g.group, err)
 			}
 			// Correlation → poison queue → retry → dedup → recoverer, per group:
 			// a failing handler is retried, then dead-lettered to
-			// "deadletter.<group>"; redelivered duplicates are skipped.
-			st, err = middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(g.group), middleware.WithLogger(s.log))
+			// "deadletter.<group>", kept there for the "dlq" reader
+			// (tradebus-dlq list/replay); redelivered duplicates are skipped.
+			st, err = middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(g.group),
+				middleware.WithPoisonKept(dlq), middleware.WithLogger(s.log))
 			if err != nil {
 				return err
 			}
 			stacks[g.group], subs[g.group] = st, sub
 			s.stacks = append(s.stacks, st)
 		}
-		var err error
 		switch g.handler {
 		case "strategy":
 			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onTicker)

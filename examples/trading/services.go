@@ -97,8 +97,8 @@ func (s *system) simulate(ctx context.Context) error {
 		}
 		if s.chaos.chaosTick(tick, s.cfg.Ticks) {
 			// Which event of the tick gets a duplicate and a malformed
-			// copy: a ticker or a trade, of each symbol in turn.
-			if err := s.publishWithChaos(ctx, batch, tick%len(batch)); err != nil {
+			// copy: tickers and trades of every symbol in turn.
+			if err := s.publishWithChaos(ctx, batch, s.chaos.duplicates.Load()*5%int64(len(batch))); err != nil {
 				return err
 			}
 			continue

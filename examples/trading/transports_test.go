@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	amqp091 "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tradebus/tradebus/internal/brokerns"
@@ -21,6 +22,10 @@ var subscriptions = []brokerns.Subscription{
 	{Group: "strategy", Pattern: "ticker.#"}, {Group: "executor", Pattern: "signal.#"},
 	{Group: "venue", Pattern: "order.*.*"}, {Group: "portfolio", Pattern: "exec.#"},
 	{Group: "portfolio", Pattern: "trade.*.*"}, {Group: "risk", Pattern: "position.#"},
+	// The dead-letter reader's, created by middleware.WithPoisonKept.
+	{Group: deadLetterReader, Pattern: "deadletter.strategy"}, {Group: deadLetterReader, Pattern: "deadletter.executor"},
+	{Group: deadLetterReader, Pattern: "deadletter.venue"}, {Group: deadLetterReader, Pattern: "deadletter.portfolio"},
+	{Group: deadLetterReader, Pattern: "deadletter.risk"},
 }
 
 // brokerURL returns the URL of a transport under test and a namespace of
@@ -85,4 +90,36 @@ func TestSameResultOnEveryTransport(t *testing.T) {
 			require.Equal(t, want.Bus.Published, got.Bus.Published)
 		})
 	}
+}
+
+// On RabbitMQ the dead letters of a -chaos run stay in the queues of the
+// "dlq" reader, "<ns>.dlq.deadletter.<group>", where tradebus-dlq
+// (-group <group>, reader dlq by default) lists and replays them.
+func TestDeadLettersKeptForTheDLQTool(t *testing.T) {
+	raw, ns := brokerURL(t, "amqp")
+	cfg := defaultConfig()
+	cfg.Ticks, cfg.Chaos, cfg.URL, cfg.Namespace = 60, 3, raw, ns
+	sum := run(t, cfg)
+	require.EqualValues(t, 3, sum.Bus.DeadLetters)
+
+	conn, err := amqp091.Dial(raw)
+	require.NoError(t, err)
+	defer conn.Close()
+	ch, err := conn.Channel()
+	require.NoError(t, err)
+	defer ch.Close()
+	kept := map[string]int{}
+	for _, g := range groups {
+		q, err := ch.QueueDeclarePassive(ns+"."+deadLetterReader+".deadletter."+g.group, true, false, false, false, nil)
+		require.NoError(t, err, g.group)
+		kept[g.group] = q.Messages
+	}
+	total := 0
+	for _, n := range kept {
+		total += n
+	}
+	t.Logf("dead letters kept per group: %v", kept)
+	require.Equal(t, 3, total)
+	require.Positive(t, kept["strategy"], "malformed tickers")
+	require.Positive(t, kept["portfolio"], "malformed trades")
 }
