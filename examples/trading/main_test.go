@@ -61,7 +61,7 @@ func TestHelpExplainsAndExitsZero(t *testing.T) {
 	require.Equal(t, 0, code)
 	require.Empty(t, out)
 	require.Contains(t, errOut, "trading runs a small event-driven trading system")
-	for _, f := range []string{"-url", "-ns", "-chaos", "-seed", "-v", "TRADEBUS_URL"} {
+	for _, f := range []string{"-url", "-ns", `(default "example")`, "-chaos", "-seed", "-v", "TRADEBUS_URL"} {
 		require.Contains(t, errOut, f)
 	}
 	code, _, _ = runCLI(t, noEnv, "-no-such-flag")
