@@ -172,7 +172,8 @@ func requireConsistent(t *testing.T, s *Summary) {
 		realized, unrealized, exposure = realized.Add(l.Realized), unrealized.Add(l.Unrealized), exposure.Add(l.Exposure)
 	}
 	require.Equal(t, s.Buys+s.Sells, signals)
-	require.Equal(t, signals, orders, "one order per signal")
+	require.Equal(t, signals, s.Approved+s.Refused, "one pre-trade check per signal")
+	require.Equal(t, s.Approved, orders, "one order per approved signal")
 	require.Equal(t, orders, s.Orders)
 	require.Equal(t, orders, s.Acks, "every order acknowledged")
 	require.Equal(t, orders, s.Filled, "every order filled in the end")

@@ -14,6 +14,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/rpc"
 )
 
 // lockedBuffer is a bytes.Buffer for the span exporter's goroutine.
@@ -66,9 +69,20 @@ func TestObservability(t *testing.T) {
 	for _, n := range count("tradebus_messages_published_total") {
 		published += n
 	}
-	require.Equal(t, float64(sum.Bus.Published), published, "published")
+	// Besides the events of the flow, each signal made one pre-trade
+	// request and got one reply (an ExecutionReport, or an rpc error for
+	// a refused order).
+	calls := int64(sum.Approved + sum.Refused)
+	require.Equal(t, float64(sum.Bus.Published+2*calls), published, "published")
 	handled := count("tradebus_messages_handled_total")
+	want := map[string]int64{}
 	for kind, n := range sum.Bus.Handled {
+		want[kind] = n
+	}
+	want[events.TypeOrder] += calls
+	want[events.TypeExecutionReport] += int64(sum.Approved)
+	want[rpc.TypeError] += int64(sum.Refused)
+	for kind, n := range want {
 		require.Equal(t, float64(n), handled[kind], "handled %s", kind)
 	}
 
@@ -105,9 +119,9 @@ func TestObservability(t *testing.T) {
 			require.Equal(t, parent.SpanContext.TraceID, s.SpanContext.TraceID)
 		}
 	}
-	require.Equal(t, int(sum.Bus.Published), sends, "a producer span per published event")
+	require.Equal(t, int(sum.Bus.Published+2*calls), sends, "a producer span per published event")
 	var handledTotal int64
-	for _, n := range sum.Bus.Handled {
+	for _, n := range want {
 		handledTotal += n
 	}
 	require.Equal(t, int(handledTotal), processes, "a consumer span per handled event")

@@ -14,6 +14,7 @@ import (
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
+	"github.com/tradebus/tradebus/rpc"
 	"github.com/tradebus/tradebus/subscriber"
 	"github.com/tradebus/tradebus/transport"
 )
@@ -151,6 +152,15 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		return nil, err
 	}
 	sys := newSystem(cfg, pub, counting)
+	// The executor's side of the pre-trade check (request-reply); its reply
+	// group is removed from the broker when it closes.
+	if sys.rpc, err = rpc.NewClient(ctx, tr.Transport, rpc.WithLogger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("pre-trade client: %w", err)
+	}
+	defer func() { _ = sys.rpc.Close(context.WithoutCancel(ctx)) }()
+	if sys.rpcSrv, err = rpc.NewServer(tr.Publisher(), publisher.WithSource("/tradebus/examples/trading")); err != nil {
+		return nil, err
+	}
 	if err := sys.register(router, tr, fl); err != nil {
 		return nil, err
 	}
@@ -228,6 +238,7 @@ var groups = []struct{ group, pattern, handler string }{
 	{"portfolio", "exec.#", "portfolio-fills"},
 	{"portfolio", "trade.*.*", "portfolio-marks"},
 	{"risk", "position.#", "risk"},
+	{"pretrade", rpc.Pattern(preTradeService, "order.#"), "pretrade"},
 }
 
 // deadLetterReader is the consumer group whose subscriptions keep the dead
@@ -272,6 +283,14 @@ func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
 			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onTrade)
 		case "risk":
 			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onPosition)
+		case "pretrade":
+			// A request-reply handler: not an event of the flow (the
+			// signal that asks waits for it), so not tracked, no chaos.
+			var h *message.Handler
+			h, err = subscriber.Handle(r, sub, g.pattern, rpc.Handler(s.rpcSrv, s.preTrade), subscriber.WithName(g.handler))
+			if err == nil {
+				h.AddMiddleware(st.Middlewares()...)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("handler %s: %w", g.handler, err)
@@ -306,11 +325,14 @@ type system struct {
 	log    *slog.Logger
 	chaos  *chaos
 	stacks []*middleware.Stack
+	rpc    *rpc.Client // the executor's pre-trade checks
+	rpcSrv *rpc.Server // the risk service's answers
 
 	strategyMu sync.Mutex
 	series     map[string]*series // exchange|symbol
 
 	executorMu sync.Mutex
+	decisions  map[string]string        // pre-trade answers by client order id: "" approved, else why refused
 	signals    map[string]events.Signal // exchange|symbol|tick → the signal
 
 	venueMu sync.Mutex
@@ -339,6 +361,7 @@ func newSystem(cfg Config, pub *publisher.Publisher, raw message.Publisher) *sys
 		books:     map[string]*book{},
 		lastTrade: map[string]events.Trade{},
 		risk:      map[string]map[time.Time]events.Decimal{},
+		decisions: map[string]string{},
 	}
 }
 

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"sync"
 	"time"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/rpc"
 )
 
 var (
@@ -272,6 +274,16 @@ func (s *system) onSignal(ctx context.Context, sig events.Signal) error {
 		Side:    side, OrdType: events.OrdTypeLimit, TimeInForce: events.TimeInForceGTC,
 		OrderQty: qty, Price: sig.Price, Account: account,
 		Time: sig.Time.Add(time.Millisecond),
+	}
+	// Pre-trade risk check: ask the risk service (request-reply) before
+	// the order goes out.
+	var refused *rpc.Error
+	if err := s.checkOrder(ctx, order); errors.As(err, &refused) {
+		s.log.Info("order refused by the pre-trade check", "clOrdID", order.ClOrdID, "exchange", order.Exchange,
+			"symbol", order.Symbol, "side", side, "qty", qty, "limit", order.Price, "reason", refused.Message)
+		return nil
+	} else if err != nil {
+		return err
 	}
 	if env, ok := events.EnvelopeFromContext(ctx); ok {
 		s.log.Info("order", "clOrdID", order.ClOrdID, "exchange", order.Exchange, "symbol", order.Symbol,

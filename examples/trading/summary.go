@@ -52,6 +52,8 @@ type Summary struct {
 	Buys       int
 	Sells      int
 	Orders     int
+	Approved   int // orders the pre-trade risk check approved
+	Refused    int // and refused (not sent to the venue)
 	Acks       int
 	Partial    int // fills leaving the order partially filled
 	Filled     int // fills completing the order
@@ -137,6 +139,15 @@ func (s *system) summary() *Summary {
 		return true
 	})
 	sum.Bus.InjectedFailures = s.chaos.failures.Load()
+	s.executorMu.Lock()
+	for _, refusal := range s.decisions {
+		if refusal == "" {
+			sum.Approved++
+		} else {
+			sum.Refused++
+		}
+	}
+	s.executorMu.Unlock()
 	sum.Bus.InjectedDuplicates = s.chaos.duplicates.Load()
 	sum.Bus.InjectedMalformed = s.chaos.malformed.Load()
 	return sum
@@ -152,6 +163,8 @@ func (sum *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "Strategy sma5x20 (buy when the %d-tick average of the mid price crosses above the %d-tick one, sell below)\n",
 		shortWindow, longWindow)
 	fmt.Fprintf(w, "  signals: %d (%d buy, %d sell)\n", sum.Buys+sum.Sells, sum.Buys, sum.Sells)
+	fmt.Fprintf(w, "  pre-trade risk check (request-reply to the risk service; limit %s USDT of notional per order):\n", usd(maxOrderNotional))
+	fmt.Fprintf(w, "           %d approved, %d refused\n", sum.Approved, sum.Refused)
 	fmt.Fprintf(w, "  orders:  %d limit orders at the signal's mid price, %d acknowledged by the venue\n", sum.Orders, sum.Acks)
 	fmt.Fprintf(w, "  fills:   %d (%d partially filled, %d filled)\n\n", sum.Partial+sum.Filled, sum.Partial, sum.Filled)
 

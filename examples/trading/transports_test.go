@@ -26,6 +26,9 @@ var subscriptions = []brokerns.Subscription{
 	{Group: deadLetterReader, Pattern: "deadletter.strategy"}, {Group: deadLetterReader, Pattern: "deadletter.executor"},
 	{Group: deadLetterReader, Pattern: "deadletter.venue"}, {Group: deadLetterReader, Pattern: "deadletter.portfolio"},
 	{Group: deadLetterReader, Pattern: "deadletter.risk"},
+	// The risk service's pre-trade requests (the client's reply group is
+	// removed by rpc.Client.Close).
+	{Group: "pretrade", Pattern: "req.pretrade.order.#"}, {Group: deadLetterReader, Pattern: "deadletter.pretrade"},
 }
 
 // brokerURL returns the URL of a transport under test and a namespace of
