@@ -8,6 +8,8 @@ import (
 	"testing"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
@@ -16,10 +18,11 @@ import (
 // TestReadPartitions: on a topic of 4 partitions, Read after the position
 // of one message passes the rest of that partition and every other
 // partition from its oldest record; positions name the topic and
-// partition; several positions (one per partition) resume each partition
+// partition; Read joins no consumer group; several positions (one per partition) resume each partition
 // after its own; an offset that is not a number is an error.
 func TestReadPartitions(t *testing.T) {
-	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(4))
+	brokers := testBrokers(t)
+	tr := newTransport(t, brokers, kafka.WithPartitions(4))
 	kind := randomName("k")
 	pattern := kind + ".#"
 	for i := range 4 {
@@ -41,7 +44,26 @@ func TestReadPartitions(t *testing.T) {
 		}
 		return got
 	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	groups := func() []string {
+		t.Helper()
+		gs, err := kadm.NewClient(cl).ListGroups(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		names := gs.Groups()
+		slices.Sort(names)
+		return names
+	}
+	before := groups()
 	all := read(transport.FromBeginning())
+	if after := groups(); !slices.Equal(after, before) {
+		t.Errorf("Read changed the cluster's groups from %v to %v: it must join none", before, after)
+	}
 	if len(all) != 32 {
 		t.Fatalf("Read from the beginning passed %d messages, want 32", len(all))
 	}

@@ -206,6 +206,15 @@ func testHistory(e *env) {
 	if err != nil || calls != 3 {
 		e.t.Errorf("Read whose func stops at the third message: %d calls, %v; want 3, nil", calls, err)
 	}
+	// More than a page of the drivers' reads (256), in order.
+	many := make([]*message.Message, 600)
+	for i := range many {
+		many[i] = newMessage("pm", strconv.Itoa(i))
+	}
+	e.publish(e.kind+"m.x", many...)
+	if got := payloads(e.readAll(e.kind+"m.#", transport.FromBeginning()), "pm"); !slices.Equal(got, want(0, len(many))) {
+		e.t.Errorf("Read of %d messages of one key: %d passed, in order: %v", len(many), len(got), slices.Equal(got, want(0, len(got))))
+	}
 	if err := transport.Read(context.Background(), e.tr, e.kind+"x.#", transport.FromBeginning(), func(*message.Message) bool {
 		e.t.Error("Read of a kind never published passed a message")
 		return true
