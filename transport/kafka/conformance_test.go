@@ -40,6 +40,7 @@ func groupState(brokers []string) transporttest.GroupStateFunc {
 func TestConformance(t *testing.T) {
 	brokers := testBrokers(t)
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,

@@ -233,5 +233,6 @@ func decode(r *kgo.Record, kind string, m *driver.Message) {
 		PartitionKey: pk,
 		Metadata:     md,
 		Payload:      r.Value,
+		Position:     driver.Position{Stream: r.Topic, Partition: r.Partition, Offset: strconv.FormatInt(r.Offset, 10)},
 	}
 }

@@ -25,6 +25,7 @@ import (
 func TestConformance(t *testing.T) {
 	nc := connect(t)
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,

@@ -24,6 +24,7 @@ import (
 func TestConformance(t *testing.T) {
 	c := newClient(t)
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,
