@@ -8,6 +8,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -49,7 +50,8 @@ func (e *RetryError) Unwrap() error { return e.Err }
 // next. A Retry is safe for concurrent use; its zero value is not usable (use
 // NewRetry).
 type Retry struct {
-	cfg config
+	cfg     config
+	retried atomic.Uint64
 }
 
 // NewRetry returns the retry middleware. Options: WithMaxAttempts,
@@ -71,6 +73,10 @@ func newRetry(cfg config) *Retry {
 	}
 	return &Retry{cfg: cfg}
 }
+
+// Retried returns how many times the handler was run again after a
+// transient error (every attempt after the first, across deliveries).
+func (r *Retry) Retried() uint64 { return r.retried.Load() }
 
 // Delay returns the wait after the n-th failed attempt (n >= 1) before
 // jitter: initial·multiplier^(n-1), capped at the maximum interval.
@@ -152,6 +158,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			if serr := sleep(ctx, wait); serr != nil {
 				return nil, fmt.Errorf("%w (retry stopped: %w)", err, serr)
 			}
+			r.retried.Add(1)
 		}
 		msg.SetContext(ctx)
 

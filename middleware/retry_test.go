@@ -97,6 +97,9 @@ func TestRetrySucceeds(t *testing.T) {
 		if err != nil || len(out) != 1 || len(at) != 3 {
 			t.Fatalf("out=%v err=%v attempts=%d", out, err, len(at))
 		}
+		if r.Retried() != 2 {
+			t.Fatalf("Retried() = %d, want 2 (three attempts)", r.Retried())
+		}
 	})
 }
 
@@ -107,8 +110,8 @@ func TestRetryPermanentNotRetried(t *testing.T) {
 		calls++
 		return nil, Permanent(errFlaky)
 	})(testMsg("a"))
-	if calls != 1 || !IsPermanent(err) || !errors.Is(err, errFlaky) {
-		t.Fatalf("calls=%d err=%v", calls, err)
+	if calls != 1 || !IsPermanent(err) || !errors.Is(err, errFlaky) || r.Retried() != 0 {
+		t.Fatalf("calls=%d err=%v retried=%d", calls, err, r.Retried())
 	}
 }
 

@@ -176,7 +176,7 @@ func (p *Publisher) retrying(ctx context.Context, send func() error) error {
 	wait := p.retry.initial
 	for attempt := 1; ; attempt++ {
 		err := send()
-		if err == nil || attempt >= p.retry.attempts || !resendable(err) {
+		if err == nil || attempt >= p.retry.attempts || ctx.Err() != nil || !resendable(err) {
 			return err
 		}
 		t := time.NewTimer(wait)
@@ -191,11 +191,13 @@ func (p *Publisher) retrying(ctx context.Context, send func() error) error {
 }
 
 // resendable reports whether sending the same messages again may succeed.
+// A context error inside err is the driver's own timeout (waiting for a
+// connection or a confirm) when the caller's ctx is still alive, which
+// retrying checks first: that one is resendable.
 func resendable(err error) bool {
 	switch {
 	case errors.Is(err, transport.ErrTooLarge), errors.Is(err, transport.ErrInvalidOption),
-		errors.Is(err, transport.ErrClosed), errors.Is(err, events.ErrInvalidRoutingKey),
-		errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		errors.Is(err, transport.ErrClosed), errors.Is(err, events.ErrInvalidRoutingKey):
 		return false
 	}
 	return true

@@ -104,6 +104,21 @@ func TestRetryBoundedByCtx(t *testing.T) {
 	})
 }
 
+// A driver's own timeout (RabbitMQ: 30 s waiting for a connection or a
+// confirm) wraps context.DeadlineExceeded; while the caller's ctx is alive
+// it is an outage like any other, so a broker restart longer than the
+// driver's timeout is still ridden out.
+func TestRetryAfterADriverTimeout(t *testing.T) {
+	driverTimeout := func([]driver.Message) error {
+		return fmt.Errorf("amqp: connection: waiting for a publishing channel: %w", context.DeadlineExceeded)
+	}
+	f := &flakySender{fail: []func([]driver.Message) error{driverTimeout, driverTimeout}}
+	p, err := publisher.New(f, publisher.WithRetry(5, time.Millisecond, time.Millisecond))
+	require.NoError(t, err)
+	require.NoError(t, p.Publish(context.Background(), trade("A")))
+	require.Len(t, f.calls, 3)
+}
+
 func TestRetryRejectsBadOptions(t *testing.T) {
 	for _, opt := range []publisher.Option{
 		publisher.WithRetry(0, time.Millisecond, time.Millisecond),

@@ -221,14 +221,23 @@ func (c *consumer) newMessage(dm *driver.Message) (*message.Message, context.Can
 		// the empty metadata map message.NewMessage makes — three
 		// allocations fewer.
 		msg := &message.Message{UUID: dm.UUID, Metadata: md, Payload: dm.Payload}
-		msg.SetContext(c.abortCtx)
+		msg.SetContext(withPosition(c.abortCtx, dm))
 		return msg, func() {}
 	}
 	msg := message.NewMessage(dm.UUID, dm.Payload)
 	msg.Metadata = md
-	ctx, cancel := context.WithCancel(c.abortCtx)
+	ctx, cancel := context.WithCancel(withPosition(c.abortCtx, dm))
 	msg.SetContext(ctx)
 	return msg, cancel
+}
+
+// withPosition returns ctx carrying dm's Position (PositionFromContext),
+// or ctx itself when the driver gave none: no allocation then.
+func withPosition(ctx context.Context, dm *driver.Message) context.Context {
+	if dm.Position.IsZero() {
+		return ctx
+	}
+	return context.WithValue(ctx, positionKey{}, &dm.Position)
 }
 
 // send hands dm to the channel and waits for its ack or nack. abandoned

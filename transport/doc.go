@@ -33,6 +33,15 @@
 // A driver offers them through the optional interfaces of package driver
 // (Pinger, Inspector, GroupDeleter); every driver of this module does.
 //
+// # Positions and history
+//
+// On Kafka, Redis Streams and NATS JetStream every received message
+// carries its Position (stream, partition, offset) in its context
+// (PositionFromContext), and Read reads the stored messages of a pattern
+// from the beginning, after saved positions or from a time, as a reader
+// that joins no group (driver.Reader). mem and RabbitMQ keep no history:
+// Read fails with ErrNotReplayable there.
+//
 // # Delivery semantics
 //
 // At least once on every transport: a message is acked (removed,

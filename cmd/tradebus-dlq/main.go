@@ -1,15 +1,20 @@
 // Command tradebus-dlq inspects and replays a tradebus poison queue (dead
 // letter topic), the one filled by middleware.Poison.
 //
-//	tradebus-dlq init   -url URL -topic deadletter.<group> [-group dlq]
-//	tradebus-dlq list   -url URL -topic deadletter.<group> [-group dlq] [filters] [-limit N] [-json]
-//	tradebus-dlq replay -url URL -topic deadletter.<group> [-group dlq] [filters] [-limit N] [-to-group G] [-dry-run]
+//	tradebus-dlq init   -url URL -group GROUP [-reader dlq]
+//	tradebus-dlq list   -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-json]
+//	tradebus-dlq replay -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-to-group G] [-dry-run]
+//
+// -group names the consumer group whose dead letters to read: its poison
+// topic is deadletter.<group> (or give the topic with -topic). The URL
+// comes from -url or, without it, from $TRADEBUS_URL — the same names as
+// every tradebus program. The same commands are "tradebus dlq …".
 //
 // Filters: -class permanent|transient|panic, -type tradebus.trade.v1,
 // -key trade.*.BTCUSDT (a routing-key pattern), -reason SUBSTRING, -since and
 // -until (RFC 3339, compared with the last failure time).
 //
-// The poison queue is read as consumer group -group (default "dlq"). On
+// The poison queue is read as consumer group -reader (default "dlq"). On
 // brokers that keep messages only for existing subscriptions (RabbitMQ
 // queues, NATS consumers, Redis groups at "new"), run init once at
 // deployment so that the group's subscription exists before the first

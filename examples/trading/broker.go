@@ -6,6 +6,8 @@ import (
 	"net/url"
 	"time"
 
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/brokerns"
 	"github.com/tradebus/tradebus/transport"
 	_ "github.com/tradebus/tradebus/transport/all"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
@@ -45,4 +47,35 @@ func openBroker(ctx context.Context, raw string, opts ...transport.Option) (*bro
 		stop()
 	}
 	return &broker{Transport: tr, Name: name}, closeFn, nil
+}
+
+// namespaceParam is, per URL scheme, the parameter that gives a run its
+// own names on a shared broker: the exchange on RabbitMQ (queues are
+// "<exchange>.<group>.<pattern>"), the stream, subject or topic prefix
+// elsewhere. mem:// has none.
+var namespaceParam = map[string]string{
+	"amqp": "exchange", "amqps": "exchange",
+	"redis": "prefix", "rediss": "prefix",
+	"nats": "prefix", "tls": "prefix",
+	"kafka": "prefix",
+}
+
+// namespaced returns raw with the run's namespace ns set, unless ns is ""
+// or the URL sets the parameter itself.
+func namespaced(raw, ns string) (string, error) {
+	if ns == "" {
+		return raw, nil
+	}
+	if err := events.ValidateSegment(ns); err != nil {
+		return "", fmt.Errorf("namespace %q: %w", ns, err)
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return raw, nil // transport.Open says what is wrong with it
+	}
+	param := namespaceParam[u.Scheme]
+	if param == "" || u.Query().Has(param) {
+		return raw, nil
+	}
+	return brokerns.Apply(raw, ns)
 }

@@ -14,6 +14,9 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/rpc"
 )
 
 // lockedBuffer is a bytes.Buffer for the span exporter's goroutine.
@@ -51,13 +54,12 @@ func TestObservability(t *testing.T) {
 	mfs, err := p.TextToMetricFamilies(resp.Body)
 	_ = resp.Body.Close()
 	require.NoError(t, err)
-	count := func(name string) map[string]float64 { // by event kind
+	count := func(name string) map[string]float64 { // by event type
 		got := map[string]float64{}
 		for _, m := range mfs[name].GetMetric() {
 			for _, l := range m.GetLabel() {
 				if l.GetName() == "tradebus_event_type" {
-					kind := strings.TrimSuffix(strings.TrimPrefix(l.GetValue(), "tradebus."), ".v1")
-					got[kind] += m.GetCounter().GetValue()
+					got[l.GetValue()] += m.GetCounter().GetValue()
 				}
 			}
 		}
@@ -67,9 +69,20 @@ func TestObservability(t *testing.T) {
 	for _, n := range count("tradebus_messages_published_total") {
 		published += n
 	}
-	require.Equal(t, float64(sum.Published), published, "published")
+	// Besides the events of the flow, each signal made one pre-trade
+	// request and got one reply (an ExecutionReport, or an rpc error for
+	// a refused order).
+	calls := int64(sum.Approved + sum.Refused)
+	require.Equal(t, float64(sum.Bus.Published+2*calls), published, "published")
 	handled := count("tradebus_messages_handled_total")
-	for kind, n := range sum.Handled {
+	want := map[string]int64{}
+	for kind, n := range sum.Bus.Handled {
+		want[kind] = n
+	}
+	want[events.TypeOrder] += calls
+	want[events.TypeExecutionReport] += int64(sum.Approved)
+	want[rpc.TypeError] += int64(sum.Refused)
+	for kind, n := range want {
 		require.Equal(t, float64(n), handled[kind], "handled %s", kind)
 	}
 
@@ -106,9 +119,9 @@ func TestObservability(t *testing.T) {
 			require.Equal(t, parent.SpanContext.TraceID, s.SpanContext.TraceID)
 		}
 	}
-	require.Equal(t, int(sum.Published), sends, "a producer span per published event")
+	require.Equal(t, int(sum.Bus.Published+2*calls), sends, "a producer span per published event")
 	var handledTotal int64
-	for _, n := range sum.Handled {
+	for _, n := range want {
 		handledTotal += n
 	}
 	require.Equal(t, int(handledTotal), processes, "a consumer span per handled event")
@@ -117,9 +130,9 @@ func TestObservability(t *testing.T) {
 
 func TestTraceFlag(t *testing.T) {
 	var out, errOut bytes.Buffer
-	require.Equal(t, 0, cli([]string{"-ticks", "5", "-trace", "stdout", "-metrics", "127.0.0.1:0"}, &out, &errOut), errOut.String())
+	require.Equal(t, 0, cli([]string{"-ticks", "5", "-trace", "stdout", "-metrics", "127.0.0.1:0"}, noEnv, &out, &errOut), errOut.String())
 	require.Contains(t, out.String(), `"Name":"send ticker"`)
 	require.Contains(t, out.String(), `"Name":"process ticker"`)
 	require.Contains(t, errOut.String(), "metrics: http://127.0.0.1:")
-	require.Equal(t, 2, cli([]string{"-trace", "jaeger"}, &out, &errOut))
+	require.Equal(t, 2, cli([]string{"-trace", "jaeger"}, noEnv, &out, &errOut))
 }

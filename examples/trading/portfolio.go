@@ -2,25 +2,31 @@ package main
 
 import (
 	"context"
-	"fmt"
-	"io"
-	"sort"
+	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/tradebus/tradebus/events"
 )
 
 // position is the portfolio's book for one symbol on one exchange.
 type position struct {
-	qty      events.Decimal // signed
-	avg      events.Decimal // average entry price
-	realized events.Decimal
-	fills    int
+	qty          events.Decimal // signed
+	avg          events.Decimal // average entry price
+	realized     events.Decimal
+	bought, sold events.Decimal // base asset, both ≥ 0
+	fills        int
 }
 
 // apply books one fill (qty signed: + buy, − sell) at px.
 func (p *position) apply(qty, px events.Decimal) error {
 	p.fills++
+	if qty.Sign() > 0 {
+		p.bought = p.bought.Add(qty)
+	} else {
+		p.sold = p.sold.Add(qty.Neg())
+	}
 	if p.qty.IsZero() || p.qty.Sign() == qty.Sign() {
 		// Opening or adding: new average price.
 		cost, err := p.qty.Abs().Mul(p.avg)
@@ -62,146 +68,126 @@ func (p *position) apply(qty, px events.Decimal) error {
 	return nil
 }
 
+// book is the portfolio's record of one symbol on one exchange: every
+// fill, in time order. The position is the fills replayed in that order,
+// so it does not depend on the order fills arrive in, and a fill seen
+// twice (same execution id) counts once.
+type book struct {
+	mu    sync.Mutex
+	fills []events.ExecutionReport // sorted by (TransactTime, ExecID)
+	acks  map[string]bool          // ExecIDs of acknowledgements
+	seen  map[string]bool          // ExecIDs of fills
+}
+
+func fillBefore(a, b events.ExecutionReport) int {
+	if c := a.TransactTime.Compare(b.TransactTime); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ExecID, b.ExecID)
+}
+
+// replay returns the position after each of fills.
+func replay(fills []events.ExecutionReport) ([]position, error) {
+	out := make([]position, len(fills))
+	var p position
+	for i, f := range fills {
+		qty := f.LastQty
+		if f.Side == events.SideSell {
+			qty = qty.Neg()
+		}
+		if err := p.apply(qty, f.LastPx); err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+func (s *system) bookOf(k string) *book {
+	s.portfolioMu.Lock()
+	defer s.portfolioMu.Unlock()
+	b := s.books[k]
+	if b == nil {
+		b = &book{acks: map[string]bool{}, seen: map[string]bool{}}
+		s.books[k] = b
+	}
+	return b
+}
+
 // onExec is the portfolio service: fills move positions, and every change
-// is published as a Position event.
+// is published as a Position event. A fill that arrives after later ones
+// (possible after a broker restart) also republishes the positions after
+// it, corrected; each Position is stamped with its fill's time.
 func (s *system) onExec(ctx context.Context, r events.ExecutionReport) error {
-	s.count("exec")
-	if r.ExecType != events.ExecTypeTrade {
+	b := s.bookOf(r.Exchange + "|" + r.Symbol)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case r.ExecType == events.ExecTypeNew:
+		b.acks[r.ExecID] = true
+		return nil
+	case r.ExecType != events.ExecTypeTrade || b.seen[r.ExecID]:
 		return nil
 	}
-	qty := r.LastQty
-	if r.Side == events.SideSell {
-		qty = qty.Neg()
-	}
-	k := r.Exchange + "|" + r.Symbol
-	s.portfolioMu.Lock()
-	p := s.positions[k]
-	if p == nil {
-		p = &position{}
-		s.positions[k] = p
-	}
-	err := p.apply(qty, r.LastPx)
-	snap := *p
-	s.portfolioMu.Unlock()
+	i, _ := slices.BinarySearchFunc(b.fills, r, fillBefore)
+	fills := slices.Insert(slices.Clone(b.fills), i, r)
+	states, err := replay(fills)
 	if err != nil {
 		return err
 	}
+	snap := states[i]
 	if env, ok := events.EnvelopeFromContext(ctx); ok {
-		s.log.Info("fill", "execID", r.ExecID, "side", r.Side, "lastQty", r.LastQty, "lastPx", r.LastPx,
-			"position", snap.qty, "correlationid", env.CorrelationID, "causationid", env.CausationID)
+		s.log.Info("fill", "exchange", r.Exchange, "symbol", r.Symbol, "side", r.Side, "status", r.OrdStatus,
+			"qty", r.LastQty, "price", r.LastPx, "filled", r.CumQty, "of", r.OrderQty, "position", snap.qty,
+			"clOrdID", r.ClOrdID, "correlationid", env.CorrelationID, "causationid", env.CausationID)
 	}
-	return s.pub.Publish(ctx, events.Position{
-		Account: account, Exchange: r.Exchange, Symbol: r.Symbol,
-		Quantity: snap.qty, AvgPrice: snap.avg, RealizedPnL: snap.realized,
-		Time: r.TransactTime,
-	})
+	out := make([]events.Event, 0, len(fills)-i)
+	for j := i; j < len(fills); j++ {
+		out = append(out, events.Position{
+			Account: account, Exchange: r.Exchange, Symbol: r.Symbol,
+			Quantity: states[j].qty, AvgPrice: states[j].avg, RealizedPnL: states[j].realized,
+			Time: fills[j].TransactTime,
+		})
+	}
+	if err := s.pub.Publish(ctx, out...); err != nil {
+		return err
+	}
+	b.fills, b.seen[r.ExecID] = fills, true
+	return nil
 }
 
-// onTrade keeps the last public trade price per symbol, to mark positions.
+// onTrade keeps the latest public trade per symbol, to mark positions.
 func (s *system) onTrade(_ context.Context, t events.Trade) error {
-	s.count("trade")
+	k := t.Exchange + "|" + t.Symbol
 	s.portfolioMu.Lock()
-	s.lastPrice[t.Exchange+"|"+t.Symbol] = t.Price
+	if last, ok := s.lastTrade[k]; !ok || t.Time.After(last.Time) {
+		s.lastTrade[k] = t
+	}
 	s.portfolioMu.Unlock()
 	return nil
 }
 
-// onPosition is the risk monitor: it tracks the largest exposure (|qty| ×
-// average price) each position reached.
+// exposureLimit is the risk monitor's limit per position, in USDT.
+var exposureLimit = events.NewDecimalFromInt(1000)
+
+// onPosition is the risk monitor: it checks every position against
+// exposureLimit, exposure being |quantity| × average entry price (USDT).
+// A corrected position (same time) replaces the one before it.
 func (s *system) onPosition(_ context.Context, p events.Position) error {
-	s.count("position")
 	exposure, err := p.Quantity.Abs().Mul(p.AvgPrice)
 	if err != nil {
 		return err
 	}
 	k := p.Exchange + "|" + p.Symbol
 	s.riskMu.Lock()
-	if exposure.Cmp(s.maxExposure[k]) > 0 {
-		s.maxExposure[k] = exposure
+	if s.risk[k] == nil {
+		s.risk[k] = map[time.Time]events.Decimal{}
 	}
+	s.risk[k][p.Time] = exposure
 	s.riskMu.Unlock()
+	if exposure.Cmp(exposureLimit) > 0 {
+		s.log.Info("risk: over the limit", "exchange", p.Exchange, "symbol", p.Symbol,
+			"position", p.Quantity, "exposureUSDT", exposure, "limitUSDT", exposureLimit)
+	}
 	return nil
-}
-
-// Line is one position in the final summary.
-type Line struct {
-	Exchange, Symbol string
-	Quantity         string
-	AvgPrice         string
-	LastPrice        string
-	Realized         string
-	Unrealized       string
-	MaxExposure      string
-	Fills            int
-}
-
-// Summary is the final portfolio: the same seed gives the same Summary on
-// every transport.
-type Summary struct {
-	Transport  string
-	Published  int64
-	Handled    map[string]int64 // by event kind
-	Lines      []Line
-	Realized   string
-	Unrealized string
-}
-
-func (s *system) summary() *Summary {
-	sum := &Summary{Handled: map[string]int64{}}
-	s.counts.Range(func(k, v any) bool {
-		sum.Handled[k.(string)] = v.(interface{ Load() int64 }).Load()
-		return true
-	})
-	s.portfolioMu.Lock()
-	defer s.portfolioMu.Unlock()
-	keys := make([]string, 0, len(s.positions))
-	for k := range s.positions {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var realized, unrealized events.Decimal
-	for _, k := range keys {
-		p := s.positions[k]
-		last := s.lastPrice[k]
-		var upnl events.Decimal
-		if !p.qty.IsZero() {
-			u, err := p.qty.MulRound(last.Sub(p.avg), 8)
-			if err == nil {
-				upnl = u
-			}
-		}
-		realized, unrealized = realized.Add(p.realized), unrealized.Add(upnl)
-		ex, sym, _ := strings.Cut(k, "|")
-		s.riskMu.Lock()
-		maxExp := s.maxExposure[k]
-		s.riskMu.Unlock()
-		sum.Lines = append(sum.Lines, Line{
-			Exchange: ex, Symbol: sym, Quantity: p.qty.String(), AvgPrice: p.avg.String(),
-			LastPrice: last.String(), Realized: p.realized.String(), Unrealized: upnl.String(),
-			MaxExposure: maxExp.String(), Fills: p.fills,
-		})
-	}
-	sum.Realized, sum.Unrealized = realized.String(), unrealized.String()
-	return sum
-}
-
-// Print writes the summary as a table.
-func (sum *Summary) Print(w io.Writer) {
-	kinds := make([]string, 0, len(sum.Handled))
-	for k := range sum.Handled {
-		kinds = append(kinds, k)
-	}
-	sort.Strings(kinds)
-	fmt.Fprintf(w, "events published: %d; handled:", sum.Published)
-	for _, k := range kinds {
-		fmt.Fprintf(w, " %s=%d", k, sum.Handled[k])
-	}
-	fmt.Fprintln(w)
-	fmt.Fprintf(w, "%-8s %-8s %10s %14s %14s %14s %14s %14s %5s\n",
-		"exchange", "symbol", "qty", "avg price", "last", "realized", "unrealized", "max exposure", "fills")
-	for _, l := range sum.Lines {
-		fmt.Fprintf(w, "%-8s %-8s %10s %14s %14s %14s %14s %14s %5d\n",
-			l.Exchange, l.Symbol, l.Quantity, l.AvgPrice, l.LastPrice, l.Realized, l.Unrealized, l.MaxExposure, l.Fills)
-	}
-	fmt.Fprintf(w, "total realized PnL: %s USDT, unrealized: %s USDT\n", sum.Realized, sum.Unrealized)
 }

@@ -14,45 +14,95 @@ import (
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
+	"github.com/tradebus/tradebus/rpc"
 	"github.com/tradebus/tradebus/subscriber"
 	"github.com/tradebus/tradebus/transport"
 )
 
 // Config is one run of the trading system.
 type Config struct {
-	Broker  string        // transport URL
-	Seed    uint64        // simulator seed
-	Ticks   int           // ticks per symbol and exchange
-	Timeout time.Duration // for the whole run
-	Logger  *slog.Logger
+	URL       string        // transport URL
+	Namespace string        // the run's own exchange / prefix on the broker; "" = the URL's
+	Seed      uint64        // simulator seed
+	Ticks     int           // ticks per symbol and exchange
+	Timeout   time.Duration // for the whole run
+	Chaos     int           // inject this many handler failures, duplicates and malformed events
+	Logger    *slog.Logger
 	// TransportOptions go to transport.Open (observability.go: tracer and
 	// meter providers).
 	TransportOptions []transport.Option
+
+	// Progress, if set, is called after each event is done with (handled,
+	// skipped as a duplicate or dead-lettered), with the count of distinct
+	// events done so far. Tests use it to act at a point of the run.
+	Progress func(done int64)
 }
 
 func defaultConfig() Config {
-	return Config{Broker: "mem://", Seed: 42, Ticks: 150, Timeout: 2 * time.Minute}
+	return Config{URL: "mem://", Namespace: "example", Seed: 42, Ticks: 150, Timeout: 2 * time.Minute}
 }
 
-// flow counts events published and events handled. Every event kind in
-// this program has exactly one consuming handler, so the run is over when
-// the simulator is done and every published event has been handled.
+// Publisher retry: enough to ride out a broker restart (RabbitMQ's
+// stop_app/start_app takes seconds), always bounded by the run's ctx.
+const (
+	publishAttempts   = 100
+	publishBackoff    = 50 * time.Millisecond
+	publishMaxBackoff = 2 * time.Second
+)
+
+// flow tracks events by id: published (sent at least once) and done
+// (handled, skipped as a duplicate, or dead-lettered — acked, either way).
+// An event is done only after its handler's own publishes were sent, so
+// when every published event is done, nothing more can come: the run is
+// over. Ids, not counts, so that a publisher resend of the same event, a
+// redelivery and an injected duplicate all count once.
 type flow struct {
-	published atomic.Int64
-	handled   atomic.Int64
+	published sync.Map // event id → struct{}
+	nPub      atomic.Int64
+	resent    atomic.Int64 // sends of an id already sent
+	done      sync.Map
+	nDone     atomic.Int64
+	progress  func(int64)
 }
 
-func (f *flow) idle() bool { return f.published.Load() == f.handled.Load() }
+func (f *flow) sent(id string) {
+	if _, dup := f.published.LoadOrStore(id, struct{}{}); dup {
+		f.resent.Add(1)
+		return
+	}
+	f.nPub.Add(1)
+}
 
-// countingPublisher counts messages before they are published, so that
-// published ≥ handled at every instant.
+func (f *flow) idle() bool { return f.nPub.Load() == f.nDone.Load() }
+
+// track is the outermost middleware of every handler: a nil error means
+// the delivery is acked, so the event is done.
+func (f *flow) track(h message.HandlerFunc) message.HandlerFunc {
+	return func(msg *message.Message) ([]*message.Message, error) {
+		out, err := h(msg)
+		if err == nil {
+			if _, again := f.done.LoadOrStore(msg.UUID, struct{}{}); !again {
+				n := f.nDone.Add(1)
+				if f.progress != nil {
+					f.progress(n)
+				}
+			}
+		}
+		return out, err
+	}
+}
+
+// countingPublisher records each message's id before it is sent, so that
+// published ≥ done at every instant.
 type countingPublisher struct {
 	message.Publisher
 	flow *flow
 }
 
 func (p countingPublisher) Publish(topic string, msgs ...*message.Message) error {
-	p.flow.published.Add(int64(len(msgs)))
+	for _, m := range msgs {
+		p.flow.sent(m.UUID)
+	}
 	return p.Publisher.Publish(topic, msgs...)
 }
 
@@ -60,11 +110,13 @@ func (p countingPublisher) Publish(topic string, msgs ...*message.Message) error
 // uses it when the publisher has it): one confirm wait per call, not per
 // routing key.
 func (p countingPublisher) PublishBatch(ctx context.Context, msgs []*message.Message) error {
-	p.flow.published.Add(int64(len(msgs)))
+	for _, m := range msgs {
+		p.flow.sent(m.UUID)
+	}
 	return p.Publisher.(transport.BatchPublisher).PublishBatch(ctx, msgs)
 }
 
-// Run runs the whole system once and returns the final portfolio.
+// Run runs the whole system once and returns its summary.
 func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -72,14 +124,24 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if cfg.Ticks < 1 {
 		return nil, fmt.Errorf("ticks must be ≥ 1, got %d", cfg.Ticks)
 	}
-	tr, closeBroker, err := openBroker(ctx, cfg.Broker, cfg.TransportOptions...)
+	if cfg.Chaos < 0 || cfg.Chaos > cfg.Ticks {
+		return nil, fmt.Errorf("chaos must be 0 to ticks (%d), got %d", cfg.Ticks, cfg.Chaos)
+	}
+	rawURL, err := namespaced(cfg.URL, cfg.Namespace)
+	if err != nil {
+		return nil, err
+	}
+	tr, closeBroker, err := openBroker(ctx, rawURL, cfg.TransportOptions...)
 	if err != nil {
 		return nil, err
 	}
 	defer closeBroker()
 
-	var fl flow
-	pub, err := publisher.New(countingPublisher{tr.Publisher(), &fl}, publisher.WithSource("/tradebus/examples/trading"))
+	fl := &flow{progress: cfg.Progress}
+	counting := countingPublisher{tr.Publisher(), fl}
+	pub, err := publisher.New(counting,
+		publisher.WithSource("/tradebus/examples/trading"),
+		publisher.WithRetry(publishAttempts, publishBackoff, publishMaxBackoff))
 	if err != nil {
 		return nil, err
 	}
@@ -89,8 +151,17 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err != nil {
 		return nil, err
 	}
-	sys := newSystem(cfg, pub)
-	if err := sys.register(router, tr, &fl); err != nil {
+	sys := newSystem(cfg, pub, counting)
+	// The executor's side of the pre-trade check (request-reply); its reply
+	// group is removed from the broker when it closes.
+	if sys.rpc, err = rpc.NewClient(ctx, tr.Transport, rpc.WithLogger(cfg.Logger)); err != nil {
+		return nil, fmt.Errorf("pre-trade client: %w", err)
+	}
+	defer func() { _ = sys.rpc.Close(context.WithoutCancel(ctx)) }()
+	if sys.rpcSrv, err = rpc.NewServer(tr.Publisher(), publisher.WithSource("/tradebus/examples/trading")); err != nil {
+		return nil, err
+	}
+	if err := sys.register(router, tr, fl); err != nil {
 		return nil, err
 	}
 
@@ -109,15 +180,20 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := sys.simulate(ctx); err != nil {
 		return nil, fmt.Errorf("market-data simulator: %w", err)
 	}
+	// Over when every event is done and every injected duplicate came back
+	// (and was skipped).
+	over := func() bool {
+		return fl.idle() && sys.stats().Duplicates >= uint64(sys.chaos.duplicates.Load())
+	}
 	tick := time.NewTicker(2 * time.Millisecond)
 	defer tick.Stop()
-	for !fl.idle() {
+	for !over() {
 		select {
 		case <-tick.C:
 		case err := <-routerErr:
 			return nil, fmt.Errorf("router stopped early: %w", err)
 		case <-ctx.Done():
-			return nil, fmt.Errorf("not finished (%d of %d events handled): %w", fl.handled.Load(), fl.published.Load(), ctx.Err())
+			return nil, fmt.Errorf("not finished (%d of %d events done): %w", fl.nDone.Load(), fl.nPub.Load(), ctx.Err())
 		}
 	}
 	if err := router.Close(); err != nil {
@@ -128,69 +204,110 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	}
 	sum := sys.summary()
 	sum.Transport = tr.Name
-	sum.Published = fl.published.Load()
+	sum.Bus.Published = fl.nPub.Load()
+	// Sends of an id already sent, but for the duplicates -chaos made.
+	sum.Bus.Resent = fl.resent.Load() - sys.chaos.duplicates.Load()
 	return sum, nil
 }
 
-// handle registers fn behind the group's reliability stack and counts its
-// successful calls.
-func handle[T events.Event](r *message.Router, sub message.Subscriber, stack *middleware.Stack, pattern, name string, fl *flow, fn subscriber.Func[T]) error {
+// handle registers fn behind the flow tracker and the group's reliability
+// stack, and counts its successful calls.
+func handle[T events.Event](r *message.Router, sub message.Subscriber, stack *middleware.Stack, pattern, name string, s *system, fl *flow, fn subscriber.Func[T]) error {
 	h, err := subscriber.Handle(r, sub, pattern, func(ctx context.Context, ev T) error {
+		if err := s.chaos.fail(ctx); err != nil {
+			return err
+		}
 		if err := fn(ctx, ev); err != nil {
 			return err
 		}
-		fl.handled.Add(1)
+		s.count(ev.EventType())
 		return nil
 	}, subscriber.WithName(name))
 	if err != nil {
 		return err
 	}
-	h.AddMiddleware(stack.Middlewares()...)
+	h.AddMiddleware(append([]message.HandlerMiddleware{fl.track}, stack.Middlewares()...)...)
 	return nil
 }
 
+// groups are the consumer groups of the example and what they subscribe.
+var groups = []struct{ group, pattern, handler string }{
+	{"strategy", "ticker.#", "strategy"},
+	{"executor", "signal.#", "executor"},
+	{"venue", "order.*.*", "venue"},
+	{"portfolio", "exec.#", "portfolio-fills"},
+	{"portfolio", "trade.*.*", "portfolio-marks"},
+	{"risk", "position.#", "risk"},
+	{"pretrade", rpc.Pattern(preTradeService, "order.#"), "pretrade"},
+}
+
+// deadLetterReader is the consumer group whose subscriptions keep the dead
+// letters, the group cmd/tradebus-dlq reads as by default.
+const deadLetterReader = "dlq"
+
 func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
-	type reg struct {
-		group string
-		add   func(sub message.Subscriber, st *middleware.Stack) error
+	stacks := map[string]*middleware.Stack{}
+	subs := map[string]message.Subscriber{}
+	dlq, err := tr.Subscriber(deadLetterReader)
+	if err != nil {
+		return fmt.Errorf("subscriber %s: %w", deadLetterReader, err)
 	}
-	regs := []reg{
-		{"strategy", func(sub message.Subscriber, st *middleware.Stack) error {
-			return handle(r, sub, st, "ticker.#", "strategy", fl, s.onTicker)
-		}},
-		{"executor", func(sub message.Subscriber, st *middleware.Stack) error {
-			return handle(r, sub, st, "signal.#", "executor", fl, s.onSignal)
-		}},
-		{"venue", func(sub message.Subscriber, st *middleware.Stack) error {
-			return handle(r, sub, st, "order.*.*", "venue", fl, s.onOrder)
-		}},
-		{"portfolio", func(sub message.Subscriber, st *middleware.Stack) error {
-			if err := handle(r, sub, st, "exec.#", "portfolio-fills", fl, s.onExec); err != nil {
+	for _, g := range groups {
+		st, sub := stacks[g.group], subs[g.group]
+		if st == nil {
+			if sub, err = tr.Subscriber(g.group); err != nil {
+				return fmt.Errorf("subscriber %s: %w", g.group, err)
+			}
+			// Correlation → poison queue → retry → dedup → recoverer, per group:
+			// a failing handler is retried, then dead-lettered to
+			// "deadletter.<group>", kept there for the "dlq" reader
+			// (tradebus-dlq list/replay); redelivered duplicates are skipped.
+			st, err = middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(g.group),
+				middleware.WithPoisonKept(dlq), middleware.WithLogger(s.log))
+			if err != nil {
 				return err
 			}
-			return handle(r, sub, st, "trade.*.*", "portfolio-marks", fl, s.onTrade)
-		}},
-		{"risk", func(sub message.Subscriber, st *middleware.Stack) error {
-			return handle(r, sub, st, "position.#", "risk", fl, s.onPosition)
-		}},
-	}
-	for _, rg := range regs {
-		sub, err := tr.Subscriber(rg.group)
-		if err != nil {
-			return fmt.Errorf("subscriber %s: %w", rg.group, err)
+			stacks[g.group], subs[g.group] = st, sub
+			s.stacks = append(s.stacks, st)
 		}
-		// Correlation → poison queue → retry → dedup → recoverer, per group:
-		// a failing handler is retried, then dead-lettered to
-		// "deadletter.<group>"; redelivered duplicates are skipped.
-		st, err := middleware.Default(tr.Publisher(), middleware.WithConsumerGroup(rg.group), middleware.WithLogger(s.log))
-		if err != nil {
-			return err
+		switch g.handler {
+		case "strategy":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onTicker)
+		case "executor":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onSignal)
+		case "venue":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onOrder)
+		case "portfolio-fills":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onExec)
+		case "portfolio-marks":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onTrade)
+		case "risk":
+			err = handle(r, sub, st, g.pattern, g.handler, s, fl, s.onPosition)
+		case "pretrade":
+			// A request-reply handler: not an event of the flow (the
+			// signal that asks waits for it), so not tracked, no chaos.
+			var h *message.Handler
+			h, err = subscriber.Handle(r, sub, g.pattern, rpc.Handler(s.rpcSrv, s.preTrade), subscriber.WithName(g.handler))
+			if err == nil {
+				h.AddMiddleware(st.Middlewares()...)
+			}
 		}
-		if err := rg.add(sub, st); err != nil {
-			return fmt.Errorf("handler %s: %w", rg.group, err)
+		if err != nil {
+			return fmt.Errorf("handler %s: %w", g.handler, err)
 		}
 	}
 	return nil
+}
+
+// stats adds up the counters of every group's middleware stack.
+func (s *system) stats() BusStats {
+	var b BusStats
+	for _, st := range s.stacks {
+		b.Retries += st.Retry.Retried()
+		b.DeadLetters += st.Poison.Published()
+		b.Duplicates += st.Dedup.Stats().Duplicates
+	}
+	return b
 }
 
 // broker is an open transport plus its display name.
@@ -202,36 +319,49 @@ type broker struct {
 // system holds the state of every service of the example. Handlers for
 // different symbols run concurrently, so each service guards its state.
 type system struct {
-	cfg Config
-	pub *publisher.Publisher
-	log *slog.Logger
+	cfg    Config
+	pub    *publisher.Publisher
+	raw    message.Publisher // for the injected duplicates and malformed events
+	log    *slog.Logger
+	chaos  *chaos
+	stacks []*middleware.Stack
+	rpc    *rpc.Client // the executor's pre-trade checks
+	rpcSrv *rpc.Server // the risk service's answers
 
 	strategyMu sync.Mutex
 	series     map[string]*series // exchange|symbol
 
 	executorMu sync.Mutex
-	orderSeq   map[string]int
+	decisions  map[string]string        // pre-trade answers by client order id: "" approved, else why refused
+	signals    map[string]events.Signal // exchange|symbol|tick → the signal
+
+	venueMu sync.Mutex
+	orders  map[string]events.Order // ClOrdID → the order
 
 	portfolioMu sync.Mutex
-	positions   map[string]*position
-	lastPrice   map[string]events.Decimal
+	books       map[string]*book // exchange|symbol
+	lastTrade   map[string]events.Trade
 
-	riskMu      sync.Mutex
-	maxExposure map[string]events.Decimal
+	riskMu sync.Mutex
+	risk   map[string]map[time.Time]events.Decimal // exchange|symbol → position time → exposure
 
-	counts sync.Map // kind → *atomic.Int64
+	counts sync.Map // event type → *atomic.Int64
 }
 
-func newSystem(cfg Config, pub *publisher.Publisher) *system {
+func newSystem(cfg Config, pub *publisher.Publisher, raw message.Publisher) *system {
 	return &system{
-		cfg:         cfg,
-		pub:         pub,
-		log:         cfg.Logger,
-		series:      map[string]*series{},
-		orderSeq:    map[string]int{},
-		positions:   map[string]*position{},
-		lastPrice:   map[string]events.Decimal{},
-		maxExposure: map[string]events.Decimal{},
+		cfg:       cfg,
+		pub:       pub,
+		raw:       raw,
+		log:       cfg.Logger,
+		chaos:     newChaos(cfg.Chaos),
+		series:    map[string]*series{},
+		signals:   map[string]events.Signal{},
+		orders:    map[string]events.Order{},
+		books:     map[string]*book{},
+		lastTrade: map[string]events.Trade{},
+		risk:      map[string]map[time.Time]events.Decimal{},
+		decisions: map[string]string{},
 	}
 }
 

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"time"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/rpc"
 )
 
 var (
@@ -46,6 +49,13 @@ func thousandths(n int64) events.Decimal {
 	return d
 }
 
+// tickEvery is the simulated time between two market-data ticks.
+const tickEvery = 100 * time.Millisecond
+
+// tickOf is the tick an event time belongs to: every event a tick causes
+// (ticker, trade, signal, order, executions) is stamped within it.
+func tickOf(t time.Time) int { return int(t.Sub(epoch) / tickEvery) }
+
 // simulate is the market-data gateway: a seeded random walk per symbol and
 // exchange, published as tickers and trades.
 func (s *system) simulate(ctx context.Context) error {
@@ -65,7 +75,7 @@ func (s *system) simulate(ctx context.Context) error {
 					mids[i] = 100
 				}
 				spread := 1 + rng.Int64N(5)
-				at := epoch.Add(time.Duration(tick)*100*time.Millisecond + time.Duration(i)*time.Microsecond + 7)
+				at := epoch.Add(time.Duration(tick)*tickEvery + time.Duration(i)*time.Microsecond + 7)
 				bid, ask := cents(mids[i]-spread), cents(mids[i]+spread)
 				batch = append(batch, events.Ticker{
 					Exchange: ex, Symbol: sym.name,
@@ -87,6 +97,14 @@ func (s *system) simulate(ctx context.Context) error {
 				})
 			}
 		}
+		if s.chaos.chaosTick(tick, s.cfg.Ticks) {
+			// Which event of the tick gets a duplicate and a malformed
+			// copy: tickers and trades of every symbol in turn.
+			if err := s.publishWithChaos(ctx, batch, s.chaos.duplicates.Load()*5%int64(len(batch))); err != nil {
+				return err
+			}
+			continue
+		}
 		if err := s.pub.Publish(ctx, batch...); err != nil {
 			return err
 		}
@@ -94,12 +112,26 @@ func (s *system) simulate(ctx context.Context) error {
 	return nil
 }
 
-// series is the strategy's state for one symbol on one exchange.
+// series is the strategy's state for one symbol on one exchange. Ticks
+// are taken in their order: one that arrives early (possible after a
+// broker restart redelivers) waits in pending for the ones before it, and
+// one seen before is skipped, so the signals depend only on the market data.
 type series struct {
-	mids      []events.Decimal // last longWindow mid prices
-	primed    bool
-	wasAbove  bool
-	lastPrice events.Decimal
+	mu       sync.Mutex
+	next     int                   // the next tick to take
+	pending  map[int]events.Ticker // ticks that arrived before their turn
+	mids     []events.Decimal      // last longWindow mid prices
+	primed   bool
+	wasAbove bool
+}
+
+func (ser *series) clone() *series {
+	c := &series{next: ser.next, pending: make(map[int]events.Ticker, len(ser.pending)+1),
+		mids: append([]events.Decimal(nil), ser.mids...), primed: ser.primed, wasAbove: ser.wasAbove}
+	for k, v := range ser.pending {
+		c.pending[k] = v
+	}
+	return c
 }
 
 func mean(xs []events.Decimal) events.Decimal {
@@ -117,64 +149,98 @@ func mean(xs []events.Decimal) events.Decimal {
 // onTicker is a moving-average crossover strategy: a BUY signal when the
 // short average of the mid price crosses above the long one, SELL below.
 func (s *system) onTicker(ctx context.Context, t events.Ticker) error {
-	s.count("ticker")
-	mid, err := t.Bid.Add(t.Ask).DivRound(events.NewDecimalFromInt(2), 8)
-	if err != nil {
-		return err
-	}
 	k := t.Exchange + "|" + t.Symbol
 	s.strategyMu.Lock()
 	ser := s.series[k]
 	if ser == nil {
-		ser = &series{}
+		ser = &series{pending: map[int]events.Ticker{}}
 		s.series[k] = ser
+	}
+	s.strategyMu.Unlock()
+
+	ser.mu.Lock()
+	defer ser.mu.Unlock()
+	n := tickOf(t.Time)
+	if _, held := ser.pending[n]; held || n < ser.next {
+		return nil // seen before
+	}
+	// Work on a copy and keep it only once its signals are published: a
+	// failed publish leaves the series as it was for the redelivery.
+	work := ser.clone()
+	work.pending[n] = t
+	var sigs []events.Event
+	for {
+		tk, ok := work.pending[work.next]
+		if !ok {
+			break
+		}
+		delete(work.pending, work.next)
+		work.next++
+		sig, err := work.step(tk)
+		if err != nil {
+			return err
+		}
+		if sig != nil {
+			sigs = append(sigs, *sig)
+			s.log.Info("signal", "exchange", sig.Exchange, "symbol", sig.Symbol, "action", sig.Action,
+				"strength", sig.Strength, "price", sig.Price, "reason", sig.Reason)
+		}
+	}
+	if len(sigs) > 0 {
+		if err := s.pub.Publish(ctx, sigs...); err != nil {
+			return err
+		}
+	}
+	ser.next, ser.pending, ser.mids, ser.primed, ser.wasAbove = work.next, work.pending, work.mids, work.primed, work.wasAbove
+	return nil
+}
+
+// step takes one tick and returns the signal it gives, if any.
+func (ser *series) step(t events.Ticker) (*events.Signal, error) {
+	mid, err := t.Bid.Add(t.Ask).DivRound(events.NewDecimalFromInt(2), 8)
+	if err != nil {
+		return nil, err
 	}
 	ser.mids = append(ser.mids, mid)
 	if len(ser.mids) > longWindow {
 		ser.mids = ser.mids[1:]
 	}
-	var sig *events.Signal
-	if len(ser.mids) == longWindow {
-		short, long := mean(ser.mids[longWindow-shortWindow:]), mean(ser.mids)
-		above := short.Cmp(long) > 0
-		if ser.primed && above != ser.wasAbove {
-			gap, err := short.Sub(long).Abs().MulRound(events.NewDecimalFromInt(1000), 8)
-			if err != nil {
-				s.strategyMu.Unlock()
-				return err
-			}
-			strength, err := gap.DivRound(long, 4)
-			if err != nil {
-				s.strategyMu.Unlock()
-				return err
-			}
-			if strength.Cmp(events.NewDecimalFromInt(1)) > 0 {
-				strength = events.NewDecimalFromInt(1)
-			}
-			action := events.SignalSell
-			if above {
-				action = events.SignalBuy
-			}
-			sig = &events.Signal{
-				Strategy: "sma5x20", Exchange: t.Exchange, Symbol: t.Symbol,
-				Action: action, Strength: strength, Price: mid.Round(2),
-				Reason: fmt.Sprintf("sma%d %s sma%d", shortWindow, map[bool]string{true: ">", false: "<"}[above], longWindow),
-				Time:   t.Time,
-			}
-		}
-		ser.primed, ser.wasAbove = true, above
+	if len(ser.mids) < longWindow {
+		return nil, nil
 	}
-	s.strategyMu.Unlock()
-	if sig == nil {
-		return nil
+	short, long := mean(ser.mids[longWindow-shortWindow:]), mean(ser.mids)
+	above := short.Cmp(long) > 0
+	primed, wasAbove := ser.primed, ser.wasAbove
+	ser.primed, ser.wasAbove = true, above
+	if !primed || above == wasAbove {
+		return nil, nil
 	}
-	return s.pub.Publish(ctx, *sig)
+	gap, err := short.Sub(long).Abs().MulRound(events.NewDecimalFromInt(1000), 8)
+	if err != nil {
+		return nil, err
+	}
+	strength, err := gap.DivRound(long, 4)
+	if err != nil {
+		return nil, err
+	}
+	if strength.Cmp(events.NewDecimalFromInt(1)) > 0 {
+		strength = events.NewDecimalFromInt(1)
+	}
+	action, rel := events.SignalSell, "below"
+	if above {
+		action, rel = events.SignalBuy, "above"
+	}
+	return &events.Signal{
+		Strategy: "sma5x20", Exchange: t.Exchange, Symbol: t.Symbol,
+		Action: action, Strength: strength, Price: mid.Round(2),
+		Reason: fmt.Sprintf("%d-tick average crossed %s the %d-tick average", shortWindow, rel, longWindow),
+		Time:   t.Time,
+	}, nil
 }
 
 // onSignal is the executor: each BUY or SELL signal becomes a limit order
 // whose size grows with the signal's strength.
 func (s *system) onSignal(ctx context.Context, sig events.Signal) error {
-	s.count("signal")
 	if sig.Action == events.SignalHold {
 		return nil
 	}
@@ -196,20 +262,32 @@ func (s *system) onSignal(ctx context.Context, sig events.Signal) error {
 	if sig.Action == events.SignalSell {
 		side = events.SideSell
 	}
-	k := sig.Exchange + "|" + sig.Symbol
+	// The client order id is the signal's tick: a signal seen twice gives
+	// the same order, which the venue and the portfolio recognise.
+	n := tickOf(sig.Time)
 	s.executorMu.Lock()
-	s.orderSeq[k]++
-	n := s.orderSeq[k]
+	s.signals[fmt.Sprintf("%s|%s|%d", sig.Exchange, sig.Symbol, n)] = sig
 	s.executorMu.Unlock()
 	order := events.Order{
 		Action: events.OrderNew, Exchange: sig.Exchange, Symbol: sig.Symbol,
-		ClOrdID: fmt.Sprintf("%s-%s-%04d", sig.Exchange, sig.Symbol, n),
+		ClOrdID: fmt.Sprintf("%s-%s-%05d", sig.Exchange, sig.Symbol, n),
 		Side:    side, OrdType: events.OrdTypeLimit, TimeInForce: events.TimeInForceGTC,
 		OrderQty: qty, Price: sig.Price, Account: account,
 		Time: sig.Time.Add(time.Millisecond),
 	}
+	// Pre-trade risk check: ask the risk service (request-reply) before
+	// the order goes out.
+	var refused *rpc.Error
+	if err := s.checkOrder(ctx, order); errors.As(err, &refused) {
+		s.log.Info("order refused by the pre-trade check", "clOrdID", order.ClOrdID, "exchange", order.Exchange,
+			"symbol", order.Symbol, "side", side, "qty", qty, "limit", order.Price, "reason", refused.Message)
+		return nil
+	} else if err != nil {
+		return err
+	}
 	if env, ok := events.EnvelopeFromContext(ctx); ok {
-		s.log.Info("order", "clOrdID", order.ClOrdID, "side", side, "qty", qty, "px", order.Price,
+		s.log.Info("order", "clOrdID", order.ClOrdID, "exchange", order.Exchange, "symbol", order.Symbol,
+			"side", side, "qty", qty, "limit", order.Price,
 			"correlationid", env.CorrelationID, "causationid", env.ID)
 	}
 	return s.pub.Publish(ctx, order)
@@ -218,7 +296,9 @@ func (s *system) onSignal(ctx context.Context, sig events.Signal) error {
 // onOrder is a venue simulator: it acknowledges each order, fills about
 // half of it, then the rest, at the limit price.
 func (s *system) onOrder(ctx context.Context, o events.Order) error {
-	s.count("order")
+	s.venueMu.Lock()
+	s.orders[o.ClOrdID] = o
+	s.venueMu.Unlock()
 	orderID := "V-" + o.ClOrdID
 	report := func(n int, et events.ExecType, st events.OrdStatus, lastQty, cum events.Decimal) events.ExecutionReport {
 		r := events.ExecutionReport{

@@ -10,15 +10,17 @@ import (
 	"os"
 	"time"
 
+	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/transport"
 )
 
 // Usage is the command line Run takes.
 const Usage = `usage:
-  tradebus-dlq init   -url URL -topic TOPIC [-group dlq]
-  tradebus-dlq list   -url URL -topic TOPIC [-group dlq] [filters] [-limit N] [-json]
-  tradebus-dlq replay -url URL -topic TOPIC [-group dlq] [filters] [-limit N] [-to-group G] [-dry-run]
+  tradebus-dlq init   -url URL -group GROUP [-reader dlq]
+  tradebus-dlq list   -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-json]
+  tradebus-dlq replay -url URL -group GROUP [-reader dlq] [filters] [-limit N] [-to-group G] [-dry-run]
+-group GROUP reads deadletter.GROUP (or -topic TOPIC); -url defaults to $TRADEBUS_URL
 filters: -class C -type T -key PATTERN -reason SUBSTRING -since RFC3339 -until RFC3339
 `
 
@@ -70,8 +72,10 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (options, error) {
 	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.StringVar(&o.url, "url", os.Getenv("TRADEBUS_URL"), "broker URL (default $TRADEBUS_URL)")
-	fs.StringVar(&o.q.Topic, "topic", "", "poison topic, e.g. deadletter.portfolio")
-	fs.StringVar(&o.q.Group, "group", DefaultGroup, "consumer group reading the poison topic")
+	var failing string
+	fs.StringVar(&failing, "group", "", "consumer group whose dead letters to read: topic deadletter.<group>")
+	fs.StringVar(&o.q.Topic, "topic", "", "poison topic, e.g. deadletter.portfolio (default deadletter.<group>)")
+	fs.StringVar(&o.q.Group, "reader", DefaultGroup, "consumer group that reads the poison topic")
 	fs.DurationVar(&o.timeout, "timeout", 5*time.Minute, "overall time limit")
 	var class string
 	if cmd != "init" {
@@ -96,7 +100,22 @@ func parseFlags(cmd string, args []string, stderr io.Writer) (options, error) {
 		return o, errUsage
 	}
 	o.q.Filter.Class = middleware.ErrorClass(class)
+	if failing != "" {
+		if err := events.ValidateSegment(failing); err != nil {
+			return o, fmt.Errorf("-group %q: %w", failing, err)
+		}
+		want := middleware.DefaultPoisonTopic + "." + failing
+		switch {
+		case o.q.Topic == "":
+			o.q.Topic = want
+		case o.q.Topic != want:
+			// The old meaning of -group was the reading group.
+			return o, fmt.Errorf("-group %q reads %s, not -topic %s (the reading group is now -reader)", failing, want, o.q.Topic)
+		}
+	}
 	switch {
+	case o.q.Topic == "" && fs.NArg() == 0:
+		return o, errors.New("-group (or -topic) is required")
 	case fs.NArg() > 0:
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.url == "":

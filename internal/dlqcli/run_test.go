@@ -223,7 +223,7 @@ func TestUsageAndErrors(t *testing.T) {
 		{"list", "-url", "mem://", "-topic", "deadletter.*"},
 		{"list", "-url", "mem://", "-topic", "deadletter", "-class", "fatal"},
 		{"list", "-url", "mem://", "-topic", "deadletter", "-since", "yesterday"},
-		{"list", "-url", "mem://", "-topic", "deadletter", "-group", "a.b"},
+		{"list", "-url", "mem://", "-topic", "deadletter", "-reader", "a.b"},
 		{"replay", "-url", "mem://", "-topic", "deadletter", "-limit", "-1"},
 		{"replay", "-url", "mem://", "-topic", "deadletter", "-to-group", "a b"},
 		{"list", "-url", "mem://", "-topic", "deadletter", "extra"},

@@ -156,6 +156,11 @@ func (s *recSubscriber) Subscribe(ctx context.Context, pattern string) (<-chan *
 	return s.Subscriber.Subscribe(ctx, pattern)
 }
 
+func (s *recSubscriber) Consume(ctx context.Context, pattern string, h message.HandlerFunc) (func() error, error) {
+	s.clean.queue(s.drv.QueueName(s.Group(), pattern))
+	return s.Subscriber.Consume(ctx, pattern, h)
+}
+
 func (s *recSubscriber) SubscribeInitialize(pattern string) error {
 	s.clean.queue(s.drv.QueueName(s.Group(), pattern))
 	return s.Subscriber.SubscribeInitialize(pattern)

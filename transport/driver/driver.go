@@ -30,6 +30,7 @@ import (
 	"crypto/tls"
 	"log/slog"
 	"net/url"
+	"time"
 )
 
 // Message is one message crossing the driver boundary.
@@ -60,6 +61,9 @@ type Message struct {
 	// Deliveries counts how often the broker has delivered this message,
 	// 1 for the first time, 0 when the broker does not say.
 	Deliveries int
+	// Position is where the broker stores the message; zero where it
+	// keeps no history (the core then adds nothing to the context).
+	Position Position
 }
 
 // AckID identifies a received message to its driver. Drivers use any
@@ -231,4 +235,59 @@ type Browser interface {
 	// core; AckID is nil. Browse honours ctx for the whole call and may
 	// run concurrently with everything else.
 	Browse(ctx context.Context, group, pattern string, fn func(*Message) bool) error
+}
+
+// Position is where a message is stored in a broker that keeps history:
+// the stream (Kafka topic, Redis stream key, JetStream stream), the
+// partition within it (Kafka; 0 elsewhere) and the offset within that
+// (Kafka offset and JetStream stream sequence in decimal, Redis entry id).
+// A driver fills Message.Position on receive where the broker has one; the
+// zero Position means none.
+type Position struct {
+	Stream    string
+	Partition int32
+	Offset    string
+}
+
+// IsZero reports whether p is the zero Position (none).
+func (p Position) IsZero() bool { return p == Position{} }
+
+// String returns "stream/partition/offset".
+func (p Position) String() string {
+	return p.Stream + "/" + itoa(int(p.Partition)) + "/" + p.Offset
+}
+
+// StartAt says where a Reader starts.
+type StartAt int
+
+// The starts of a Reader.
+const (
+	// StartBeginning: the oldest retained message.
+	StartBeginning StartAt = iota
+	// StartAfter: just after the given Positions (a partition not named
+	// starts at its oldest retained message).
+	StartAfter
+	// StartTime: the first message stored at or after Time.
+	StartTime
+)
+
+// Start is where a Reader starts reading.
+type Start struct {
+	At        StartAt
+	Positions []Position // StartAfter
+	Time      time.Time  // StartTime
+}
+
+// Reader is implemented by a driver whose broker keeps history
+// (transport.Read). It is optional.
+type Reader interface {
+	// Read calls fn with the stored messages of pattern's streams from
+	// start up to the newest message stored when Read starts, in storage
+	// order within each partition, each with its Position, until fn
+	// returns false or none is left. It joins no group and changes
+	// nothing on the broker (it may create a short-lived ephemeral
+	// reader). Messages whose key does not match pattern may be passed
+	// (the core skips them); AckID is nil and the messages belong to the
+	// core. A stream that does not exist has nothing to read.
+	Read(ctx context.Context, pattern string, start Start, fn func(*Message) bool) error
 }

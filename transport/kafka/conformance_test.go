@@ -61,6 +61,7 @@ func TestConformance(t *testing.T) {
 		outage = func(*testing.T) func() { return c.Outage() }
 	}
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		Outage:             outage,
 		OutageSkip:         outageSkip,
 		ParallelKeys:       true,

@@ -3,6 +3,7 @@ package kafka
 import (
 	"strconv"
 	"strings"
+	"unsafe"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 
@@ -168,40 +169,74 @@ func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
 	r.Key = e.bytes(m.PartitionKey)
 }
 
+// internKey returns the metadata key of header like metadataKey, spelling
+// the envelope keys with the package constants: the metadata map then
+// does not point into the client's per-record header name strings.
+func internKey(header string) string {
+	switch header {
+	case "ce_id":
+		return events.MetaID
+	case "ce_source":
+		return events.MetaSource
+	case "ce_specversion":
+		return events.MetaSpecVersion
+	case "ce_type":
+		return events.MetaType
+	case "ce_subject":
+		return events.MetaSubject
+	case "ce_time":
+		return events.MetaTime
+	case HeaderContentType:
+		return events.MetaDataContentType
+	case "ce_correlationid":
+		return events.MetaCorrelationID
+	case "ce_causationid":
+		return events.MetaCausationID
+	case "ce_traceparent":
+		return events.MetaTraceParent
+	case "ce_partitionkey":
+		return events.MetaPartitionKey
+	case "ce_sequence":
+		return events.MetaSequence
+	case "ce_routingkey":
+		return events.MetaRoutingKey
+	}
+	key, _ := metadataKey(header)
+	return key
+}
+
+// bytesString returns b as a string without copying it. decode uses it for
+// the header values and the key of a record: like the payload (the
+// record's value, not copied either), they are slices of the fetched (or
+// decompressed) batch, which the client allocates per fetch and never
+// writes again (no kgo buffer pools are configured).
+func bytesString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(unsafe.SliceData(b), len(b))
+}
+
 // decode turns a record of topic kind (the topic without its prefix) into
 // m (all but AckID). It never fails: headers it does not know become
 // metadata of the same name. A record without a UUID (produced by another
 // client) gets "kafka:<topic>/<partition>/<offset>", stable across
 // redeliveries. A record without partitionkey metadata but with a key gets
-// the key as partitionkey. The payload is the record's value (not
-// copied); every header value is cut out of one string.
+// the key as partitionkey. The payload is the record's value and the
+// metadata values are the record's header values, none of them copied
+// (see bytesString); the map is the one allocation of decode.
 func decode(r *kgo.Record, kind string, m *driver.Message) {
-	n := len(r.Key)
-	for _, h := range r.Headers {
-		n += len(h.Value)
-	}
-	var sb strings.Builder
-	sb.Grow(n)
-	for _, h := range r.Headers {
-		sb.Write(h.Value)
-	}
-	sb.Write(r.Key)
-	all := sb.String()
-
 	md := make(map[string]string, len(r.Headers)+1)
 	var uuid, route string
-	at := 0
 	for _, h := range r.Headers {
-		v := all[at : at+len(h.Value)]
-		at += len(h.Value)
+		v := bytesString(h.Value)
 		switch h.Key {
 		case HeaderUUID:
 			uuid = v
 		case HeaderRoute:
 			route = v
 		default:
-			key, _ := metadataKey(h.Key)
-			md[key] = v
+			md[internKey(h.Key)] = v
 		}
 	}
 	if uuid == "" {
@@ -224,7 +259,7 @@ func decode(r *kgo.Record, kind string, m *driver.Message) {
 	}
 	pk, ok := md[events.MetaPartitionKey]
 	if !ok && len(r.Key) > 0 {
-		pk = all[at:]
+		pk = bytesString(r.Key)
 		md[events.MetaPartitionKey] = pk
 	}
 	*m = driver.Message{
@@ -233,5 +268,6 @@ func decode(r *kgo.Record, kind string, m *driver.Message) {
 		PartitionKey: pk,
 		Metadata:     md,
 		Payload:      r.Value,
+		Position:     driver.Position{Stream: r.Topic, Partition: r.Partition, Offset: strconv.FormatInt(r.Offset, 10)},
 	}
 }

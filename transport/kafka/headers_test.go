@@ -2,7 +2,9 @@ package kafka
 
 import (
 	"maps"
+	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -224,4 +226,44 @@ func BenchmarkDecode(b *testing.B) {
 	for b.Loop() {
 		decode(r, "trade", &m)
 	}
+}
+
+// TestDecodeAllocs checks that decode allocates only the metadata map: the
+// header values and the record key are not copied, and the envelope keys
+// are the package's constants.
+func TestDecodeAllocs(t *testing.T) {
+	msg := message.NewMessage("0192f0c4-0000-7000-8000-000000000001", []byte(`{}`))
+	msg.Metadata = message.Metadata{
+		events.MetaID: msg.UUID, events.MetaSource: "bench", events.MetaSpecVersion: "1.0",
+		events.MetaType: "tradebus.trade.v1", events.MetaSubject: "BTCUSDT",
+		events.MetaTime: "2026-01-02T03:04:05.123456789Z", events.MetaDataContentType: "application/json",
+		events.MetaCorrelationID: msg.UUID, events.MetaPartitionKey: "BTCUSDT",
+		events.MetaRoutingKey: "trade.binance.BTCUSDT", "x-custom": "1",
+	}
+	r := &kgo.Record{Topic: "tradebus.trade", Value: msg.Payload}
+	encode(r, msg, "trade.binance.BTCUSDT")
+	for i := range r.Headers { // as read off the wire: names not interned
+		r.Headers[i].Key = strings.Clone(r.Headers[i].Key)
+	}
+	var m driver.Message
+	decode(r, "trade", &m)
+	if !maps.Equal(m.Metadata, map[string]string(msg.Metadata)) {
+		t.Fatalf("decoded %q, want %q", m.Metadata, msg.Metadata)
+	}
+	for _, h := range r.Headers {
+		if h.Key == "ce_type" && unsafe.StringData(m.Metadata[events.MetaType]) != unsafe.SliceData(h.Value) {
+			t.Error("the type metadata is a copy of the header value")
+		}
+	}
+	var sink map[string]string
+	mapOnly := testing.AllocsPerRun(100, func() {
+		sink = make(map[string]string, len(r.Headers)+1)
+		for k, v := range msg.Metadata {
+			sink[k] = v
+		}
+	})
+	if n := testing.AllocsPerRun(100, func() { decode(r, "trade", &m) }); n > mapOnly {
+		t.Errorf("decode: %v allocations, the metadata map alone is %v", n, mapOnly)
+	}
+	_ = sink
 }

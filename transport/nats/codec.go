@@ -131,6 +131,7 @@ func decode(dm *driver.Message, prefix, stream string, m jetstream.Msg, seq, del
 		Payload:      m.Data(),
 		AckID:        m,
 		Deliveries:   int(min(delivered, uint64(1<<31-1))),
+		Position:     driver.Position{Stream: stream, Offset: strconv.FormatUint(seq, 10)},
 	}
 }
 

@@ -47,6 +47,7 @@ func TestConformance(t *testing.T) {
 		return nc
 	}
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,

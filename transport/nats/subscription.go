@@ -78,9 +78,10 @@ type subscription struct {
 	// Used by ReceiveBatch (one goroutine at a time), then by Close.
 	cons    jetstream.Consumer // nil: set up again
 	fetches []fetch            // open pull requests, oldest first
+	scratch []jetstream.Msg    // the messages ReceiveBatch reads, reused
 
 	mu   sync.Mutex
-	held map[uint64]jetstream.Msg // by stream sequence
+	held map[uint64]*heldMsg // by stream sequence
 
 	presence *natsgo.Subscription // answers on the presence subject until Close
 
@@ -95,6 +96,13 @@ type subscription struct {
 
 var _ driver.Subscription = (*subscription)(nil)
 
+// heldMsg is a received message the core holds, and its AckID: the ack
+// subject is parsed once, when it is received.
+type heldMsg struct {
+	m              jetstream.Msg
+	seq, delivered uint64
+}
+
 func newSubscription(d *Driver, group, pattern string) *subscription {
 	filter, _ := filterFor(d.cfg.prefix, pattern)
 	kind := events.Kind(pattern)
@@ -106,7 +114,7 @@ func newSubscription(d *Driver, group, pattern string) *subscription {
 		stream:   streamName(d.cfg.prefix, kind),
 		consumer: consumerName(group, pattern),
 		filter:   filter,
-		held:     make(map[uint64]jetstream.Msg),
+		held:     make(map[uint64]*heldMsg),
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
 	}
@@ -125,8 +133,14 @@ func (s *subscription) start() { go s.heartbeat() }
 // (starting at the beginning of its stream, which then holds only what
 // came after the loss) on the next call after the error is returned.
 func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
-	var got []jetstream.Msg
-	for len(got) == 0 {
+	got := s.scratch[:0]
+	defer func() {
+		clear(got) // keep no message alive
+		s.scratch = got[:0]
+	}()
+	var refs []heldMsg
+	for len(refs) == 0 {
+		got = got[:0]
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
@@ -159,7 +173,10 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 				continue
 			}
 			f.got++
-			got = append(make([]jetstream.Msg, 0, max), m)
+			if cap(got) < max {
+				got = make([]jetstream.Msg, 0, max)
+			}
+			got = append(got, m)
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
@@ -185,13 +202,14 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		if s.cons != nil && s.d.nc.IsConnected() {
 			_ = s.pull(s.pullSize(max)) // an error comes again on the next call
 		}
-		got = s.hold(got)
+		refs = s.hold(got)
 	}
-	dms := make([]driver.Message, len(got))
-	out := make([]*driver.Message, len(got))
-	for i, m := range got {
-		seq, delivered, _ := ackInfo(m.Reply())
-		decode(&dms[i], s.d.cfg.prefix, s.stream, m, seq, delivered)
+	dms := make([]driver.Message, len(refs))
+	out := make([]*driver.Message, len(refs))
+	for i := range refs {
+		h := &refs[i]
+		decode(&dms[i], s.d.cfg.prefix, s.stream, h.m, h.seq, h.delivered)
+		dms[i].AckID = h
 		out[i] = &dms[i]
 	}
 	return out, nil
@@ -235,15 +253,15 @@ func (s *subscription) waitConnected(ctx context.Context) error {
 	}
 }
 
-// hold records msgs as held and returns them without the ones already
-// held (a redelivery of a message the core still has) or without an ack
-// subject (not a JetStream delivery: terminated).
-func (s *subscription) hold(msgs []jetstream.Msg) []jetstream.Msg {
-	out := msgs[:0]
+// hold records msgs as held and returns them (in one allocation) without
+// the ones already held (a redelivery of a message the core still has) or
+// without an ack subject (not a JetStream delivery: terminated).
+func (s *subscription) hold(msgs []jetstream.Msg) []heldMsg {
+	out := make([]heldMsg, 0, len(msgs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range msgs {
-		seq, _, ok := ackInfo(m.Reply())
+		seq, delivered, ok := ackInfo(m.Reply())
 		if !ok {
 			s.d.log.Error("nats: message without JetStream metadata", "subject", m.Subject())
 			_ = m.Term()
@@ -252,8 +270,8 @@ func (s *subscription) hold(msgs []jetstream.Msg) []jetstream.Msg {
 		if _, dup := s.held[seq]; dup {
 			continue
 		}
-		s.held[seq] = m
-		out = append(out, m)
+		out = append(out, heldMsg{m: m, seq: seq, delivered: delivered})
+		s.held[seq] = &out[len(out)-1] // out never grows past its capacity
 	}
 	return out
 }
@@ -264,21 +282,21 @@ func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) er
 	failed := 0
 	s.mu.Lock()
 	for _, id := range ids {
-		m, ok := id.(jetstream.Msg)
+		h, ok := id.(*heldMsg)
 		if !ok {
 			continue
 		}
-		if seq, _, ok := ackInfo(m.Reply()); ok && s.held[seq] == m {
-			delete(s.held, seq)
+		if s.held[h.seq] == h {
+			delete(s.held, h.seq)
 		}
 	}
 	s.mu.Unlock()
 	for _, id := range ids {
-		m, ok := id.(jetstream.Msg)
+		h, ok := id.(*heldMsg)
 		if !ok {
 			continue
 		}
-		if err := settle(m); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		if err := settle(h.m); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
 			failed++
 			if first == nil {
 				first = err
@@ -325,8 +343,8 @@ func (s *subscription) heartbeat() {
 		}
 		ms = ms[:0]
 		s.mu.Lock()
-		for _, m := range s.held {
-			ms = append(ms, m)
+		for _, h := range s.held {
+			ms = append(ms, h.m)
 		}
 		s.mu.Unlock()
 		for _, m := range ms {
@@ -365,8 +383,8 @@ func (s *subscription) Close(ctx context.Context) error {
 			}
 		}
 		s.mu.Lock()
-		for seq, m := range s.held {
-			_ = m.Nak()
+		for seq, h := range s.held {
+			_ = h.m.Nak()
 			delete(s.held, seq)
 		}
 		s.mu.Unlock()

@@ -34,6 +34,7 @@ func TestConformance(t *testing.T) {
 	viaProxy := redis.NewClient(&opts)
 	t.Cleanup(func() { _ = viaProxy.Close() })
 	caps := transporttest.Capabilities{
+		KeepsHistory:       true,
 		ParallelKeys:       true,
 		OrderAfterNack:     true,
 		ConsumerGroupShare: true,

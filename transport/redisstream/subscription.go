@@ -234,6 +234,7 @@ func (s *subscription) convert(ctx context.Context, xms []redis.XMessage, delive
 		}
 		dm := &slab[i]
 		decode(s.kind, xm, dm)
+		dm.Position = driver.Position{Stream: s.stream, Offset: xm.ID}
 		ids[i] = xm.ID
 		dm.AckID = &ids[i]
 		dm.Deliveries = deliveries

@@ -61,6 +61,11 @@ type Capabilities struct {
 	LagUnknown []string
 	// LagPartitions: Lag details the backlog per partition.
 	LagPartitions bool
+	// KeepsHistory: transport.Read replays what was published
+	// (Kafka, Redis Streams, JetStream) and messages carry a
+	// transport.Position; without it Read must fail with
+	// transport.ErrNotReplayable.
+	KeepsHistory bool
 }
 
 // DefaultTimeout is the wait bound used when Capabilities.Timeout is zero.
@@ -105,6 +110,7 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"OpsInvalid", testOpsInvalid},
 		{"ReplayToFailingGroup", testReplayToFailingGroup},
 		{"ListDeadLetters", testListDeadLetters},
+		{"History", testHistory},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

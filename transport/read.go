@@ -1,0 +1,106 @@
+package transport
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
+)
+
+// ErrNotReplayable is wrapped by the error Read returns on a transport
+// that keeps no history to read again (mem, RabbitMQ).
+var ErrNotReplayable = errors.New("transport: keeps no history to replay")
+
+// Position is where a message is stored on a broker that keeps history:
+// Stream (Kafka topic, Redis stream key, JetStream stream), Partition
+// (Kafka; 0 elsewhere) and Offset (Kafka offset, JetStream stream sequence
+// in decimal; Redis entry id). A subscription's and Read's messages carry
+// it in their context (PositionFromContext); save it to resume a Read
+// after it with FromPosition.
+type Position = driver.Position
+
+// From is where Read starts: FromBeginning, FromPosition or FromTime.
+type From = driver.Start
+
+// FromBeginning starts at the oldest retained message.
+func FromBeginning() From { return From{At: driver.StartBeginning} }
+
+// FromPosition starts just after the given positions — the next message
+// after each, as when resuming after the last message handled. A
+// partition none of them names starts at its oldest retained message.
+func FromPosition(ps ...Position) From { return From{At: driver.StartAfter, Positions: ps} }
+
+// FromTime starts at the first message stored at or after t (the broker's
+// timestamp, millisecond precision).
+func FromTime(t time.Time) From { return From{At: driver.StartTime, Time: t} }
+
+type positionKey struct{}
+
+// PositionFromContext returns the broker position of the message whose
+// context ctx is (msg.Context() of a subscription's or Read's message);
+// ok is false when the transport keeps no history or ctx is not such a
+// context.
+func PositionFromContext(ctx context.Context) (p Position, ok bool) {
+	pp, _ := ctx.Value(positionKey{}).(*Position)
+	if pp == nil {
+		return Position{}, false
+	}
+	return *pp, true
+}
+
+// Read calls fn with the messages of tr stored for pattern, from from up
+// to the newest message stored when Read starts, oldest first within each
+// partition (Kafka interleaves partitions; Redis and JetStream keep one
+// order per kind), until fn returns false or none is left; then it
+// returns. It is a reader, not a consumer group: it acks, commits and
+// creates nothing durable, and every Read sees the same history. Each
+// message's context is ctx with its Position (PositionFromContext). Only
+// messages matching pattern are passed; copies put back for one group
+// (MetaReplayGroup, middleware.Replay) are left out, their originals being
+// in the history already.
+//
+// tr must run on the portable core with a driver implementing
+// driver.Reader (Kafka, Redis Streams, NATS JetStream); on any other
+// (mem, RabbitMQ) Read returns an error wrapping ErrNotReplayable. It is
+// safe for concurrent use.
+func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
+	if fn == nil {
+		return fmt.Errorf("%w: nil read func", ErrInvalidOption)
+	}
+	if err := events.ValidatePattern(pattern); err != nil {
+		return err
+	}
+	p, ok := tr.(interface{ Driver() driver.Driver })
+	if !ok {
+		return fmt.Errorf("%w: read: %T does not run on the portable core", ErrNotReplayable, tr)
+	}
+	d := p.Driver()
+	r, ok := d.(driver.Reader)
+	if !ok {
+		return fmt.Errorf("%w: read: %s", ErrNotReplayable, d.Capabilities().Name)
+	}
+	err := r.Read(ctx, pattern, from, func(dm *driver.Message) bool {
+		if !events.MatchPattern(pattern, dm.Key) {
+			return true
+		}
+		if _, ok := dm.Metadata[MetaReplayGroup]; ok {
+			return true
+		}
+		msg := message.NewMessage(dm.UUID, dm.Payload)
+		if dm.Metadata != nil {
+			msg.Metadata = dm.Metadata
+		}
+		pos := dm.Position
+		msg.SetContext(context.WithValue(ctx, positionKey{}, &pos))
+		return fn(msg)
+	})
+	if err != nil {
+		return fmt.Errorf("%s: read pattern %s: %w", d.Capabilities().Name, pattern, err)
+	}
+	return nil
+}
