@@ -5,11 +5,8 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -35,22 +32,12 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 		return err
 	}
 	topic, gid := st.name, GroupID(group, pattern)
-	ends, err := d.adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
+	starts, ends, exists, err := d.offsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("kafka: browse %q: %w", gid, err)
 	}
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+	if !exists {
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("kafka: browse %q: end offsets of %s: %w", gid, topic, err)
-	}
-	starts, err := d.adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("kafka: browse %q: start offsets of %s: %w", gid, topic, err)
 	}
 	committed, err := d.adm.FetchOffsets(ctx, gid)
 	if err == nil {
@@ -62,60 +49,21 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	if err != nil {
 		return fmt.Errorf("kafka: browse %q: committed offsets: %w", gid, err)
 	}
-	from := make(map[int32]kgo.Offset)
-	until := make(map[int32]int64) // partition -> high watermark
-	ends.Each(func(end kadm.ListedOffset) {
-		f := int64(0)
-		if s, ok := starts.Lookup(topic, end.Partition); ok {
-			f = s.Offset
-		}
-		if c, ok := committed.Lookup(topic, end.Partition); ok && c.At >= 0 {
-			f = max(f, c.At)
-		}
-		if f < end.Offset {
-			from[end.Partition] = kgo.NewOffset().At(f)
-			until[end.Partition] = end.Offset
-		}
-	})
-	if len(from) == 0 {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(d.clientOpts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-	)...)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	defer cl.Close()
-	kind := events.Kind(pattern)
 	var msgs []driver.Message
 	latest := make(map[string]int) // UUID -> index in msgs of its newest copy
-	for len(until) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
+	err = d.readRanges(ctx, "browse", topic, pattern, starts, ends, func(p int32, _, _ int64) int64 {
+		if c, ok := committed.Lookup(topic, p); ok && c.At >= 0 {
+			return c.At
 		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("kafka: browse %s partition %d: %w", t, p, err))
-		})
-		if ferr != nil {
-			return ferr
-		}
-		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := until[r.Partition]
-			if !ok || r.Offset >= end {
-				return
-			}
-			if r.Offset >= end-1 {
-				delete(until, r.Partition)
-			}
-			var m driver.Message
-			decode(r, kind, &m)
-			m.AckID = nil
-			latest[m.UUID] = len(msgs)
-			msgs = append(msgs, m)
-		})
+		return 0
+	}, func(m *driver.Message) bool {
+		m.AckID = nil
+		latest[m.UUID] = len(msgs)
+		msgs = append(msgs, *m)
+		return true
+	})
+	if err != nil {
+		return err
 	}
 	for i := range msgs {
 		// An older copy of a message put back (its newer copy has the same

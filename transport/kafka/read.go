@@ -2,15 +2,11 @@ package kafka
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 
-	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -34,22 +30,12 @@ func (d *Driver) Read(ctx context.Context, pattern string, start driver.Start, f
 		return err
 	}
 	topic := st.name
-	ends, err := d.adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
+	starts, ends, exists, err := d.offsets(ctx, topic)
+	if err != nil {
+		return fmt.Errorf("kafka: read %s: %w", topic, err)
 	}
-	if errors.Is(err, kerr.UnknownTopicOrPartition) {
+	if !exists {
 		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("kafka: read %s: end offsets: %w", topic, err)
-	}
-	starts, err := d.adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return fmt.Errorf("kafka: read %s: start offsets: %w", topic, err)
 	}
 	var at kadm.ListedOffsets
 	after := make(map[int32]int64)
@@ -74,71 +60,16 @@ func (d *Driver) Read(ctx context.Context, pattern string, start driver.Start, f
 			after[p.Partition] = off + 1
 		}
 	}
-	from := make(map[int32]kgo.Offset)
-	until := make(map[int32]int64) // partition -> high watermark
-	ends.Each(func(end kadm.ListedOffset) {
-		f := int64(0)
-		if s, ok := starts.Lookup(topic, end.Partition); ok {
-			f = s.Offset
-		}
+	return d.readRanges(ctx, "read", topic, pattern, starts, ends, func(p int32, _, end int64) int64 {
 		switch start.At {
 		case driver.StartTime:
-			if o, ok := at.Lookup(topic, end.Partition); ok {
-				f = max(f, o.Offset)
-			} else {
-				f = end.Offset
+			if o, ok := at.Lookup(topic, p); ok {
+				return o.Offset
 			}
+			return end
 		case driver.StartAfter:
-			if o, ok := after[end.Partition]; ok {
-				f = max(f, o)
-			}
+			return after[p] // 0 (the oldest) if no position names p
 		}
-		if f < end.Offset {
-			from[end.Partition] = kgo.NewOffset().At(f)
-			until[end.Partition] = end.Offset
-		}
-	})
-	if len(from) == 0 {
-		return nil
-	}
-	cl, err := kgo.NewClient(append(d.clientOpts(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: from}),
-	)...)
-	if err != nil {
-		return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-	}
-	defer cl.Close()
-	kind := events.Kind(pattern)
-	for len(until) > 0 {
-		fetches := cl.PollFetches(ctx)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		var ferr error
-		fetches.EachError(func(t string, p int32, err error) {
-			ferr = errors.Join(ferr, fmt.Errorf("kafka: read %s partition %d: %w", t, p, err))
-		})
-		if ferr != nil {
-			return ferr
-		}
-		stop := false
-		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := until[r.Partition]
-			if stop || !ok || r.Offset >= end {
-				return
-			}
-			if r.Offset >= end-1 {
-				delete(until, r.Partition)
-			}
-			var m driver.Message
-			decode(r, kind, &m)
-			if !fn(&m) {
-				stop = true
-			}
-		})
-		if stop {
-			return nil
-		}
-	}
-	return nil
+		return 0
+	}, fn)
 }
