@@ -53,8 +53,11 @@ func TestConformance(t *testing.T) {
 		ConsumerGroupShare: true,
 		OrderAcrossMembers: false,
 		DurableGroups:      true,
-		Timeout:            15 * time.Second,
-		URL:                brokertest.URL(t, envNATSURL),
+		// Above the default AckWait (30 s): a message the server handed to
+		// a pull request that a connection cut lost is redelivered only
+		// after it (AsyncOutage hit this under load).
+		Timeout: 45 * time.Second,
+		URL:     brokertest.URL(t, envNATSURL),
 		Outage: func(*testing.T) func() {
 			p.Cut()
 			return p.Restore
