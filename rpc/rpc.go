@@ -299,29 +299,14 @@ func (c *Client) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		return errors.Join(err, ctx.Err())
 	}
-	return errors.Join(err, deleteGroup(ctx, c.tr, c.group, c.replyKey))
+	return errors.Join(err, removeReplyGroup(ctx, c.tr, c.group, c.replyKey))
 }
 
-// deleteGroup removes the client's reply group from the broker. A broker
-// may report the member that just left for a moment (RabbitMQ's consumer
-// count): ErrGroupInUse is retried for a while.
-func deleteGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
-	wait := 10 * time.Millisecond
-	for deadline := time.Now().Add(10 * time.Second); ; {
-		err := transport.DeleteGroup(ctx, tr, group, pattern)
-		switch {
-		case err == nil, errors.Is(err, transport.ErrNotSupported), errors.Is(err, transport.ErrGroupNotFound):
-			return nil
-		case !errors.Is(err, transport.ErrGroupInUse) || time.Now().After(deadline):
-			return fmt.Errorf("rpc: remove the reply group %s: %w", group, err)
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 500*time.Millisecond)
+func removeReplyGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
+	if err := transport.RemoveGroup(ctx, tr, group, pattern); err != nil {
+		return fmt.Errorf("rpc: remove the reply group %s: %w", group, err)
 	}
+	return nil
 }
 
 // publish sends msg to key within ctx where the publisher can (a tradebus

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
@@ -141,4 +142,30 @@ func (t *Portable) subscribed(group, pattern string) bool {
 		}
 	}
 	return false
+}
+
+// RemoveGroup deletes a group the caller owned and has just closed every
+// subscription of (a tail's or a request-reply client's own group). Unlike
+// DeleteGroup, a group already gone or a transport that cannot delete groups
+// is not an error, and ErrGroupInUse is retried within ctx (at most 10 s):
+// RabbitMQ still counts a consumer that just left for a moment.
+func RemoveGroup(ctx context.Context, tr Transport, group, pattern string) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	wait := 10 * time.Millisecond
+	for {
+		err := DeleteGroup(ctx, tr, group, pattern)
+		switch {
+		case err == nil, errors.Is(err, ErrNotSupported), errors.Is(err, ErrGroupNotFound):
+			return nil
+		case !errors.Is(err, ErrGroupInUse):
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 500*time.Millisecond)
+	}
 }

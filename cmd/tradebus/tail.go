@@ -51,7 +51,7 @@ func tailCommand(fs *flag.FlagSet, env *environment) func(context.Context, []str
 			err := tail(ctx, tr, g, pattern, *count, *asJSON, env.stdout, env.stderr)
 			if own {
 				// The group was ours alone: leave nothing on the broker.
-				err = errors.Join(err, removeGroup(context.WithoutCancel(ctx), tr, g, pattern))
+				err = errors.Join(err, removeTailGroup(context.WithoutCancel(ctx), tr, g, pattern))
 			}
 			return err
 		})
@@ -154,25 +154,12 @@ func printEvent(w io.Writer, msg *message.Message, asJSON bool) error {
 	return err
 }
 
-// removeGroup deletes a group this command created, retrying while the
-// broker still reports the member that just left (RabbitMQ).
-func removeGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
-	ctx, cancel := context.WithTimeout(ctx, closeTimeout)
-	defer cancel()
-	for {
-		err := transport.DeleteGroup(ctx, tr, group, pattern)
-		switch {
-		case err == nil, errors.Is(err, transport.ErrNotSupported), errors.Is(err, transport.ErrGroupNotFound):
-			return nil
-		case !errors.Is(err, transport.ErrGroupInUse):
-			return fmt.Errorf("remove the tail's group %s: %w", group, err)
-		}
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("remove the tail's group %s: %w", group, err)
-		case <-time.After(50 * time.Millisecond):
-		}
+// removeTailGroup deletes the group this command created for itself.
+func removeTailGroup(ctx context.Context, tr transport.Transport, group, pattern string) error {
+	if err := transport.RemoveGroup(ctx, tr, group, pattern); err != nil {
+		return fmt.Errorf("remove the tail's group %s: %w", group, err)
 	}
+	return nil
 }
 
 func randomSuffix() string {
