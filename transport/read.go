@@ -69,6 +69,26 @@ func PositionFromContext(ctx context.Context) (p Position, ok bool) {
 // (mem, RabbitMQ) Read returns an error wrapping ErrNotReplayable. It is
 // safe for concurrent use.
 func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
+	from.Follow = false
+	return read(ctx, "read", tr, pattern, from, fn)
+}
+
+// Follow is Read that does not stop at the newest stored message: it
+// passes the history from from and then every message stored later, as it
+// is stored (a stream that does not exist yet is waited for), until fn
+// returns false (Follow returns nil) or ctx is done (Follow returns an
+// error wrapping ctx.Err()). Like Read it joins no group and commits
+// nothing: a follower that restarts resumes where it says, with
+// FromPosition. Each message's context carries its Position.
+//
+// Read to the head first and then Follow from the positions it reached to
+// know when a rebuild has caught up (package projection does).
+func Follow(ctx context.Context, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
+	from.Follow = true
+	return read(ctx, "follow", tr, pattern, from, fn)
+}
+
+func read(ctx context.Context, op string, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
 	if fn == nil {
 		return fmt.Errorf("%w: nil read func", ErrInvalidOption)
 	}
@@ -77,12 +97,12 @@ func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(
 	}
 	p, ok := tr.(interface{ Driver() driver.Driver })
 	if !ok {
-		return fmt.Errorf("%w: read: %T does not run on the portable core", ErrNotReplayable, tr)
+		return fmt.Errorf("%w: %s: %T does not run on the portable core", ErrNotReplayable, op, tr)
 	}
 	d := p.Driver()
 	r, ok := d.(driver.Reader)
 	if !ok {
-		return fmt.Errorf("%w: read: %s", ErrNotReplayable, d.Capabilities().Name)
+		return fmt.Errorf("%w: %s: %s", ErrNotReplayable, op, d.Capabilities().Name)
 	}
 	err := r.Read(ctx, pattern, from, func(dm *driver.Message) bool {
 		if !events.MatchPattern(pattern, dm.Key) {
@@ -100,7 +120,7 @@ func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(
 		return fn(msg)
 	})
 	if err != nil {
-		return fmt.Errorf("%s: read pattern %s: %w", d.Capabilities().Name, pattern, err)
+		return fmt.Errorf("%s: %s pattern %s: %w", d.Capabilities().Name, op, pattern, err)
 	}
 	return nil
 }

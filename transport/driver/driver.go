@@ -276,6 +276,11 @@ type Start struct {
 	At        StartAt
 	Positions []Position // StartAfter
 	Time      time.Time  // StartTime
+	// Follow: do not stop at the newest message stored when Read starts;
+	// pass it and then every message stored later, as it is stored, until
+	// fn returns false (Read returns nil) or ctx is done (Read returns
+	// ctx.Err()). A stream that does not exist yet is waited for.
+	Follow bool
 }
 
 // Reader is implemented by a driver whose broker keeps history
@@ -284,7 +289,8 @@ type Reader interface {
 	// Read calls fn with the stored messages of pattern's streams from
 	// start up to the newest message stored when Read starts, in storage
 	// order within each partition, each with its Position, until fn
-	// returns false or none is left. It joins no group and changes
+	// returns false or none is left (with start.Follow: until fn returns
+	// false or ctx is done, see Start.Follow). It joins no group and changes
 	// nothing on the broker (it may create a short-lived ephemeral
 	// reader). Messages whose key does not match pattern may be passed
 	// (the core skips them); AckID is nil and the messages belong to the
