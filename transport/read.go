@@ -39,6 +39,24 @@ func FromPosition(ps ...Position) From { return From{At: driver.StartAfter, Posi
 // timestamp, millisecond precision).
 func FromTime(t time.Time) From { return From{At: driver.StartTime, Time: t} }
 
+// KeepsHistory reports whether tr keeps history that Read and Follow can
+// read: Kafka, Redis Streams, NATS JetStream, and mem with a history
+// (mem.WithHistory, history=N).
+func KeepsHistory(tr Transport) bool {
+	p, ok := tr.(interface{ Driver() driver.Driver })
+	if !ok {
+		return false
+	}
+	d := p.Driver()
+	if _, ok := d.(driver.Reader); !ok {
+		return false
+	}
+	if h, ok := d.(interface{ KeepsHistory() bool }); ok {
+		return h.KeepsHistory()
+	}
+	return true
+}
+
 type positionKey struct{}
 
 // PositionFromContext returns the broker position of the message whose

@@ -87,44 +87,46 @@ func (s *system) summary() *Summary {
 		line(o.Exchange, o.Symbol).Orders++
 		sum.Orders++
 	}
-	for k, b := range s.books {
-		ex, sym, _ := strings.Cut(k, "|")
-		l := line(ex, sym)
-		sum.Acks += len(b.acks)
-		var p position
-		if states, err := replay(b.fills); err == nil && len(states) > 0 {
-			p = states[len(states)-1]
+	s.viewPortfolio(func(pf *portfolio) {
+		for k, b := range pf.Books {
+			ex, sym, _ := strings.Cut(k, "|")
+			l := line(ex, sym)
+			sum.Acks += len(b.Acks)
+			var p position
+			if states, err := replay(b.Fills); err == nil && len(states) > 0 {
+				p = states[len(states)-1]
+			}
+			for _, f := range b.Fills {
+				if f.OrdStatus == events.OrdStatusFilled {
+					sum.Filled++
+				} else {
+					sum.Partial++
+				}
+			}
+			l.Fills, l.Bought, l.Sold, l.Position, l.AvgPrice, l.Realized = p.fills, p.bought, p.sold, p.qty, p.avg, p.realized
+			l.LastPrice = s.lastTrade[k].Price
+			if !p.qty.IsZero() {
+				if u, err := p.qty.MulRound(l.LastPrice.Sub(p.avg), 8); err == nil {
+					l.Unrealized = u
+				}
+				if e, err := p.qty.Abs().MulRound(l.LastPrice, 8); err == nil {
+					l.Exposure = e
+				}
+			}
+			for _, e := range s.risk[k] {
+				l.RiskChecks++
+				if e.Cmp(l.PeakExposure) > 0 {
+					l.PeakExposure = e
+				}
+				if e.Cmp(exposureLimit) > 0 {
+					l.OverLimit++
+				}
+			}
+			sum.Realized = sum.Realized.Add(l.Realized)
+			sum.Unrealized = sum.Unrealized.Add(l.Unrealized)
+			sum.Exposure = sum.Exposure.Add(l.Exposure)
 		}
-		for _, f := range b.fills {
-			if f.OrdStatus == events.OrdStatusFilled {
-				sum.Filled++
-			} else {
-				sum.Partial++
-			}
-		}
-		l.Fills, l.Bought, l.Sold, l.Position, l.AvgPrice, l.Realized = p.fills, p.bought, p.sold, p.qty, p.avg, p.realized
-		l.LastPrice = s.lastTrade[k].Price
-		if !p.qty.IsZero() {
-			if u, err := p.qty.MulRound(l.LastPrice.Sub(p.avg), 8); err == nil {
-				l.Unrealized = u
-			}
-			if e, err := p.qty.Abs().MulRound(l.LastPrice, 8); err == nil {
-				l.Exposure = e
-			}
-		}
-		for _, e := range s.risk[k] {
-			l.RiskChecks++
-			if e.Cmp(l.PeakExposure) > 0 {
-				l.PeakExposure = e
-			}
-			if e.Cmp(exposureLimit) > 0 {
-				l.OverLimit++
-			}
-		}
-		sum.Realized = sum.Realized.Add(l.Realized)
-		sum.Unrealized = sum.Unrealized.Add(l.Unrealized)
-		sum.Exposure = sum.Exposure.Add(l.Exposure)
-	}
+	})
 	for _, l := range byKey {
 		sum.Lines = append(sum.Lines, *l)
 	}

@@ -1,0 +1,163 @@
+package projection_test
+
+import (
+	"context"
+	"errors"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/projection"
+	"github.com/tradebus/tradebus/transport"
+)
+
+// historyEvents is how many events the rebuild tests publish (the issue's
+// 50,000).
+const historyEvents = 50_000
+
+// TestRebuild is the proof per transport: a projection following live
+// while 50,000 events are published, one rebuilt from scratch afterwards
+// (caught up exactly when it has applied all 50,000) and one resumed from
+// the live one's last snapshot after more were published reach the same
+// state, which is the state of the sequence: no event applied twice or
+// skipped. Then the crash test: the same history folded by a process
+// killed with SIGKILL at random points.
+func TestRebuild(t *testing.T) {
+	for _, tc := range historyTransports {
+		t.Run(tc.name, func(t *testing.T) {
+			url := brokerURL(t, tc.name, tc.env)
+			tr := open(t, url)
+			n := historyEvents
+
+			store := &projection.MemStore{}
+			live, err := projection.New(tr, config(store))
+			require.NoError(t, err)
+			cancelLive, liveErr := run(t, live)
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			require.NoError(t, live.WaitCaughtUp(ctx), "an empty history is caught up at once")
+
+			publish(t, tr, 0, n)
+			waitApplied(t, live, n, liveErr)
+			w := want(t, n)
+			require.Empty(t, view(live).Wrong)
+			require.Equal(t, w, view(live), "live state is the sequence's")
+
+			rebuilt, err := projection.New(tr, config(&projection.MemStore{}))
+			require.NoError(t, err)
+			cancelRebuilt, rebuiltErr := run(t, rebuilt)
+			require.NoError(t, rebuilt.WaitCaughtUp(context.Background()))
+			require.EqualValues(t, n, rebuilt.Applied(), "caught up means the whole history applied")
+			require.Equal(t, view(live), view(rebuilt), "rebuilt from scratch = built live")
+			stop(t, cancelRebuilt, rebuiltErr)
+
+			stop(t, cancelLive, liveErr)
+			require.Positive(t, store.Saves())
+			publish(t, tr, n, n+1000)
+			var applied atomic.Int64
+			cfg := config(store)
+			cfg.Apply = func(ctx context.Context, s *tally, ev events.Trade) error {
+				applied.Add(1)
+				return applyTrade(ctx, s, ev)
+			}
+			resumed, err := projection.New(tr, cfg)
+			require.NoError(t, err)
+			cancelResumed, resumedErr := run(t, resumed)
+			require.NoError(t, resumed.WaitCaughtUp(context.Background()))
+			require.EqualValues(t, 1000, applied.Load(), "resumed from the snapshot: only the events after it")
+			require.Equal(t, want(t, n+1000), view(resumed))
+			stop(t, cancelResumed, resumedErr)
+
+			crashTest(t, url, n+1000)
+		})
+	}
+}
+
+// TestStateVersion: a snapshot saved with another state version is not
+// used; the projection rebuilds from the beginning.
+func TestStateVersion(t *testing.T) {
+	tr := open(t, memURL)
+	publish(t, tr, 0, 100)
+	store := &projection.MemStore{}
+	require.NoError(t, store.Save(context.Background(), "tally", projection.Snapshot{
+		StateVersion: 0, State: []byte(`{"last":{},"count":99999}`),
+		Positions: []transport.Position{{Stream: "trade", Offset: "100"}}, Applied: 99999,
+	}))
+	p, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc := run(t, p)
+	require.NoError(t, p.WaitCaughtUp(context.Background()))
+	require.Equal(t, want(t, 100), view(p))
+	require.EqualValues(t, 100, p.Applied())
+	stop(t, cancel, errc)
+}
+
+// TestApplyErrorStops: an event Apply refuses stops Run with an
+// *ApplyError naming it, is not counted, and is applied again by the next
+// run — a fold never skips an event.
+func TestApplyErrorStops(t *testing.T) {
+	tr := open(t, memURL)
+	publish(t, tr, 0, 50)
+	store := &projection.MemStore{}
+	boom := errors.New("boom")
+	cfg := config(store)
+	cfg.SnapshotEvery = 10
+	cfg.Apply = func(ctx context.Context, s *tally, ev events.Trade) error {
+		if s.Count == 25 {
+			return boom
+		}
+		return applyTrade(ctx, s, ev)
+	}
+	p, err := projection.New(tr, cfg)
+	require.NoError(t, err)
+	err = p.Run(context.Background())
+	var ae *projection.ApplyError
+	require.ErrorAs(t, err, &ae)
+	require.ErrorIs(t, err, boom)
+	require.NotEmpty(t, ae.EventUUID)
+	require.False(t, ae.Position.IsZero())
+	require.EqualValues(t, 25, p.Applied())
+	select {
+	case <-p.CaughtUp():
+		t.Fatal("caught up although an event failed")
+	default:
+	}
+	require.ErrorIs(t, p.Run(context.Background()), projection.ErrRunning)
+
+	// The snapshot holds 20 (every 10); the next run applies 21.. again.
+	p2, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc := run(t, p2)
+	require.NoError(t, p2.WaitCaughtUp(context.Background()))
+	require.Equal(t, want(t, 50), view(p2))
+	stop(t, cancel, errc)
+}
+
+// TestNotReplayable: a transport without history is refused clearly.
+func TestNotReplayable(t *testing.T) {
+	tr := open(t, "mem://")
+	p, err := projection.New(tr, config(&projection.MemStore{}))
+	require.NoError(t, err)
+	require.ErrorIs(t, p.Run(context.Background()), transport.ErrNotReplayable)
+}
+
+func TestNewRejects(t *testing.T) {
+	tr := open(t, memURL)
+	ok := config(&projection.MemStore{})
+	for name, mut := range map[string]func(*projection.Config[tally, events.Trade]){
+		"no name":     func(c *projection.Config[tally, events.Trade]) { c.Name = "" },
+		"bad pattern": func(c *projection.Config[tally, events.Trade]) { c.Pattern = "#.x" },
+		"no apply":    func(c *projection.Config[tally, events.Trade]) { c.Apply = nil },
+		"no store":    func(c *projection.Config[tally, events.Trade]) { c.Store = nil },
+	} {
+		c := ok
+		mut(&c)
+		_, err := projection.New(tr, c)
+		require.ErrorIs(t, err, projection.ErrInvalidOption, name)
+	}
+	_, err := projection.New(nil, ok)
+	require.ErrorIs(t, err, projection.ErrInvalidOption)
+}
