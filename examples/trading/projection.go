@@ -40,14 +40,19 @@ type portfolioService struct {
 // of a killed process are.
 type crashableStore struct {
 	projection.Store
-	dead atomic.Bool
+	dead  atomic.Bool
+	saves atomic.Int64
 }
 
 func (c *crashableStore) Save(ctx context.Context, name string, s projection.Snapshot) error {
 	if c.dead.Load() {
 		return nil
 	}
-	return c.Store.Save(ctx, name, s)
+	if err := c.Store.Save(ctx, name, s); err != nil {
+		return err
+	}
+	c.saves.Add(1)
+	return nil
 }
 
 func startPortfolio(ctx context.Context, tr transport.Transport, sys *system, fl *flow, store projection.Store) (*portfolioService, error) {
@@ -141,6 +146,12 @@ func (svc *portfolioService) stop() error {
 	svc.stopped = true
 	svc.cancel()
 	return <-svc.done
+}
+
+func (svc *portfolioService) stats() PortfolioStats {
+	svc.mu.Lock()
+	defer svc.mu.Unlock()
+	return PortfolioStats{Projection: true, Restarts: svc.kills, Applied: svc.p.Applied(), Snapshots: int(svc.store.saves.Load())}
 }
 
 func (svc *portfolioService) view(fn func(*portfolio)) {

@@ -284,6 +284,9 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		}
 	}
 	sum := sys.summary()
+	if svc := sys.portfolioSvc.Load(); svc != nil {
+		sum.Portfolio = svc.stats()
+	}
 	sum.Transport = tr.Name
 	sum.Bus.Published = fl.nPub.Load()
 	// Sends of an id already sent, but for the duplicates -chaos made.

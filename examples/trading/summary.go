@@ -61,6 +61,15 @@ type Summary struct {
 	Unrealized events.Decimal
 	Exposure   events.Decimal
 	Bus        BusStats
+	Portfolio  PortfolioStats
+}
+
+// PortfolioStats says how the portfolio service kept its state.
+type PortfolioStats struct {
+	Projection bool   // a projection of the exec history (transport keeps history)
+	Restarts   int    // kills and restarts from its snapshot (KillPortfolioAt)
+	Applied    uint64 // exec reports its state includes
+	Snapshots  int    // snapshots saved
 }
 
 func (s *system) summary() *Summary {
@@ -215,6 +224,10 @@ func (sum *Summary) Print(w io.Writer) {
 		parts[i] = fmt.Sprintf("%s %d", strings.TrimSuffix(strings.TrimPrefix(k, "tradebus."), ".v1"), b.Handled[k])
 	}
 	fmt.Fprintln(w, "Message bus (each service a consumer group behind middleware.Default)")
+	if p := sum.Portfolio; p.Projection {
+		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, %d restarts from one\n",
+			p.Applied, p.Snapshots, p.Restarts)
+	}
 	fmt.Fprintf(w, "  events:             %d published, %d handled (%s)\n", b.Published, handled, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "  retries:            %d handler attempts repeated after a transient error\n", b.Retries)
 	fmt.Fprintf(w, "  dead letters:       %d events moved to deadletter.<group> (could not be handled)\n", b.DeadLetters)
