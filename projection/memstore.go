@@ -53,5 +53,6 @@ func (m *MemStore) Saves() int {
 func clone(s Snapshot) Snapshot {
 	s.State = slices.Clone(s.State)
 	s.Positions = slices.Clone(s.Positions)
+	s.Recent = slices.Clone(s.Recent)
 	return s
 }

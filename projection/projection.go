@@ -59,6 +59,10 @@ var ErrRunning = errors.New("projection: already run")
 // after by default.
 const DefaultSnapshotEvery = 1000
 
+// DefaultDedupWindow is how many of the latest event ids a projection
+// remembers to skip duplicates by default.
+const DefaultDedupWindow = 4096
+
 // Config describes a projection of state S folded from events of type E.
 type Config[S any, E events.Event] struct {
 	// Name identifies the projection's snapshots in the Store (required).
@@ -82,6 +86,12 @@ type Config[S any, E events.Event] struct {
 	// when Run ends). A snapshot is also saved when a rebuild has caught
 	// up and when Run ends.
 	SnapshotEvery int
+	// DedupWindow is how many of the latest event ids the projection
+	// remembers (in its snapshots too) to skip a second copy of an event
+	// in the history — a publisher that resent an event whose confirm was
+	// lost (publisher.WithRetry) stores it twice, with the same id, close
+	// together. Default DefaultDedupWindow; negative: none.
+	DedupWindow int
 	// StateVersion is the version of S's encoding. A snapshot saved with
 	// another version is ignored and the state is rebuilt from the
 	// beginning: change it whenever S or Apply changes meaning.
@@ -96,7 +106,8 @@ type Snapshot struct {
 	StateVersion int
 	State        []byte // S encoded with encoding/json
 	Positions    []transport.Position
-	Applied      uint64 // events applied since the beginning
+	Applied      uint64   // events applied since the beginning
+	Recent       []string // ids of the latest events applied, oldest first (Config.DedupWindow)
 	SavedAt      time.Time
 }
 
@@ -138,6 +149,8 @@ type Projection[S any, E events.Event] struct {
 	// Owned by the Run goroutine.
 	pos       map[streamPartition]transport.Position
 	sinceSave int
+	recent    recentIDs
+	skipped   atomic.Uint64
 
 	started  atomic.Bool
 	caughtUp chan struct{}
@@ -166,6 +179,9 @@ func New[S any, E events.Event](tr transport.Transport, cfg Config[S, E]) (*Proj
 	if cfg.SnapshotEvery == 0 {
 		cfg.SnapshotEvery = DefaultSnapshotEvery
 	}
+	if cfg.DedupWindow == 0 {
+		cfg.DedupWindow = DefaultDedupWindow
+	}
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()
@@ -177,6 +193,7 @@ func New[S any, E events.Event](tr transport.Transport, cfg Config[S, E]) (*Proj
 		caughtUp: make(chan struct{}),
 	}
 	p.state = p.initial()
+	p.recent = newRecentIDs(cfg.DedupWindow)
 	return p, nil
 }
 
@@ -214,6 +231,10 @@ func (p *Projection[S, E]) View(fn func(state *S)) {
 // Applied returns how many events the state includes, since the
 // beginning of the history (snapshots carry the count across restarts).
 func (p *Projection[S, E]) Applied() uint64 { return p.applied.Load() }
+
+// Skipped returns how many copies of an event already applied (same id,
+// within DedupWindow) this projection skipped.
+func (p *Projection[S, E]) Skipped() uint64 { return p.skipped.Load() }
 
 // Run loads the latest snapshot, applies the history after it until
 // caught up (closing CaughtUp), then applies live events until ctx is
@@ -300,6 +321,9 @@ func (p *Projection[S, E]) load(ctx context.Context) error {
 		p.pos[streamPartition{pos.Stream, pos.Partition}] = pos
 	}
 	p.applied.Store(s.Applied)
+	for _, id := range s.Recent {
+		p.recent.add(id)
+	}
 	p.log.Info("snapshot loaded", "applied", s.Applied, "saved_at", s.SavedAt)
 	return nil
 }
@@ -321,6 +345,11 @@ func (p *Projection[S, E]) from() transport.From {
 
 func (p *Projection[S, E]) apply(msg *message.Message) error {
 	pos, _ := transport.PositionFromContext(msg.Context())
+	if p.recent.has(msg.UUID) {
+		p.pos[streamPartition{pos.Stream, pos.Partition}] = pos
+		p.skipped.Add(1)
+		return nil
+	}
 	ev, err := subscriber.Decode[E](msg)
 	if err == nil {
 		ctx := events.ContextWithEnvelope(msg.Context(), events.EnvelopeFromMetadata(msg.Metadata))
@@ -332,6 +361,7 @@ func (p *Projection[S, E]) apply(msg *message.Message) error {
 		return &ApplyError{Position: pos, EventUUID: msg.UUID, Err: err}
 	}
 	p.pos[streamPartition{pos.Stream, pos.Partition}] = pos
+	p.recent.add(msg.UUID)
 	p.applied.Add(1)
 	p.sinceSave++
 	if p.cfg.SnapshotEvery > 0 && p.sinceSave >= p.cfg.SnapshotEvery {
@@ -356,6 +386,7 @@ func (p *Projection[S, E]) save(ctx context.Context) error {
 		State:        state,
 		Positions:    p.positions(),
 		Applied:      p.applied.Load(),
+		Recent:       p.recent.list(),
 		SavedAt:      time.Now().UTC(),
 	}
 	if err := p.cfg.Store.Save(ctx, p.cfg.Name, s); err != nil {
@@ -363,4 +394,45 @@ func (p *Projection[S, E]) save(ctx context.Context) error {
 	}
 	p.sinceSave = 0
 	return nil
+}
+
+// recentIDs is a bounded set of the latest event ids: a ring in arrival
+// order and a set over it. Only the Run goroutine uses it.
+type recentIDs struct {
+	ring []string
+	next int
+	set  map[string]struct{}
+}
+
+func newRecentIDs(n int) recentIDs {
+	if n <= 0 {
+		return recentIDs{}
+	}
+	return recentIDs{ring: make([]string, 0, n), set: make(map[string]struct{}, n)}
+}
+
+func (r *recentIDs) has(id string) bool {
+	_, ok := r.set[id]
+	return ok
+}
+
+func (r *recentIDs) add(id string) {
+	switch {
+	case cap(r.ring) == 0 || id == "":
+		return
+	case len(r.ring) < cap(r.ring):
+		r.ring = append(r.ring, id)
+	default:
+		delete(r.set, r.ring[r.next])
+		r.ring[r.next] = id
+		r.next = (r.next + 1) % len(r.ring)
+	}
+	r.set[id] = struct{}{}
+}
+
+// list returns the ids oldest first.
+func (r *recentIDs) list() []string {
+	out := make([]string, 0, len(r.ring))
+	out = append(out, r.ring[r.next:]...)
+	return append(out, r.ring[:r.next]...)
 }

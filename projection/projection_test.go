@@ -7,10 +7,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/require"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/projection"
+	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/transport"
 )
 
@@ -160,4 +162,43 @@ func TestNewRejects(t *testing.T) {
 	}
 	_, err := projection.New(nil, ok)
 	require.ErrorIs(t, err, projection.ErrInvalidOption)
+}
+
+// TestDuplicateSkipped: a second copy of an event in the history (same
+// id, as a publisher's resend after a lost confirm stores it) is not
+// applied, also when the copy comes after a restart from a snapshot.
+func TestDuplicateSkipped(t *testing.T) {
+	ctx := context.Background()
+	tr := open(t, memURL)
+	pub, err := publisher.New(tr.Publisher())
+	require.NoError(t, err)
+	evs := trades(0, 3)
+	var msgs []*message.Message
+	for _, ev := range evs {
+		m, err := pub.NewMessage(ctx, ev)
+		require.NoError(t, err)
+		msgs = append(msgs, m)
+	}
+	bp := tr.Publisher().(transport.BatchPublisher)
+	require.NoError(t, bp.PublishBatch(ctx, []*message.Message{msgs[0], msgs[1], msgs[1].Copy()}))
+
+	store := &projection.MemStore{}
+	p, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc := run(t, p)
+	require.NoError(t, p.WaitCaughtUp(ctx))
+	require.EqualValues(t, 2, p.Applied())
+	require.EqualValues(t, 1, p.Skipped())
+	stop(t, cancel, errc)
+
+	// After a restart: the copy of trade 1 again, then trade 2.
+	require.NoError(t, bp.PublishBatch(ctx, []*message.Message{msgs[1].Copy(), msgs[2]}))
+	p2, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc = run(t, p2)
+	require.NoError(t, p2.WaitCaughtUp(ctx))
+	require.EqualValues(t, 3, p2.Applied())
+	require.EqualValues(t, 1, p2.Skipped(), "the snapshot remembers the ids applied before it")
+	require.Equal(t, want(t, 3), view(p2))
+	stop(t, cancel, errc)
 }

@@ -1,6 +1,7 @@
 // Package pgstore keeps projection snapshots in PostgreSQL (pgx): one row
 // per projection with its state, the broker positions of the last event
-// that state includes and the count of events applied, written in one
+// that state includes, the count of events applied and the ids of the
+// latest (projection.Config.DedupWindow), written in one
 // transaction — a reader (a restarted projection) sees the old row or the
 // new one whole, never a state with another state's positions.
 //
@@ -112,13 +113,14 @@ func newQueries(t string) queries {
 	state         jsonb NOT NULL,
 	positions     jsonb NOT NULL,
 	applied       bigint NOT NULL,
+	recent        jsonb NOT NULL,
 	saved_at      timestamptz NOT NULL
 )`,
-		load: `SELECT state_version, state::text, positions, applied, saved_at FROM ` + t + ` WHERE name = $1`,
-		save: `INSERT INTO ` + t + ` (name, state_version, state, positions, applied, saved_at)
-VALUES ($1, $2, $3::jsonb, $4, $5, $6)
+		load: `SELECT state_version, state::text, positions, applied, recent, saved_at FROM ` + t + ` WHERE name = $1`,
+		save: `INSERT INTO ` + t + ` (name, state_version, state, positions, applied, recent, saved_at)
+VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
 ON CONFLICT (name) DO UPDATE SET state_version = EXCLUDED.state_version, state = EXCLUDED.state,
-	positions = EXCLUDED.positions, applied = EXCLUDED.applied, saved_at = EXCLUDED.saved_at`,
+	positions = EXCLUDED.positions, applied = EXCLUDED.applied, recent = EXCLUDED.recent, saved_at = EXCLUDED.saved_at`,
 		del: `DELETE FROM ` + t + ` WHERE name = $1`,
 	}
 }
@@ -138,7 +140,7 @@ func (s *Store) Load(ctx context.Context, name string) (projection.Snapshot, boo
 		pos   []position
 		n     int64
 	)
-	err := s.db.QueryRow(ctx, s.q.load, name).Scan(&snap.StateVersion, &state, &pos, &n, &snap.SavedAt)
+	err := s.db.QueryRow(ctx, s.q.load, name).Scan(&snap.StateVersion, &state, &pos, &n, &snap.Recent, &snap.SavedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return projection.Snapshot{}, false, nil
 	}
@@ -163,9 +165,13 @@ func (s *Store) Save(ctx context.Context, name string, snap projection.Snapshot)
 	if err != nil {
 		return fmt.Errorf("pgstore: save snapshot %s: %w", name, err)
 	}
+	recent := snap.Recent
+	if recent == nil {
+		recent = []string{}
+	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, s.q.save, name, snap.StateVersion, string(snap.State), posJSON,
-			int64(snap.Applied), snap.SavedAt); err != nil {
+			int64(snap.Applied), recent, snap.SavedAt); err != nil {
 			return fmt.Errorf("pgstore: save snapshot %s: %w", name, err)
 		}
 		if s.onTx != nil {

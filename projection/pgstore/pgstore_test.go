@@ -74,7 +74,7 @@ func TestSaveLoadDelete(t *testing.T) {
 	s1 := projection.Snapshot{
 		StateVersion: 3, State: []byte(`{"qty":"0.000000001","books":{"BTCUSDT":[1,2]}}`),
 		Positions: []transport.Position{{Stream: "trades", Partition: 2, Offset: "41"}, {Stream: "trades", Offset: "7"}},
-		Applied:   48, SavedAt: at,
+		Applied:   48, Recent: []string{"id-1", "id-2"}, SavedAt: at,
 	}
 	require.NoError(t, st.Save(ctx, "p", s1))
 	got, ok, err := st.Load(ctx, "p")
@@ -83,6 +83,7 @@ func TestSaveLoadDelete(t *testing.T) {
 	require.JSONEq(t, string(s1.State), string(got.State))
 	require.Equal(t, s1.Positions, got.Positions)
 	require.Equal(t, s1.Applied, got.Applied)
+	require.Equal(t, s1.Recent, got.Recent)
 	require.Equal(t, s1.StateVersion, got.StateVersion)
 	require.True(t, at.Equal(got.SavedAt))
 
