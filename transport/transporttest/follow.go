@@ -222,9 +222,12 @@ func testFollow(e *env) {
 		e.t.Fatalf("Follow did not return %s after its ctx was cancelled", e.followWait())
 	}
 
-	// A kind whose stream does not exist yet: its first messages are
-	// waited for. Markers are published until the follower passes one,
-	// then one more message, which it must pass after every marker.
+	// A kind whose stream does not exist when Follow starts: markers are
+	// published until the follower passes one, then one more message,
+	// which it must pass after every marker, none missing. (Whether the
+	// first marker comes before the follower first looks for the stream
+	// is up to the scheduler; the drivers' own tests wait until it has
+	// looked before publishing.)
 	kind := e.kind + "n"
 	h := e.follow(kind+".#", transport.FromBeginning())
 	var markers []string
