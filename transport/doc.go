@@ -39,8 +39,10 @@
 // carries its Position (stream, partition, offset) in its context
 // (PositionFromContext), and Read reads the stored messages of a pattern
 // from the beginning, after saved positions or from a time, as a reader
-// that joins no group (driver.Reader). mem and RabbitMQ keep no history:
-// Read fails with ErrNotReplayable there.
+// that joins no group (driver.Reader); Follow does the same and goes on
+// past the newest message with every message stored later, as it is
+// stored. mem and RabbitMQ keep no history: Read and Follow fail with
+// ErrNotReplayable there.
 //
 // # Delivery semantics
 //
