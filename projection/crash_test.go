@@ -106,7 +106,7 @@ func crashTest(t *testing.T, url string, total int) {
 		var got tally
 		require.NoError(t, json.Unmarshal(line, &got))
 		require.Empty(t, got.Wrong, "an event applied twice or skipped")
-		require.Equal(t, want(t, total), got)
+		requireTally(t, want(t, total), got, "after three SIGKILLs")
 		snap, ok, err := st.Load(context.Background(), "tally")
 		require.NoError(t, err)
 		require.True(t, ok)

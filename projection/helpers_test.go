@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/require"
+
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/internal/brokerns"
 	"github.com/tradebus/tradebus/projection"
@@ -214,4 +216,16 @@ func view(p *projection.Projection[tally, events.Trade]) tally {
 		}
 	})
 	return s
+}
+
+// requireTally checks got is want: the same counts and sequence, and the
+// same notional by value (a snapshot's JSON keeps a decimal's value, not
+// its trailing zeros).
+func requireTally(t testing.TB, want, got tally, msg string) {
+	t.Helper()
+	if !want.Notional.Equal(got.Notional) {
+		t.Fatalf("%s: notional %s, want %s", msg, got.Notional, want.Notional)
+	}
+	got.Notional = want.Notional
+	require.Equal(t, want, got, msg)
 }

@@ -46,14 +46,14 @@ func TestRebuild(t *testing.T) {
 			waitApplied(t, live, n, liveErr)
 			w := want(t, n)
 			require.Empty(t, view(live).Wrong)
-			require.Equal(t, w, view(live), "live state is the sequence's")
+			requireTally(t, w, view(live), "live state is the sequence's")
 
 			rebuilt, err := projection.New(tr, config(&projection.MemStore{}))
 			require.NoError(t, err)
 			cancelRebuilt, rebuiltErr := run(t, rebuilt)
 			require.NoError(t, rebuilt.WaitCaughtUp(context.Background()))
 			require.EqualValues(t, n, rebuilt.Applied(), "caught up means the whole history applied")
-			require.Equal(t, view(live), view(rebuilt), "rebuilt from scratch = built live")
+			requireTally(t, view(live), view(rebuilt), "rebuilt from scratch = built live")
 			stop(t, cancelRebuilt, rebuiltErr)
 
 			stop(t, cancelLive, liveErr)
@@ -70,7 +70,7 @@ func TestRebuild(t *testing.T) {
 			cancelResumed, resumedErr := run(t, resumed)
 			require.NoError(t, resumed.WaitCaughtUp(context.Background()))
 			require.EqualValues(t, 1000, applied.Load(), "resumed from the snapshot: only the events after it")
-			require.Equal(t, want(t, n+1000), view(resumed))
+			requireTally(t, want(t, n+1000), view(resumed), "resumed")
 			stop(t, cancelResumed, resumedErr)
 
 			crashTest(t, url, n+1000)
@@ -92,7 +92,7 @@ func TestStateVersion(t *testing.T) {
 	require.NoError(t, err)
 	cancel, errc := run(t, p)
 	require.NoError(t, p.WaitCaughtUp(context.Background()))
-	require.Equal(t, want(t, 100), view(p))
+	requireTally(t, want(t, 100), view(p), "rebuilt")
 	require.EqualValues(t, 100, p.Applied())
 	stop(t, cancel, errc)
 }
@@ -134,7 +134,7 @@ func TestApplyErrorStops(t *testing.T) {
 	require.NoError(t, err)
 	cancel, errc := run(t, p2)
 	require.NoError(t, p2.WaitCaughtUp(context.Background()))
-	require.Equal(t, want(t, 50), view(p2))
+	requireTally(t, want(t, 50), view(p2), "after the failure")
 	stop(t, cancel, errc)
 }
 
@@ -199,6 +199,6 @@ func TestDuplicateSkipped(t *testing.T) {
 	require.NoError(t, p2.WaitCaughtUp(ctx))
 	require.EqualValues(t, 3, p2.Applied())
 	require.EqualValues(t, 1, p2.Skipped(), "the snapshot remembers the ids applied before it")
-	require.Equal(t, want(t, 3), view(p2))
+	requireTally(t, want(t, 3), view(p2), "after the restart")
 	stop(t, cancel, errc)
 }
