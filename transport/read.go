@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNotReplayable is wrapped by the error Read returns on a transport
-// that keeps no history to read again (mem, RabbitMQ).
+// that keeps no history to read again (RabbitMQ, mem without history).
 var ErrNotReplayable = errors.New("transport: keeps no history to replay")
 
 // Position is where a message is stored on a broker that keeps history:
@@ -65,9 +65,10 @@ func PositionFromContext(ctx context.Context) (p Position, ok bool) {
 // in the history already.
 //
 // tr must run on the portable core with a driver implementing
-// driver.Reader (Kafka, Redis Streams, NATS JetStream); on any other
-// (mem, RabbitMQ) Read returns an error wrapping ErrNotReplayable. It is
-// safe for concurrent use.
+// driver.Reader (Kafka, Redis Streams, NATS JetStream, mem with
+// mem.WithHistory); on any other (RabbitMQ, mem without history) Read
+// returns an error wrapping ErrNotReplayable. It is safe for concurrent
+// use.
 func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
 	from.Follow = false
 	return read(ctx, "read", tr, pattern, from, fn)
