@@ -13,7 +13,7 @@ import (
 )
 
 // ErrNotReplayable is wrapped by the error Read returns on a transport
-// that keeps no history to read again (mem, RabbitMQ).
+// that keeps no history to read again (RabbitMQ, mem without history).
 var ErrNotReplayable = errors.New("transport: keeps no history to replay")
 
 // Position is where a message is stored on a broker that keeps history:
@@ -39,10 +39,10 @@ func FromPosition(ps ...Position) From { return From{At: driver.StartAfter, Posi
 // timestamp, millisecond precision).
 func FromTime(t time.Time) From { return From{At: driver.StartTime, Time: t} }
 
-// KeepsHistory reports whether tr keeps history that Read and Follow can
+// Replayable reports whether tr keeps history that Read and Follow can
 // read: Kafka, Redis Streams, NATS JetStream, and mem with a history
 // (mem.WithHistory, history=N).
-func KeepsHistory(tr Transport) bool {
+func Replayable(tr Transport) bool {
 	p, ok := tr.(interface{ Driver() driver.Driver })
 	if !ok {
 		return false
@@ -51,8 +51,8 @@ func KeepsHistory(tr Transport) bool {
 	if _, ok := d.(driver.Reader); !ok {
 		return false
 	}
-	if h, ok := d.(interface{ KeepsHistory() bool }); ok {
-		return h.KeepsHistory()
+	if h, ok := d.(interface{ Replayable() bool }); ok {
+		return h.Replayable()
 	}
 	return true
 }
@@ -83,9 +83,10 @@ func PositionFromContext(ctx context.Context) (p Position, ok bool) {
 // in the history already.
 //
 // tr must run on the portable core with a driver implementing
-// driver.Reader (Kafka, Redis Streams, NATS JetStream); on any other
-// (mem, RabbitMQ) Read returns an error wrapping ErrNotReplayable. It is
-// safe for concurrent use.
+// driver.Reader (Kafka, Redis Streams, NATS JetStream, mem with
+// mem.WithHistory); on any other (RabbitMQ, mem without history) Read
+// returns an error wrapping ErrNotReplayable. It is safe for concurrent
+// use.
 func Read(ctx context.Context, tr Transport, pattern string, from From, fn func(*message.Message) bool) error {
 	from.Follow = false
 	return read(ctx, "read", tr, pattern, from, fn)

@@ -92,3 +92,16 @@ func TestReadCore(t *testing.T) {
 		t.Error("a context of no message has a position")
 	}
 }
+
+func TestReplayable(t *testing.T) {
+	for url, want := range map[string]bool{"mem://": false, "mem://?history=10": true} {
+		tr, err := transport.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := transport.Replayable(tr); got != want {
+			t.Errorf("Replayable(%s) = %v, want %v", url, got, want)
+		}
+		_ = tr.Close(context.Background())
+	}
+}

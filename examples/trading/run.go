@@ -217,7 +217,7 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if sys.rpcSrv, err = rpc.NewServer(tr.Publisher(), publisher.WithSource("/tradebus/examples/trading")); err != nil {
 		return nil, err
 	}
-	history := transport.KeepsHistory(tr.Transport)
+	history := transport.Replayable(tr.Transport)
 	if err := sys.register(router, tr, fl, history); err != nil {
 		return nil, err
 	}
