@@ -224,15 +224,15 @@ func (sum *Summary) Print(w io.Writer) {
 		parts[i] = fmt.Sprintf("%s %d", strings.TrimSuffix(strings.TrimPrefix(k, "tradebus."), ".v1"), b.Handled[k])
 	}
 	fmt.Fprintln(w, "Message bus (each service a consumer group behind middleware.Default)")
-	if p := sum.Portfolio; p.Projection {
-		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, %d restarts from one\n",
-			p.Applied, p.Snapshots, p.Restarts)
-	}
 	fmt.Fprintf(w, "  events:             %d published, %d handled (%s)\n", b.Published, handled, strings.Join(parts, ", "))
 	fmt.Fprintf(w, "  retries:            %d handler attempts repeated after a transient error\n", b.Retries)
 	fmt.Fprintf(w, "  dead letters:       %d events moved to deadletter.<group> (could not be handled)\n", b.DeadLetters)
 	fmt.Fprintf(w, "  duplicates skipped: %d deliveries of an event already handled\n", b.Duplicates)
 	fmt.Fprintf(w, "  publisher resends:  %d events sent again, same id, after a broker error\n", b.Resent)
+	if p := sum.Portfolio; p.Projection {
+		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, %d restarts\n",
+			p.Applied, p.Snapshots, p.Restarts)
+	}
 	if b.InjectedFailures+b.InjectedDuplicates+b.InjectedMalformed > 0 {
 		fmt.Fprintf(w, "  injected by -chaos: %d handler failures, %d duplicate publishes, %d malformed events\n",
 			b.InjectedFailures, b.InjectedDuplicates, b.InjectedMalformed)
