@@ -292,9 +292,7 @@ func (p *Projection[S, E]) stop(ctx context.Context, err error) error {
 	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
 		return err
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	return p.save(sctx)
+	return p.save(ctx)
 }
 
 func (p *Projection[S, E]) load(ctx context.Context) error {
@@ -370,13 +368,19 @@ func (p *Projection[S, E]) apply(msg *message.Message) error {
 	return nil
 }
 
+// saveTimeout bounds one snapshot save.
+const saveTimeout = 30 * time.Second
+
 // save stores a snapshot of the state and positions if anything was
-// applied since the last one. Only the Run goroutine writes the state, so
-// it is read here without the lock.
+// applied since the last one. Cancelling Run's ctx does not interrupt a
+// save (Run saves once more on its way out); saveTimeout bounds it. Only
+// the Run goroutine writes the state, so it is read here without the lock.
 func (p *Projection[S, E]) save(ctx context.Context) error {
 	if p.sinceSave == 0 {
 		return nil
 	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), saveTimeout)
+	defer cancel()
 	state, err := json.Marshal(&p.state)
 	if err != nil {
 		return fmt.Errorf("projection %s: encode state: %w", p.cfg.Name, err)
