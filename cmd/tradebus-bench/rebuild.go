@@ -446,7 +446,8 @@ func rebuildSuite(ctx context.Context, w io.Writer, names []string, runs, n, key
 	fmt.Fprintln(w, "rows interleaved per rep, medians printed. raw = the broker's client reading the stored history with no tradebus code, counting messages and")
 	fmt.Fprintln(w, "summing payload lengths (no decode); raw+decode adds events.Unmarshal[Trade]; read = transport.Read, no-op fn; rebuild = projection.Run")
 	fmt.Fprintln(w, "from an empty MemStore to CaughtUp (Applied = n; state checked after). alloc/ev: runtime Mallocs per event, whole process; cpu: this process's")
-	fmt.Fprintln(w, "CPU per event (brokers outside it not counted). Ratios > 1: rebuild faster (events/s) or dearer (CPU/event).")
+	fmt.Fprintln(w, "CPU per event (brokers outside it not counted; kafka: kfake is inside). Ratios > 1: rebuild faster (events/s) or dearer (CPU/event);")
+	fmt.Fprintln(w, "on a loaded machine rates swing between reps of the same code, CPU per event far less.")
 	for _, name := range names {
 		if err := ctx.Err(); err != nil {
 			return err
