@@ -22,6 +22,9 @@ import (
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 
+// compareTransports are the compare suite's transports.
+var compareTransports = []string{"mem", "amqp", "kafka", "redis", "nats"}
+
 // brokerURLs are where the brokers are; an empty kafka starts an
 // in-process kfake cluster.
 type brokerURLs struct {

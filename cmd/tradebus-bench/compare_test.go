@@ -103,3 +103,68 @@ func TestLeftoversSeesObjects(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, left)
 }
+
+// TestRebuildSuite runs every row of the rebuild suite with a tiny N on an
+// in-process Kafka (kfake), on each broker whose TRADEBUS_TEST_*_URL is set
+// and on mem when it keeps history: every row must read all N events (the
+// rebuild row also checks the state it folded), and nothing of the run may
+// be left on the broker.
+func TestRebuildSuite(t *testing.T) {
+	const n = 300
+	urls := brokerURLs{
+		redis: os.Getenv("TRADEBUS_TEST_REDIS_URL"),
+		nats:  os.Getenv("TRADEBUS_TEST_NATS_URL"),
+		kafka: kafkaEnvURL(), // empty: kfake
+	}
+	for _, tc := range []struct{ name, env, url string }{
+		{"mem", "", "-"},
+		{"kafka", "", "-"},
+		{"redis", "TRADEBUS_TEST_REDIS_URL", urls.redis},
+		{"nats", "TRADEBUS_TEST_NATS_URL", urls.nats},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.url == "" {
+				t.Skipf("set %s to run", tc.env)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			e, err := newEnv(tc.name, phaseConfig{N: n, Timeout: 2 * time.Minute}, urls, 16)
+			require.NoError(t, err)
+			defer e.close()
+
+			h, skip, err := openHistory(ctx, e, n)
+			require.NoError(t, err)
+			if skip != "" {
+				require.Equal(t, "mem", tc.name, "only mem may lack history")
+				t.Skip(skip)
+			}
+			res, err := measureRebuild(ctx, h, 2)
+			require.NoError(t, h.close(ctx))
+			require.NoError(t, err)
+			kinds := map[string]int{}
+			for _, r := range res {
+				kinds[r.row.kind]++
+				require.Len(t, r.samples, 2, r.row.name)
+				for _, s := range r.samples {
+					require.Equal(t, n, s.events, r.row.name)
+					require.Positive(t, s.rate, r.row.name)
+				}
+			}
+			require.Equal(t, 1, kinds[kindRead])
+			require.Equal(t, 1, kinds[kindRebuild])
+			if tc.name != "mem" {
+				require.Equal(t, 1, kinds[kindRawRead])
+				require.Equal(t, 1, kinds[kindRawDecode])
+			}
+
+			left, err := e.leftovers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, left, "broker objects left behind")
+
+			var out bytes.Buffer
+			reportRebuild(&out, h, res)
+			require.Contains(t, out.String(), "rebuild ÷ read")
+			t.Log(out.String())
+		})
+	}
+}
