@@ -11,6 +11,7 @@ import (
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
 
@@ -80,5 +81,17 @@ func TestFollowWaitsForStream(t *testing.T) {
 		}
 	case <-time.After(30 * time.Second):
 		t.Fatal("Follow did not return after cancel")
+	}
+}
+
+// BenchmarkLatency measures one message's round trip from Publish to a
+// transport.Follow and, for comparison, to a subscription
+// (brokertest.BenchLatency).
+func BenchmarkLatency(b *testing.B) {
+	nc := connect(b)
+	for _, reader := range []string{"follow", "subscribe"} {
+		b.Run(reader, func(b *testing.B) {
+			brokertest.BenchLatency(b, newTransport(b, nc, nats.WithPrefix(uniquePrefix(b, nc))), reader)
+		})
 	}
 }
