@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 
@@ -79,5 +80,17 @@ func TestFollowWaitsForTopic(t *testing.T) {
 		}
 	case <-time.After(waitLimit):
 		t.Fatal("Follow did not return after cancel")
+	}
+}
+
+// BenchmarkLatency measures one message's round trip from Publish to a
+// transport.Follow and, for comparison, to a subscription
+// (brokertest.BenchLatency), on the embedded cluster.
+func BenchmarkLatency(b *testing.B) {
+	brokers := testBrokers(b)
+	for _, reader := range []string{"follow", "subscribe"} {
+		b.Run(reader, func(b *testing.B) {
+			brokertest.BenchLatency(b, newTransport(b, brokers), reader)
+		})
 	}
 }

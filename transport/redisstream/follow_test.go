@@ -88,3 +88,15 @@ func TestFollowWaitsForStream(t *testing.T) {
 		t.Fatal("Follow did not return after cancel")
 	}
 }
+
+// BenchmarkLatency measures one message's round trip from Publish to a
+// transport.Follow and, for comparison, to a subscription
+// (brokertest.BenchLatency).
+func BenchmarkLatency(b *testing.B) {
+	c := newClient(b)
+	for _, reader := range []string{"follow", "subscribe"} {
+		b.Run(reader, func(b *testing.B) {
+			brokertest.BenchLatency(b, newTransport(b, c, redisstream.WithPrefix(uniquePrefix(b, c))), reader)
+		})
+	}
+}
