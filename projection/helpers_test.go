@@ -229,3 +229,16 @@ func requireTally(t testing.TB, want, got tally, msg string) {
 	got.Notional = want.Notional
 	require.Equal(t, want, got, msg)
 }
+
+// waitCaughtUp waits for p to catch up, failing if Run returns first or
+// three minutes pass.
+func waitCaughtUp(t testing.TB, p interface{ CaughtUp() <-chan struct{} }, errc <-chan error) {
+	t.Helper()
+	select {
+	case <-p.CaughtUp():
+	case err := <-errc:
+		t.Fatalf("Run returned %v before catching up", err)
+	case <-time.After(3 * time.Minute):
+		t.Fatal("not caught up in 3 minutes")
+	}
+}

@@ -151,6 +151,7 @@ type Projection[S any, E events.Event] struct {
 	sinceSave int
 	recent    recentIDs
 	skipped   atomic.Uint64
+	retries   atomic.Uint64
 
 	started  atomic.Bool
 	caughtUp chan struct{}
@@ -238,10 +239,16 @@ func (p *Projection[S, E]) Skipped() uint64 { return p.skipped.Load() }
 
 // Run loads the latest snapshot, applies the history after it until
 // caught up (closing CaughtUp), then applies live events until ctx is
-// done. When ctx is done it saves a last snapshot and returns nil. It
-// returns an error when the store or the transport fails, with an
-// *ApplyError when Apply does, and one wrapping transport.ErrNotReplayable
-// on a transport that keeps no history. A projection runs once.
+// done. When ctx is done it saves a last snapshot and returns nil.
+//
+// A read that fails — the broker unreachable, a connection cut, a
+// snapshot that could not be saved — is logged and started again from
+// the positions of the last event applied, after a backoff (100 ms
+// doubling to 5 s; Retries counts them), for as long as ctx lasts. Run
+// returns an *ApplyError when Apply fails, an error wrapping
+// transport.ErrNotReplayable on a transport that keeps no history or
+// transport.ErrClosed on a closed one, and the store's error if the first
+// snapshot cannot be loaded. A projection runs once.
 func (p *Projection[S, E]) Run(ctx context.Context) error {
 	if !p.started.CompareAndSwap(false, true) {
 		return ErrRunning
@@ -251,7 +258,7 @@ func (p *Projection[S, E]) Run(ctx context.Context) error {
 	}
 	for pass := 1; ; pass++ {
 		before := p.applied.Load()
-		if err := p.read(ctx, transport.Read); err != nil {
+		if err := p.retrying(ctx, transport.Read); err != nil {
 			return p.stop(ctx, err)
 		}
 		n := p.applied.Load() - before
@@ -265,8 +272,52 @@ func (p *Projection[S, E]) Run(ctx context.Context) error {
 	}
 	p.log.Info("caught up", "applied", p.applied.Load(), "positions", len(p.pos))
 	close(p.caughtUp)
-	return p.stop(ctx, p.read(ctx, transport.Follow))
+	return p.stop(ctx, p.retrying(ctx, transport.Follow))
 }
+
+// Retry waits after a failed read: from retryMin, doubling to retryMax,
+// back to retryMin once a read applied something.
+const (
+	retryMin = 100 * time.Millisecond
+	retryMax = 5 * time.Second
+)
+
+// retrying runs p.read until it returns nil or an error no retry can
+// fix: ctx's end, an *ApplyError, a transport that keeps no history or is
+// closed. Any other error — the broker unreachable, a connection cut, the
+// snapshot store failing — is logged and the read started again from the
+// positions of the last event applied, so nothing is skipped or applied
+// twice.
+func (p *Projection[S, E]) retrying(ctx context.Context,
+	read func(context.Context, transport.Transport, string, transport.From, func(*message.Message) bool) error) error {
+	wait := retryMin
+	for {
+		before := p.applied.Load()
+		err := p.read(ctx, read)
+		var ae *ApplyError
+		switch {
+		case err == nil, ctx.Err() != nil, errors.As(err, &ae),
+			errors.Is(err, transport.ErrNotReplayable), errors.Is(err, transport.ErrClosed):
+			return err
+		}
+		if p.applied.Load() != before {
+			wait = retryMin
+		}
+		p.retries.Add(1)
+		p.log.Warn("projection: read failed; reading again from the last event applied", "error", err, "retry_in", wait)
+		t := time.NewTimer(wait)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+		wait = min(2*wait, retryMax)
+	}
+}
+
+// Retries returns how many times a read failed and was started again.
+func (p *Projection[S, E]) Retries() uint64 { return p.retries.Load() }
 
 // read runs read (transport.Read or Follow) from the projection's
 // positions, applying each message; it returns the first error of the
@@ -287,9 +338,11 @@ func (p *Projection[S, E]) read(ctx context.Context,
 	return err
 }
 
-// stop ends Run: on ctx's end a last snapshot and nil, else err.
+// stop ends Run: when ctx is done (whatever the read said about it) a
+// last snapshot and nil, unless an event failed; else err.
 func (p *Projection[S, E]) stop(ctx context.Context, err error) error {
-	if ctx.Err() == nil || !errors.Is(err, ctx.Err()) {
+	var ae *ApplyError
+	if ctx.Err() == nil || errors.As(err, &ae) {
 		return err
 	}
 	return p.save(ctx)

@@ -3,9 +3,9 @@ package projection_test
 import (
 	"context"
 	"errors"
+	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/stretchr/testify/require"
@@ -14,6 +14,8 @@ import (
 	"github.com/tradebus/tradebus/projection"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/mem"
 )
 
 // historyEvents is how many events the rebuild tests publish (the issue's
@@ -38,9 +40,7 @@ func TestRebuild(t *testing.T) {
 			live, err := projection.New(tr, config(store))
 			require.NoError(t, err)
 			cancelLive, liveErr := run(t, live)
-			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-			defer cancel()
-			require.NoError(t, live.WaitCaughtUp(ctx), "an empty history is caught up at once")
+			waitCaughtUp(t, live, liveErr) // an empty history is caught up at once
 
 			publish(t, tr, 0, n)
 			waitApplied(t, live, n, liveErr)
@@ -51,7 +51,7 @@ func TestRebuild(t *testing.T) {
 			rebuilt, err := projection.New(tr, config(&projection.MemStore{}))
 			require.NoError(t, err)
 			cancelRebuilt, rebuiltErr := run(t, rebuilt)
-			require.NoError(t, rebuilt.WaitCaughtUp(context.Background()))
+			waitCaughtUp(t, rebuilt, rebuiltErr)
 			require.EqualValues(t, n, rebuilt.Applied(), "caught up means the whole history applied")
 			requireTally(t, view(live), view(rebuilt), "rebuilt from scratch = built live")
 			stop(t, cancelRebuilt, rebuiltErr)
@@ -68,7 +68,7 @@ func TestRebuild(t *testing.T) {
 			resumed, err := projection.New(tr, cfg)
 			require.NoError(t, err)
 			cancelResumed, resumedErr := run(t, resumed)
-			require.NoError(t, resumed.WaitCaughtUp(context.Background()))
+			waitCaughtUp(t, resumed, resumedErr)
 			require.EqualValues(t, 1000, applied.Load(), "resumed from the snapshot: only the events after it")
 			requireTally(t, want(t, n+1000), view(resumed), "resumed")
 			stop(t, cancelResumed, resumedErr)
@@ -91,7 +91,7 @@ func TestStateVersion(t *testing.T) {
 	p, err := projection.New(tr, config(store))
 	require.NoError(t, err)
 	cancel, errc := run(t, p)
-	require.NoError(t, p.WaitCaughtUp(context.Background()))
+	waitCaughtUp(t, p, errc)
 	requireTally(t, want(t, 100), view(p), "rebuilt")
 	require.EqualValues(t, 100, p.Applied())
 	stop(t, cancel, errc)
@@ -133,7 +133,7 @@ func TestApplyErrorStops(t *testing.T) {
 	p2, err := projection.New(tr, config(store))
 	require.NoError(t, err)
 	cancel, errc := run(t, p2)
-	require.NoError(t, p2.WaitCaughtUp(context.Background()))
+	waitCaughtUp(t, p2, errc)
 	requireTally(t, want(t, 50), view(p2), "after the failure")
 	stop(t, cancel, errc)
 }
@@ -186,7 +186,7 @@ func TestDuplicateSkipped(t *testing.T) {
 	p, err := projection.New(tr, config(store))
 	require.NoError(t, err)
 	cancel, errc := run(t, p)
-	require.NoError(t, p.WaitCaughtUp(ctx))
+	waitCaughtUp(t, p, errc)
 	require.EqualValues(t, 2, p.Applied())
 	require.EqualValues(t, 1, p.Skipped())
 	stop(t, cancel, errc)
@@ -196,9 +196,71 @@ func TestDuplicateSkipped(t *testing.T) {
 	p2, err := projection.New(tr, config(store))
 	require.NoError(t, err)
 	cancel, errc = run(t, p2)
-	require.NoError(t, p2.WaitCaughtUp(ctx))
+	waitCaughtUp(t, p2, errc)
 	require.EqualValues(t, 3, p2.Applied())
 	require.EqualValues(t, 1, p2.Skipped(), "the snapshot remembers the ids applied before it")
 	requireTally(t, want(t, 3), view(p2), "after the restart")
+	stop(t, cancel, errc)
+}
+
+// flakyReader is the mem driver whose Read fails the first `fails` times
+// (each after passing `after` messages), as a broker connection cut
+// mid-read does.
+type flakyReader struct {
+	*mem.Driver
+	fails, after int
+	mu           sync.Mutex
+}
+
+func (f *flakyReader) Read(ctx context.Context, pattern string, start driver.Start, fn func(*driver.Message) bool) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	if fail {
+		f.fails--
+	}
+	f.mu.Unlock()
+	if !fail {
+		return f.Driver.Read(ctx, pattern, start, fn)
+	}
+	n := 0
+	err := f.Driver.Read(ctx, pattern, driver.Start{At: start.At, Positions: start.Positions, Time: start.Time},
+		func(m *driver.Message) bool {
+			if n == f.after {
+				return false
+			}
+			n++
+			return fn(m)
+		})
+	if err != nil {
+		return err
+	}
+	return errors.New("read tcp 127.0.0.1:6379: connection reset by peer")
+}
+
+// TestReadFailureRetried: a read that fails mid-way is started again
+// from the last event applied — during the rebuild and while following —
+// and the state is still every event once.
+func TestReadFailureRetried(t *testing.T) {
+	d, err := mem.NewDriver(mem.WithHistory(10_000))
+	require.NoError(t, err)
+	fr := &flakyReader{Driver: d, fails: 2, after: 70}
+	tr, err := transport.New(fr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = tr.Close(context.Background()) })
+	publish(t, tr, 0, 200)
+
+	p, err := projection.New(tr, config(&projection.MemStore{}))
+	require.NoError(t, err)
+	cancel, errc := run(t, p)
+	waitCaughtUp(t, p, errc)
+	require.EqualValues(t, 200, p.Applied())
+	require.EqualValues(t, 2, p.Retries())
+
+	fr.mu.Lock()
+	fr.fails = 1 // the follower's next read
+	fr.mu.Unlock()
+	publish(t, tr, 200, 300)
+	waitApplied(t, p, 300, errc)
+	requireTally(t, want(t, 300), view(p), "after the failures")
 	stop(t, cancel, errc)
 }
