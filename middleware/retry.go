@@ -124,7 +124,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			}
 		}
 
-		start := time.Now()
+		start := monoNow()
 		var err error
 		for attempt := 1; ; attempt++ {
 			msg.SetContext(ctx)
@@ -148,7 +148,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 				break
 			}
 			wait := r.jittered(f.attempts)
-			if time.Since(start)+wait > r.cfg.maxElapsed {
+			if time.Duration(monoNow()-start)+wait > r.cfg.maxElapsed {
 				break
 			}
 			telemetry.Retried(ctx, f.attempts, err)
