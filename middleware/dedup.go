@@ -250,57 +250,74 @@ func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
 	d.processed.Add(1)
 }
 
-// keyLocks is a set of per-key mutexes that waits honouring ctx. Entries are
-// reference counted, removed when unused and recycled, so memory is bounded by
-// the number of keys in flight.
+// keyLocks is a set of per-key mutexes that waits honouring ctx. An entry
+// exists while its key is held, is removed when it is released with
+// nobody waiting, and is recycled, so memory is bounded by the number of
+// keys in flight. Taking a free key and releasing it without waiters —
+// nearly every message — is a map insert and delete under the mutex, no
+// channel operation.
 type keyLocks struct {
 	mu   sync.Mutex
-	m    map[string]*keyLock
-	free []*keyLock // recycled entries (bounded)
+	m    map[string]*keyLock // held keys
+	free []*keyLock          // recycled entries (bounded)
 }
 
 type keyLock struct {
-	sem  chan struct{}
-	refs int
+	waiters int           // lockers waiting for a turn; guarded by keyLocks.mu
+	turn    chan struct{} // capacity 1: the token that hands the key to a waiter
 }
 
 const maxFreeKeyLocks = 1024
 
 func (l *keyLocks) lock(ctx context.Context, key string) (*keyLock, error) {
 	l.mu.Lock()
-	e, ok := l.m[key]
-	if !ok {
-		if n := len(l.free); n > 0 {
-			e, l.free = l.free[n-1], l.free[:n-1]
-		} else {
-			e = &keyLock{sem: make(chan struct{}, 1)}
+	if e, held := l.m[key]; held {
+		e.waiters++
+		l.mu.Unlock()
+		select {
+		case <-e.turn:
+			return e, nil
+		case <-ctx.Done():
+			l.mu.Lock()
+			select {
+			case <-e.turn:
+				// The key was handed to this locker just now: hand it
+				// on, as its holder.
+				l.handOn(key, e)
+			default:
+				e.waiters--
+			}
+			l.mu.Unlock()
+			return nil, ctx.Err()
 		}
-		l.m[key] = e
 	}
-	e.refs++
+	var e *keyLock
+	if n := len(l.free); n > 0 {
+		e, l.free = l.free[n-1], l.free[:n-1]
+	} else {
+		e = &keyLock{turn: make(chan struct{}, 1)}
+	}
+	l.m[key] = e
 	l.mu.Unlock()
-	select {
-	case e.sem <- struct{}{}:
-		return e, nil
-	case <-ctx.Done():
-		l.release(key, e)
-		return nil, ctx.Err()
-	}
+	return e, nil
 }
 
 func (l *keyLocks) unlock(key string, e *keyLock) {
-	<-e.sem
-	l.release(key, e)
+	l.mu.Lock()
+	l.handOn(key, e)
+	l.mu.Unlock()
 }
 
-func (l *keyLocks) release(key string, e *keyLock) {
-	l.mu.Lock()
-	e.refs--
-	if e.refs == 0 {
-		delete(l.m, key)
-		if len(l.free) < maxFreeKeyLocks {
-			l.free = append(l.free, e)
-		}
+// handOn releases key, held by the caller: to the next waiter, or, with
+// none, for good; l.mu is held.
+func (l *keyLocks) handOn(key string, e *keyLock) {
+	if e.waiters > 0 {
+		e.waiters--
+		e.turn <- struct{}{} // never blocks: one holder, one token
+		return
 	}
-	l.mu.Unlock()
+	delete(l.m, key)
+	if len(l.free) < maxFreeKeyLocks {
+		l.free = append(l.free, e)
+	}
 }

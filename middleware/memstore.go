@@ -23,17 +23,21 @@ const DefaultMemoryMaxEntries = 100_000
 // shared store (Redis, PostgreSQL) when several processes consume one group.
 //
 // Keys are compared exactly (a hash only finds candidates). The index is an
-// open-addressing table without pointers: looking up a key that is not
-// recorded — every new event — reads one or two cache lines of it, and the
-// garbage collector does not scan it.
+// open-addressing table without pointers, which the garbage collector does
+// not scan, with a byte of tag per slot: looking up a key that is not
+// recorded — every new event — reads a cache line or two of the tags only.
 type MemoryStore struct {
 	mu   sync.Mutex
 	max  int
 	seed maphash.Seed
 	// slots index the live keys: linear probing, a power-of-two size, at
 	// most half full. A used slot holds its key's hash and the sequence
-	// number (+1; 0 is an empty slot) of the key's current record.
+	// number (+1; 0 is an empty slot) of the key's current record. tags
+	// has one byte per slot, 0 for an empty one, else a few bits of the
+	// hash: a lookup of a key not held — every new event — reads only
+	// this array, small enough to stay in the CPU cache, not the slots.
 	slots []memSlot
+	tags  []uint8
 	live  int // used slots: keys held
 	// ring holds records in recording order, record seq at
 	// ring[seq&(len(ring)-1)], the oldest being seq head. A record no slot
@@ -84,6 +88,7 @@ func NewMemoryStore(opts ...MemoryOption) (*MemoryStore, error) {
 	ring := pow2(min(s.max, 1024))
 	s.ring = make([]memEntry, ring)
 	s.slots = make([]memSlot, 2*ring)
+	s.tags = make([]uint8, 2*ring)
 	return s, nil
 }
 
@@ -98,6 +103,10 @@ func pow2(n int) int {
 
 func (s *MemoryStore) hash(key string) uint64 { return maphash.String(s.seed, key) }
 
+// tag is the tags byte of hash h: never 0. The slot index comes from the
+// low bits of h, the tag from the high ones.
+func tag(h uint64) uint8 { return uint8(h>>57) | 0x80 }
+
 // entry returns the record of a used slot; s.mu is held.
 func (s *MemoryStore) entry(sl memSlot) *memEntry {
 	return &s.ring[(sl.seq1-1)&uint64(len(s.ring)-1)]
@@ -106,13 +115,15 @@ func (s *MemoryStore) entry(sl memSlot) *memEntry {
 // find returns the slot of key, or -1; s.mu is held.
 func (s *MemoryStore) find(key string, h uint64) int {
 	mask := len(s.slots) - 1
+	t := tag(h)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
-		sl := s.slots[i]
-		if sl.seq1 == 0 {
+		switch s.tags[i] {
+		case 0:
 			return -1
-		}
-		if sl.hash == h && s.entry(sl).key == key {
-			return i
+		case t:
+			if sl := s.slots[i]; sl.hash == h && s.entry(sl).key == key {
+				return i
+			}
 		}
 	}
 }
@@ -121,16 +132,16 @@ func (s *MemoryStore) find(key string, h uint64) int {
 // that every key stays reachable from its home slot; s.mu is held.
 func (s *MemoryStore) deleteSlot(i int) {
 	mask := len(s.slots) - 1
-	for j := (i + 1) & mask; s.slots[j].seq1 != 0; j = (j + 1) & mask {
+	for j := (i + 1) & mask; s.tags[j] != 0; j = (j + 1) & mask {
 		home := int(s.slots[j].hash) & mask
 		// Slot j stays if its home lies cyclically in (i, j].
 		if (i <= j && i < home && home <= j) || (i > j && (i < home || home <= j)) {
 			continue
 		}
-		s.slots[i] = s.slots[j]
+		s.slots[i], s.tags[i] = s.slots[j], s.tags[j]
 		i = j
 	}
-	s.slots[i] = memSlot{}
+	s.slots[i], s.tags[i] = memSlot{}, 0
 	s.live--
 }
 
@@ -140,6 +151,7 @@ func (s *MemoryStore) insert(h, seq uint64) {
 	if 2*(s.live+1) > len(s.slots) {
 		old := s.slots
 		s.slots = make([]memSlot, 2*len(old))
+		s.tags = make([]uint8, 2*len(old))
 		for _, sl := range old {
 			if sl.seq1 != 0 {
 				s.place(sl)
@@ -153,10 +165,10 @@ func (s *MemoryStore) insert(h, seq uint64) {
 func (s *MemoryStore) place(sl memSlot) {
 	mask := len(s.slots) - 1
 	i := int(sl.hash) & mask
-	for s.slots[i].seq1 != 0 {
+	for s.tags[i] != 0 {
 		i = (i + 1) & mask
 	}
-	s.slots[i] = sl
+	s.slots[i], s.tags[i] = sl, tag(sl.hash)
 }
 
 // Seen implements Store.
@@ -223,8 +235,9 @@ func (s *MemoryStore) popFront() bool {
 	s.head++
 	s.n--
 	mask := len(s.slots) - 1
-	for i := int(h) & mask; s.slots[i].seq1 != 0; i = (i + 1) & mask {
-		if s.slots[i].seq1 == seq+1 {
+	t := tag(h)
+	for i := int(h) & mask; s.tags[i] != 0; i = (i + 1) & mask {
+		if s.tags[i] == t && s.slots[i].seq1 == seq+1 {
 			s.deleteSlot(i)
 			return true
 		}
