@@ -17,7 +17,7 @@ import (
 // per key at a time, every waiter that was not cancelled gets the key,
 // and no entry is left.
 func TestKeyLocksExclusive(t *testing.T) {
-	l := keyLocks{m: make(map[string]*keyLock)}
+	l := newKeyLocks()
 	const workers, rounds, keys = 8, 2000, 3
 	var inside [keys]atomic.Int32
 	var taken, gaveUp atomic.Int64
@@ -61,8 +61,8 @@ func TestKeyLocksExclusive(t *testing.T) {
 	if taken.Load()+gaveUp.Load() != workers*rounds {
 		t.Fatalf("taken %d + gave up %d != %d", taken.Load(), gaveUp.Load(), workers*rounds)
 	}
-	if len(l.m) != 0 {
-		t.Fatalf("%d entries left", len(l.m))
+	if n := l.held(); n != 0 {
+		t.Fatalf("%d entries left", n)
 	}
 	t.Logf("taken %d, gave up %d", taken.Load(), gaveUp.Load())
 }
@@ -72,7 +72,7 @@ func TestKeyLocksExclusive(t *testing.T) {
 // or, giving up, passes it on: the key is never left held by nobody.
 func TestKeyLocksCancelledAsHandedOver(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		l := keyLocks{m: make(map[string]*keyLock)}
+		l := newKeyLocks()
 		var cancelledWithKey int
 		for range 200 {
 			e, err := l.lock(context.Background(), "k")
@@ -98,10 +98,7 @@ func TestKeyLocksCancelledAsHandedOver(t *testing.T) {
 			} else {
 				cancelledWithKey++
 			}
-			l.mu.Lock()
-			left := len(l.m)
-			l.mu.Unlock()
-			if left != 0 {
+			if l.held() != 0 {
 				t.Fatalf("key still held after the waiter returned (err %v)", r.err)
 			}
 		}
