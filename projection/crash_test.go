@@ -17,11 +17,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tradebus/tradebus/internal/pgtest"
 	"github.com/tradebus/tradebus/projection"
 	"github.com/tradebus/tradebus/projection/pgstore"
 )
-
-const pgEnv = "TRADEBUS_TEST_POSTGRES_URL"
 
 // The child process's parameters.
 const (
@@ -31,42 +30,13 @@ const (
 	stateMark  = "FINAL-STATE "
 )
 
-// pgPool connects to the test PostgreSQL: skips if the variable is unset,
-// fails if it is set but unreachable.
-func pgPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	url := os.Getenv(pgEnv)
-	if url == "" {
-		t.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the snapshot crash tests", pgEnv)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
 // newPgStore returns a snapshot store on a fresh table, dropped at the
 // end of the test.
 func newPgStore(t testing.TB, pool *pgxpool.Pool) *pgstore.Store {
 	t.Helper()
-	st, err := pgstore.New(pool, pgstore.WithTable(fmt.Sprintf("tb_snap_%08x", rand.Uint32())))
+	st, err := pgstore.New(pool, pgstore.WithTable(pgtest.Table(t, pool, "tb_snap_")))
 	require.NoError(t, err)
 	require.NoError(t, st.CreateTable(context.Background()))
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+st.Table()); err != nil {
-			t.Errorf("drop %s: %v", st.Table(), err)
-		}
-	})
 	return st
 }
 
@@ -80,7 +50,7 @@ func crashTest(t *testing.T, url string, total int) {
 		if url == memURL {
 			t.Skip("mem's history is in the process: a killed process takes it along")
 		}
-		pool := pgPool(t)
+		pool := pgtest.Pool(t)
 		st := newPgStore(t, pool)
 		env := append(os.Environ(), childURL+"="+url, childTable+"="+st.Table(), childTotal+"="+strconv.Itoa(total))
 		for k := range 3 {
@@ -142,7 +112,7 @@ func TestCrashChild(t *testing.T) {
 	}
 	total, err := strconv.Atoi(os.Getenv(childTotal))
 	require.NoError(t, err)
-	pool := pgPool(t)
+	pool := pgtest.Pool(t)
 	st, err := pgstore.New(pool, pgstore.WithTable(os.Getenv(childTable)))
 	require.NoError(t, err)
 	tr := open(t, url)

@@ -3,9 +3,6 @@ package pgstore_test
 import (
 	"context"
 	"errors"
-	"fmt"
-	"math/rand/v2"
-	"os"
 	"testing"
 	"time"
 
@@ -13,51 +10,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 
+	"github.com/tradebus/tradebus/internal/pgtest"
 	"github.com/tradebus/tradebus/projection"
 	"github.com/tradebus/tradebus/projection/pgstore"
 	"github.com/tradebus/tradebus/transport"
 )
 
-const pgEnv = "TRADEBUS_TEST_POSTGRES_URL"
-
-func pgPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	url := os.Getenv(pgEnv)
-	if url == "" {
-		t.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the PostgreSQL snapshot tests", pgEnv)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
-
-func dropAtCleanup(t *testing.T, pool *pgxpool.Pool, tables ...string) {
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		for _, tb := range tables {
-			if _, err := pool.Exec(ctx, "DROP TABLE IF EXISTS "+tb); err != nil {
-				t.Errorf("drop %s: %v", tb, err)
-			}
-		}
-	})
-}
+func pgPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t) }
 
 func newStore(t *testing.T, pool *pgxpool.Pool, opts ...pgstore.Option) *pgstore.Store {
 	t.Helper()
-	table := fmt.Sprintf("tb_snap_%08x", rand.Uint32())
-	st, err := pgstore.New(pool, append([]pgstore.Option{pgstore.WithTable(table)}, opts...)...)
+	st, err := pgstore.New(pool, append([]pgstore.Option{pgstore.WithTable(pgtest.Table(t, pool, "tb_snap_"))}, opts...)...)
 	require.NoError(t, err)
-	dropAtCleanup(t, pool, table)
 	require.NoError(t, st.CreateTable(context.Background()))
 	require.NoError(t, st.CreateTable(context.Background()), "CreateTable twice is fine")
 	return st
@@ -112,8 +76,7 @@ func TestSaveLoadDelete(t *testing.T) {
 func TestWithTxSameTransaction(t *testing.T) {
 	ctx := context.Background()
 	pool := pgPool(t)
-	model := fmt.Sprintf("tb_model_%08x", rand.Uint32())
-	dropAtCleanup(t, pool, model)
+	model := pgtest.Table(t, pool, "tb_model_")
 	_, err := pool.Exec(ctx, "CREATE TABLE "+model+" (name text PRIMARY KEY, applied bigint NOT NULL)")
 	require.NoError(t, err)
 	fail := errors.New("refused")

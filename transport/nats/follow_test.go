@@ -34,56 +34,7 @@ func TestFollowWaitsForStream(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	got := make(chan *message.Message, 1)
-	done := make(chan error, 1)
-	go func() {
-		done <- transport.Follow(ctx, tr, "trade.#", transport.FromBeginning(), func(m *message.Message) bool {
-			got <- m
-			return true
-		})
-	}()
-	deadline := time.Now().Add(30 * time.Second)
-	for asked.Load() < 2 {
-		select {
-		case err := <-done:
-			t.Fatalf("Follow returned %v before the stream existed", err)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("timed out waiting for the follower to ask for the stream twice")
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	m := message.NewMessage("follow-first", []byte("first"))
-	m.Metadata.Set("partitionkey", "K")
-	t0 := time.Now()
-	if err := tr.Publisher().Publish("trade.x.K", m); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case g := <-got:
-		t.Logf("passed %s after publish started", time.Since(t0))
-		if g.UUID != m.UUID {
-			t.Fatalf("Follow passed %s, want %s", g.UUID, m.UUID)
-		}
-	case err := <-done:
-		t.Fatalf("Follow returned %v before the stream existed", err)
-	case <-time.After(30 * time.Second):
-		t.Fatal("Follow did not pass the message published after it started")
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		t.Logf("Follow returned %s after cancel", time.Since(start))
-		if !errors.Is(err, context.Canceled) {
-			t.Fatalf("Follow after cancel: %v, want context.Canceled", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("Follow did not return after cancel")
-	}
+	brokertest.FollowWaitsForStream(t, tr, "trade", "stream", func() bool { return asked.Load() >= 2 })
 }
 
 // BenchmarkLatency measures one message's round trip from Publish to a
