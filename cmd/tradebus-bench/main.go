@@ -69,10 +69,11 @@ func main() {
 	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
 	work := flag.Duration("work", 50*time.Microsecond, "e2e: also measure with a handler that sleeps this long per event (I/O-bound); 0 skips")
 	workN := flag.Int("work-n", 3_000, "e2e: events per run of the handler-work measurement")
-	only := flag.String("only", "", "e2e: measure only the paths whose label contains this (for profiling)")
+	only := flag.String("only", "", "e2e: measure only the paths whose label contains this; compare: only the rows whose name contains it, and the raw row (for profiling)")
 	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	consumeProfile := flag.String("consume-profile", "", "compare: write a CPU profile of each consume phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile; merge them with go tool pprof)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -90,7 +91,7 @@ func main() {
 	var err error
 	switch *suite {
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,

@@ -168,6 +168,7 @@ func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.S
 		kgo.SessionTimeout(d.cfg.session),
 		kgo.HeartbeatInterval(d.cfg.heartbeat),
 		kgo.RebalanceTimeout(rebalance),
+		kgo.FetchMaxBytes(int32(d.cfg.fetchMaxBytes)),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
