@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -76,7 +77,7 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 			break
 		}
 		var dm driver.Message
-		decode(&dm, d.cfg.prefix, s.stream, raw.Subject, raw.Header, raw.Data, raw.Sequence, 0)
+		decode(&dm, d.cfg.prefix, s.stream, raw.Subject, raw.Header, raw.Data, raw.Sequence, 0, strconv.FormatUint(raw.Sequence, 10))
 		dm.AckID = nil
 		msgs = append(msgs, dm)
 		seqs = append(seqs, raw.Sequence)

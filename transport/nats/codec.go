@@ -94,7 +94,7 @@ func tooLarge(dm *driver.Message, what string, size int, limit int64) error {
 // JetStream's. A message without our UUID header (from another producer)
 // gets "<stream>-<sequence>". The metadata is the one copy made of the
 // headers.
-func decode(dm *driver.Message, prefix, stream, subj string, h natsgo.Header, data []byte, seq, delivered uint64) {
+func decode(dm *driver.Message, prefix, stream, subj string, h natsgo.Header, data []byte, seq, delivered uint64, offset string) {
 	key := subj
 	if len(subj) > len(prefix) && subj[len(prefix)] == '.' && subj[:len(prefix)] == prefix {
 		key = subj[len(prefix)+1:]
@@ -127,7 +127,7 @@ func decode(dm *driver.Message, prefix, stream, subj string, h natsgo.Header, da
 		Metadata:     md,
 		Payload:      data,
 		Deliveries:   int(min(delivered, uint64(1<<31-1))),
-		Position:     driver.Position{Stream: stream, Offset: strconv.FormatUint(seq, 10)},
+		Position:     driver.Position{Stream: stream, Offset: offset},
 	}
 }
 

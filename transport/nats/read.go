@@ -100,7 +100,7 @@ func (d *Driver) Read(ctx context.Context, pattern string, start driver.Start, f
 				return nil
 			}
 			var dm driver.Message
-			decode(&dm, d.cfg.prefix, s.stream, m.Subject(), m.Headers(), m.Data(), seq, 0)
+			decode(&dm, d.cfg.prefix, s.stream, m.Subject(), m.Headers(), m.Data(), seq, 0, strconv.FormatUint(seq, 10))
 			dm.AckID = nil
 			if !fn(&dm) || seq == last || meta.NumPending == 0 {
 				return nil

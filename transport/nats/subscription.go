@@ -13,6 +13,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/decimals"
 )
 
 // subscription is the driver.Subscription of one (group, pattern): it pulls
@@ -197,12 +198,12 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 	}
 	dms := make([]driver.Message, len(refs))
 	out := make([]*driver.Message, len(refs))
-	for i := range refs {
+	decimals.Carve(len(refs), func(i int) uint64 { return refs[i].seq }, func(i int, offset string) {
 		h := &refs[i]
-		decode(&dms[i], s.d.cfg.prefix, s.stream, h.m.Subject, h.m.Header, h.m.Data, h.seq, h.delivered)
+		decode(&dms[i], s.d.cfg.prefix, s.stream, h.m.Subject, h.m.Header, h.m.Data, h.seq, h.delivered, offset)
 		dms[i].AckID = h
 		out[i] = &dms[i]
-	}
+	})
 	return out, nil
 }
 
