@@ -8,6 +8,8 @@
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
+//	                                           # one typed row and the raw one; CPU profiles of the consume phases
 //
 // # The compare suite
 //
@@ -15,7 +17,9 @@
 // adapter, typed, typed+middleware, raw, …), medians printed with the typed
 // rows' ratios against the raw client at its best and the Watermill adapter:
 //
-//   - raw: franz-go async Produce + group consumer with commit marks;
+//   - raw: franz-go async Produce + group consumer with commit marks, once
+//     with kgo's default fetch size and once with the tradebus driver's
+//     (each column's ratio is against the better of the two);
 //     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-128
 //     consumer acking multiple=true; go-redis XADD pipelined 256 and
 //     XREADGROUP COUNT 256 + one XACK per batch; nats.go jetstream

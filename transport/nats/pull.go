@@ -26,8 +26,10 @@ import (
 // (408) or ends early (409) the rest it reports. A request lost with the
 // connection sends no status: once the last request's expiry is a second
 // past, nothing more can come for the requests before it and pending is
-// reset. The channel holds every message asked for (at most two requests'
-// worth are open), so nats.go never drops one as a slow consumer.
+// reset. The channel holds every message asked for (at most one and a
+// half requests' worth are open, the channel takes three), so nats.go,
+// which drops what a full channel cannot take, never drops one as a slow
+// consumer (a channel subscription has no other pending limit).
 
 // pullBatches is how many of the core's batches one pull request asks for.
 const pullBatches = 4
@@ -67,8 +69,6 @@ func (s *subscription) listen(max int) error {
 	if err != nil {
 		return fmt.Errorf("nats: subscribe inbox for %s: %w", s.consumer, err)
 	}
-	// The channel bounds what is buffered, not nats.go's pending limits.
-	_ = sub.SetPendingLimits(-1, -1)
 	s.inbox, s.inboxSubj, s.msgs = sub, subj, ch
 	s.nextSubj = "$JS.API.CONSUMER.MSG.NEXT." + s.stream + "." + s.consumer
 	return nil
