@@ -19,7 +19,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/internal/brokerns"
-	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
 
@@ -310,8 +309,8 @@ func transportRows(name string) []rowSpec {
 	case "kafka":
 		rows = append(rows,
 			rowSpec{"franz-go kgo async Produce; group consumer, commit marks", kindRaw, openRawKafka(0)},
-			rowSpec{fmt.Sprintf("franz-go kgo, as above; consumer FetchMaxBytes %d KiB", kafka.DefaultFetchMaxBytes>>10), kindRaw,
-				openRawKafka(kafka.DefaultFetchMaxBytes)},
+			rowSpec{fmt.Sprintf("franz-go kgo, as above; consumer FetchMaxBytes %d KiB", rawKafkaFetchMax>>10), kindRaw,
+				openRawKafka(rawKafkaFetchMax)},
 			rowSpec{"watermill-kafka v3 (sarama, sync producer)", kindAdapter, openAdapterKafka})
 	case "redis":
 		rows = append(rows,

@@ -279,9 +279,11 @@ func WithMaxMessageBytes(n int) Option {
 // of it, decoding a whole response before handing out its first record:
 // a smaller bound lets the next fetch travel and decode while the core
 // dispatches the last one, and a backlog's first message come after one
-// small response rather than after up to kgo's default 50 MB. MinFetchBytes
-// to MaxFetchBytes. Default: 256 KiB (DefaultFetchMaxBytes). URL:
-// fetch_max_bytes=N.
+// small response rather than after up to kgo's default 50 MB; a bound too
+// small makes a round trip per few hundred messages, each a pause on a
+// loaded machine (a larger bound suits a consumer that mostly drains big
+// backlogs). MinFetchBytes to MaxFetchBytes. Default: 256 KiB
+// (DefaultFetchMaxBytes). URL: fetch_max_bytes=N.
 func WithFetchMaxBytes(n int) Option {
 	return func(c *config) error {
 		if n < MinFetchBytes || n > MaxFetchBytes {
