@@ -66,7 +66,11 @@ func TestCompare(t *testing.T) {
 				require.Positive(t, s.consRate, r.spec.name)
 				require.Positive(t, s.p99, r.spec.name)
 			}
-			require.Equal(t, 1, kinds[kindRaw], "one raw row")
+			wantRaw := 1
+			if tc.name == "kafka" {
+				wantRaw = 2 // kgo's default fetch size and the driver's
+			}
+			require.Equal(t, wantRaw, kinds[kindRaw], "raw rows")
 			require.Equal(t, len(typedConsumers), kinds[kindTyped], "a typed row per typed consumer")
 			if tc.name != "mem" {
 				require.Equal(t, 1, kinds[kindAdapter], "one adapter row")
@@ -82,6 +86,35 @@ func TestCompare(t *testing.T) {
 			t.Log(out.String())
 		})
 	}
+}
+
+// TestBestRaw: ratios are taken against the best raw row in each column.
+func TestBestRaw(t *testing.T) {
+	a := &rowResult{spec: rowSpec{name: "a", kind: kindRaw}, samples: []sample{
+		{pubRate: 10, consRate: 5, steadyRate: 50, p99: 3 * time.Millisecond, consCPU: 2}}}
+	b := &rowResult{spec: rowSpec{name: "b", kind: kindRaw}, samples: []sample{
+		{pubRate: 8, consRate: 7, steadyRate: 40, p99: 2 * time.Millisecond, consCPU: 3}}}
+	got := bestRaw([]*rowResult{a, b}).samples[0]
+	require.Equal(t, 10.0, got.pubRate)
+	require.Equal(t, 7.0, got.consRate)
+	require.Equal(t, 50.0, got.steadyRate)
+	require.Equal(t, 2*time.Millisecond, got.p99)
+	require.Equal(t, time.Duration(2), got.consCPU)
+	require.Nil(t, bestRaw(nil))
+}
+
+// TestOnlyKeepsRaw: -only selects rows by name and always keeps the raw
+// rows, which every ratio needs.
+func TestOnlyKeepsRaw(t *testing.T) {
+	e := &env{transport: "nats", cfg: phaseConfig{Only: "(subscriber.Group)"}}
+	var names []string
+	for _, s := range selectedRows(e) {
+		names = append(names, s.kind+": "+s.name)
+	}
+	require.Equal(t, []string{
+		"raw: nats.go jetstream PublishAsync 256 in flight; Consume + Ack",
+		"typed: tradebus typed fast path (subscriber.Group)",
+	}, names)
 }
 
 func TestLeftoversSeesObjects(t *testing.T) {

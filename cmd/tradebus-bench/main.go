@@ -10,6 +10,8 @@
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
+//	                                           # one typed row and the raw one; CPU profiles of the consume phases
 //
 // # The compare suite
 //
@@ -17,7 +19,9 @@
 // adapter, typed, typed+middleware, raw, …), medians printed with the typed
 // rows' ratios against the raw client at its best and the Watermill adapter:
 //
-//   - raw: franz-go async Produce + group consumer with commit marks;
+//   - raw: franz-go async Produce + group consumer with commit marks, once
+//     with kgo's default fetch size and once with FetchMaxBytes 256 KiB, its
+//     best on kfake (each column's ratio is against the better of the two);
 //     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-128
 //     consumer acking multiple=true; go-redis XADD pipelined 256 and
 //     XREADGROUP COUNT 256 + one XACK per batch; nats.go jetstream
@@ -101,10 +105,11 @@ func main() {
 	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
 	work := flag.Duration("work", 50*time.Microsecond, "e2e: also measure with a handler that sleeps this long per event (I/O-bound); 0 skips")
 	workN := flag.Int("work-n", 3_000, "e2e: events per run of the handler-work measurement")
-	only := flag.String("only", "", "e2e: measure only the paths whose label contains this (for profiling)")
+	only := flag.String("only", "", "e2e: measure only the paths whose label contains this; compare: only the rows whose name contains it, and the raw row (for profiling)")
 	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	consumeProfile := flag.String("consume-profile", "", "compare: write a CPU profile of each consume phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile; merge them with go tool pprof)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -127,7 +132,7 @@ func main() {
 			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,

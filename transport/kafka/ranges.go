@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -103,7 +104,7 @@ func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, star
 				}
 			}
 			var m driver.Message
-			decode(r, kind, &m)
+			decode(r, kind, &m, strconv.FormatInt(r.Offset, 10))
 			if !each(&m) {
 				stop = true
 			}

@@ -191,7 +191,7 @@ func (r *reader) message(m jetstream.Msg) (*driver.Message, *jetstream.MsgMetada
 		return nil, nil, fmt.Errorf("nats: read %s: %w", r.pattern, err)
 	}
 	dm := new(driver.Message)
-	decode(dm, r.d.cfg.prefix, r.streamName, m, meta.Sequence.Stream, 0)
+	decode(dm, r.d.cfg.prefix, r.streamName, m.Subject(), m.Headers(), m.Data(), meta.Sequence.Stream, 0, strconv.FormatUint(meta.Sequence.Stream, 10))
 	dm.AckID = nil
 	return dm, meta, nil
 }
