@@ -42,6 +42,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/subscriber"
@@ -75,9 +77,11 @@ type Config[S any, E events.Event] struct {
 	// Apply folds one event into the state (required). Events of one
 	// partition key come in the order they were stored. ctx carries the
 	// event's envelope (events.EnvelopeFromContext) and broker position
-	// (transport.PositionFromContext). An error stops Run with an
-	// *ApplyError; the event is not counted as applied and a restart
-	// tries it again — a fold never skips an event.
+	// (transport.PositionFromContext), and is done when Run's ctx is. An
+	// error stops Run with an *ApplyError (unless it wraps the error of
+	// Run's ended ctx: Run then ends as cancelled); the event is not
+	// counted as applied and a restart tries it again — a fold never
+	// skips an event.
 	Apply func(ctx context.Context, state *S, ev E) error
 	// Store keeps snapshots (required; MemStore or pgstore).
 	Store Store
@@ -98,6 +102,13 @@ type Config[S any, E events.Event] struct {
 	StateVersion int
 	// Logger logs snapshot loads and rebuild progress (nil: slog.Default()).
 	Logger *slog.Logger
+	// MeterProvider, if set, gets the projection's OpenTelemetry
+	// instruments, each with the attribute tradebus.projection = Name:
+	// tradebus.projection.applied, .skipped (duplicates), .retries (failed
+	// reads started again) and .snapshots (saved) as observable counters,
+	// and tradebus.projection.caught_up (0 or 1) as a gauge. They are read
+	// at collection time: nothing is added to the per-event path.
+	MeterProvider metric.MeterProvider
 }
 
 // Snapshot is a saved state and the positions of the last event it
@@ -155,6 +166,8 @@ type Projection[S any, E events.Event] struct {
 
 	started  atomic.Bool
 	caughtUp chan struct{}
+	saves    atomic.Uint64
+	metrics  metric.Registration // nil without a MeterProvider
 }
 
 type streamPartition struct {
@@ -195,7 +208,60 @@ func New[S any, E events.Event](tr transport.Transport, cfg Config[S, E]) (*Proj
 	}
 	p.state = p.initial()
 	p.recent = newRecentIDs(cfg.DedupWindow)
+	if cfg.MeterProvider != nil {
+		if err := p.instrument(cfg.MeterProvider); err != nil {
+			return nil, fmt.Errorf("projection %s: metrics: %w", cfg.Name, err)
+		}
+	}
 	return p, nil
+}
+
+// instrument registers the projection's observable instruments.
+func (p *Projection[S, E]) instrument(mp metric.MeterProvider) error {
+	m := mp.Meter("github.com/tradebus/tradebus/projection")
+	applied, err1 := m.Int64ObservableCounter("tradebus.projection.applied",
+		metric.WithDescription("Events the projection's state includes."), metric.WithUnit("{event}"))
+	skipped, err2 := m.Int64ObservableCounter("tradebus.projection.skipped",
+		metric.WithDescription("Copies of an event already applied, skipped."), metric.WithUnit("{event}"))
+	retries, err3 := m.Int64ObservableCounter("tradebus.projection.retries",
+		metric.WithDescription("Failed reads started again from the last event applied."), metric.WithUnit("{retry}"))
+	snapshots, err4 := m.Int64ObservableCounter("tradebus.projection.snapshots",
+		metric.WithDescription("Snapshots saved."), metric.WithUnit("{snapshot}"))
+	caughtUp, err5 := m.Int64ObservableGauge("tradebus.projection.caught_up",
+		metric.WithDescription("1 once the projection has caught up with the history, else 0."))
+	if err := errors.Join(err1, err2, err3, err4, err5); err != nil {
+		return err
+	}
+	attrs := metric.WithAttributes(attribute.String("tradebus.projection", p.cfg.Name))
+	reg, err := m.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		o.ObserveInt64(applied, int64(p.applied.Load()), attrs)
+		o.ObserveInt64(skipped, int64(p.skipped.Load()), attrs)
+		o.ObserveInt64(retries, int64(p.retries.Load()), attrs)
+		o.ObserveInt64(snapshots, int64(p.saves.Load()), attrs)
+		up := int64(0)
+		select {
+		case <-p.caughtUp:
+			up = 1
+		default:
+		}
+		o.ObserveInt64(caughtUp, up, attrs)
+		return nil
+	}, applied, skipped, retries, snapshots, caughtUp)
+	if err != nil {
+		return err
+	}
+	p.metrics = reg
+	return nil
+}
+
+// Close unregisters the projection's instruments (Config.MeterProvider);
+// call it when the projection is no longer used. Without a MeterProvider
+// it does nothing.
+func (p *Projection[S, E]) Close() error {
+	if p.metrics == nil {
+		return nil
+	}
+	return p.metrics.Unregister()
 }
 
 func (p *Projection[S, E]) initial() S {
@@ -339,10 +405,12 @@ func (p *Projection[S, E]) read(ctx context.Context,
 }
 
 // stop ends Run: when ctx is done (whatever the read said about it) a
-// last snapshot and nil, unless an event failed; else err.
+// last snapshot and nil, unless an event failed for another reason than
+// ctx's end (an Apply that publishes fails when ctx is cancelled; the
+// event is not counted and the next run applies it); else err.
 func (p *Projection[S, E]) stop(ctx context.Context, err error) error {
 	var ae *ApplyError
-	if ctx.Err() == nil || errors.As(err, &ae) {
+	if ctx.Err() == nil || (errors.As(err, &ae) && !errors.Is(err, ctx.Err())) {
 		return err
 	}
 	return p.save(ctx)
@@ -449,6 +517,7 @@ func (p *Projection[S, E]) save(ctx context.Context) error {
 	if err := p.cfg.Store.Save(ctx, p.cfg.Name, s); err != nil {
 		return fmt.Errorf("projection %s: save snapshot: %w", p.cfg.Name, err)
 	}
+	p.saves.Add(1)
 	p.sinceSave = 0
 	return nil
 }

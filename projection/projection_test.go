@@ -3,6 +3,7 @@ package projection_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -262,5 +263,41 @@ func TestReadFailureRetried(t *testing.T) {
 	publish(t, tr, 200, 300)
 	waitApplied(t, p, 300, errc)
 	requireTally(t, want(t, 300), view(p), "after the failures")
+	stop(t, cancel, errc)
+}
+
+// TestApplyCancelled: an Apply that fails because Run's ctx ended (its
+// publish cancelled) ends Run as a cancel does — nil, a last snapshot —
+// and the event is applied by the next run.
+func TestApplyCancelled(t *testing.T) {
+	tr := open(t, memURL)
+	publish(t, tr, 0, 20)
+	store := &projection.MemStore{}
+	cfg := config(store)
+	entered := make(chan struct{})
+	cfg.Apply = func(ctx context.Context, s *tally, ev events.Trade) error {
+		if s.Count == 10 {
+			close(entered)
+			<-ctx.Done()
+			return fmt.Errorf("publish: %w", ctx.Err())
+		}
+		return applyTrade(ctx, s, ev)
+	}
+	p, err := projection.New(tr, cfg)
+	require.NoError(t, err)
+	cancel, errc := run(t, p)
+	<-entered
+	stop(t, cancel, errc) // Run returned nil
+	require.EqualValues(t, 10, p.Applied())
+	snap, ok, err := store.Load(context.Background(), "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, 10, snap.Applied, "the last snapshot holds the 10 applied")
+
+	p2, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc = run(t, p2)
+	waitCaughtUp(t, p2, errc)
+	requireTally(t, want(t, 20), view(p2), "the cancelled event applied by the next run")
 	stop(t, cancel, errc)
 }

@@ -114,7 +114,7 @@ func cli(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	defer func() { _ = obs.Close(context.Background()) }()
-	cfg.TransportOptions = obs.Options
+	cfg.TransportOptions, cfg.Meter = obs.Options, obs.Meter
 	if obs.MetricsURL != "" {
 		fmt.Fprintf(stderr, "metrics: %s\n", obs.MetricsURL)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"go.opentelemetry.io/otel/metric"
 	"io"
 	"net"
 	"net/http"
@@ -25,8 +26,9 @@ import (
 // transport with transport.WithTracerProvider and
 // transport.WithMeterProvider (no global OpenTelemetry state).
 type observability struct {
-	Options    []transport.Option // for transport.Open
-	MetricsURL string             // "" without -metrics
+	Options    []transport.Option   // for transport.Open
+	Meter      metric.MeterProvider // nil without -metrics; also the portfolio projection's
+	MetricsURL string               // "" without -metrics
 	closers    []func(context.Context) error
 }
 
@@ -61,6 +63,7 @@ func newObservability(metricsAddr string, spans io.Writer) (*observability, erro
 		})
 		o.MetricsURL = "http://" + ln.Addr().String() + "/metrics"
 		o.Options = append(o.Options, transport.WithMeterProvider(mp))
+		o.Meter = mp
 	}
 	if spans != nil {
 		exp, err := stdouttrace.New(stdouttrace.WithWriter(spans))

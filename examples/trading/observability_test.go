@@ -44,7 +44,7 @@ func TestObservability(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = obs.Close(context.Background()) }()
 	cfg := defaultConfig()
-	cfg.Seed, cfg.Ticks, cfg.TransportOptions = 7, 60, obs.Options
+	cfg.Seed, cfg.Ticks, cfg.TransportOptions, cfg.Meter = 7, 60, obs.Options, obs.Meter
 	sum, err := Run(ctx, cfg)
 	require.NoError(t, err)
 
@@ -83,6 +83,12 @@ func TestObservability(t *testing.T) {
 	// no consumer group delivers them, so no handled count, no span.
 	require.True(t, sum.Portfolio.Projection)
 	want[events.TypeExecutionReport] -= int64(sum.Portfolio.Applied)
+	// It reports them as its own.
+	var folded float64
+	for _, m := range mfs["tradebus_projection_applied_total"].GetMetric() {
+		folded += m.GetCounter().GetValue()
+	}
+	require.Equal(t, float64(sum.Portfolio.Applied), folded, "the projection's applied counter")
 	want[events.TypeOrder] += calls
 	want[events.TypeExecutionReport] += int64(sum.Approved)
 	want[rpc.TypeError] += int64(sum.Refused)

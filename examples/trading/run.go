@@ -10,6 +10,7 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
+	"go.opentelemetry.io/otel/metric"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
@@ -46,6 +47,10 @@ type Config struct {
 	// Snapshots keeps the portfolio projection's snapshots (nil: in
 	// memory, for the run).
 	Snapshots projection.Store
+	// Meter, if set, gets the portfolio projection's metrics
+	// (tradebus.projection.*; the transport's come through
+	// TransportOptions).
+	Meter metric.MeterProvider
 }
 
 func defaultConfig() Config {
