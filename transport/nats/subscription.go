@@ -79,6 +79,8 @@ type subscription struct {
 	cons    jetstream.Consumer // nil: set up again
 	fetches []fetch            // open pull requests, oldest first
 	scratch []jetstream.Msg    // the messages ReceiveBatch reads, reused
+	epoch   uint64             // the connection's reconnects when last caught up with (see recover)
+	dropped []jetstream.Msg    // read after a reconnect, not handed out: for recover
 
 	mu   sync.Mutex
 	held map[uint64]*heldMsg // by stream sequence
@@ -117,6 +119,7 @@ func newSubscription(d *Driver, group, pattern string) *subscription {
 		held:     make(map[uint64]*heldMsg),
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
+		epoch:    d.nc.Stats().Reconnects,
 	}
 }
 
@@ -129,7 +132,9 @@ func (s *subscription) start() { go s.heartbeat() }
 // returned too: the core acks them. A message JetStream delivers again
 // while the core still holds it is dropped (the held delivery's ack
 // settles it). While the connection is down ReceiveBatch waits for
-// nats.go's reconnect; a consumer or stream that vanished is set up again
+// nats.go's reconnect, and after one it catches up (recover: what the cut
+// lost comes first) before it returns anything more; a consumer or stream
+// that vanished is set up again
 // (starting at the beginning of its stream, which then holds only what
 // came after the loss) on the next call after the error is returned.
 func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
@@ -154,6 +159,14 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 				return nil, err
 			}
 			s.cons = cons
+		}
+		if err := s.recover(ctx); err != nil {
+			if !s.d.nc.IsConnected() {
+				continue // recover again after the reconnect
+			}
+			s.readErrors.Add(1)
+			s.cons = nil
+			return nil, err
 		}
 		if err := s.pull(s.pullSize(max)); err != nil {
 			if !s.d.nc.IsConnected() {
@@ -197,6 +210,14 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			default:
 				break more
 			}
+		}
+		if s.d.nc.Stats().Reconnects != s.epoch {
+			// Read after a reconnect: delivered, perhaps, after messages
+			// the connection lost. recover (above) gives them back.
+			s.dropped = append(s.dropped, got...)
+			clear(got)
+			got = got[:0]
+			continue
 		}
 		// Ask for the next batch now, while the core works on this one.
 		if s.cons != nil && s.d.nc.IsConnected() {
@@ -357,7 +378,8 @@ func (s *subscription) heartbeat() {
 // Close implements driver.Subscription: it stops the heartbeat, reads the
 // open pull requests to their end (a pull request cannot be withdrawn,
 // and a message delivered into one nobody reads waits out AckWait) and
-// NAKs what arrives in them, and what is still held, so that the next
+// NAKs what arrives in them, what is still held and what ReceiveBatch
+// read after a reconnect and did not hand out, so that the next
 // member gets those at once. It returns an error wrapping ctx.Err() if
 // ctx ended first (those messages come again after AckWait).
 func (s *subscription) Close(ctx context.Context) error {
@@ -388,6 +410,11 @@ func (s *subscription) Close(ctx context.Context) error {
 			delete(s.held, seq)
 		}
 		s.mu.Unlock()
+		for _, m := range s.dropped {
+			_ = m.Nak()
+		}
+		clear(s.dropped)
+		s.dropped = nil
 	})
 	return s.closeErr
 }
