@@ -100,30 +100,81 @@ func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
 // EnvelopeFromMetadata reads an Envelope out of Watermill-style metadata.
 // A missing or malformed time yields the zero time.
 func EnvelopeFromMetadata(md map[string]string) Envelope {
-	env := Envelope{
-		ID:            md[MetaID],
-		Source:        md[MetaSource],
-		Type:          md[MetaType],
-		Subject:       md[MetaSubject],
-		CorrelationID: md[MetaCorrelationID],
-		CausationID:   md[MetaCausationID],
-		TraceParent:   md[MetaTraceParent],
-		PartitionKey:  md[MetaPartitionKey],
-		RoutingKey:    md[MetaRoutingKey],
-		Sequence:      md[MetaSequence],
-	}
-	if ts := md[MetaTime]; ts != "" {
-		if t, err := time.Parse(time.RFC3339Nano, ts); err == nil {
-			env.Time = t
+	var env Envelope
+	var ts, deadline string
+	if len(md) <= envelopeScanMax {
+		// One pass over a small map instead of a lookup per attribute
+		// (most of which are absent): every delivered event pays this.
+		for k, v := range md {
+			switch k {
+			case MetaID:
+				env.ID = v
+			case MetaSource:
+				env.Source = v
+			case MetaType:
+				env.Type = v
+			case MetaSubject:
+				env.Subject = v
+			case MetaCorrelationID:
+				env.CorrelationID = v
+			case MetaCausationID:
+				env.CausationID = v
+			case MetaTraceParent:
+				env.TraceParent = v
+			case MetaPartitionKey:
+				env.PartitionKey = v
+			case MetaRoutingKey:
+				env.RoutingKey = v
+			case MetaSequence:
+				env.Sequence = v
+			case MetaTime:
+				ts = v
+			case MetaReplyTo:
+				env.ReplyTo = v
+			case MetaDeadline:
+				deadline = v
+			}
 		}
-	}
-	if rt := md[MetaReplyTo]; rt != "" {
-		env.ReplyTo = rt
-		if t, err := time.Parse(time.RFC3339Nano, md[MetaDeadline]); err == nil {
-			env.Deadline = t
+	} else {
+		env = Envelope{
+			ID:            md[MetaID],
+			Source:        md[MetaSource],
+			Type:          md[MetaType],
+			Subject:       md[MetaSubject],
+			CorrelationID: md[MetaCorrelationID],
+			CausationID:   md[MetaCausationID],
+			TraceParent:   md[MetaTraceParent],
+			PartitionKey:  md[MetaPartitionKey],
+			RoutingKey:    md[MetaRoutingKey],
+			Sequence:      md[MetaSequence],
+			ReplyTo:       md[MetaReplyTo],
 		}
+		ts, deadline = md[MetaTime], md[MetaDeadline]
+	}
+	if ts != "" {
+		env.Time = parseEnvelopeTime(ts)
+	}
+	if env.ReplyTo != "" {
+		env.Deadline = parseEnvelopeTime(deadline)
 	}
 	return env
+}
+
+// envelopeScanMax is the largest metadata EnvelopeFromMetadata reads in
+// one pass; a bigger map is cheaper to look attributes up in.
+const envelopeScanMax = 24
+
+// parseEnvelopeTime parses an RFC 3339 time, the zero time if it is
+// malformed; the common UTC form without time.Parse.
+func parseEnvelopeTime(s string) time.Time {
+	if t, ok := parseUTCTime(s); ok {
+		return t
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}
+	}
+	return t
 }
 
 // Chain returns the correlation and causation ids for an event published

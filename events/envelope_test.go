@@ -2,6 +2,7 @@ package events_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -32,6 +33,28 @@ func TestEnvelopeFromMetadata(t *testing.T) {
 	}
 	if got := events.EnvelopeFromMetadata(nil); got != (events.Envelope{}) {
 		t.Errorf("nil metadata -> %+v", got)
+	}
+	// A request's reply-to and deadline; the same envelope from metadata
+	// too big for the one-pass read (other headers alongside), and with a
+	// time in another zone (time.Parse's form).
+	md[events.MetaTime] = "2026-03-14T15:09:26.535897932Z"
+	md[events.MetaReplyTo] = "reply.client-1"
+	md[events.MetaDeadline] = "2026-03-14T16:09:26+01:00"
+	want.ReplyTo = "reply.client-1"
+	want.Deadline, _ = time.Parse(time.RFC3339, "2026-03-14T16:09:26+01:00")
+	small := events.EnvelopeFromMetadata(md)
+	for i := range 40 {
+		md[fmt.Sprintf("x-header-%d", i)] = "v"
+	}
+	big := events.EnvelopeFromMetadata(md)
+	for _, got := range []events.Envelope{small, big} {
+		if !sameEvent(got, want) || !got.Deadline.Equal(want.Deadline) {
+			t.Errorf("got %+v\nwant %+v", got, want)
+		}
+	}
+	md[events.MetaDeadline] = "soon"
+	if got := events.EnvelopeFromMetadata(md).Deadline; !got.IsZero() {
+		t.Errorf("deadline %q -> %v, want zero", "soon", got)
 	}
 }
 

@@ -397,7 +397,7 @@ func (s *scanner) time(t *time.Time) bool {
 
 // parseUTCTime parses "2006-01-02T15:04:05[.fffffffff]Z"; ok is false for
 // anything else, including a value time.Parse would reject.
-func parseUTCTime(b []byte) (time.Time, bool) {
+func parseUTCTime[S string | []byte](b S) (time.Time, bool) {
 	const short = len("2006-01-02T15:04:05Z")
 	if len(b) < short || b[len(b)-1] != 'Z' ||
 		b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
@@ -415,7 +415,8 @@ func parseUTCTime(b []byte) (time.Time, bool) {
 		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
 			return time.Time{}, false
 		}
-		for _, c := range frac[1:] {
+		for i := 1; i < len(frac); i++ {
+			c := frac[i]
 			ok = ok && c >= '0' && c <= '9'
 			nsec = nsec*10 + int(c-'0')
 		}

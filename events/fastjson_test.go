@@ -263,5 +263,13 @@ func FuzzParseUTCTime(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("%q: fast %#v, UnmarshalJSON %#v", s, got, want)
 		}
+		// EnvelopeFromMetadata reads metadata strings with it in place of
+		// time.Parse.
+		if gs, oks := parseUTCTime(s); !oks || !reflect.DeepEqual(gs, got) {
+			t.Fatalf("%q: string form %#v %v, bytes %#v", s, gs, oks, got)
+		}
+		if tp, err := time.Parse(time.RFC3339Nano, s); err != nil || !reflect.DeepEqual(tp, got) {
+			t.Fatalf("%q: fast %#v, time.Parse %#v (%v)", s, got, tp, err)
+		}
 	})
 }

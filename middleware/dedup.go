@@ -3,6 +3,7 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -48,7 +49,7 @@ import (
 // NewDedup).
 type Dedup struct {
 	cfg   config
-	locks keyLocks
+	locks *keyLocks
 
 	processed    atomic.Uint64
 	duplicates   atomic.Uint64
@@ -88,7 +89,7 @@ func newDedup(cfg config) (*Dedup, error) {
 	if cfg.keyFunc == nil {
 		cfg.keyFunc = EventIDKey
 	}
-	return &Dedup{cfg: cfg, locks: keyLocks{m: make(map[string]*keyLock)}}, nil
+	return &Dedup{cfg: cfg, locks: newKeyLocks()}, nil
 }
 
 // EventIDKey is the default dedup key: the event id (metadata "id"), or the
@@ -250,57 +251,110 @@ func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
 	d.processed.Add(1)
 }
 
-// keyLocks is a set of per-key mutexes that waits honouring ctx. Entries are
-// reference counted, removed when unused and recycled, so memory is bounded by
-// the number of keys in flight.
+// keyLocks is a set of per-key mutexes that waits honouring ctx. An entry
+// exists while its key is held, is removed when it is released with
+// nobody waiting, and is recycled, so memory is bounded by the number of
+// keys in flight. Taking a free key and releasing it without waiters —
+// nearly every message — is a map insert and delete under a mutex, no
+// channel operation. The keys are spread over shards, each with its own
+// mutex and map on its own cache lines: workers on different cores
+// handling different keys rarely touch the same memory.
 type keyLocks struct {
+	seed   maphash.Seed
+	shards [keyLockShards]keyLockShard
+}
+
+const keyLockShards = 32
+
+type keyLockShard struct {
 	mu   sync.Mutex
-	m    map[string]*keyLock
-	free []*keyLock // recycled entries (bounded)
+	m    map[string]*keyLock // held keys
+	free []*keyLock          // recycled entries (bounded)
+	_    [64]byte            // the next shard on other cache lines
 }
 
 type keyLock struct {
-	sem  chan struct{}
-	refs int
+	waiters int           // lockers waiting for a turn; guarded by the shard's mu
+	turn    chan struct{} // capacity 1: the token that hands the key to a waiter
 }
 
-const maxFreeKeyLocks = 1024
+const maxFreeKeyLocks = 1024 / keyLockShards
+
+func newKeyLocks() *keyLocks {
+	l := &keyLocks{seed: maphash.MakeSeed()}
+	for i := range l.shards {
+		l.shards[i].m = make(map[string]*keyLock)
+	}
+	return l
+}
+
+func (l *keyLocks) shard(key string) *keyLockShard {
+	return &l.shards[maphash.String(l.seed, key)%keyLockShards]
+}
+
+// held returns the number of keys held or waited for.
+func (l *keyLocks) held() int {
+	n := 0
+	for i := range l.shards {
+		sh := &l.shards[i]
+		sh.mu.Lock()
+		n += len(sh.m)
+		sh.mu.Unlock()
+	}
+	return n
+}
 
 func (l *keyLocks) lock(ctx context.Context, key string) (*keyLock, error) {
-	l.mu.Lock()
-	e, ok := l.m[key]
-	if !ok {
-		if n := len(l.free); n > 0 {
-			e, l.free = l.free[n-1], l.free[:n-1]
-		} else {
-			e = &keyLock{sem: make(chan struct{}, 1)}
+	sh := l.shard(key)
+	sh.mu.Lock()
+	if e, held := sh.m[key]; held {
+		e.waiters++
+		sh.mu.Unlock()
+		select {
+		case <-e.turn:
+			return e, nil
+		case <-ctx.Done():
+			sh.mu.Lock()
+			select {
+			case <-e.turn:
+				// The key was handed to this locker just now: hand it
+				// on, as its holder.
+				sh.handOn(key, e)
+			default:
+				e.waiters--
+			}
+			sh.mu.Unlock()
+			return nil, ctx.Err()
 		}
-		l.m[key] = e
 	}
-	e.refs++
-	l.mu.Unlock()
-	select {
-	case e.sem <- struct{}{}:
-		return e, nil
-	case <-ctx.Done():
-		l.release(key, e)
-		return nil, ctx.Err()
+	var e *keyLock
+	if n := len(sh.free); n > 0 {
+		e, sh.free = sh.free[n-1], sh.free[:n-1]
+	} else {
+		e = &keyLock{turn: make(chan struct{}, 1)}
 	}
+	sh.m[key] = e
+	sh.mu.Unlock()
+	return e, nil
 }
 
 func (l *keyLocks) unlock(key string, e *keyLock) {
-	<-e.sem
-	l.release(key, e)
+	sh := l.shard(key)
+	sh.mu.Lock()
+	sh.handOn(key, e)
+	sh.mu.Unlock()
 }
 
-func (l *keyLocks) release(key string, e *keyLock) {
-	l.mu.Lock()
-	e.refs--
-	if e.refs == 0 {
-		delete(l.m, key)
-		if len(l.free) < maxFreeKeyLocks {
-			l.free = append(l.free, e)
-		}
+// handOn releases key, held by the caller: to the next waiter, or, with
+// none, for good; sh.mu is held.
+func (sh *keyLockShard) handOn(key string, e *keyLock) {
+	if e.waiters > 0 {
+		e.waiters--
+		e.turn <- struct{}{} // never blocks: one holder, one token
+		return
 	}
-	l.mu.Unlock()
+	delete(sh.m, key)
+	if len(sh.free) < maxFreeKeyLocks {
+		sh.free = append(sh.free, e)
+	}
 }

@@ -287,9 +287,7 @@ func TestKeyLocksCleanUp(t *testing.T) {
 	for _, id := range []string{"a", "b", "a"} {
 		_, _ = h(testMsg(id))
 	}
-	d.locks.mu.Lock()
-	defer d.locks.mu.Unlock()
-	if len(d.locks.m) != 0 {
-		t.Fatalf("%d key locks left", len(d.locks.m))
+	if n := d.locks.held(); n != 0 {
+		t.Fatalf("%d key locks left", n)
 	}
 }

@@ -105,14 +105,18 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		f, _ := failuresOf(msg)
 		ctx := msg.Context()
-		handler := HandlerName(ctx)
-
-		if rh, rg := msg.Metadata.Get(MetaRetryHandler), msg.Metadata.Get(MetaRetryGroup); rh != "" && (rh != handler || rg != r.cfg.group) {
-			// A requeued copy meant for another handler or consumer group.
-			r.cfg.logger.DebugContext(ctx, "tradebus: skipping message requeued for another handler",
-				slog.String("message_uuid", msg.UUID), slog.String("handler", handler),
-				slog.String("requeued_for_handler", rh), slog.String("requeued_for_group", rg))
-			return nil, nil
+		// The handler name (a walk up the context) is needed only for a
+		// requeued copy and after a failure.
+		handler := ""
+		if rh := msg.Metadata.Get(MetaRetryHandler); rh != "" {
+			handler = HandlerName(ctx)
+			if rg := msg.Metadata.Get(MetaRetryGroup); rh != handler || rg != r.cfg.group {
+				// A requeued copy meant for another handler or consumer group.
+				r.cfg.logger.DebugContext(ctx, "tradebus: skipping message requeued for another handler",
+					slog.String("message_uuid", msg.UUID), slog.String("handler", handler),
+					slog.String("requeued_for_handler", rh), slog.String("requeued_for_group", rg))
+				return nil, nil
+			}
 		}
 		if v := msg.Metadata.Get(MetaRetryAfter); v != "" {
 			if due, err := time.Parse(time.RFC3339Nano, v); err == nil {
@@ -124,7 +128,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			}
 		}
 
-		start := time.Now()
+		start := monoNow()
 		var err error
 		for attempt := 1; ; attempt++ {
 			msg.SetContext(ctx)
@@ -132,6 +136,9 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			out, err = h(msg)
 			if err == nil {
 				return out, nil
+			}
+			if handler == "" {
+				handler = HandlerName(ctx)
 			}
 			f.fail(time.Now())
 			if !IsPermanent(err) && r.cfg.permanentIf != nil && r.cfg.permanentIf(err) {
@@ -148,7 +155,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 				break
 			}
 			wait := r.jittered(f.attempts)
-			if time.Since(start)+wait > r.cfg.maxElapsed {
+			if time.Duration(monoNow()-start)+wait > r.cfg.maxElapsed {
 				break
 			}
 			telemetry.Retried(ctx, f.attempts, err)

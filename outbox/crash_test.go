@@ -16,6 +16,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/tradebus/tradebus/internal/pgtest"
 	"github.com/tradebus/tradebus/outbox"
 	"github.com/tradebus/tradebus/transport"
 	_ "github.com/tradebus/tradebus/transport/redisstream"
@@ -43,7 +44,7 @@ func rolledBack(n int) bool { return n%10 == 3 }
 // crashRole runs one process of TestCrashRelayAndPublisher.
 func crashRole(role string) int {
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, os.Getenv(pgEnv))
+	pool, err := pgxpool.New(ctx, os.Getenv(pgtest.Env))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

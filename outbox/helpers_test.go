@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"testing"
 	"time"
 
@@ -14,32 +13,12 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/pgtest"
 	"github.com/tradebus/tradebus/outbox"
 )
 
-const pgEnv = "TRADEBUS_TEST_POSTGRES_URL"
-
-// pgPool connects to the test PostgreSQL: skips if the variable is unset,
-// fails if it is set but unreachable.
-func pgPool(t testing.TB) *pgxpool.Pool {
-	t.Helper()
-	url := os.Getenv(pgEnv)
-	if url == "" {
-		t.Skipf("set %s (e.g. postgres://postgres@127.0.0.1:5432/test?sslmode=disable) to run the outbox tests", pgEnv)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		t.Fatalf("%s=%s: %v", pgEnv, url, err)
-	}
-	t.Cleanup(pool.Close)
-	return pool
-}
+// pgPool connects to the test PostgreSQL (pgtest.Pool).
+func pgPool(t testing.TB) *pgxpool.Pool { return pgtest.Pool(t) }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -51,20 +30,13 @@ func randomHex(n int) string {
 // end of the test).
 func newOutbox(t testing.TB, pool *pgxpool.Pool) *outbox.Outbox {
 	t.Helper()
-	ob, err := outbox.New(outbox.WithTable("tb_outbox_" + randomHex(6)))
+	ob, err := outbox.New(outbox.WithTable(pgtest.Table(t, pool, "tb_outbox_", "_dead")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if err := ob.CreateTable(context.Background(), pool); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if _, err := pool.Exec(ctx, fmt.Sprintf("DROP TABLE IF EXISTS %[1]s, %[1]s_dead", ob.Table())); err != nil {
-			t.Errorf("drop outbox tables: %v", err)
-		}
-	})
 	return ob
 }
 

@@ -46,6 +46,7 @@ type consumer struct {
 	out     chan *message.Message
 	pool    *keyed.Pool[*driver.Message]
 	log     *slog.Logger
+	matched map[string]bool // matches' answers; receive's goroutine only
 
 	recvCtx  context.Context
 	stopRecv context.CancelFunc
@@ -88,6 +89,7 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 		acks:     make(chan ackReq, 4*t.cfg.batch),
 		ackDone:  make(chan struct{}),
 		done:     make(chan struct{}),
+		matched:  make(map[string]bool),
 	}
 	if h == nil {
 		c.out = make(chan *message.Message)
@@ -145,7 +147,7 @@ func (c *consumer) receive() {
 		}
 		bo.OK(c.log, "receive recovered")
 		for i, dm := range batch {
-			if !events.MatchPattern(c.pattern, dm.Key) {
+			if !c.matches(dm.Key) {
 				c.acks <- ackReq{id: dm.AckID}
 				continue
 			}
@@ -159,6 +161,24 @@ func (c *consumer) receive() {
 			}
 		}
 	}
+}
+
+// maxMatchCache bounds the routing keys whose match a consumer remembers.
+const maxMatchCache = 1024
+
+// matches reports whether key matches the consumer's pattern. The answers
+// for the last keys seen are kept: a stream has few distinct routing keys,
+// and a map lookup is cheaper than matching the pattern again.
+func (c *consumer) matches(key string) bool {
+	if m, ok := c.matched[key]; ok {
+		return m
+	}
+	m := events.MatchPattern(c.pattern, key)
+	if len(c.matched) >= maxMatchCache {
+		clear(c.matched)
+	}
+	c.matched[key] = m
+	return m
 }
 
 // giveBack queues nacks for msgs: the broker redelivers them.

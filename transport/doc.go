@@ -35,12 +35,16 @@
 //
 // # Positions and history
 //
-// On Kafka, Redis Streams and NATS JetStream every received message
-// carries its Position (stream, partition, offset) in its context
-// (PositionFromContext), and Read reads the stored messages of a pattern
-// from the beginning, after saved positions or from a time, as a reader
-// that joins no group (driver.Reader). mem and RabbitMQ keep no history:
-// Read fails with ErrNotReplayable there.
+// On Kafka, Redis Streams and NATS JetStream — and on mem opened with
+// history (mem.WithHistory, URL history=N: the last N messages of each
+// kind) — every received message carries its Position (stream, partition,
+// offset) in its context (PositionFromContext), and Read reads the stored
+// messages of a pattern from the beginning, after saved positions or from
+// a time, as a reader that joins no group (driver.Reader); Follow does the
+// same and goes on past the newest message with every message stored
+// later, as it is stored. RabbitMQ, and mem by default, keep no history:
+// Read and Follow fail with ErrNotReplayable there (Replayable says
+// which).
 //
 // # Delivery semantics
 //

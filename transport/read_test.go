@@ -92,3 +92,70 @@ func TestReadCore(t *testing.T) {
 		t.Error("a context of no message has a position")
 	}
 }
+
+func TestReplayable(t *testing.T) {
+	for url, want := range map[string]bool{"mem://": false, "mem://?history=10": true} {
+		tr, err := transport.Open(context.Background(), url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := transport.Replayable(tr); got != want {
+			t.Errorf("Replayable(%s) = %v, want %v", url, got, want)
+		}
+		_ = tr.Close(context.Background())
+	}
+}
+
+// TestReadAllocs: Read builds each message in few allocations — the
+// message, its position and the context carrying it — and no Acked/Nacked
+// channels or empty metadata map (a rebuild reads every event of the
+// history through here). Ack and Nack still work on such a message.
+func TestReadAllocs(t *testing.T) {
+	ctx := context.Background()
+	md, err := mem.NewDriver()
+	if err != nil {
+		t.Fatal(err)
+	}
+	const n = 1000
+	d := &historyDriver{Driver: md}
+	for range n {
+		d.history = append(d.history, driver.Message{UUID: "u", Key: "trade.a.X",
+			Metadata: map[string]string{"k": "v"}, Position: driver.Position{Stream: "s", Offset: "1"}})
+	}
+	tr, err := transport.New(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tr.Close(ctx)
+	count := 0
+	allocs := testing.AllocsPerRun(10, func() {
+		if err := transport.Read(ctx, tr, "trade.#", transport.FromBeginning(), func(*message.Message) bool {
+			count++
+			return true
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if count != 11*n {
+		t.Fatalf("read %d messages, want %d", count, 11*n)
+	}
+	// Three per message, and a few per Read.
+	if allocs > 3*n+50 {
+		t.Errorf("%.3f allocations per message read, want at most 3 (message, position, context)", allocs/n)
+	}
+	var first *message.Message
+	if err := transport.Read(ctx, tr, "trade.#", transport.FromBeginning(), func(m *message.Message) bool {
+		first = m
+		return false
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !first.Ack() {
+		t.Error("Ack of a read message: false")
+	}
+	select {
+	case <-first.Acked():
+	default:
+		t.Error("Acked not closed after Ack")
+	}
+}

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"runtime"
+	"runtime/pprof"
 	"slices"
 	"strconv"
 	"sync"
@@ -182,6 +184,30 @@ type phaseConfig struct {
 	LatRate    int           // events/s in the latency phase
 	Timeout    time.Duration // per phase wait
 	MaxPublish time.Duration // stop the publish phase after the chunk that passes it (0: never)
+	Only       string        // measure only the rows whose name contains this, and the raw row ("": all)
+	// ConsumeProfile: write a CPU profile of each consume phase to
+	// ConsumeProfile.<row kind>.<n> ("": none); go tool pprof merges them.
+	ConsumeProfile string
+}
+
+// profileSeq numbers the consume-phase profiles.
+var profileSeq atomic.Int64
+
+// startConsumeProfile starts a CPU profile of one consume phase if asked
+// for; the returned function stops it.
+func startConsumeProfile(cfg phaseConfig, kind string) (stop func(), err error) {
+	if cfg.ConsumeProfile == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d", cfg.ConsumeProfile, kind, profileSeq.Add(1)))
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); _ = f.Close() }, nil
 }
 
 // cpuNow is processCPU, 0 where it cannot be read.
@@ -251,12 +277,19 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	h := newHook()
 	s := newSink(n)
 	h.cur.Store(s)
+	stopProfile, err := startConsumeProfile(cfg, spec.kind)
+	if err != nil {
+		return res, err
+	}
 	m0, c0 = mallocs(), cpuNow()
 	t1 := time.Now()
 	if err := r.start(ctx, h); err != nil {
+		stopProfile()
 		return res, fmt.Errorf("consume: %w", err)
 	}
-	if err := wait(ctx, h, s, cfg.Timeout, "consume"); err != nil {
+	err = wait(ctx, h, s, cfg.Timeout, "consume")
+	stopProfile()
+	if err != nil {
 		return res, err
 	}
 	res.consAllocs = float64(mallocs()-m0) / float64(n)

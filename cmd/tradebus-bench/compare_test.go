@@ -66,7 +66,11 @@ func TestCompare(t *testing.T) {
 				require.Positive(t, s.consRate, r.spec.name)
 				require.Positive(t, s.p99, r.spec.name)
 			}
-			require.Equal(t, 1, kinds[kindRaw], "one raw row")
+			wantRaw := 1
+			if tc.name == "kafka" {
+				wantRaw = 2 // kgo's default fetch size and the driver's
+			}
+			require.Equal(t, wantRaw, kinds[kindRaw], "raw rows")
 			require.Equal(t, len(typedConsumers), kinds[kindTyped], "a typed row per typed consumer")
 			if tc.name != "mem" {
 				require.Equal(t, 1, kinds[kindAdapter], "one adapter row")
@@ -82,6 +86,35 @@ func TestCompare(t *testing.T) {
 			t.Log(out.String())
 		})
 	}
+}
+
+// TestBestRaw: ratios are taken against the best raw row in each column.
+func TestBestRaw(t *testing.T) {
+	a := &rowResult{spec: rowSpec{name: "a", kind: kindRaw}, samples: []sample{
+		{pubRate: 10, consRate: 5, steadyRate: 50, p99: 3 * time.Millisecond, consCPU: 2}}}
+	b := &rowResult{spec: rowSpec{name: "b", kind: kindRaw}, samples: []sample{
+		{pubRate: 8, consRate: 7, steadyRate: 40, p99: 2 * time.Millisecond, consCPU: 3}}}
+	got := bestRaw([]*rowResult{a, b}).samples[0]
+	require.Equal(t, 10.0, got.pubRate)
+	require.Equal(t, 7.0, got.consRate)
+	require.Equal(t, 50.0, got.steadyRate)
+	require.Equal(t, 2*time.Millisecond, got.p99)
+	require.Equal(t, time.Duration(2), got.consCPU)
+	require.Nil(t, bestRaw(nil))
+}
+
+// TestOnlyKeepsRaw: -only selects rows by name and always keeps the raw
+// rows, which every ratio needs.
+func TestOnlyKeepsRaw(t *testing.T) {
+	e := &env{transport: "nats", cfg: phaseConfig{Only: "(subscriber.Group)"}}
+	var names []string
+	for _, s := range selectedRows(e) {
+		names = append(names, s.kind+": "+s.name)
+	}
+	require.Equal(t, []string{
+		"raw: nats.go jetstream PublishAsync 256 in flight; Consume + Ack",
+		"typed: tradebus typed fast path (subscriber.Group)",
+	}, names)
 }
 
 func TestLeftoversSeesObjects(t *testing.T) {
@@ -102,4 +135,69 @@ func TestLeftoversSeesObjects(t *testing.T) {
 	left, err = e.leftovers(ctx)
 	require.NoError(t, err)
 	require.Empty(t, left)
+}
+
+// TestRebuildSuite runs every row of the rebuild suite with a tiny N on an
+// in-process Kafka (kfake), on each broker whose TRADEBUS_TEST_*_URL is set
+// and on mem when it keeps history: every row must read all N events (the
+// rebuild row also checks the state it folded), and nothing of the run may
+// be left on the broker.
+func TestRebuildSuite(t *testing.T) {
+	const n = 300
+	urls := brokerURLs{
+		redis: os.Getenv("TRADEBUS_TEST_REDIS_URL"),
+		nats:  os.Getenv("TRADEBUS_TEST_NATS_URL"),
+		kafka: kafkaEnvURL(), // empty: kfake
+	}
+	for _, tc := range []struct{ name, env, url string }{
+		{"mem", "", "-"},
+		{"kafka", "", "-"},
+		{"redis", "TRADEBUS_TEST_REDIS_URL", urls.redis},
+		{"nats", "TRADEBUS_TEST_NATS_URL", urls.nats},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.url == "" {
+				t.Skipf("set %s to run", tc.env)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			e, err := newEnv(tc.name, phaseConfig{N: n, Timeout: 2 * time.Minute}, urls, 16)
+			require.NoError(t, err)
+			defer e.close()
+
+			h, skip, err := openHistory(ctx, e, n)
+			require.NoError(t, err)
+			if skip != "" {
+				require.Equal(t, "mem", tc.name, "only mem may lack history")
+				t.Skip(skip)
+			}
+			res, err := measureRebuild(ctx, h, 2)
+			require.NoError(t, h.close(ctx))
+			require.NoError(t, err)
+			kinds := map[string]int{}
+			for _, r := range res {
+				kinds[r.row.kind]++
+				require.Len(t, r.samples, 2, r.row.name)
+				for _, s := range r.samples {
+					require.Equal(t, n, s.events, r.row.name)
+					require.Positive(t, s.rate, r.row.name)
+				}
+			}
+			require.Equal(t, 1, kinds[kindRead])
+			require.Equal(t, 1, kinds[kindRebuild])
+			if tc.name != "mem" {
+				require.Equal(t, 1, kinds[kindRawRead])
+				require.Equal(t, 1, kinds[kindRawDecode])
+			}
+
+			left, err := e.leftovers(ctx)
+			require.NoError(t, err)
+			require.Empty(t, left, "broker objects left behind")
+
+			var out bytes.Buffer
+			reportRebuild(&out, h, res)
+			require.Contains(t, out.String(), "rebuild ÷ read")
+			t.Log(out.String())
+		})
+	}
 }

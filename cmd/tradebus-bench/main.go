@@ -5,9 +5,13 @@
 //	go run ./cmd/tradebus-bench -transports mem,amqp,kafka,redis,nats -n 20000 -runs 3
 //	                                           # compare (default): per transport, raw client at its best vs
 //	                                           # Watermill adapter vs tradebus typed (publish, consume, p99, allocs)
+//	go run ./cmd/tradebus-bench -suite rebuild -transports kafka,redis,nats -n 50000 -runs 3
+//	                                           # per transport that keeps history: projection rebuild vs transport.Read vs the raw client reading the same history
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
+//	                                           # one typed row and the raw one; CPU profiles of the consume phases
 //
 // # The compare suite
 //
@@ -15,7 +19,9 @@
 // adapter, typed, typed+middleware, raw, …), medians printed with the typed
 // rows' ratios against the raw client at its best and the Watermill adapter:
 //
-//   - raw: franz-go async Produce + group consumer with commit marks;
+//   - raw: franz-go async Produce + group consumer with commit marks, once
+//     with kgo's default fetch size and once with FetchMaxBytes 256 KiB, its
+//     best on kfake (each column's ratio is against the better of the two);
 //     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-128
 //     consumer acking multiple=true; go-redis XADD pipelined 256 and
 //     XREADGROUP COUNT 256 + one XACK per batch; nats.go jetstream
@@ -37,6 +43,36 @@
 // runtime.MemStats.Mallocs per message. Each row creates its broker objects
 // (exchange, queue, topic, group, stream, consumer) under a name unique to
 // the run and deletes them when it ends, also on error or interrupt.
+//
+// # The rebuild suite
+//
+// Per transport that keeps history (Kafka, Redis Streams, NATS JetStream;
+// mem when transport.Open accepts mem://?history=N, else it is skipped
+// with the reason printed), -n Trades (16 symbols) are published once
+// with publisher.Publish (batches of 256) under a namespace unique to the
+// run, then read again in every rep, rows interleaved:
+//
+//   - raw: the broker's client at its best reading that history with no
+//     tradebus code, counting the messages and summing their payload
+//     lengths (no decode): franz-go consuming every partition directly
+//     (no group) from its start offset to the high watermark listed when
+//     the read starts; go-redis XRANGE pages of 1000 up to the last entry;
+//     nats.go's jetstream ordered consumer (AckNone) with Consume up to the
+//     stream's last message.
+//   - raw+decode: the same plus events.Unmarshal[events.Trade] per message.
+//   - read: transport.Read from the beginning with a no-op fn.
+//   - rebuild: a projection (per-symbol count and notional with
+//     events.Decimal, projection.MemStore, the default SnapshotEvery) run
+//     from scratch until CaughtUp, having applied -n events; its state is
+//     then checked against the published trades.
+//
+// It prints medians of events/s, allocations (runtime.MemStats.Mallocs
+// per event, whole process) and this process's CPU per event, and the
+// ratios rebuild ÷ raw, rebuild ÷ raw+decode, rebuild ÷ read and
+// read ÷ raw measured in the same run. Kafka without
+// TRADEBUS_TEST_KAFKA_BROKERS runs on an in-process kfake cluster, whose
+// allocations and CPU are counted with the client's. The namespace is
+// removed at the end and the suite checks that nothing of the run is left.
 package main
 
 import (
@@ -54,8 +90,8 @@ import (
 )
 
 func main() {
-	suite := flag.String("suite", "compare", "what to measure: compare, e2e, codec, all, transports")
-	names := flag.String("transports", "mem,amqp,kafka,redis,nats", "compare: transports to measure")
+	suite := flag.String("suite", "compare", "what to measure: compare, rebuild, e2e, codec, all, transports")
+	names := flag.String("transports", "", "compare, rebuild: transports to measure (default compare: mem,amqp,kafka,redis,nats; rebuild: mem,kafka,redis,nats)")
 	latN := flag.Int("lat-n", 2000, "compare: events of the latency phase (paced)")
 	maxPub := flag.Duration("max-publish", 30*time.Second, "compare: end a row's publish phase after this long (it then consumes what it published); 0 = always n")
 	latRate := flag.Int("lat-rate", 1000, "compare: events/s of the latency phase")
@@ -69,10 +105,11 @@ func main() {
 	conc := flag.Int("concurrency", 64, "in-flight messages per subscription for the concurrent typed path")
 	work := flag.Duration("work", 50*time.Microsecond, "e2e: also measure with a handler that sleeps this long per event (I/O-bound); 0 skips")
 	workN := flag.Int("work-n", 3_000, "e2e: events per run of the handler-work measurement")
-	only := flag.String("only", "", "e2e: measure only the paths whose label contains this (for profiling)")
+	only := flag.String("only", "", "e2e: measure only the paths whose label contains this; compare: only the rows whose name contains it, and the raw row (for profiling)")
 	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	consumeProfile := flag.String("consume-profile", "", "compare: write a CPU profile of each consume phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile; merge them with go tool pprof)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -89,11 +126,16 @@ func main() {
 	cfg := e2eConfig{N: *n, Keys: *keys, Concurrency: *conc, Work: *work, WorkN: *workN}
 	var err error
 	switch *suite {
+	case "rebuild":
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		err = rebuildSuite(ctx, os.Stdout, transportList(*names, rebuildTransports), *runs, *n, *keys,
+			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
+		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-		err = compare(ctx, os.Stdout, strings.Split(*names, ","), *runs, *keys, pc,
+		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,
 			brokerURLs{amqp: *amqpURL, redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "transports":
@@ -135,6 +177,14 @@ func median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// transportList is the comma-separated list s, or def when s is empty.
+func transportList(s string, def []string) []string {
+	if s == "" {
+		return def
+	}
+	return strings.Split(s, ",")
 }
 
 func envOr(name, def string) string {

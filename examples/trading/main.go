@@ -10,7 +10,12 @@
 // acknowledgement, a partial fill and a full fill); a portfolio service
 // keeps positions and publishes them; a risk monitor checks each position
 // against a limit. Each service is a consumer group behind
-// middleware.Default (retry, dead letters, dedup, correlation). At the end
+// middleware.Default (retry, dead letters, dedup, correlation). On a
+// transport that keeps history (mem with history, the default; Kafka,
+// Redis, NATS) the portfolio's fills are instead an event-sourced
+// projection (package projection): it folds the exec history from its
+// last snapshot and serves once caught up; -kill-portfolio N kills it
+// mid-run and it rebuilds the same portfolio. At the end
 // the program prints the signals, orders, fills, positions with PnL, the
 // risk checks, and what the reliability stack did.
 //
@@ -20,6 +25,7 @@
 //	go run ./examples/trading -url amqp://guest:guest@127.0.0.1:5672/
 //	TRADEBUS_URL=kafka:// go run ./examples/trading   # embedded Kafka
 //	go run ./examples/trading -chaos 3                # inject failures
+//	go run ./examples/trading -kill-portfolio 1000    # crash the portfolio mid-run
 //
 // The same -seed gives the same positions on every transport, with or
 // without -chaos, and across broker restarts.
@@ -75,7 +81,7 @@ func cli(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		}
 	}
 	if url == "" {
-		url = "mem://"
+		url = defaultURL
 	}
 	fs.StringVar(&cfg.URL, "url", url, "broker URL (env TRADEBUS_URL): mem://, amqp://…, kafka://host:port (kafka:// alone starts an embedded cluster), redis://…, nats://…")
 	fs.Func("broker", "deprecated: use -url", func(v string) error {
@@ -87,6 +93,7 @@ func cli(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed of the market-data simulator")
 	fs.IntVar(&cfg.Ticks, "ticks", cfg.Ticks, "market-data ticks per symbol and exchange")
 	fs.IntVar(&cfg.Chaos, "chaos", 0, "inject N handler failures, N duplicate publishes and N malformed events (0 = none)")
+	fs.Int64Var(&cfg.KillPortfolioAt, "kill-portfolio", 0, "kill the portfolio projection when N events are done, as a crash, and restart it from its last snapshot (transports with history; 0 = never)")
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "give up if the run has not finished by then")
 	verbose := fs.Bool("v", false, "log every signal, order and fill (with its correlation id) and every risk breach")
 	metricsAddr := fs.String("metrics", "", "serve Prometheus metrics at /metrics on this address while running, e.g. :9464")

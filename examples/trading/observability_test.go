@@ -79,6 +79,10 @@ func TestObservability(t *testing.T) {
 	for kind, n := range sum.Bus.Handled {
 		want[kind] = n
 	}
+	// The portfolio's projection reads the exec reports from the history:
+	// no consumer group delivers them, so no handled count, no span.
+	require.True(t, sum.Portfolio.Projection)
+	want[events.TypeExecutionReport] -= int64(sum.Portfolio.Applied)
 	want[events.TypeOrder] += calls
 	want[events.TypeExecutionReport] += int64(sum.Approved)
 	want[rpc.TypeError] += int64(sum.Refused)

@@ -126,7 +126,7 @@ func TestPortfolioIndependentOfArrivalOrder(t *testing.T) {
 		for _, p := range decodeAll[events.Position](t, c) {
 			latest[p.Time] = p
 		}
-		states, err := replay(s.books["binance|ETHUSDT"].fills)
+		states, err := replay(s.pf.Books["binance|ETHUSDT"].Fills)
 		require.NoError(t, err)
 		return states[len(states)-1], latest
 	}

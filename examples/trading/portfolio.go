@@ -2,9 +2,9 @@ package main
 
 import (
 	"context"
+	"log/slog"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/tradebus/tradebus/events"
@@ -73,11 +73,20 @@ func (p *position) apply(qty, px events.Decimal) error {
 // so it does not depend on the order fills arrive in, and a fill seen
 // twice (same execution id) counts once.
 type book struct {
-	mu    sync.Mutex
-	fills []events.ExecutionReport // sorted by (TransactTime, ExecID)
-	acks  map[string]bool          // ExecIDs of acknowledgements
-	seen  map[string]bool          // ExecIDs of fills
+	Fills []events.ExecutionReport `json:"fills"` // sorted by (TransactTime, ExecID)
+	Acks  map[string]bool          `json:"acks"`  // ExecIDs of acknowledgements
+	Seen  map[string]bool          `json:"seen"`  // ExecIDs of fills
 }
+
+// portfolio is the portfolio service's state: a book per exchange|symbol.
+// Where the transport keeps history it is an event-sourced projection of
+// the execution reports (package projection), snapshotted and rebuilt on
+// restart; elsewhere a consumer group's handler keeps it.
+type portfolio struct {
+	Books map[string]*book `json:"books"`
+}
+
+func newPortfolio() portfolio { return portfolio{Books: map[string]*book{}} }
 
 func fillBefore(a, b events.ExecutionReport) int {
 	if c := a.TransactTime.Compare(b.TransactTime); c != 0 {
@@ -103,42 +112,36 @@ func replay(fills []events.ExecutionReport) ([]position, error) {
 	return out, nil
 }
 
-func (s *system) bookOf(k string) *book {
-	s.portfolioMu.Lock()
-	defer s.portfolioMu.Unlock()
-	b := s.books[k]
-	if b == nil {
-		b = &book{acks: map[string]bool{}, seen: map[string]bool{}}
-		s.books[k] = b
-	}
-	return b
-}
-
-// onExec is the portfolio service: fills move positions, and every change
-// is published as a Position event. A fill that arrives after later ones
+// exec books execution report r: it returns the Position events the
+// change publishes and commit, which applies the change to pf (call it
+// once they are published, so that a failed publish leaves pf as it was
+// and the report can be tried again). A fill that arrives after later ones
 // (possible after a broker restart) also republishes the positions after
-// it, corrected; each Position is stamped with its fill's time.
-func (s *system) onExec(ctx context.Context, r events.ExecutionReport) error {
-	b := s.bookOf(r.Exchange + "|" + r.Symbol)
-	b.mu.Lock()
-	defer b.mu.Unlock()
+// it, corrected; each Position is stamped with its fill's time. Nothing to
+// publish and a nil commit: r changes nothing (or only records an ack).
+func (pf *portfolio) exec(ctx context.Context, log *slog.Logger, r events.ExecutionReport) ([]events.Event, func(), error) {
+	k := r.Exchange + "|" + r.Symbol
+	b := pf.Books[k]
+	if b == nil {
+		b = &book{Acks: map[string]bool{}, Seen: map[string]bool{}}
+		pf.Books[k] = b
+	}
 	switch {
 	case r.ExecType == events.ExecTypeNew:
-		b.acks[r.ExecID] = true
-		return nil
-	case r.ExecType != events.ExecTypeTrade || b.seen[r.ExecID]:
-		return nil
+		b.Acks[r.ExecID] = true
+		return nil, nil, nil
+	case r.ExecType != events.ExecTypeTrade || b.Seen[r.ExecID]:
+		return nil, nil, nil
 	}
-	i, _ := slices.BinarySearchFunc(b.fills, r, fillBefore)
-	fills := slices.Insert(slices.Clone(b.fills), i, r)
+	i, _ := slices.BinarySearchFunc(b.Fills, r, fillBefore)
+	fills := slices.Insert(slices.Clone(b.Fills), i, r)
 	states, err := replay(fills)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	snap := states[i]
 	if env, ok := events.EnvelopeFromContext(ctx); ok {
-		s.log.Info("fill", "exchange", r.Exchange, "symbol", r.Symbol, "side", r.Side, "status", r.OrdStatus,
-			"qty", r.LastQty, "price", r.LastPx, "filled", r.CumQty, "of", r.OrderQty, "position", snap.qty,
+		log.Info("fill", "exchange", r.Exchange, "symbol", r.Symbol, "side", r.Side, "status", r.OrdStatus,
+			"qty", r.LastQty, "price", r.LastPx, "filled", r.CumQty, "of", r.OrderQty, "position", states[i].qty,
 			"clOrdID", r.ClOrdID, "correlationid", env.CorrelationID, "causationid", env.CausationID)
 	}
 	out := make([]events.Event, 0, len(fills)-i)
@@ -149,11 +152,40 @@ func (s *system) onExec(ctx context.Context, r events.ExecutionReport) error {
 			Time: fills[j].TransactTime,
 		})
 	}
+	return out, func() { b.Fills, b.Seen[r.ExecID] = fills, true }, nil
+}
+
+// applyExec books r into pf and publishes the positions it changes.
+func (s *system) applyExec(ctx context.Context, pf *portfolio, r events.ExecutionReport) error {
+	out, commit, err := pf.exec(ctx, s.log, r)
+	if err != nil || commit == nil {
+		return err
+	}
 	if err := s.pub.Publish(ctx, out...); err != nil {
 		return err
 	}
-	b.fills, b.seen[r.ExecID] = fills, true
+	commit()
 	return nil
+}
+
+// onExec is the portfolio service as a consumer group's handler (on a
+// transport without history): fills move positions, and every change is
+// published as a Position event.
+func (s *system) onExec(ctx context.Context, r events.ExecutionReport) error {
+	s.portfolioMu.Lock()
+	defer s.portfolioMu.Unlock()
+	return s.applyExec(ctx, &s.pf, r)
+}
+
+// viewPortfolio calls fn with the portfolio's state, wherever it is kept.
+func (s *system) viewPortfolio(fn func(*portfolio)) {
+	if svc := s.portfolioSvc.Load(); svc != nil {
+		svc.view(fn)
+		return
+	}
+	s.portfolioMu.Lock()
+	defer s.portfolioMu.Unlock()
+	fn(&s.pf)
 }
 
 // onTrade keeps the latest public trade per symbol, to mark positions.

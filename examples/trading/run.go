@@ -13,6 +13,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
+	"github.com/tradebus/tradebus/projection"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/rpc"
 	"github.com/tradebus/tradebus/subscriber"
@@ -36,11 +37,24 @@ type Config struct {
 	// skipped as a duplicate or dead-lettered), with the count of distinct
 	// events done so far. Tests use it to act at a point of the run.
 	Progress func(done int64)
+
+	// KillPortfolioAt, if > 0 on a transport that keeps history, kills the
+	// portfolio projection when that many events are done — as a crash:
+	// nothing it did since its last snapshot is kept — and restarts it
+	// from its snapshot and the history.
+	KillPortfolioAt int64
+	// Snapshots keeps the portfolio projection's snapshots (nil: in
+	// memory, for the run).
+	Snapshots projection.Store
 }
 
 func defaultConfig() Config {
-	return Config{URL: "mem://", Namespace: "example", Seed: 42, Ticks: 150, Timeout: 2 * time.Minute}
+	return Config{URL: defaultURL, Namespace: "example", Seed: 42, Ticks: 150, Timeout: 2 * time.Minute}
 }
+
+// defaultURL is the in-process transport, keeping enough history for the
+// portfolio projection to rebuild from.
+const defaultURL = "mem://?history=1000000"
 
 // Publisher retry: enough to ride out a broker restart (RabbitMQ's
 // stop_app/start_app takes seconds), always bounded by the run's ctx.
@@ -81,12 +95,7 @@ func (f *flow) track(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
 		out, err := h(msg)
 		if err == nil {
-			if _, again := f.done.LoadOrStore(msg.UUID, struct{}{}); !again {
-				n := f.nDone.Add(1)
-				if f.progress != nil {
-					f.progress(n)
-				}
-			}
+			f.markDone(msg.UUID)
 		}
 		return out, err
 	}
@@ -97,6 +106,19 @@ func (f *flow) track(h message.HandlerFunc) message.HandlerFunc {
 type countingPublisher struct {
 	message.Publisher
 	flow *flow
+}
+
+// markDone counts event id done (once); it reports whether this was the
+// first time.
+func (f *flow) markDone(id string) bool {
+	if _, again := f.done.LoadOrStore(id, struct{}{}); again {
+		return false
+	}
+	n := f.nDone.Add(1)
+	if f.progress != nil {
+		f.progress(n)
+	}
+	return true
 }
 
 func (p countingPublisher) Publish(topic string, msgs ...*message.Message) error {
@@ -138,6 +160,40 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	defer closeBroker()
 
 	fl := &flow{progress: cfg.Progress}
+	// The kill of the portfolio (KillPortfolioAt) runs beside the flow:
+	// the event that reaches the count is not held up by the restart.
+	var (
+		killOnce sync.Once
+		killWG   sync.WaitGroup
+		killErr  = make(chan error, 1)
+		svcReady = make(chan *portfolioService, 1)
+	)
+	defer killWG.Wait()
+	if cfg.KillPortfolioAt > 0 {
+		progress := fl.progress
+		fl.progress = func(n int64) {
+			if progress != nil {
+				progress(n)
+			}
+			if n < cfg.KillPortfolioAt {
+				return
+			}
+			killOnce.Do(func() {
+				killWG.Add(1)
+				go func() {
+					defer killWG.Done()
+					svc := <-svcReady
+					svcReady <- svc
+					if svc == nil {
+						return
+					}
+					if err := svc.kill(ctx); err != nil {
+						killErr <- fmt.Errorf("portfolio restart: %w", err)
+					}
+				}()
+			})
+		}
+	}
 	counting := countingPublisher{tr.Publisher(), fl}
 	pub, err := publisher.New(counting,
 		publisher.WithSource("/tradebus/examples/trading"),
@@ -161,8 +217,23 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if sys.rpcSrv, err = rpc.NewServer(tr.Publisher(), publisher.WithSource("/tradebus/examples/trading")); err != nil {
 		return nil, err
 	}
-	if err := sys.register(router, tr, fl); err != nil {
+	history := transport.Replayable(tr.Transport)
+	if err := sys.register(router, tr, fl, history); err != nil {
 		return nil, err
+	}
+	if history {
+		store := cfg.Snapshots
+		if store == nil {
+			store = &projection.MemStore{}
+		}
+		svc, err := startPortfolio(ctx, tr.Transport, sys, fl, store)
+		svcReady <- svc
+		if err != nil {
+			return nil, err
+		}
+		defer func() { _ = svc.stop() }()
+	} else {
+		svcReady <- nil
 	}
 
 	routerErr := make(chan error, 1)
@@ -192,6 +263,10 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 		case <-tick.C:
 		case err := <-routerErr:
 			return nil, fmt.Errorf("router stopped early: %w", err)
+		case err := <-killErr:
+			return nil, err
+		case err := <-sys.portfolioFailed():
+			return nil, err
 		case <-ctx.Done():
 			return nil, fmt.Errorf("not finished (%d of %d events done): %w", fl.nDone.Load(), fl.nPub.Load(), ctx.Err())
 		}
@@ -202,7 +277,16 @@ func Run(ctx context.Context, cfg Config) (*Summary, error) {
 	if err := <-routerErr; err != nil {
 		return nil, fmt.Errorf("router: %w", err)
 	}
+	killWG.Wait()
+	if svc := sys.portfolioSvc.Load(); svc != nil {
+		if err := svc.stop(); err != nil {
+			return nil, fmt.Errorf("portfolio projection: %w", err)
+		}
+	}
 	sum := sys.summary()
+	if svc := sys.portfolioSvc.Load(); svc != nil {
+		sum.Portfolio = svc.stats()
+	}
 	sum.Transport = tr.Name
 	sum.Bus.Published = fl.nPub.Load()
 	// Sends of an id already sent, but for the duplicates -chaos made.
@@ -245,7 +329,9 @@ var groups = []struct{ group, pattern, handler string }{
 // letters, the group cmd/tradebus-dlq reads as by default.
 const deadLetterReader = "dlq"
 
-func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
+// register subscribes every service's consumer group; with history, the
+// portfolio's fills are its projection's instead (startPortfolio).
+func (s *system) register(r *message.Router, tr *broker, fl *flow, history bool) error {
 	stacks := map[string]*middleware.Stack{}
 	subs := map[string]message.Subscriber{}
 	dlq, err := tr.Subscriber(deadLetterReader)
@@ -253,6 +339,9 @@ func (s *system) register(r *message.Router, tr *broker, fl *flow) error {
 		return fmt.Errorf("subscriber %s: %w", deadLetterReader, err)
 	}
 	for _, g := range groups {
+		if history && g.handler == "portfolio-fills" {
+			continue
+		}
 		st, sub := stacks[g.group], subs[g.group]
 		if st == nil {
 			if sub, err = tr.Subscriber(g.group); err != nil {
@@ -338,9 +427,10 @@ type system struct {
 	venueMu sync.Mutex
 	orders  map[string]events.Order // ClOrdID → the order
 
-	portfolioMu sync.Mutex
-	books       map[string]*book // exchange|symbol
-	lastTrade   map[string]events.Trade
+	portfolioMu  sync.Mutex
+	pf           portfolio // without history; else portfolioSvc's projection
+	portfolioSvc atomic.Pointer[portfolioService]
+	lastTrade    map[string]events.Trade
 
 	riskMu sync.Mutex
 	risk   map[string]map[time.Time]events.Decimal // exchange|symbol → position time → exposure
@@ -358,7 +448,7 @@ func newSystem(cfg Config, pub *publisher.Publisher, raw message.Publisher) *sys
 		series:    map[string]*series{},
 		signals:   map[string]events.Signal{},
 		orders:    map[string]events.Order{},
-		books:     map[string]*book{},
+		pf:        newPortfolio(),
 		lastTrade: map[string]events.Trade{},
 		risk:      map[string]map[time.Time]events.Decimal{},
 		decisions: map[string]string{},

@@ -61,6 +61,15 @@ type Summary struct {
 	Unrealized events.Decimal
 	Exposure   events.Decimal
 	Bus        BusStats
+	Portfolio  PortfolioStats
+}
+
+// PortfolioStats says how the portfolio service kept its state.
+type PortfolioStats struct {
+	Projection bool   // a projection of the exec history (transport keeps history)
+	Restarts   int    // kills and restarts from its snapshot (KillPortfolioAt)
+	Applied    uint64 // exec reports its state includes
+	Snapshots  int    // snapshots saved
 }
 
 func (s *system) summary() *Summary {
@@ -87,44 +96,46 @@ func (s *system) summary() *Summary {
 		line(o.Exchange, o.Symbol).Orders++
 		sum.Orders++
 	}
-	for k, b := range s.books {
-		ex, sym, _ := strings.Cut(k, "|")
-		l := line(ex, sym)
-		sum.Acks += len(b.acks)
-		var p position
-		if states, err := replay(b.fills); err == nil && len(states) > 0 {
-			p = states[len(states)-1]
+	s.viewPortfolio(func(pf *portfolio) {
+		for k, b := range pf.Books {
+			ex, sym, _ := strings.Cut(k, "|")
+			l := line(ex, sym)
+			sum.Acks += len(b.Acks)
+			var p position
+			if states, err := replay(b.Fills); err == nil && len(states) > 0 {
+				p = states[len(states)-1]
+			}
+			for _, f := range b.Fills {
+				if f.OrdStatus == events.OrdStatusFilled {
+					sum.Filled++
+				} else {
+					sum.Partial++
+				}
+			}
+			l.Fills, l.Bought, l.Sold, l.Position, l.AvgPrice, l.Realized = p.fills, p.bought, p.sold, p.qty, p.avg, p.realized
+			l.LastPrice = s.lastTrade[k].Price
+			if !p.qty.IsZero() {
+				if u, err := p.qty.MulRound(l.LastPrice.Sub(p.avg), 8); err == nil {
+					l.Unrealized = u
+				}
+				if e, err := p.qty.Abs().MulRound(l.LastPrice, 8); err == nil {
+					l.Exposure = e
+				}
+			}
+			for _, e := range s.risk[k] {
+				l.RiskChecks++
+				if e.Cmp(l.PeakExposure) > 0 {
+					l.PeakExposure = e
+				}
+				if e.Cmp(exposureLimit) > 0 {
+					l.OverLimit++
+				}
+			}
+			sum.Realized = sum.Realized.Add(l.Realized)
+			sum.Unrealized = sum.Unrealized.Add(l.Unrealized)
+			sum.Exposure = sum.Exposure.Add(l.Exposure)
 		}
-		for _, f := range b.fills {
-			if f.OrdStatus == events.OrdStatusFilled {
-				sum.Filled++
-			} else {
-				sum.Partial++
-			}
-		}
-		l.Fills, l.Bought, l.Sold, l.Position, l.AvgPrice, l.Realized = p.fills, p.bought, p.sold, p.qty, p.avg, p.realized
-		l.LastPrice = s.lastTrade[k].Price
-		if !p.qty.IsZero() {
-			if u, err := p.qty.MulRound(l.LastPrice.Sub(p.avg), 8); err == nil {
-				l.Unrealized = u
-			}
-			if e, err := p.qty.Abs().MulRound(l.LastPrice, 8); err == nil {
-				l.Exposure = e
-			}
-		}
-		for _, e := range s.risk[k] {
-			l.RiskChecks++
-			if e.Cmp(l.PeakExposure) > 0 {
-				l.PeakExposure = e
-			}
-			if e.Cmp(exposureLimit) > 0 {
-				l.OverLimit++
-			}
-		}
-		sum.Realized = sum.Realized.Add(l.Realized)
-		sum.Unrealized = sum.Unrealized.Add(l.Unrealized)
-		sum.Exposure = sum.Exposure.Add(l.Exposure)
-	}
+	})
 	for _, l := range byKey {
 		sum.Lines = append(sum.Lines, *l)
 	}
@@ -218,6 +229,10 @@ func (sum *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  dead letters:       %d events moved to deadletter.<group> (could not be handled)\n", b.DeadLetters)
 	fmt.Fprintf(w, "  duplicates skipped: %d deliveries of an event already handled\n", b.Duplicates)
 	fmt.Fprintf(w, "  publisher resends:  %d events sent again, same id, after a broker error\n", b.Resent)
+	if p := sum.Portfolio; p.Projection {
+		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, %d restarts\n",
+			p.Applied, p.Snapshots, p.Restarts)
+	}
 	if b.InjectedFailures+b.InjectedDuplicates+b.InjectedMalformed > 0 {
 		fmt.Fprintf(w, "  injected by -chaos: %d handler failures, %d duplicate publishes, %d malformed events\n",
 			b.InjectedFailures, b.InjectedDuplicates, b.InjectedMalformed)

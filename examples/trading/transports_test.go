@@ -88,6 +88,7 @@ func TestSameResultOnEveryTransport(t *testing.T) {
 			c.URL, c.Namespace = brokerURL(t, scheme)
 			got := run(t, c)
 			require.Equal(t, scheme, got.Transport)
+			require.Equal(t, scheme != "amqp", got.Portfolio.Projection, "the portfolio is a projection where history is kept")
 			requireSameTrading(t, want, got)
 			require.Equal(t, want.Bus.Handled, got.Bus.Handled, "same count of handled events")
 			require.Equal(t, want.Bus.Published, got.Bus.Published)

@@ -284,7 +284,10 @@ type Start struct {
 }
 
 // Reader is implemented by a driver whose broker keeps history
-// (transport.Read). It is optional.
+// (transport.Read). It is optional. A driver whose history is configurable
+// (mem) also has a method Replayable() bool saying whether it keeps one
+// (transport.Replayable); Read then returns an error wrapping
+// transport.ErrNotReplayable without one.
 type Reader interface {
 	// Read calls fn with the stored messages of pattern's streams from
 	// start up to the newest message stored when Read starts, in storage

@@ -51,7 +51,7 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	}
 	var msgs []driver.Message
 	latest := make(map[string]int) // UUID -> index in msgs of its newest copy
-	err = d.readRanges(ctx, "browse", topic, pattern, starts, ends, func(p int32, _, _ int64) int64 {
+	err = d.readRanges(ctx, "browse", topic, pattern, starts, ends, false, func(p int32, _, _ int64) int64 {
 		if c, ok := committed.Lookup(topic, p); ok && c.At >= 0 {
 			return c.At
 		}

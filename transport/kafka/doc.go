@@ -26,7 +26,9 @@
 // kind's topic; the core skips the records whose routing key does not
 // match, and they count as handled. So a pattern that wants one symbol of
 // a busy kind still fetches the whole kind; give such streams their own
-// kind if that matters.
+// kind if that matters. A fetch brings at most WithFetchMaxBytes (256 KiB)
+// from one broker, so the handlers start after one small fetch and the
+// next one travels while they work.
 //
 // Metadata travels as record headers in the CloudEvents Kafka binary
 // binding, readable by any Kafka client: ce_id, ce_type, ce_source,

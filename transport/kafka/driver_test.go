@@ -5,7 +5,10 @@ import (
 	"errors"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
@@ -160,5 +163,30 @@ func TestMaxMessageBytes(t *testing.T) {
 	big.Payload = make([]byte, limit-transport.MetadataSize(big.Metadata)-len(big.UUID)+1)
 	if err := tr.Publisher().Publish(key, big); !errors.Is(err, transport.ErrTooLarge) {
 		t.Fatalf("Publish of limit+1 bytes: %v, want ErrTooLarge", err)
+	}
+}
+
+// TestFetchMaxBytesBelowMessage: with a fetch bound far below one message,
+// every message still comes (a record batch bigger than the bound comes
+// alone), in order, one fetch after another.
+func TestFetchMaxBytesBelowMessage(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithFetchMaxBytes(kafka.MinFetchBytes), kafka.WithPartitions(1))
+	kind := randomName("k")
+	key := kind + ".x.A"
+	ch, _ := subscribe(t, tr, randomName("g"), kind+".#")
+	const n = 20
+	var sent []*message.Message
+	for range n {
+		m := newMsg("A", strings.Repeat("x", 8*kafka.MinFetchBytes))
+		m.Metadata.Set(events.MetaRoutingKey, key)
+		sent = append(sent, m)
+	}
+	publish(t, tr, key, sent...)
+	for i := range n {
+		got := recv(t, ch)
+		if got.UUID != sent[i].UUID || len(got.Payload) != len(sent[i].Payload) {
+			t.Fatalf("message %d: got %s (%d bytes), want %s (%d bytes)", i, got.UUID, len(got.Payload), sent[i].UUID, len(sent[i].Payload))
+		}
+		got.Ack()
 	}
 }

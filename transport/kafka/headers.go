@@ -225,7 +225,7 @@ func bytesString(b []byte) string {
 // the key as partitionkey. The payload is the record's value and the
 // metadata values are the record's header values, none of them copied
 // (see bytesString); the map is the one allocation of decode.
-func decode(r *kgo.Record, kind string, m *driver.Message) {
+func decode(r *kgo.Record, kind string, m *driver.Message, offset string) {
 	md := make(map[string]string, len(r.Headers)+1)
 	var uuid, route string
 	for _, h := range r.Headers {
@@ -268,6 +268,6 @@ func decode(r *kgo.Record, kind string, m *driver.Message) {
 		PartitionKey: pk,
 		Metadata:     md,
 		Payload:      r.Value,
-		Position:     driver.Position{Stream: r.Topic, Partition: r.Partition, Offset: strconv.FormatInt(r.Offset, 10)},
+		Position:     driver.Position{Stream: r.Topic, Partition: r.Partition, Offset: offset},
 	}
 }

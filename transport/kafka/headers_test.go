@@ -2,6 +2,7 @@ package kafka
 
 import (
 	"maps"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -67,7 +68,7 @@ type decoded struct {
 
 func decodeRec(r *kgo.Record, kind string) decoded {
 	var m driver.Message
-	decode(r, kind, &m)
+	decode(r, kind, &m, strconv.FormatInt(r.Offset, 10))
 	if m.Metadata[events.MetaPartitionKey] != m.PartitionKey {
 		panic("partition key " + m.PartitionKey + " differs from the metadata")
 	}
@@ -224,7 +225,7 @@ func BenchmarkDecode(b *testing.B) {
 	var m driver.Message
 	b.ReportAllocs()
 	for b.Loop() {
-		decode(r, "trade", &m)
+		decode(r, "trade", &m, strconv.FormatInt(r.Offset, 10))
 	}
 }
 
@@ -246,7 +247,7 @@ func TestDecodeAllocs(t *testing.T) {
 		r.Headers[i].Key = strings.Clone(r.Headers[i].Key)
 	}
 	var m driver.Message
-	decode(r, "trade", &m)
+	decode(r, "trade", &m, strconv.FormatInt(r.Offset, 10))
 	if !maps.Equal(m.Metadata, map[string]string(msg.Metadata)) {
 		t.Fatalf("decoded %q, want %q", m.Metadata, msg.Metadata)
 	}
@@ -262,7 +263,7 @@ func TestDecodeAllocs(t *testing.T) {
 			sink[k] = v
 		}
 	})
-	if n := testing.AllocsPerRun(100, func() { decode(r, "trade", &m) }); n > mapOnly {
+	if n := testing.AllocsPerRun(100, func() { decode(r, "trade", &m, strconv.FormatInt(r.Offset, 10)) }); n > mapOnly {
 		t.Errorf("decode: %v allocations, the metadata map alone is %v", n, mapOnly)
 	}
 	_ = sink

@@ -43,6 +43,7 @@ const Scheme = "kafka"
 //	linger=D                       WithLinger(D)
 //	delivery_timeout=D             WithDeliveryTimeout(D)
 //	max_message_bytes=N            WithMaxMessageBytes(N)
+//	fetch_max_bytes=N              WithFetchMaxBytes(N)
 //	client_id=S                    WithClientID(S)
 //	tls=true|false                 WithTLS (system roots, server name from the host)
 //	tls_ca=PATH                    WithTLS trusting the PEM certificates in PATH
@@ -140,6 +141,10 @@ func parseQuery(u *url.URL) ([]Option, error) {
 		case "max_message_bytes":
 			if n, err = urlopt.IntIn(inv, name, v, MinMessageBytes, MaxMessageBytes); err == nil {
 				opts = append(opts, WithMaxMessageBytes(n))
+			}
+		case "fetch_max_bytes":
+			if n, err = urlopt.IntIn(inv, name, v, MinFetchBytes, MaxFetchBytes); err == nil {
+				opts = append(opts, WithFetchMaxBytes(n))
 			}
 		case "create_topics":
 			if b, err = boolValue(); err == nil && !b {

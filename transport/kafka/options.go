@@ -26,10 +26,15 @@ const (
 	// (1,000,012), below Kafka's default max.message.bytes (1,048,588):
 	// the producer refuses a record whose batch would be bigger.
 	DefaultMaxMessageBytes = 1_000_012
+	// DefaultFetchMaxBytes bounds one fetch response (all partitions of
+	// a broker together); see WithFetchMaxBytes.
+	DefaultFetchMaxBytes = 256 << 10
 
 	MaxPartitions   = 100000
 	MinMessageBytes = 1024
 	MaxMessageBytes = 1 << 30 // kgo's upper bound of ProducerBatchMaxBytes
+	MinFetchBytes   = 1024
+	MaxFetchBytes   = 1 << 30
 	MaxTimeout      = time.Hour
 
 	// cleanupTimeout bounds the final offset commit and the group leave
@@ -71,6 +76,7 @@ type config struct {
 	linger        time.Duration
 	deliveryLimit time.Duration
 	maxBytes      int
+	fetchMaxBytes int
 	clientID      string
 	tls           *tls.Config
 	sasl          sasl.Mechanism
@@ -88,6 +94,7 @@ func defaultConfig() config {
 		session:       DefaultSessionTimeout,
 		heartbeat:     DefaultHeartbeatInterval,
 		maxBytes:      DefaultMaxMessageBytes,
+		fetchMaxBytes: DefaultFetchMaxBytes,
 		clientID:      DefaultClientID,
 		logger:        slog.Default(),
 	}
@@ -260,6 +267,29 @@ func WithMaxMessageBytes(n int) Option {
 			return fmt.Errorf("%w: max message bytes %d, want %d to %d", ErrInvalidOption, n, MinMessageBytes, MaxMessageBytes)
 		}
 		c.maxBytes = n
+		return nil
+	}
+}
+
+// WithFetchMaxBytes bounds how many bytes one fetch response of a
+// subscription carries, all partitions led by one broker together
+// (kgo.FetchMaxBytes; a record batch bigger than that still comes, alone,
+// so no message is too big for it). kgo keeps one fetch per broker
+// buffered and sends the next only once the core has taken every record
+// of it, decoding a whole response before handing out its first record:
+// a smaller bound lets the next fetch travel and decode while the core
+// dispatches the last one, and a backlog's first message come after one
+// small response rather than after up to kgo's default 50 MB; a bound too
+// small makes a round trip per few hundred messages, each a pause on a
+// loaded machine (a larger bound suits a consumer that mostly drains big
+// backlogs). MinFetchBytes to MaxFetchBytes. Default: 256 KiB
+// (DefaultFetchMaxBytes). URL: fetch_max_bytes=N.
+func WithFetchMaxBytes(n int) Option {
+	return func(c *config) error {
+		if n < MinFetchBytes || n > MaxFetchBytes {
+			return fmt.Errorf("%w: fetch max bytes %d, want %d to %d", ErrInvalidOption, n, MinFetchBytes, MaxFetchBytes)
+		}
+		c.fetchMaxBytes = n
 		return nil
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -41,7 +42,13 @@ func (d *Driver) offsets(ctx context.Context, topic string) (starts, ends kadm.L
 // as listed in ends, with a client of its own outside any group, and calls
 // each with every decoded message, in offset order per partition; each
 // returning false stops the read. op names the operation in errors.
-func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, starts, ends kadm.ListedOffsets,
+//
+// With follow it does not stop at the ends: every partition listed in
+// ends is read from its first offset (a partition with nothing to read
+// yet, from its end) onwards, records being passed as fetches bring them,
+// until each returns false (nil) or ctx is done (ctx.Err()). Partitions
+// added to the topic after ends was listed are not read.
+func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, starts, ends kadm.ListedOffsets, follow bool,
 	first func(partition int32, oldest, end int64) int64, each func(*driver.Message) bool) error {
 	from := make(map[int32]kgo.Offset)
 	until := make(map[int32]int64) // partition -> high watermark
@@ -50,7 +57,11 @@ func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, star
 		if s, ok := starts.Lookup(topic, end.Partition); ok {
 			oldest = s.Offset
 		}
-		if f := max(oldest, first(end.Partition, oldest, end.Offset)); f < end.Offset {
+		f := max(oldest, first(end.Partition, oldest, end.Offset))
+		switch {
+		case follow:
+			from[end.Partition] = kgo.NewOffset().At(min(f, end.Offset))
+		case f < end.Offset:
 			from[end.Partition] = kgo.NewOffset().At(f)
 			until[end.Partition] = end.Offset
 		}
@@ -66,7 +77,7 @@ func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, star
 	}
 	defer cl.Close()
 	kind := events.Kind(pattern)
-	for len(until) > 0 {
+	for follow || len(until) > 0 {
 		fetches := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			return err
@@ -80,15 +91,20 @@ func (d *Driver) readRanges(ctx context.Context, op, topic, pattern string, star
 		}
 		stop := false
 		fetches.EachRecord(func(r *kgo.Record) {
-			end, ok := until[r.Partition]
-			if stop || !ok || r.Offset >= end {
+			if stop {
 				return
 			}
-			if r.Offset >= end-1 {
-				delete(until, r.Partition)
+			if !follow {
+				end, ok := until[r.Partition]
+				if !ok || r.Offset >= end {
+					return
+				}
+				if r.Offset >= end-1 {
+					delete(until, r.Partition)
+				}
 			}
 			var m driver.Message
-			decode(r, kind, &m)
+			decode(r, kind, &m, strconv.FormatInt(r.Offset, 10))
 			if !each(&m) {
 				stop = true
 			}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/decimals"
 )
 
 // subscription is one Subscribe call: one member of the Kafka consumer
@@ -168,6 +169,7 @@ func (d *Driver) Subscribe(ctx context.Context, group, pattern string) (driver.S
 		kgo.SessionTimeout(d.cfg.session),
 		kgo.HeartbeatInterval(d.cfg.heartbeat),
 		kgo.RebalanceTimeout(rebalance),
+		kgo.FetchMaxBytes(int32(d.cfg.fetchMaxBytes)),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
@@ -265,11 +267,13 @@ func (sub *subscription) take(fetches kgo.Fetches) []*driver.Message {
 		}
 		i := len(out)
 		m := &msgs[i]
-		decode(r, sub.kind, m)
+		decode(r, sub.kind, m, "") // Offset below, one allocation for all
 		refs[i] = ackRef{part: p, offset: r.Offset}
 		m.AckID = &refs[i]
 		out = append(out, m)
 	})
+	decimals.Carve(len(out), func(i int) uint64 { return uint64(refs[i].offset) },
+		func(i int, offset string) { out[i].Position.Offset = offset })
 	return out
 }
 

@@ -12,6 +12,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 	"github.com/ThreeDotsLabs/watermill/pubsub/gochannel"
 
+	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/mem"
 )
 
@@ -108,4 +109,58 @@ func benchRouter(b *testing.B, pub message.Publisher, sub message.Subscriber, pa
 	b.ReportMetric(float64(b.N)/time.Since(start).Seconds(), "msg/s")
 	b.StopTimer()
 	_ = router.Close()
+}
+
+// BenchmarkHistory measures what WithHistory costs one message on the
+// driver: SendBatch of 256 messages (16 keys, 256-byte payload, 3
+// metadata entries) into one subscription queue, received and acked; an
+// op is one message. history=0 is the default (no history).
+func BenchmarkHistory(b *testing.B) {
+	const batch = 256
+	for _, n := range []int{0, 1024} {
+		b.Run(fmt.Sprintf("history=%d", n), func(b *testing.B) {
+			d, err := mem.NewDriver(mem.WithHistory(n), mem.WithBuffer(batch))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = d.Close(context.Background()) }()
+			ctx := context.Background()
+			sub, err := d.Subscribe(ctx, "g", "bench.#")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer func() { _ = sub.Close(ctx) }()
+			msgs := make([]*driver.Message, batch)
+			payload := make([]byte, 256)
+			for i := range msgs {
+				key := fmt.Sprintf("bench.venue.SYM%d", i%16)
+				msgs[i] = &driver.Message{
+					UUID: fmt.Sprint(i), Key: key, PartitionKey: fmt.Sprintf("SYM%d", i%16), Payload: payload,
+					Metadata: map[string]string{"routingkey": key, "partitionkey": fmt.Sprintf("SYM%d", i%16), "name": "trade"},
+				}
+			}
+			ids := make([]driver.AckID, 0, batch)
+			b.ReportAllocs()
+			b.ResetTimer()
+			for sent := 0; sent < b.N; sent += batch {
+				if err := d.Topic().SendBatch(ctx, msgs); err != nil {
+					b.Fatal(err)
+				}
+				for got := 0; got < batch; {
+					dms, err := sub.ReceiveBatch(ctx, batch)
+					if err != nil {
+						b.Fatal(err)
+					}
+					ids = ids[:0]
+					for _, dm := range dms {
+						ids = append(ids, dm.AckID)
+					}
+					if err := sub.SendAcks(ctx, ids); err != nil {
+						b.Fatal(err)
+					}
+					got += len(dms)
+				}
+			}
+		})
+	}
 }

@@ -44,6 +44,14 @@ func TestConformance(t *testing.T) {
 	t.Run("default", func(t *testing.T) {
 		transporttest.Run(t, func(t *testing.T) transport.Transport { return newMem(t) }, caps)
 	})
+	t.Run("history", func(t *testing.T) {
+		caps := caps
+		caps.KeepsHistory = true
+		caps.URL = "mem://?history=1024"
+		transporttest.Run(t, func(t *testing.T) transport.Transport {
+			return newMem(t, mem.WithHistory(1024)) // History reads 600 messages of one kind
+		}, caps)
+	})
 	t.Run("concurrency=1", func(t *testing.T) {
 		caps := caps
 		caps.ParallelKeys = false

@@ -17,8 +17,9 @@
 // until the Transport is closed, also while it has no member. Publish puts
 // a copy of each message into every queue whose pattern matches the
 // routing key and returns once all copies are enqueued; a key no queue
-// matches is dropped. A queue receives only what is published after it was
-// created: a group that subscribes later does not see older messages.
+// matches is dropped (unless kept in the history, below). A queue receives
+// only what is published after it was created: a group that subscribes
+// later does not see older messages, also with history.
 //
 // Each queue delivers every message to one of its members (Subscribe calls
 // with that group and pattern; several Subscribers of one group may join),
@@ -41,9 +42,25 @@
 // Nothing is persistent: messages still queued when the Transport is closed
 // are discarded, and nothing survives the process.
 //
+// # History
+//
+// By default the broker keeps no history: transport.Read and
+// transport.Follow fail with an error wrapping transport.ErrNotReplayable
+// and messages carry no Position. WithHistory(n) (URL history=N) makes it
+// keep the last n messages published of each kind (the first segment of
+// the routing key, like a Redis Streams or JetStream stream per kind),
+// whether or not a queue matches them; storing one more evicts the
+// oldest. Then Read and Follow work as on the brokers that keep history
+// (Driver.Read), and every message, read or received by a subscription,
+// carries its Position (transport.PositionFromContext): Stream the kind,
+// Partition 0, Offset its sequence number in the kind in decimal, from 1.
+// Positions are per Transport: a new one counts from 1 again. A follower
+// more than n messages behind misses the evicted ones. The history is
+// discarded by Close, which ends every follower with ErrClosed.
+//
 // Memory is bounded: each queue holds at most WithBuffer messages (1024)
 // plus WithConcurrency (64) in flight plus one its dispatcher is handing
-// over. When a queue is full — for example
+// over, and the history at most WithHistory messages per kind. When a queue is full — for example
 // a group that nobody consumes any more — Publish waits until the
 // message's context is done (OverflowBlock, the default) or fails with
 // ErrBufferFull (OverflowFail). A handler that publishes, without a

@@ -15,7 +15,8 @@ import (
 // messages into. It is safe for concurrent use. Get one from NewDriver, or
 // a whole Transport from New or Open.
 type Driver struct {
-	cfg config
+	cfg  config
+	hist *history // nil unless WithHistory
 
 	mu     sync.RWMutex
 	closed bool
@@ -62,13 +63,16 @@ func newDriver(opts []Option) (*Driver, []transport.Option, error) {
 	}
 	return &Driver{
 		cfg:    cfg,
+		hist:   newHistory(cfg.history),
 		done:   make(chan struct{}),
 		queues: make(map[queueID]*queue),
 		routes: make(map[string][]*queue),
 	}, cfg.core, nil
 }
 
-// Capabilities implements driver.Driver.
+// Capabilities implements driver.Driver. KeepsHistory is false also with
+// WithHistory: a new group still receives only what is published after
+// it was created; the history is for Read and Follow.
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               Scheme,
@@ -115,6 +119,9 @@ func (d *Driver) Close(context.Context) error {
 		close(d.done)
 		clear(d.queues)
 		clear(d.routes)
+		if d.hist != nil {
+			d.hist.close()
+		}
 	}
 	return nil
 }
@@ -188,29 +195,45 @@ type topic Driver
 // it wait until ctx is done (OverflowBlock) or fail at once with a
 // *BufferFullError (OverflowFail); the messages before the failing one
 // stay queued, and the error is a *driver.SendError naming the rest.
+// With history (WithHistory) each message is stored in its kind's stream
+// first, whether or not a queue matches it: a message reported failed
+// may be in the history, as it may be in some of the queues.
 //
-// The queues keep one copy of each message (the caller may reuse msgs);
-// every delivery gets its own copy of payload and metadata (the first
-// delivery of a message whose metadata was handed over gets that map).
+// The queues keep one copy of each message (the caller may reuse msgs),
+// the history's when it keeps one; every delivery gets its own copy of
+// payload and metadata (the first delivery of a message whose metadata
+// was handed over gets that map).
 func (tp *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(tp)
 	var a arena
-	a.forSend(msgs)
+	a.forSend(msgs) // with history only entries are carved from it
 	for i, dm := range msgs {
 		qs, err := d.route(dm.Key)
 		if err != nil {
 			return failedFrom(msgs, i, err)
 		}
-		if len(qs) == 0 {
+		var flat []string
+		var payload []byte
+		var stream, offset string
+		switch {
+		case d.hist != nil:
+			st, kind, err := d.hist.store(dm)
+			if err != nil {
+				return failedFrom(msgs, i, err)
+			}
+			flat, payload, stream, offset = st.metadata, st.payload, kind, st.offset
+		case len(qs) == 0:
 			continue
+		default:
+			// One copy, shared by the queues: the caller may reuse msgs.
+			// The metadata is kept flat; each delivery builds its own map
+			// from it.
+			flat, payload = a.flat(dm.Metadata), a.bytes(dm.Payload)
 		}
-		// One copy, shared by the queues: the caller may reuse msgs. The
-		// metadata is kept flat; each delivery builds its own map from it.
-		flat := a.flat(dm.Metadata)
-		payload := a.bytes(dm.Payload)
 		for _, q := range qs {
 			e := a.entry()
-			*e = entry{uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey, metadata: flat, payload: payload}
+			*e = entry{uuid: dm.UUID, key: dm.Key, pkey: dm.PartitionKey, metadata: flat, payload: payload,
+				stream: stream, offset: offset}
 			if dm.MetadataHandedOver && len(qs) == 1 {
 				// The first delivery gets the sender's map itself (one
 				// copy fewer); later ones a copy of flat. Only with one

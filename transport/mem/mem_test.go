@@ -61,6 +61,8 @@ func TestNewInvalidOptions(t *testing.T) {
 	for name, opt := range map[string]mem.Option{
 		"concurrency 0":    mem.WithConcurrency(0),
 		"buffer -1":        mem.WithBuffer(-1),
+		"history -1":       mem.WithHistory(-1),
+		"history > max":    mem.WithHistory(mem.MaxHistory + 1),
 		"overflow 7":       mem.WithOverflow(mem.Overflow(7)),
 		"backoff 0":        mem.WithRedeliveryBackoff(0, time.Second),
 		"backoff max < in": mem.WithRedeliveryBackoff(time.Second, time.Millisecond),
@@ -83,6 +85,8 @@ func TestOpen(t *testing.T) {
 		"mem://?max_message_bytes=1048576&max_header_bytes=65536",
 		"mem://?redelivery_backoff=500ms",
 		"mem://?redelivery_backoff=2s", // the max follows the initial
+		"mem://?history=0",
+		"mem://?history=1048576&buffer=16",
 	}
 	for _, raw := range good {
 		tr, err := transport.Open(ctx, raw)
@@ -107,6 +111,11 @@ func TestOpen(t *testing.T) {
 		"mem://?redelivery_backoff=2h", // above transport.MaxRedeliveryBackoff
 		"mem://?buffer=9223372036854775807",
 		"mem://?max_message_bytes=-1",
+		"mem://?history=-1",
+		"mem://?history=1048577", // above MaxHistory
+		"mem://?history=9223372036854775808",
+		"mem://?history=lots",
+		"mem://?history=1&history=2",
 		"mem://?concurrency=1000000000",
 		"mem://?unknown=1",
 		"mem://?concurrency=1&concurrency=2",
@@ -396,26 +405,31 @@ func TestCopies(t *testing.T) {
 }
 
 // TestLateGroupMissesOldMessages: a queue gets only what is published
-// after it was created; a key nobody subscribed to is dropped.
+// after it was created — also when the broker keeps history; a key nobody
+// subscribed to is dropped.
 func TestLateGroupMissesOldMessages(t *testing.T) {
-	synctest.Test(t, func(t *testing.T) {
-		tr := newMem(t)
-		mustPublish(t, tr, "k.a", newMsg("p", "old"))
-		ch := mustSubscribe(t, tr, t.Context(), "g", "k.#")
-		mustPublish(t, tr, "k.a", newMsg("p", "new"))
-		msg := <-ch
-		if string(msg.Payload) != "new" {
-			t.Errorf("first delivery %q, want new", msg.Payload)
-		}
-		msg.Ack()
-		synctest.Wait()
-		select {
-		case msg := <-ch:
-			t.Errorf("unexpected delivery %q", msg.Payload)
-		default:
-		}
-		closeNow(t, tr)
-	})
+	for _, history := range []int{0, 16} {
+		t.Run(fmt.Sprintf("history=%d", history), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				tr := newMem(t, mem.WithHistory(history))
+				mustPublish(t, tr, "k.a", newMsg("p", "old"))
+				ch := mustSubscribe(t, tr, t.Context(), "g", "k.#")
+				mustPublish(t, tr, "k.a", newMsg("p", "new"))
+				msg := <-ch
+				if string(msg.Payload) != "new" {
+					t.Errorf("first delivery %q, want new", msg.Payload)
+				}
+				msg.Ack()
+				synctest.Wait()
+				select {
+				case msg := <-ch:
+					t.Errorf("unexpected delivery %q", msg.Payload)
+				default:
+				}
+				closeNow(t, tr)
+			})
+		})
+	}
 }
 
 // TestMessageContext: a delivery's ctx carries the Subscribe ctx's values

@@ -20,6 +20,7 @@ const Scheme = "mem"
 //	overflow=block|fail  WithOverflow(OverflowBlock|OverflowFail)
 //	max_message_bytes=N  WithMessageLimits(N, …)
 //	max_header_bytes=N   WithMessageLimits(…, N)
+//	history=N            WithHistory(N), 0 to MaxHistory
 //
 // (transport.Open takes the common ones: concurrency, batch,
 // redelivery_backoff, redelivery_backoff_max, close_timeout.) An unknown,
@@ -55,6 +56,12 @@ func Open(_ context.Context, u *url.URL) (driver.Driver, error) {
 				return nil, err
 			}
 			opts = append(opts, WithBuffer(n))
+		case "history":
+			n, err := urlopt.IntIn(ErrInvalidOption, name, v, 0, MaxHistory)
+			if err != nil {
+				return nil, err
+			}
+			opts = append(opts, WithHistory(n))
 		case "overflow":
 			switch v {
 			case "block":

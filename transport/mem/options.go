@@ -34,12 +34,14 @@ func (o Overflow) String() string {
 const (
 	DefaultBuffer        = 1024
 	MaxBuffer            = 1 << 20
+	MaxHistory           = 1 << 20
 	maxRouteCacheEntries = 4096
 )
 
 type config struct {
 	buffer      int
 	overflow    Overflow
+	history     int                // messages kept per kind; 0 = none
 	maxMessage  int                // driver.Capabilities.MaxMessageBytes; 0 = none
 	maxMetadata int                // driver.Capabilities.MaxHeaderBytes; 0 = none
 	core        []transport.Option // for transport.New (New only)
@@ -63,6 +65,34 @@ func WithBuffer(n int) Option {
 			return fmt.Errorf("%w: buffer %d, want 1 to %d", ErrInvalidOption, n, MaxBuffer)
 		}
 		c.buffer = n
+		return nil
+	}
+}
+
+// WithHistory makes the broker keep, per kind (the first segment of the
+// routing key: "trade" of "trade.binance.BTCUSDT"), the last n messages
+// published, so that transport.Read and transport.Follow work on it as on
+// Kafka, Redis Streams and JetStream (see Driver.Read). Every message is
+// stored, whether or not a queue matches it, with its Position: Stream
+// the kind, Partition 0, Offset its sequence number in the kind in
+// decimal, from 1 (per Transport: a new one counts from 1 again). The
+// messages a subscription receives carry the same Position in their
+// context (transport.PositionFromContext). Groups are unchanged: a queue
+// still receives only what is published after it was created.
+//
+// The history holds one copy of each message, which the queues share
+// (payload and metadata are copied once per message either way); when a
+// kind holds n messages, storing one evicts the oldest. So it costs
+// about n times (message size plus 150 bytes) per kind: at most a seventh
+// more, plus 96 KiB, for the buffers small copies share. 0 (the default) keeps none: Read and
+// Follow fail with transport.ErrNotReplayable and messages carry no
+// Position. 0 to MaxHistory. URL: history=N.
+func WithHistory(n int) Option {
+	return func(c *config) error {
+		if n < 0 || n > MaxHistory {
+			return fmt.Errorf("%w: history %d, want 0 (none) to %d", ErrInvalidOption, n, MaxHistory)
+		}
+		c.history = n
 		return nil
 	}
 }

@@ -20,6 +20,8 @@ type entry struct {
 	metadata []string          // key, value, key, value …
 	md       map[string]string // handed over by the sender, for the first delivery
 	payload  []byte
+	stream   string // Position: the kind's stream, "" without history
+	offset   string // Position: the offset in it
 	seq      uint64
 	holder   *member // while delivered and not yet acked or given back
 }
@@ -31,11 +33,7 @@ func (e *entry) metadataMap() map[string]string {
 		e.md = nil
 		return md
 	}
-	m := make(map[string]string, len(e.metadata)/2)
-	for i := 0; i+1 < len(e.metadata); i += 2 {
-		m[e.metadata[i]] = e.metadata[i+1]
-	}
-	return m
+	return metadataOf(e.metadata)
 }
 
 // queue is one subscription queue: a consumer group bound with one
@@ -227,6 +225,7 @@ func (m *member) take(limit int) []*driver.Message {
 			UUID: e.uuid, Key: e.key, PartitionKey: e.pkey,
 			Metadata: e.metadataMap(), Payload: a.bytes(e.payload),
 			AckID: e, Deliveries: 1,
+			Position: driver.Position{Stream: e.stream, Offset: e.offset},
 		})
 		out = append(out, &dms[len(dms)-1])
 	}

@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 
-	natsgo "github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/transport/driver"
@@ -77,7 +77,7 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 			break
 		}
 		var dm driver.Message
-		decode(&dm, d.cfg.prefix, s.stream, rawMsg{raw: raw}, raw.Sequence, 0)
+		decode(&dm, d.cfg.prefix, s.stream, raw.Subject, raw.Header, raw.Data, raw.Sequence, 0, strconv.FormatUint(raw.Sequence, 10))
 		dm.AckID = nil
 		msgs = append(msgs, dm)
 		seqs = append(seqs, raw.Sequence)
@@ -96,15 +96,3 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	}
 	return nil
 }
-
-// rawMsg shows a stored message to decode, which reads only its subject,
-// headers and data. Its other jetstream.Msg methods are not for use (the
-// embedded interface is nil).
-type rawMsg struct {
-	jetstream.Msg
-	raw *jetstream.RawStreamMsg
-}
-
-func (m rawMsg) Subject() string        { return m.raw.Subject }
-func (m rawMsg) Headers() natsgo.Header { return m.raw.Header }
-func (m rawMsg) Data() []byte           { return m.raw.Data }

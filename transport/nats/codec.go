@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	natsgo "github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
@@ -95,13 +94,11 @@ func tooLarge(dm *driver.Message, what string, size int, limit int64) error {
 // JetStream's. A message without our UUID header (from another producer)
 // gets "<stream>-<sequence>". The metadata is the one copy made of the
 // headers.
-func decode(dm *driver.Message, prefix, stream string, m jetstream.Msg, seq, delivered uint64) {
-	subj := m.Subject()
+func decode(dm *driver.Message, prefix, stream, subj string, h natsgo.Header, data []byte, seq, delivered uint64, offset string) {
 	key := subj
 	if len(subj) > len(prefix) && subj[len(prefix)] == '.' && subj[:len(prefix)] == prefix {
 		key = subj[len(prefix)+1:]
 	}
-	h := m.Headers()
 	md := make(map[string]string, len(h))
 	var uuid string
 	for k, vs := range h {
@@ -128,10 +125,9 @@ func decode(dm *driver.Message, prefix, stream string, m jetstream.Msg, seq, del
 		Key:          key,
 		PartitionKey: md[events.MetaPartitionKey],
 		Metadata:     md,
-		Payload:      m.Data(),
-		AckID:        m,
+		Payload:      data,
 		Deliveries:   int(min(delivered, uint64(1<<31-1))),
-		Position:     driver.Position{Stream: stream, Offset: strconv.FormatUint(seq, 10)},
+		Position:     driver.Position{Stream: stream, Offset: offset},
 	}
 }
 

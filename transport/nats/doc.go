@@ -36,11 +36,14 @@
 // when the publisher did not set it.
 //
 // Publishing sends a whole batch with PublishMsgAsync (every message in
-// flight at once) and then waits for every publish ack. Receiving keeps
-// one pull request (Fetch of four of the core's batches, at most
-// MaxAckPending) open at a time, sends the next as soon as it is filled,
-// and returns whatever has arrived, up to the batch size, blocking only
-// for the first message. Acks and NAKs are fire-and-forget publishes into the
+// flight at once) and then waits for every publish ack. Receiving speaks
+// JetStream's pull protocol on one inbox per subscription (as nats.go's
+// Consume does): a pull request asks for four of the core's batches (at
+// most MaxAckPending), the next goes out once less than half of that is
+// still to come, so JetStream never waits for a request, and the
+// messages of every open request arrive on the one inbox in the order
+// JetStream sends them. ReceiveBatch returns whatever has arrived, up to
+// the batch size, blocking only for the first message. Acks and NAKs are fire-and-forget publishes into the
 // connection's buffer, one per message (AckExplicit has no multi-ack).
 //
 // Limits (Capabilities): a message's headers and payload together must fit
@@ -60,8 +63,8 @@
 // backoff makes JetStream redeliver it (a crashed member's messages: see
 // below). A redelivery of a message the core
 // still holds (after a lost heartbeat) is dropped. Messages pulled but
-// not yet taken by the core (at most one pull request: four of the core's
-// batches, at most MaxAckPending, while the core's workers are all busy)
+// not yet taken by the core (at most one and a half pull requests' worth,
+// while the core's workers are all busy)
 // are not kept in progress and are redelivered if they wait longer than
 // AckWait (duplicates, never a loss).
 //
@@ -74,14 +77,14 @@
 // Stream.GetMsg). The default is unlimited; the poison-queue middleware is
 // the primary dead-letter path.
 //
-// Closing a subscription reads its open pull request to its end (a pull
-// request cannot be withdrawn, and a message delivered into one nobody
-// reads waits out AckWait) and NAKs what arrives, so the next member gets
-// it at once; WithPullWait bounds that wait. Known limit: nats.go's Fetch
-// also ends its wait on a local timer one second after the request's
-// expiry; on a heavily loaded machine a message can then still be
-// stranded in the ended request and is redelivered only after AckWait
-// (never a loss).
+// Closing a subscription reads its open pull requests to their end (a
+// pull request cannot be withdrawn, and a message delivered into one
+// nobody reads waits out AckWait) and NAKs what arrives, so the next
+// member gets it at once; WithPullWait bounds that wait. Known limit: the
+// wait also ends one second after the last request's expiry (a request
+// lost with the connection never reports its end); on a heavily loaded
+// machine a message can then still be stranded in an ended request and is
+// redelivered only after AckWait (never a loss).
 //
 // After a crash. JetStream itself redelivers what a member received and
 // did not ack only after AckWait, while it hands the consumer's newer
@@ -121,12 +124,13 @@
 // delivered and redelivers them only after AckWait, while it hands newer
 // messages to the next pull: newer events of a key would be handled
 // first. So after every reconnect of its connection a subscription, before
-// it hands out anything more, reads the pull request it had open to its
-// end (it cannot be withdrawn, and JetStream may deliver newer messages
-// into it after the reconnect; WithPullWait bounds that wait) and keeps
-// back what arrives in it, then asks, as above, whether another member of
-// the consumer is live (it stops answering itself meanwhile: a moment more
-// of its disconnection). If none is, it NAKs, in stream order, every
+// it hands out anything more, moves its pull requests to a new inbox (a
+// request cannot be withdrawn, and JetStream would deliver newer messages
+// into the open ones, whose inbox nats.go subscribed again, but delivers
+// nothing into a request whose inbox has no subscriber) and keeps back
+// what arrived on the old one, then asks, as above, whether another
+// member of the consumer is live (it stops answering itself meanwhile: a
+// moment more of its disconnection). If none is, it NAKs, in stream order, every
 // unacked sequence it does not hold — the lost messages, those it kept
 // back, those whose ack the cut lost (handled again) — and pulls only
 // after the server confirmed: the lost messages come first, in order
@@ -169,7 +173,7 @@
 //
 // A Driver is safe for concurrent use; the core drives it as package
 // driver describes. Each subscription runs one goroutine of its own (the
-// in-progress heartbeat), plus nats.go's for each pull request and for
-// its presence subscription. Driver Close closes the connection only if
+// in-progress heartbeat); its pull requests' inbox and its presence
+// subscription are nats.go subscriptions on the connection. Driver Close closes the connection only if
 // Open made it.
 package nats

@@ -384,7 +384,19 @@ func (d *Driver) Close(ctx context.Context) error {
 	}
 	d.closed = true
 	d.mu.Unlock()
-	d.js.CleanupPublisher()
+	// nats.go v1.55 starts a goroutine with the first PublishAsync that
+	// reads the publisher's status channel under its lock and waits on
+	// it; CleanupPublisher sets that channel to nil, so when it runs
+	// before the goroutine took the lock, the goroutine waits on a nil
+	// channel forever (seen once in a full -race run of cmd/tradebus).
+	// On a connection we own, with nothing in flight, closing the
+	// connection is enough: it sends CLOSED on the channel, which the
+	// goroutine reads whenever it runs. Otherwise (acks pending, or the
+	// caller's connection) CleanupPublisher fails what is in flight and
+	// unsubscribes the reply subject.
+	if !d.owned || d.js.PublishAsyncPending() > 0 {
+		d.js.CleanupPublisher()
+	}
 	// Acks and NAKs are fire-and-forget publishes: send them before the
 	// connection goes.
 	var err error

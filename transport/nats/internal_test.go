@@ -128,3 +128,49 @@ func TestRefusedAsTooLarge(t *testing.T) {
 		t.Errorf("%v: %v, want it unchanged", other, got)
 	}
 }
+
+// TestPullStatus: the inbox's messages keep the count of messages still
+// asked for: a delivery takes one, an expired or ended request what it
+// reports left (all, when it does not say), a consumer gone or a refusal
+// ends every request and asks for the consumer to be set up again.
+func TestPullStatus(t *testing.T) {
+	status := func(code, descr string, left int) *natsgo.Msg {
+		h := natsgo.Header{"Status": {code}, "Description": {descr}}
+		if left >= 0 {
+			h.Set("Nats-Pending-Messages", fmt.Sprint(left))
+		}
+		return &natsgo.Msg{Subject: "_INBOX.x", Header: h}
+	}
+	delivery := &natsgo.Msg{Subject: "tradebus.trade.a", Reply: "$JS.ACK.s.c.1.1.1.0.0", Data: []byte("{}")}
+	for _, tc := range []struct {
+		name    string
+		msg     *natsgo.Msg
+		pending int
+		want    pullStatus
+		left    int
+		err     error
+	}{
+		{"delivery", delivery, 10, pullMessage, 9, nil},
+		{"delivery, nothing counted", delivery, 0, pullMessage, 0, nil},
+		{"empty delivery", &natsgo.Msg{Subject: "tradebus.trade.a", Reply: "$JS.ACK.s.c.1.1.1.0.0"}, 3, pullMessage, 2, nil},
+		{"expired", status("408", "Request Timeout", 4), 10, pullEnded, 6, nil},
+		{"expired, no count", status("408", "Request Timeout", -1), 10, pullEnded, 0, nil},
+		{"expired, count above pending", status("408", "Request Timeout", 50), 10, pullEnded, 0, nil},
+		{"heartbeat", status("100", "Idle Heartbeat", -1), 10, pullEnded, 10, nil},
+		{"leadership change", status("409", "Leadership Change", 5), 10, pullEnded, 5, nil},
+		{"consumer deleted", status("409", "Consumer Deleted", -1), 10, pullFailed, 0, jetstream.ErrConsumerDeleted},
+		{"no responders", status("503", "", -1), 10, pullFailed, 0, natsgo.ErrNoResponders},
+		{"bad request", status("400", "Bad Request", -1), 10, pullFailed, 0, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := &subscription{consumer: "c", pending: tc.pending}
+			got, err := s.status(tc.msg)
+			if got != tc.want || s.pending != tc.left {
+				t.Errorf("status %d, pending %d; want %d, %d", got, s.pending, tc.want, tc.left)
+			}
+			if (err != nil) != (tc.want == pullFailed) || (tc.err != nil && !errors.Is(err, tc.err)) {
+				t.Errorf("error %v, want %v", err, tc.err)
+			}
+		})
+	}
+}

@@ -276,7 +276,7 @@ func WithDuplicateWindow(d time.Duration) Option {
 }
 
 // WithPullWait sets how long one pull request waits for messages. A
-// subscription keeps one request open and reads it to its end
+// subscription keeps one or two requests open and reads them to their end
 // before it closes (a JetStream pull request cannot be withdrawn, and a
 // message delivered into one nobody reads waits out WithAckWait), so d
 // bounds how long closing a subscription takes; an idle subscription sends

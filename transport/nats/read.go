@@ -19,6 +19,10 @@ const readPage = 256
 // (a crashed process) outlives it on the server.
 const readIdle = time.Minute
 
+// followPoll is how often a follower looks again for a stream that does
+// not exist yet.
+const followPoll = 250 * time.Millisecond
+
 // Compile-time check.
 var _ driver.Reader = (*Driver)(nil)
 
@@ -31,30 +35,42 @@ var _ driver.Reader = (*Driver)(nil)
 // to the stream's last message as it is when Read starts. Messages come
 // in stream order, each with its Position (stream, stream sequence). A
 // stream that does not exist has nothing to read.
+//
+// With start.Follow the consumer is read on past that message with pull
+// requests of up to WithPullWait each (a message is passed as soon as it
+// reaches the open request), until fn returns false or ctx is done (then
+// it returns ctx.Err() at once: the open request is abandoned). A stream
+// that does not exist yet is waited for (looked up again every
+// followPoll). JetStream keeps a pull consumer whose requests come at
+// least every InactiveThreshold (one minute), or that has a request
+// waiting, so an idle follower's consumer lives on; should it vanish
+// anyway (a server restart lost it), or should a message delivered to a
+// request never reach it (a connection cut: the consumer sequence skips),
+// the consumer is created again after the last message passed.
 func (d *Driver) Read(ctx context.Context, pattern string, start driver.Start, fn func(*driver.Message) bool) error {
 	if d.isClosed() {
 		return ErrClosed
 	}
 	s := newSubscription(d, "", pattern) // names only: nothing starts
-	stream, err := d.js.Stream(ctx, s.stream)
-	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("nats: read %s: stream %s: %w", pattern, s.stream, err)
+	stream, err := d.readStream(ctx, s.stream, start.Follow)
+	if err != nil || stream == nil {
+		if err != nil {
+			err = fmt.Errorf("nats: read %s: stream %s: %w", pattern, s.stream, err)
+		}
+		return err
 	}
 	last := stream.CachedInfo().State.LastSeq
-	cfg := jetstream.ConsumerConfig{
+	r := &reader{d: d, stream: stream, pattern: pattern, streamName: s.stream, cfg: jetstream.ConsumerConfig{
 		AckPolicy:         jetstream.AckNonePolicy,
 		DeliverPolicy:     jetstream.DeliverAllPolicy,
 		FilterSubject:     s.filter,
 		InactiveThreshold: readIdle,
 		MemoryStorage:     true,
-	}
+	}}
 	switch start.At {
 	case driver.StartTime:
 		t := start.Time
-		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
+		r.cfg.DeliverPolicy, r.cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &t
 	case driver.StartAfter:
 		for _, p := range start.Positions {
 			if p.Stream != s.stream {
@@ -64,50 +80,206 @@ func (d *Driver) Read(ctx context.Context, pattern string, start driver.Start, f
 			if err != nil {
 				return fmt.Errorf("nats: read %s: position %s: offset is not a stream sequence", pattern, p)
 			}
-			if seq >= last {
+			if seq >= last && !start.Follow {
 				return nil
 			}
-			cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
+			r.cfg.DeliverPolicy, r.cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, seq+1
 		}
 	}
-	cons, err := stream.CreateConsumer(ctx, cfg)
-	if err != nil {
-		return fmt.Errorf("nats: read %s: create reader on %s: %w", pattern, s.stream, err)
+	if err := r.create(ctx); err != nil {
+		return err
 	}
-	defer func() {
-		dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-		defer cancel()
-		_ = stream.DeleteConsumer(dctx, cons.CachedInfo().Name)
-	}()
-	if cons.CachedInfo().NumPending == 0 {
+	defer r.delete(ctx)
+	if start.Follow {
+		return r.follow(ctx, fn)
+	}
+	if r.cons.CachedInfo().NumPending == 0 {
 		return nil
 	}
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		batch, err := cons.FetchNoWait(readPage)
+		batch, err := r.cons.FetchNoWait(readPage)
 		if err != nil {
 			return fmt.Errorf("nats: read %s: %w", pattern, err)
 		}
 		for m := range batch.Messages() {
-			meta, err := m.Metadata()
+			dm, meta, err := r.message(m)
 			if err != nil {
-				return fmt.Errorf("nats: read %s: %w", pattern, err)
+				return err
 			}
 			seq := meta.Sequence.Stream
 			if seq > last {
 				return nil
 			}
-			var dm driver.Message
-			decode(&dm, d.cfg.prefix, s.stream, m, seq, 0)
-			dm.AckID = nil
-			if !fn(&dm) || seq == last || meta.NumPending == 0 {
+			if !fn(dm) || seq == last || meta.NumPending == 0 {
 				return nil
 			}
 		}
 		if err := batch.Error(); err != nil {
 			return fmt.Errorf("nats: read %s: %w", pattern, err)
+		}
+	}
+}
+
+// readStream returns the stream name, or nil if it does not exist; with
+// follow it waits until it exists or ctx is done (ctx.Err()).
+func (d *Driver) readStream(ctx context.Context, name string, follow bool) (jetstream.Stream, error) {
+	for {
+		stream, err := d.js.Stream(ctx, name)
+		if err == nil {
+			return stream, nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return nil, err
+		}
+		if !follow {
+			return nil, nil
+		}
+		t := time.NewTimer(followPoll)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, ctx.Err()
+		case <-t.C:
+		}
+		if d.isClosed() {
+			return nil, ErrClosed
+		}
+	}
+}
+
+// reader is the ephemeral consumer of one Read.
+type reader struct {
+	d          *Driver
+	stream     jetstream.Stream
+	streamName string
+	pattern    string
+	cfg        jetstream.ConsumerConfig
+	cons       jetstream.Consumer // nil until created
+}
+
+// create creates the consumer with r.cfg.
+func (r *reader) create(ctx context.Context) error {
+	cons, err := r.stream.CreateConsumer(ctx, r.cfg)
+	if err != nil {
+		return fmt.Errorf("nats: read %s: create reader on %s: %w", r.pattern, r.streamName, err)
+	}
+	r.cons = cons
+	return nil
+}
+
+// delete deletes the consumer, if any, even when ctx is done.
+func (r *reader) delete(ctx context.Context) {
+	if r.cons == nil {
+		return
+	}
+	dctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	_ = r.stream.DeleteConsumer(dctx, r.cons.CachedInfo().Name)
+	r.cons = nil
+}
+
+// message decodes m.
+func (r *reader) message(m jetstream.Msg) (*driver.Message, *jetstream.MsgMetadata, error) {
+	meta, err := m.Metadata()
+	if err != nil {
+		return nil, nil, fmt.Errorf("nats: read %s: %w", r.pattern, err)
+	}
+	dm := new(driver.Message)
+	decode(dm, r.d.cfg.prefix, r.streamName, m.Subject(), m.Headers(), m.Data(), meta.Sequence.Stream, 0, strconv.FormatUint(meta.Sequence.Stream, 10))
+	dm.AckID = nil
+	return dm, meta, nil
+}
+
+// follow passes the consumer's messages as they come until fn returns
+// false (nil) or ctx is done (ctx.Err()).
+func (r *reader) follow(ctx context.Context, fn func(*driver.Message) bool) error {
+	wait := min(r.d.cfg.pullWait, readIdle/4)
+	var (
+		passed   uint64 // stream sequence of the last message passed
+		consSeq  uint64 // consumer sequence of the last delivery
+		recreate bool   // the consumer was created again after a failure and has delivered nothing since
+	)
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if r.d.isClosed() {
+			return ErrClosed
+		}
+		batch, err := r.cons.Fetch(readPage, jetstream.FetchMaxWait(wait))
+		if err != nil {
+			return fmt.Errorf("nats: follow %s: %w", r.pattern, err)
+		}
+		got, err := r.pass(ctx, batch, &consSeq, &passed, fn)
+		if err != nil || got == stopped {
+			return err // nil if fn stopped
+		}
+		if got == delivered {
+			recreate = false
+		}
+		ferr := batch.Error()
+		if got != lost && ferr == nil {
+			continue
+		}
+		if ferr != nil && recreate {
+			return fmt.Errorf("nats: follow %s: %w", r.pattern, ferr)
+		}
+		// Start a consumer again after the last message passed.
+		r.delete(ctx)
+		if passed > 0 {
+			r.cfg.DeliverPolicy, r.cfg.OptStartSeq, r.cfg.OptStartTime = jetstream.DeliverByStartSequencePolicy, passed+1, nil
+		}
+		if err := r.create(ctx); err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		consSeq, recreate = 0, true
+	}
+}
+
+// What a pull request of a follower brought.
+const (
+	none      = iota // no message
+	delivered        // messages, all passed
+	lost             // the consumer sequence skipped: deliveries were lost
+	stopped          // fn returned false
+)
+
+// pass passes the messages of batch as they come, until it ends, a
+// delivery is missing (lost) or fn returns false (stopped); or ctx is done
+// (ctx.Err(): the request is left to end, and its goroutine with it, when
+// it expires or the consumer is deleted).
+// consSeq and passed are the consumer and stream sequence of the last
+// message passed.
+func (r *reader) pass(ctx context.Context, batch jetstream.MessageBatch, consSeq, passed *uint64, fn func(*driver.Message) bool) (int, error) {
+	got := none
+	for {
+		select {
+		case m, ok := <-batch.Messages():
+			if !ok {
+				return got, nil
+			}
+			dm, meta, err := r.message(m)
+			if err != nil {
+				return got, err
+			}
+			if meta.Sequence.Consumer != *consSeq+1 {
+				return lost, nil
+			}
+			*consSeq, *passed, got = meta.Sequence.Consumer, meta.Sequence.Stream, delivered
+			if !fn(dm) {
+				return stopped, nil
+			}
+		case <-ctx.Done():
+			return got, ctx.Err()
 		}
 	}
 }

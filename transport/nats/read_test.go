@@ -2,6 +2,7 @@ package nats_test
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"testing"
 	"time"
@@ -64,5 +65,87 @@ func TestReadLeavesNoConsumer(t *testing.T) {
 		if n := consumers(); n != 0 {
 			t.Errorf("after Read (fn stops at %d) the stream has %d consumers, want 0", stopAt, n)
 		}
+	}
+}
+
+// TestFollowOutlivesItsConsumer: a follower whose ephemeral consumer
+// vanishes (deleted here from outside, as a server restart would lose it)
+// creates one again after the last message it passed: what is published
+// later is passed, nothing twice; when Follow returns no consumer is left.
+func TestFollowOutlivesItsConsumer(t *testing.T) {
+	nc := connect(t)
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
+	publish := func(payload string) {
+		t.Helper()
+		m := message.NewMessage("f-"+payload, []byte(payload))
+		m.Metadata.Set("partitionkey", "K")
+		if err := tr.Publisher().Publish("trade.x.K", m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	publish("0")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	js, _ := jetstream.New(nc)
+	stream, err := js.Stream(ctx, prefix+"_trade")
+	if err != nil {
+		t.Fatal(err)
+	}
+	consumers := func() []string {
+		t.Helper()
+		var names []string
+		lister := stream.ConsumerNames(ctx)
+		for n := range lister.Name() {
+			names = append(names, n)
+		}
+		if err := lister.Err(); err != nil {
+			t.Fatal(err)
+		}
+		return names
+	}
+	got := make(chan string, 16)
+	fctx, stop := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() {
+		done <- transport.Follow(fctx, tr, "trade.#", transport.FromBeginning(), func(msg *message.Message) bool {
+			got <- string(msg.Payload)
+			return true
+		})
+	}()
+	next := func() string {
+		t.Helper()
+		select {
+		case p := <-got:
+			return p
+		case err := <-done:
+			t.Fatalf("Follow returned %v", err)
+		case <-ctx.Done():
+			t.Fatal("timed out waiting for the follower")
+		}
+		return ""
+	}
+	if p := next(); p != "0" {
+		t.Fatalf("first message %q, want 0", p)
+	}
+	names := consumers()
+	if len(names) != 1 {
+		t.Fatalf("the follower's stream has consumers %v, want one", names)
+	}
+	if err := stream.DeleteConsumer(ctx, names[0]); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{"1", "2"} {
+		publish(p)
+		if q := next(); q != p {
+			t.Fatalf("after its consumer was deleted the follower passed %q, want %q", q, p)
+		}
+	}
+	stop()
+	if err := <-done; !errors.Is(err, context.Canceled) {
+		t.Fatalf("Follow after cancel: %v, want context.Canceled", err)
+	}
+	if names := consumers(); len(names) != 0 {
+		t.Errorf("after Follow returned the stream has consumers %v, want none", names)
 	}
 }

@@ -13,49 +13,14 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/decimals"
 )
 
-// fetch is one pull request: size messages asked for, got of them read.
-// Only a request that got all it asked for (complete, its channel about to
-// close) may have a successor: JetStream fills the waiting requests of a
-// consumer round-robin, so with two open requests (each its own inbox) the
-// messages of one key could be read out of order.
-type fetch struct {
-	b         jetstream.MessageBatch
-	size, got int
-}
-
-// pullSize is how many messages one pull request asks for: pullBatches
-// of the core's batches (fewer round trips in which JetStream waits for
-// the next request), at most MaxAckPending.
-func (s *subscription) pullSize(max int) int {
-	return min(pullBatches*max, s.d.cfg.maxAckPending)
-}
-
-// pullBatches is how many of the core's batches one pull request asks for.
-const pullBatches = 4
-
-// pull opens a pull request for size messages unless one is open and not
-// complete.
-func (s *subscription) pull(size int) error {
-	if n := len(s.fetches); n > 0 && s.fetches[n-1].got < s.fetches[n-1].size {
-		return nil
-	}
-	s.fetchCount.Add(1)
-	b, err := s.cons.Fetch(size, jetstream.FetchMaxWait(s.d.cfg.pullWait))
-	if err != nil {
-		s.readErrors.Add(1)
-		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
-	}
-	s.fetches = append(s.fetches, fetch{b: b, size: size})
-	return nil
-}
-
 // subscription is the driver.Subscription of one (group, pattern): it pulls
-// from the durable consumer of the pair with one pull request (Fetch, see
-// pullSize) at a time, kept open across ReceiveBatch calls until it is
-// filled or expires; the next is sent as soon as one is filled, while the
-// core works on its messages, and keeps the
+// from the durable consumer of the pair on one inbox (pull.go), pull
+// requests kept open across ReceiveBatch calls until they are filled or
+// expire, the next sent while the core works on the messages of the
+// last, and keeps the
 // messages the core holds (queued, with a handler, or waiting out the
 // core's redelivery backoff after a nack) in progress at JetStream.
 //
@@ -76,11 +41,18 @@ type subscription struct {
 	filter   string
 
 	// Used by ReceiveBatch (one goroutine at a time), then by Close.
-	cons    jetstream.Consumer // nil: set up again
-	fetches []fetch            // open pull requests, oldest first
-	scratch []jetstream.Msg    // the messages ReceiveBatch reads, reused
-	epoch   uint64             // the connection's reconnects when last caught up with (see recover)
-	dropped []jetstream.Msg    // read after a reconnect, not handed out: for recover
+	cons       jetstream.Consumer   // nil: set up again
+	inbox      *natsgo.Subscription // the pull requests' inbox (pull.go)
+	inboxSubj  string               //
+	msgs       chan *natsgo.Msg     // what arrives on it
+	nextSubj   string               // the consumer's pull request subject
+	reqBody    []byte               // the pull request, for reqSize
+	reqSize    int                  //
+	pending    int                  // messages asked for by open requests, not yet received
+	lastExpiry time.Time            // when the last request sent expires
+	scratch    []*natsgo.Msg        // the messages ReceiveBatch reads, reused
+	epoch      uint64               // the connection's reconnects when last caught up with (see recover)
+	dropped    []*natsgo.Msg        // read after a reconnect, not handed out: for recover
 
 	mu   sync.Mutex
 	held map[uint64]*heldMsg // by stream sequence
@@ -101,7 +73,7 @@ var _ driver.Subscription = (*subscription)(nil)
 // heldMsg is a received message the core holds, and its AckID: the ack
 // subject is parsed once, when it is received.
 type heldMsg struct {
-	m              jetstream.Msg
+	m              *natsgo.Msg
 	seq, delivered uint64
 }
 
@@ -143,6 +115,16 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		clear(got) // keep no message alive
 		s.scratch = got[:0]
 	}()
+	if err := s.listen(max); err != nil {
+		return nil, err
+	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+	size := s.pullSize(max)
 	var refs []heldMsg
 	for len(refs) == 0 {
 		got = got[:0]
@@ -160,7 +142,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			}
 			s.cons = cons
 		}
-		if err := s.recover(ctx); err != nil {
+		if err := s.recover(ctx, max); err != nil {
 			if !s.d.nc.IsConnected() {
 				continue // recover again after the reconnect
 			}
@@ -168,86 +150,81 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			s.cons = nil
 			return nil, err
 		}
-		if err := s.pull(s.pullSize(max)); err != nil {
+		if err := s.pull(size); err != nil {
 			if !s.d.nc.IsConnected() {
 				continue // wait for the reconnect above
 			}
-			s.cons = nil
 			return nil, err
 		}
-		// Block for the first message.
-		f := &s.fetches[0]
+		// Block for the first message, or until the open requests are
+		// overdue (lost with the connection: pull again).
+		var m *natsgo.Msg
 		select {
-		case m, ok := <-f.b.Messages():
-			if !ok {
-				if err := s.endFetch(); err != nil {
-					return nil, err
-				}
+		case m = <-s.msgs:
+		default:
+			d := time.Until(s.requestsDone())
+			if timer == nil {
+				timer = time.NewTimer(d)
+			} else {
+				timer.Reset(d)
+			}
+			select {
+			case m = <-s.msgs:
+			case <-timer.C:
 				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
 			}
-			f.got++
-			if cap(got) < max {
-				got = make([]jetstream.Msg, 0, max)
-			}
-			got = append(got, m)
-		case <-ctx.Done():
-			return nil, ctx.Err()
+		}
+		if cap(got) < max {
+			got = make([]*natsgo.Msg, 0, max)
 		}
 		// Take what has arrived, up to max.
-	more:
-		for len(got) < max && len(s.fetches) > 0 {
-			f := &s.fetches[0]
-			select {
-			case m, ok := <-f.b.Messages():
-				if !ok {
-					if err := s.endFetch(); err != nil {
-						break more // the consumer is set up again on the next call
-					}
-					continue
-				}
-				f.got++
+	take:
+		for {
+			st, err := s.status(m)
+			switch st {
+			case pullMessage:
 				got = append(got, m)
+			case pullFailed:
+				s.readErrors.Add(1)
+				s.cons = nil
+				if len(got) == 0 {
+					return nil, err
+				}
+				break take // the consumer is set up again on the next call
+			}
+			if len(got) == max {
+				break
+			}
+			select {
+			case m = <-s.msgs:
 			default:
-				break more
+				break take
 			}
 		}
-		if s.d.nc.Stats().Reconnects != s.epoch {
+		if len(got) > 0 && s.d.nc.Stats().Reconnects != s.epoch {
 			// Read after a reconnect: delivered, perhaps, after messages
 			// the connection lost. recover (above) gives them back.
 			s.dropped = append(s.dropped, got...)
 			clear(got)
-			got = got[:0]
 			continue
 		}
-		// Ask for the next batch now, while the core works on this one.
+		// Ask for more now, while the core works on these.
 		if s.cons != nil && s.d.nc.IsConnected() {
-			_ = s.pull(s.pullSize(max)) // an error comes again on the next call
+			_ = s.pull(size) // an error comes again on the next call
 		}
 		refs = s.hold(got)
 	}
 	dms := make([]driver.Message, len(refs))
 	out := make([]*driver.Message, len(refs))
-	for i := range refs {
+	decimals.Carve(len(refs), func(i int) uint64 { return refs[i].seq }, func(i int, offset string) {
 		h := &refs[i]
-		decode(&dms[i], s.d.cfg.prefix, s.stream, h.m, h.seq, h.delivered)
+		decode(&dms[i], s.d.cfg.prefix, s.stream, h.m.Subject, h.m.Header, h.m.Data, h.seq, h.delivered, offset)
 		dms[i].AckID = h
 		out[i] = &dms[i]
-	}
+	})
 	return out, nil
-}
-
-// endFetch drops the first pull request, which ended, and returns its
-// error, if any: the consumer is then set up again.
-func (s *subscription) endFetch() error {
-	b := s.fetches[0].b
-	s.fetches[0] = fetch{}
-	s.fetches = s.fetches[1:]
-	if err := b.Error(); err != nil {
-		s.readErrors.Add(1)
-		s.cons = nil
-		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
-	}
-	return nil
 }
 
 // waitConnected returns when the connection is up, ctx is done or the
@@ -277,15 +254,15 @@ func (s *subscription) waitConnected(ctx context.Context) error {
 // hold records msgs as held and returns them (in one allocation) without
 // the ones already held (a redelivery of a message the core still has) or
 // without an ack subject (not a JetStream delivery: terminated).
-func (s *subscription) hold(msgs []jetstream.Msg) []heldMsg {
+func (s *subscription) hold(msgs []*natsgo.Msg) []heldMsg {
 	out := make([]heldMsg, 0, len(msgs))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, m := range msgs {
-		seq, delivered, ok := ackInfo(m.Reply())
+		seq, delivered, ok := ackInfo(m.Reply)
 		if !ok {
-			s.d.log.Error("nats: message without JetStream metadata", "subject", m.Subject())
-			_ = m.Term()
+			s.d.log.Error("nats: message without JetStream metadata", "subject", m.Subject)
+			_ = s.settle(m, ackTerm)
 			continue
 		}
 		if _, dup := s.held[seq]; dup {
@@ -298,7 +275,7 @@ func (s *subscription) hold(msgs []jetstream.Msg) []heldMsg {
 }
 
 // release forgets ids as held and calls settle (Ack or Nak) on each.
-func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) error) error {
+func (s *subscription) release(ids []driver.AckID, body []byte) error {
 	var first error
 	failed := 0
 	s.mu.Lock()
@@ -317,7 +294,7 @@ func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) er
 		if !ok {
 			continue
 		}
-		if err := settle(h.m); err != nil && !errors.Is(err, jetstream.ErrMsgAlreadyAckd) {
+		if err := s.settle(h.m, body); err != nil {
 			failed++
 			if first == nil {
 				first = err
@@ -334,7 +311,7 @@ func (s *subscription) release(ids []driver.AckID, settle func(jetstream.Msg) er
 // fire-and-forget publish into the connection's buffer (no round trip
 // waited for); AckExplicit has no multi-message ack.
 func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
-	return s.release(ids, jetstream.Msg.Ack)
+	return s.release(ids, ackAck)
 }
 
 // SendNacks implements driver.Subscription: a NAK per message, which
@@ -342,7 +319,7 @@ func (s *subscription) SendAcks(_ context.Context, ids []driver.AckID) error {
 //
 // The NAKs themselves are sent by Close, which the core calls right after:
 // the core gives messages back only when it stops, and a NAK sent while
-// this subscription's pull request is still open would be redelivered into
+// one of this subscription's pull requests is still open would be redelivered into
 // that very request — and NAKed again by Close, spending a delivery of
 // MaxDeliver for nothing. Until then the messages stay held (kept in
 // progress).
@@ -355,7 +332,7 @@ func (s *subscription) heartbeat() {
 	defer close(s.hbDone)
 	tick := time.NewTicker(s.d.cfg.ackWait / 3)
 	defer tick.Stop()
-	var ms []jetstream.Msg
+	var ms []*natsgo.Msg
 	for {
 		select {
 		case <-s.hbStop:
@@ -369,7 +346,7 @@ func (s *subscription) heartbeat() {
 		}
 		s.mu.Unlock()
 		for _, m := range ms {
-			_ = m.InProgress() // fails only for settled messages or a lost connection
+			_ = s.settle(m, ackInProgress) // fails only for a lost connection
 		}
 		clear(ms)
 	}
@@ -390,28 +367,53 @@ func (s *subscription) Close(ctx context.Context) error {
 		// Answer as live until the NAKs below are sent: they reach the
 		// server before the unsubscribe.
 		defer s.unannounce()
-		for len(s.fetches) > 0 {
-			select {
-			case m, ok := <-s.fetches[0].b.Messages():
-				if !ok {
-					s.fetches[0] = fetch{}
-					s.fetches = s.fetches[1:]
-					continue
+		if s.inbox != nil {
+			defer func() { _ = s.inbox.Unsubscribe() }()
+			var timer *time.Timer
+			for s.pending > 0 {
+				d := time.Until(s.requestsDone())
+				if d <= 0 {
+					break // lost with the connection: nothing more comes
 				}
-				_ = m.Nak()
-			case <-ctx.Done():
-				s.closeErr = fmt.Errorf("nats: close %s: pull requests still open: %w", s.consumer, ctx.Err())
-				return
+				if timer == nil {
+					timer = time.NewTimer(d)
+					defer timer.Stop()
+				} else {
+					timer.Reset(d)
+				}
+				select {
+				case m := <-s.msgs:
+					if st, _ := s.status(m); st == pullMessage {
+						_ = s.settle(m, ackNak)
+					}
+				case <-timer.C:
+				case <-ctx.Done():
+					s.closeErr = fmt.Errorf("nats: close %s: pull requests still open: %w", s.consumer, ctx.Err())
+					return
+				}
+			}
+			// Whatever arrived without being counted (a request that
+			// outlived its reset).
+		rest:
+			for {
+				select {
+				case m := <-s.msgs:
+					if st, _ := s.status(m); st == pullMessage {
+						_ = s.settle(m, ackNak)
+					}
+				default:
+					break rest
+				}
 			}
 		}
 		s.mu.Lock()
 		for seq, h := range s.held {
-			_ = h.m.Nak()
+			_ = s.settle(h.m, ackNak)
 			delete(s.held, seq)
 		}
 		s.mu.Unlock()
 		for _, m := range s.dropped {
-			_ = m.Nak()
+			_ = s.settle(m, ackNak)
 		}
 		clear(s.dropped)
 		s.dropped = nil

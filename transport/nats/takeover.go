@@ -115,10 +115,13 @@ func (s *subscription) takeOver(ctx context.Context, cons jetstream.Consumer) (u
 // meanwhile hand the consumer's newer messages to the next pull request,
 // so that the newer events of a key would be handled before the older
 // ones the cut lost. So after every reconnect of its connection, before it
-// hands out anything more, a subscription catches up (recover): it reads
-// its open pull requests to their end, keeping back what arrives in them
-// (anything read after the reconnect may have been delivered after what
-// was lost), and then, if no other member of the consumer is live, NAKs
+// hands out anything more, a subscription catches up (recover): it moves
+// its pull requests to a new inbox — JetStream delivers nothing more into
+// the requests that name the old one, which nats.go subscribed again on
+// the reconnect and which could get newer messages first — keeping back
+// what arrived on the old one (anything read after the reconnect may
+// have been delivered after what was lost), and then, if no other member
+// of the consumer is live, NAKs
 // every unacked sequence it does not hold, in stream order (rewind): the
 // lost messages, the ones kept back, those whose ack the cut lost. The
 // next pull gets them first. While another member lives nothing is
@@ -128,22 +131,30 @@ func (s *subscription) takeOver(ctx context.Context, cons jetstream.Consumer) (u
 // recover catches s up after a reconnect of the connection since the
 // last one it caught up with (s.epoch); otherwise it does nothing. s.cons
 // must be set.
-func (s *subscription) recover(ctx context.Context) error {
+func (s *subscription) recover(ctx context.Context, max int) error {
 	now := s.d.nc.Stats().Reconnects
 	if now == s.epoch {
 		return nil
 	}
-	for len(s.fetches) > 0 {
-		select {
-		case m, ok := <-s.fetches[0].b.Messages():
-			if !ok {
-				s.fetches[0] = fetch{}
-				s.fetches = s.fetches[1:]
-				continue
+	if s.inbox != nil {
+		// JetStream checks that a request's reply subject has a
+		// subscriber before it delivers into the request: the UNSUB
+		// reaches it before the consumer info and the NAKs below.
+		_ = s.inbox.Unsubscribe() // fails only on a lost connection: recovered again then
+	drain:
+		for {
+			select {
+			case m := <-s.msgs:
+				if st, _ := s.status(m); st == pullMessage {
+					s.dropped = append(s.dropped, m)
+				}
+			default:
+				break drain
 			}
-			s.dropped = append(s.dropped, m)
-		case <-ctx.Done():
-			return ctx.Err()
+		}
+		s.inbox, s.msgs, s.pending = nil, nil, 0
+		if err := s.listen(max); err != nil {
+			return err
 		}
 	}
 	n, live, err := s.rewindLost(ctx)
@@ -157,7 +168,7 @@ func (s *subscription) recover(ctx context.Context) error {
 	if live {
 		// Not rewound: give back at least what s kept back.
 		for _, m := range s.dropped {
-			_ = m.Nak() // fails only on a lost connection: then after AckWait
+			_ = s.settle(m, ackNak) // fails only on a lost connection: then after AckWait
 		}
 	}
 	clear(s.dropped)

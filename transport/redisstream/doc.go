@@ -73,8 +73,9 @@
 // A Driver is safe for concurrent use; SendBatch pipelines a whole batch
 // on one connection. Each subscription has one goroutine of its own, the
 // heartbeat, which its Close stops, and holds one pooled connection during
-// each blocking read (WithBlock): the client's PoolSize must exceed the
-// number of live subscriptions plus what publishing and acking need.
+// each blocking read (WithBlock), as does each transport.Follow: the
+// client's PoolSize must exceed the number of live subscriptions and
+// followers plus what publishing and acking need.
 // Stopping a subscription waits for its read in progress, so it takes up
 // to WithBlock.
 package redisstream

@@ -62,8 +62,9 @@ type Capabilities struct {
 	// LagPartitions: Lag details the backlog per partition.
 	LagPartitions bool
 	// KeepsHistory: transport.Read replays what was published
-	// (Kafka, Redis Streams, JetStream) and messages carry a
-	// transport.Position; without it Read must fail with
+	// (Kafka, Redis Streams, JetStream), transport.Follow goes on with
+	// what is published later, and messages carry a
+	// transport.Position; without it Read and Follow must fail with
 	// transport.ErrNotReplayable.
 	KeepsHistory bool
 }
@@ -111,6 +112,7 @@ func Run(t *testing.T, newTransport func(t *testing.T) transport.Transport, caps
 		{"ReplayToFailingGroup", testReplayToFailingGroup},
 		{"ListDeadLetters", testListDeadLetters},
 		{"History", testHistory},
+		{"Follow", testFollow},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/tradebus/tradebus/internal/pgtest"
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/middleware/dedup/pgstore"
 )
@@ -36,19 +36,8 @@ func (c *clock) add(d time.Duration) {
 // prefix unique to the test; tables named with it are dropped at the end.
 func setup(t *testing.T) (*pgxpool.Pool, string) {
 	t.Helper()
-	url := os.Getenv("TRADEBUS_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("set TRADEBUS_TEST_POSTGRES_URL to run")
-	}
 	ctx := context.Background()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		t.Fatalf("postgres at TRADEBUS_TEST_POSTGRES_URL unreachable: %v", err)
-	}
+	pool := pgtest.Pool(t)
 	b := make([]byte, 5)
 	_, _ = rand.Read(b)
 	prefix := "tbtest_" + hex.EncodeToString(b)
@@ -66,7 +55,6 @@ func setup(t *testing.T) (*pgxpool.Pool, string) {
 		if err != nil {
 			t.Errorf("cleanup: %v", err)
 		}
-		pool.Close()
 	})
 	return pool, prefix
 }

@@ -1,0 +1,131 @@
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// refStore is the MemoryStore as it was before its index became an
+// open-addressing table (a map of keys and a ring of records): the model
+// TestMemoryStoreMatchesModel compares the store with.
+type refStore struct {
+	max     int
+	expires map[string]int64
+	ring    []refEntry
+	head, n int
+	evicted int
+}
+
+type refEntry struct {
+	key     string
+	expires int64
+}
+
+func newRefStore(max int) *refStore {
+	return &refStore{max: max, expires: map[string]int64{}, ring: make([]refEntry, 1)}
+}
+
+func (s *refStore) seen(key string) bool {
+	now := time.Now().UnixNano()
+	exp, ok := s.expires[key]
+	if !ok {
+		return false
+	}
+	if now >= exp {
+		delete(s.expires, key)
+		return false
+	}
+	return true
+}
+
+func (s *refStore) record(key string, ttl time.Duration) {
+	now := time.Now().UnixNano()
+	if exp, ok := s.expires[key]; ok && now < exp {
+		return
+	}
+	for s.n > 0 && now >= s.ring[s.head].expires {
+		s.popFront()
+	}
+	for len(s.expires) >= s.max || s.n >= 2*s.max {
+		if s.popFront() {
+			s.evicted++
+		}
+	}
+	exp := now + int64(ttl)
+	s.expires[key] = exp
+	if s.n == len(s.ring) {
+		grown := make([]refEntry, 2*len(s.ring))
+		for i := range s.n {
+			grown[i] = s.ring[(s.head+i)%len(s.ring)]
+		}
+		s.ring, s.head = grown, 0
+	}
+	s.ring[(s.head+s.n)%len(s.ring)] = refEntry{key: key, expires: exp}
+	s.n++
+}
+
+func (s *refStore) popFront() bool {
+	e := s.ring[s.head]
+	s.ring[s.head] = refEntry{}
+	s.head = (s.head + 1) % len(s.ring)
+	s.n--
+	if exp, ok := s.expires[e.key]; ok && exp == e.expires {
+		delete(s.expires, e.key)
+		return true
+	}
+	return false
+}
+
+// TestMemoryStoreMatchesModel runs random Seen, Record and clock steps on
+// a MemoryStore and on the model of its documented behaviour, and checks
+// that they agree on every answer, on Len and on Evicted — small
+// capacities and key spaces, so that probe runs collide, wrap around the
+// table and are shifted back on deletion, and the table and ring grow.
+func TestMemoryStoreMatchesModel(t *testing.T) {
+	for _, max := range []int{1, 2, 3, 5, 8, 64, 1500} {
+		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(uint64(max), 9))
+				s, err := NewMemoryStore(WithMaxEntries(max))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := newRefStore(max)
+				keys := 3 * max
+				for step := range 20_000 {
+					k := fmt.Sprint("k", rng.IntN(keys))
+					switch op := rng.IntN(10); {
+					case op < 4:
+						got, _ := s.Seen(ctx, k)
+						if want := ref.seen(k); got != want {
+							t.Fatalf("step %d: Seen(%s) = %v, model %v", step, k, got, want)
+						}
+					case op < 9:
+						ttl := time.Duration(1+rng.IntN(20)) * time.Second
+						_ = s.Record(ctx, k, ttl)
+						ref.record(k, ttl)
+					default:
+						time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
+					}
+					if s.Len() != len(ref.expires) || int(s.Evicted()) != ref.evicted || s.n != ref.n {
+						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d",
+							step, s.Len(), s.Evicted(), s.n, len(ref.expires), ref.evicted, ref.n)
+					}
+				}
+				// Every key answers as in the model.
+				for i := range keys {
+					k := fmt.Sprint("k", i)
+					got, _ := s.Seen(ctx, k)
+					if want := ref.seen(k); got != want {
+						t.Fatalf("end: Seen(%s) = %v, model %v", k, got, want)
+					}
+				}
+			})
+		})
+	}
+}

@@ -1,0 +1,168 @@
+package nats
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	natsgo "github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// The pull protocol, spoken directly (as nats.go's Consume does) rather
+// than through jetstream's Fetch: every pull request of a subscription
+// names one inbox, read by one channel subscription, so the messages of
+// all its open requests arrive in the order JetStream sends them — stream
+// order for new messages — however it spreads them over the requests.
+// That allows a new request before the last one is filled (JetStream never
+// waits for the next request), and each message crosses one channel
+// instead of Fetch's two goroutine hand-offs with a timer per message.
+//
+// A request asks for pullSize messages and expires after the pull wait.
+// pending counts the messages asked for and not yet received: a delivered
+// message takes one off, the status JetStream sends when a request expires
+// (408) or ends early (409) the rest it reports. A request lost with the
+// connection sends no status: once the last request's expiry is a second
+// past, nothing more can come for the requests before it and pending is
+// reset. The channel holds every message asked for (at most one and a
+// half requests' worth are open, the channel takes three), so nats.go,
+// which drops what a full channel cannot take, never drops one as a slow
+// consumer (a channel subscription has no other pending limit).
+
+// pullBatches is how many of the core's batches one pull request asks for.
+const pullBatches = 4
+
+// pullGrace is how long after the last request's expiry its status may
+// still arrive.
+const pullGrace = time.Second
+
+// ackPayloads are JetStream's ack protocol bodies.
+var (
+	ackAck        = []byte("+ACK")
+	ackNak        = []byte("-NAK")
+	ackInProgress = []byte("+WPI")
+	ackTerm       = []byte("+TERM")
+)
+
+// pullSize is how many messages one pull request asks for: pullBatches
+// of the core's batches (fewer round trips), at most MaxAckPending.
+func (s *subscription) pullSize(max int) int {
+	return min(pullBatches*max, s.d.cfg.maxAckPending)
+}
+
+// pullChanLen is the capacity of the inbox channel: two requests' worth,
+// their statuses, and room for a request that outlived its reset.
+func (s *subscription) pullChanLen(max int) int {
+	return 3*s.pullSize(max) + 16
+}
+
+// listen subscribes the inbox the pull requests name, once.
+func (s *subscription) listen(max int) error {
+	if s.inbox != nil {
+		return nil
+	}
+	subj := s.d.nc.NewInbox()
+	ch := make(chan *natsgo.Msg, s.pullChanLen(max))
+	sub, err := s.d.nc.ChanSubscribe(subj, ch)
+	if err != nil {
+		return fmt.Errorf("nats: subscribe inbox for %s: %w", s.consumer, err)
+	}
+	s.inbox, s.inboxSubj, s.msgs = sub, subj, ch
+	s.nextSubj = "$JS.API.CONSUMER.MSG.NEXT." + s.stream + "." + s.consumer
+	return nil
+}
+
+// pull sends a pull request for size messages unless the open requests
+// still ask for more than half of that (the next one goes out while the
+// core works on the messages of the last).
+func (s *subscription) pull(size int) error {
+	s.expireRequests(time.Now())
+	if s.pending > size/2 {
+		return nil
+	}
+	if s.reqBody == nil || s.reqSize != size {
+		s.reqSize = size
+		s.reqBody = fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, size, s.d.cfg.pullWait.Nanoseconds())
+	}
+	s.fetchCount.Add(1)
+	if err := s.d.nc.PublishRequest(s.nextSubj, s.inboxSubj, s.reqBody); err != nil {
+		s.readErrors.Add(1)
+		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
+	}
+	s.pending += size
+	s.lastExpiry = time.Now().Add(s.d.cfg.pullWait)
+	return nil
+}
+
+// expireRequests forgets the open requests once the last one's status is
+// overdue (lost with the connection).
+func (s *subscription) expireRequests(now time.Time) {
+	if s.pending > 0 && now.After(s.lastExpiry.Add(pullGrace)) {
+		s.pending = 0
+	}
+}
+
+// requestsDone returns when nothing more can arrive for the open
+// requests: the time after which expireRequests forgets them.
+func (s *subscription) requestsDone() time.Time { return s.lastExpiry.Add(pullGrace) }
+
+// pullStatus is what a message on the inbox is.
+type pullStatus int
+
+const (
+	pullMessage pullStatus = iota // a JetStream delivery
+	pullEnded                     // a request expired or ended: pending adjusted
+	pullFailed                    // the consumer is gone or refuses: set it up again
+)
+
+// status accounts for m, read from the inbox: a delivery takes one off
+// pending; a status message ends requests.
+func (s *subscription) status(m *natsgo.Msg) (pullStatus, error) {
+	if m.Reply != "" || len(m.Data) > 0 || len(m.Header) == 0 {
+		s.pending = max(s.pending-1, 0)
+		return pullMessage, nil
+	}
+	code := m.Header.Get("Status")
+	if code == "" {
+		s.pending = max(s.pending-1, 0)
+		return pullMessage, nil
+	}
+	left, err := strconv.Atoi(m.Header.Get("Nats-Pending-Messages"))
+	if err != nil || left <= 0 || left > s.pending {
+		left = s.pending // no count: every open request may have ended
+	}
+	descr := m.Header.Get("Description")
+	switch code {
+	case "408", "404", "100":
+		if code != "100" {
+			s.pending -= left
+		}
+		return pullEnded, nil
+	case "409":
+		s.pending -= left
+		d := strings.ToLower(descr)
+		switch {
+		case strings.Contains(d, "consumer deleted"), strings.Contains(d, "consumer is push based"):
+			s.pending = 0
+			return pullFailed, fmt.Errorf("nats: pull from %s: %w", s.consumer, jetstream.ErrConsumerDeleted)
+		default: // leadership change, max waiting, batch completed, …: pull again
+			return pullEnded, nil
+		}
+	case "503":
+		s.pending = 0
+		return pullFailed, fmt.Errorf("nats: pull from %s: %w", s.consumer, natsgo.ErrNoResponders)
+	default:
+		s.pending = 0
+		return pullFailed, fmt.Errorf("nats: pull from %s: status %s %s", s.consumer, code, descr)
+	}
+}
+
+// settle publishes one ack-protocol body to m's ack subject.
+func (s *subscription) settle(m *natsgo.Msg, body []byte) error {
+	if m.Reply == "" {
+		return errors.New("nats: message has no ack subject")
+	}
+	return s.d.nc.Publish(m.Reply, body)
+}
