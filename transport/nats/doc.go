@@ -119,6 +119,26 @@
 // handled by the live ones — order per member, as with several members
 // generally (OrderAcrossMembers is false).
 //
+// After a reconnect. The messages JetStream delivered into a pull request
+// just as the connection was cut never arrive, yet JetStream counts them
+// delivered and redelivers them only after AckWait, while it hands newer
+// messages to the next pull: newer events of a key would be handled
+// first. So after every reconnect of its connection a subscription, before
+// it hands out anything more, moves its pull requests to a new inbox (a
+// request cannot be withdrawn, and JetStream would deliver newer messages
+// into the open ones, whose inbox nats.go subscribed again, but delivers
+// nothing into a request whose inbox has no subscriber) and keeps back
+// what arrived on the old one, then asks, as above, whether another
+// member of the consumer is live (it stops answering itself meanwhile: a
+// moment more of its disconnection). If none is, it NAKs, in stream order, every
+// unacked sequence it does not hold — the lost messages, those it kept
+// back, those whose ack the cut lost (handled again) — and pulls only
+// after the server confirmed: the lost messages come first, in order
+// (TestReconnectKeepsKeyOrder; the conformance case AsyncOutage, which
+// found this). Messages the core holds stay with it. While another member
+// is live only what it kept back is NAKed, and the lost messages come back
+// after AckWait (TestReconnectLeavesLiveMembers).
+//
 // A new consumer starts at new messages (WithStart: StartNew) or at the
 // oldest retained (StartOldest); Prepare (SubscribeInitialize) creates it
 // without consuming. A consumer set up again after it or its stream

@@ -32,7 +32,8 @@ type Driver struct {
 
 	streams sync.Map // kind -> struct{}: stream created or updated
 
-	rewound atomic.Uint64 // stream sequences NAKed by take-overs, for tests
+	rewound   atomic.Uint64 // stream sequences NAKed by take-overs, for tests
+	recovered atomic.Uint64 // stream sequences NAKed after reconnects, for tests
 
 	mu     sync.Mutex
 	closed bool

@@ -23,6 +23,10 @@ func ReadStats(d *Driver) (fetches, errors uint64) {
 // they took over the unacked messages of gone members.
 func Rewound(d *Driver) uint64 { return d.rewound.Load() }
 
+// Recovered returns how many stream sequences d's subscriptions NAKed
+// after reconnects, to get the messages a reconnect lost back in order.
+func Recovered(d *Driver) uint64 { return d.recovered.Load() }
+
 // HeaderSize returns the size of the header block d publishes dm with.
 func HeaderSize(d *Driver, dm *driver.Message) int {
 	var m natsgo.Msg

@@ -51,6 +51,8 @@ type subscription struct {
 	pending    int                  // messages asked for by open requests, not yet received
 	lastExpiry time.Time            // when the last request sent expires
 	scratch    []*natsgo.Msg        // the messages ReceiveBatch reads, reused
+	epoch      uint64               // the connection's reconnects when last caught up with (see recover)
+	dropped    []*natsgo.Msg        // read after a reconnect, not handed out: for recover
 
 	mu   sync.Mutex
 	held map[uint64]*heldMsg // by stream sequence
@@ -89,6 +91,7 @@ func newSubscription(d *Driver, group, pattern string) *subscription {
 		held:     make(map[uint64]*heldMsg),
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
+		epoch:    d.nc.Stats().Reconnects,
 	}
 }
 
@@ -101,7 +104,9 @@ func (s *subscription) start() { go s.heartbeat() }
 // returned too: the core acks them. A message JetStream delivers again
 // while the core still holds it is dropped (the held delivery's ack
 // settles it). While the connection is down ReceiveBatch waits for
-// nats.go's reconnect; a consumer or stream that vanished is set up again
+// nats.go's reconnect, and after one it catches up (recover: what the cut
+// lost comes first) before it returns anything more; a consumer or stream
+// that vanished is set up again
 // (starting at the beginning of its stream, which then holds only what
 // came after the loss) on the next call after the error is returned.
 func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Message, error) {
@@ -136,6 +141,14 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 				return nil, err
 			}
 			s.cons = cons
+		}
+		if err := s.recover(ctx, max); err != nil {
+			if !s.d.nc.IsConnected() {
+				continue // recover again after the reconnect
+			}
+			s.readErrors.Add(1)
+			s.cons = nil
+			return nil, err
 		}
 		if err := s.pull(size); err != nil {
 			if !s.d.nc.IsConnected() {
@@ -189,6 +202,13 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 			default:
 				break take
 			}
+		}
+		if len(got) > 0 && s.d.nc.Stats().Reconnects != s.epoch {
+			// Read after a reconnect: delivered, perhaps, after messages
+			// the connection lost. recover (above) gives them back.
+			s.dropped = append(s.dropped, got...)
+			clear(got)
+			continue
 		}
 		// Ask for more now, while the core works on these.
 		if s.cons != nil && s.d.nc.IsConnected() {
@@ -335,7 +355,8 @@ func (s *subscription) heartbeat() {
 // Close implements driver.Subscription: it stops the heartbeat, reads the
 // open pull requests to their end (a pull request cannot be withdrawn,
 // and a message delivered into one nobody reads waits out AckWait) and
-// NAKs what arrives in them, and what is still held, so that the next
+// NAKs what arrives in them, what is still held and what ReceiveBatch
+// read after a reconnect and did not hand out, so that the next
 // member gets those at once. It returns an error wrapping ctx.Err() if
 // ctx ended first (those messages come again after AckWait).
 func (s *subscription) Close(ctx context.Context) error {
@@ -391,6 +412,11 @@ func (s *subscription) Close(ctx context.Context) error {
 			delete(s.held, seq)
 		}
 		s.mu.Unlock()
+		for _, m := range s.dropped {
+			_ = s.settle(m, ackNak)
+		}
+		clear(s.dropped)
+		s.dropped = nil
 	})
 	return s.closeErr
 }

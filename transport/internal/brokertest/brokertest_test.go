@@ -206,4 +206,30 @@ func TestProxy(t *testing.T) {
 	if err := echo(); err != nil {
 		t.Fatalf("after Restore: %v", err)
 	}
+
+	// Hold keeps bytes back until Release (forwarded then) or Cut (lost).
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	p.Hold()
+	if _, err := c.Write([]byte("held")); err != nil {
+		t.Fatal(err)
+	}
+	p.Release()
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(c, b); err != nil || string(b) != "held" {
+		t.Fatalf("after Release: %q, %v", b, err)
+	}
+	p.Hold()
+	if _, err := c.Write([]byte("lost")); err != nil {
+		t.Fatal(err)
+	}
+	p.Cut()
+	if n, err := c.Read(b); err == nil {
+		t.Fatalf("read %q after Hold and Cut", b[:n])
+	}
+	p.Restore()
 }

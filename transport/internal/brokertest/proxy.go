@@ -2,7 +2,6 @@ package brokertest
 
 import (
 	"context"
-	"io"
 	"net"
 	"sync"
 	"testing"
@@ -21,6 +20,7 @@ type Proxy struct {
 	conns   map[net.Conn]struct{}
 	refused bool
 	closed  bool
+	held    chan struct{} // non-nil while held: closed by Release and Cut
 	wg      sync.WaitGroup
 }
 
@@ -43,12 +43,53 @@ func NewProxy(t testing.TB, target string) *Proxy {
 func (p *Proxy) Addr() string { return p.ln.Addr().String() }
 
 // Cut closes every proxied connection and refuses new ones until Restore.
+// Bytes a Hold kept back are lost.
 func (p *Proxy) Cut() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.refused = true
 	for c := range p.conns {
 		_ = c.Close()
+	}
+	p.release()
+}
+
+// Hold stops forwarding, in both directions, until Release or Cut: what
+// either side sends meanwhile is read and kept back (lost by a Cut). The
+// sender sees it written, as when a network path stalls: a broker can
+// count a delivery made that its client never gets.
+func (p *Proxy) Hold() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.held == nil {
+		p.held = make(chan struct{})
+	}
+}
+
+// Release forwards again, what Hold kept back first.
+func (p *Proxy) Release() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.release()
+}
+
+func (p *Proxy) release() {
+	if p.held != nil {
+		close(p.held)
+		p.held = nil
+	}
+}
+
+// waitHeld returns once p is not held.
+func (p *Proxy) waitHeld() {
+	for {
+		p.mu.Lock()
+		h := p.held
+		p.mu.Unlock()
+		if h == nil {
+			return
+		}
+		<-h
 	}
 }
 
@@ -95,7 +136,19 @@ func (p *Proxy) accept() {
 
 func (p *Proxy) pipe(dst, src net.Conn) {
 	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			p.waitHeld()
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
 	_ = dst.Close()
 	_ = src.Close()
 	p.mu.Lock()
