@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/maphash"
 	"sync"
 	"time"
 
@@ -43,7 +42,7 @@ func (e *FailedError) Unwrap() error { return e.First }
 const (
 	DefaultMaxInFlight = 4096
 	DefaultBatchSize   = 256
-	DefaultSenders     = 2
+	DefaultSenders     = 16
 	DefaultSendTimeout = 30 * time.Second
 	MaxMaxInFlight     = 1 << 20
 )
@@ -84,9 +83,11 @@ func WithBatchSize(n int) AsyncOption {
 	}
 }
 
-// WithSenders sets how many batches may be in flight at once. Events are
-// spread over the senders by partition key, so each key keeps its order.
-// 1 to 64; default 2.
+// WithSenders sets how many batches may be in flight at once (each sent
+// by its own sender goroutine). A batch holds the queued events of
+// partition keys that have no batch in flight, so each key keeps its
+// order: a key's next events wait until its batch in flight is confirmed
+// or has failed. 1 to 64; default 16.
 func WithSenders(n int) AsyncOption {
 	return func(c *asyncConfig) error {
 		if n < 1 || n > 64 {
@@ -110,8 +111,10 @@ func WithSendTimeout(d time.Duration) AsyncOption {
 }
 
 // WithResultFunc sets a func called once per event with its outcome, on a
-// sender goroutine (keep it short; it delays that sender's next batch).
-// Default: none (failures are still counted for Flush).
+// sender goroutine, possibly on several at once; the results of one
+// partition key come in publish order. Keep it short: the next batch of
+// the keys whose results it is reporting waits for it. Default: none
+// (failures are still counted for Flush).
 func WithResultFunc(f func(Result)) AsyncOption {
 	return func(c *asyncConfig) error {
 		if f == nil {
@@ -125,8 +128,17 @@ func WithResultFunc(f func(Result)) AsyncOption {
 // Async publishes events without waiting for the broker on each call: for
 // gateways that must not stall on a confirm. Publish validates and encodes
 // the events, queues them and returns; sender goroutines send them in
-// pipelined batches (one batch in flight per sender) and report each
-// event's outcome. Nothing confirmed is lost; nothing fails silently: every
+// pipelined batches, up to WithSenders batches in flight at once, and
+// report each event's outcome.
+//
+// Order: a partition key is in at most one batch in flight at a time. The
+// events of a key whose batch awaits its confirm stay queued and go, in
+// publish order, into a batch sent once that one is confirmed or has
+// failed; batches of other keys are sent meanwhile. Within a batch the
+// transport keeps each key's order, so the broker stores a key's events in
+// publish order (a failed event leaves a gap, never a reordering).
+//
+// Nothing confirmed is lost; nothing fails silently: every
 // failure goes to the result func and is counted for Flush. Async does not
 // retry: a failed event is the caller's to republish (with dedup
 // downstream, republishing the same event is harmless).
@@ -134,27 +146,67 @@ func WithResultFunc(f func(Result)) AsyncOption {
 // An Async is safe for concurrent use. Its zero value is not usable; call
 // NewAsync, and Close it.
 type Async struct {
-	p    *Publisher
-	cfg  asyncConfig
-	seed maphash.Seed
-	sem  chan struct{} // one token per event in flight
-	qs   []chan asyncItem
-	wg   sync.WaitGroup
+	p   *Publisher
+	cfg asyncConfig
+	sem chan struct{} // one token per event in flight
+	wg  sync.WaitGroup
 
 	ctx    context.Context // cancelled when Close gives up
 	cancel context.CancelFunc
 
 	mu      sync.Mutex
+	work    *sync.Cond // a key became ready, or Close started
 	closed  bool
-	pending int
+	pending int           // events queued or in flight
 	idle    chan struct{} // closed while pending == 0
 	failed  int
 	first   error
+
+	keys   map[string]*keyQueue // the keys with events queued or in flight
+	ready  keyRing              // keys with events queued and no batch in flight
+	queued int                  // events queued and in no batch yet
+	spare  []*keyQueue          // emptied keyQueues, for reuse
 }
 
 type asyncItem struct {
 	dm driver.Message
 	ev events.Event
+}
+
+// keyQueue holds one partition key's events not yet sent, in publish
+// order, and whether a batch holding the key is in flight.
+type keyQueue struct {
+	key   string
+	items []asyncItem // queued: items[head:]
+	head  int
+	busy  bool // a batch with this key's events is in flight
+	ready bool // in Async.ready
+}
+
+// keyRing is a FIFO of keys.
+type keyRing struct {
+	buf        []*keyQueue
+	head, size int
+}
+
+func (r *keyRing) push(k *keyQueue) {
+	if r.size == len(r.buf) {
+		buf := make([]*keyQueue, max(8, 2*len(r.buf)))
+		for i := range r.size {
+			buf[i] = r.buf[(r.head+i)%len(r.buf)]
+		}
+		r.buf, r.head = buf, 0
+	}
+	r.buf[(r.head+r.size)%len(r.buf)] = k
+	r.size++
+}
+
+func (r *keyRing) pop() *keyQueue {
+	k := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) % len(r.buf)
+	r.size--
+	return k
 }
 
 // NewAsync returns an asynchronous publisher sending through p.
@@ -176,17 +228,16 @@ func (p *Publisher) NewAsync(opts ...AsyncOption) (*Async, error) {
 	a := &Async{
 		p:    p,
 		cfg:  cfg,
-		seed: maphash.MakeSeed(),
 		sem:  make(chan struct{}, cfg.maxInFlight),
-		qs:   make([]chan asyncItem, cfg.senders),
 		idle: make(chan struct{}),
+		keys: make(map[string]*keyQueue),
 	}
+	a.work = sync.NewCond(&a.mu)
 	close(a.idle)
 	a.ctx, a.cancel = context.WithCancel(context.Background())
-	for i := range a.qs {
-		a.qs[i] = make(chan asyncItem, cfg.maxInFlight)
+	for range cfg.senders {
 		a.wg.Add(1)
-		go a.send(a.qs[i])
+		go a.send()
 	}
 	return a, nil
 }
@@ -221,39 +272,82 @@ func (a *Async) Publish(ctx context.Context, evs ...events.Event) error {
 			a.idle = make(chan struct{})
 		}
 		a.pending++
-		// Under a.mu, so that Close cannot close the queues in between.
-		q := a.qs[maphash.String(a.seed, it.dm.PartitionKey)%uint64(len(a.qs))]
-		q <- it // never blocks: sem bounds what all queues hold
+		a.queue(it)
 		a.mu.Unlock()
 	}
 	return nil
 }
 
-// send is one sender: it takes what is queued (up to the batch size),
-// sends it as one batch and reports every event's outcome.
-func (a *Async) send(q chan asyncItem) {
+// queue appends it to its key's queue; a.mu is held.
+func (a *Async) queue(it asyncItem) {
+	k := a.keys[it.dm.PartitionKey]
+	if k == nil {
+		if n := len(a.spare); n > 0 {
+			k, a.spare = a.spare[n-1], a.spare[:n-1]
+		} else {
+			k = &keyQueue{}
+		}
+		k.key = it.dm.PartitionKey
+		a.keys[k.key] = k
+	}
+	k.items = append(k.items, it)
+	a.queued++
+	if !k.busy && !k.ready {
+		k.ready = true
+		a.ready.push(k)
+		a.work.Signal()
+	}
+}
+
+// send is one sender: it takes the queued events of keys with no batch in
+// flight (up to the batch size), sends them as one batch and reports every
+// event's outcome, until Close started and nothing is queued.
+func (a *Async) send() {
 	defer a.wg.Done()
 	batch := make([]asyncItem, 0, a.cfg.batch)
-	for it := range q {
-		batch = append(batch[:0], it)
-	more:
-		for len(batch) < a.cfg.batch {
-			select {
-			case it, ok := <-q:
-				if !ok {
-					break more
-				}
-				batch = append(batch, it)
-			default:
-				break more
-			}
+	var keys []*keyQueue
+	for {
+		a.mu.Lock()
+		for a.ready.size == 0 && !(a.closed && a.queued == 0) {
+			a.work.Wait()
 		}
+		if a.ready.size == 0 {
+			a.mu.Unlock()
+			return
+		}
+		batch, keys = a.take(batch[:0], keys[:0])
+		a.mu.Unlock()
 		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.sendTimeout)
 		err := a.sendBatch(ctx, batch)
 		cancel()
-		a.done(batch, err)
+		a.done(batch, keys, err)
 		clear(batch)
+		clear(keys)
 	}
+}
+
+// take moves the queued events of ready keys, oldest ready first, into
+// batch (up to the batch size) and marks those keys busy; a.mu is held.
+func (a *Async) take(batch []asyncItem, keys []*keyQueue) ([]asyncItem, []*keyQueue) {
+	for a.ready.size > 0 && len(batch) < a.cfg.batch {
+		k := a.ready.pop()
+		k.ready, k.busy = false, true
+		n := min(len(k.items)-k.head, a.cfg.batch-len(batch))
+		batch = append(batch, k.items[k.head:k.head+n]...)
+		clear(k.items[k.head : k.head+n])
+		k.head += n
+		if k.head == len(k.items) {
+			k.items, k.head = k.items[:0], 0
+		}
+		a.queued -= n
+		keys = append(keys, k)
+	}
+	if a.ready.size > 0 {
+		a.work.Signal() // more than one batch's worth is ready
+	} else if a.closed && a.queued == 0 {
+		a.work.Broadcast() // the idle senders may stop
+	}
+	return batch, keys
 }
 
 // sendBatch sends one batch: directly on a tradebus transport, as Watermill
@@ -278,8 +372,9 @@ func (a *Async) sendBatch(ctx context.Context, batch []asyncItem) error {
 	return a.p.publishMessages(ctx, msgs)
 }
 
-// done reports the outcome of a batch and frees its slots.
-func (a *Async) done(batch []asyncItem, err error) {
+// done reports the outcome of a batch, frees its slots and makes its keys
+// ready again if they have events queued.
+func (a *Async) done(batch []asyncItem, keys []*keyQueue, err error) {
 	if a.cfg.result != nil {
 		for _, it := range batch {
 			a.cfg.result(Result{ID: it.dm.UUID, Event: it.ev, Err: err})
@@ -295,6 +390,21 @@ func (a *Async) done(batch []asyncItem, err error) {
 	a.pending -= len(batch)
 	if a.pending == 0 {
 		close(a.idle)
+	}
+	for _, k := range keys {
+		k.busy = false
+		switch {
+		case k.head < len(k.items):
+			k.ready = true
+			a.ready.push(k)
+			a.work.Signal()
+		case len(a.spare) < 64 && cap(k.items) <= 1024:
+			delete(a.keys, k.key)
+			k.key = ""
+			a.spare = append(a.spare, k)
+		default:
+			delete(a.keys, k.key)
+		}
 	}
 	a.mu.Unlock()
 	for range batch {
@@ -336,9 +446,7 @@ func (a *Async) Close(ctx context.Context) error {
 		return nil
 	}
 	a.closed = true
-	for _, q := range a.qs {
-		close(q)
-	}
+	a.work.Broadcast()
 	a.mu.Unlock()
 	err := a.Flush(ctx)
 	if ctx.Err() != nil {

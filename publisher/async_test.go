@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -232,11 +233,243 @@ func TestAsyncRejectsBadOptions(t *testing.T) {
 		"in flight absurd": publisher.WithMaxInFlight(1 << 40),
 		"batch 0":          publisher.WithBatchSize(0),
 		"senders 0":        publisher.WithSenders(0),
+		"senders 65":       publisher.WithSenders(65),
 		"timeout 0":        publisher.WithSendTimeout(0),
 		"nil func":         publisher.WithResultFunc(nil),
 		"nil":              nil,
 	} {
 		_, err := p.NewAsync(opt)
 		require.ErrorIs(t, err, publisher.ErrInvalidOption, name)
+	}
+}
+
+// heldBroker is a batch publisher whose confirms the test gives: every
+// PublishBatch call is handed to the test on calls and waits for its
+// release (or its ctx). Released batches are stored in release order. It
+// counts, per partition key, the batches in flight, and records a
+// violation when a key is in two at once.
+type heldBroker struct {
+	calls chan *heldCall
+
+	mu       sync.Mutex
+	inFlight map[string]int
+	twice    []string // keys found in two batches in flight
+	stored   []string // partition key + "/" + trade id, in storage order
+}
+
+type heldCall struct {
+	keys    []string // partition key + "/" + trade id of each message
+	release chan error
+}
+
+func newHeldBroker() *heldBroker {
+	return &heldBroker{calls: make(chan *heldCall), inFlight: map[string]int{}}
+}
+
+func (b *heldBroker) Publish(string, ...*message.Message) error { return errors.New("unused") }
+func (b *heldBroker) Close() error                              { return nil }
+
+func (b *heldBroker) PublishBatch(ctx context.Context, msgs []*message.Message) error {
+	c := &heldCall{release: make(chan error, 1)}
+	pks := map[string]bool{}
+	for _, m := range msgs {
+		ev, err := events.Unmarshal[events.Trade](m.Payload)
+		if err != nil {
+			return err
+		}
+		pk := m.Metadata.Get(events.MetaPartitionKey)
+		pks[pk] = true
+		c.keys = append(c.keys, pk+"/"+ev.TradeID)
+	}
+	b.mu.Lock()
+	for pk := range pks {
+		if b.inFlight[pk]++; b.inFlight[pk] > 1 {
+			b.twice = append(b.twice, pk)
+		}
+	}
+	b.mu.Unlock()
+	defer func() {
+		b.mu.Lock()
+		for pk := range pks {
+			b.inFlight[pk]--
+		}
+		b.mu.Unlock()
+	}()
+	select {
+	case b.calls <- c:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	var err error
+	select {
+	case err = <-c.release:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if err == nil {
+		b.mu.Lock()
+		b.stored = append(b.stored, c.keys...)
+		b.mu.Unlock()
+	}
+	return err
+}
+
+// TestAsyncBatchesInFlight: batches of different keys are in flight at
+// once, up to WithSenders of them; a key whose batch is in flight is in no
+// other batch until that one is confirmed, its queued events then going
+// out together, in order.
+func TestAsyncBatchesInFlight(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		b := newHeldBroker()
+		p, err := publisher.New(b)
+		require.NoError(t, err)
+		res := &results{byID: map[string]error{}}
+		a, err := p.NewAsync(publisher.WithSenders(3), publisher.WithResultFunc(res.add))
+		require.NoError(t, err)
+		ctx := context.Background()
+		// next is the batch sent next; none: no batch is sent while
+		// everything else is blocked.
+		next := func() *heldCall {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case c := <-b.calls:
+				return c
+			default:
+				t.Fatal("no batch sent")
+				return nil
+			}
+		}
+		none := func() {
+			t.Helper()
+			synctest.Wait()
+			select {
+			case c := <-b.calls:
+				t.Fatalf("batch %v sent", c.keys)
+			default:
+			}
+		}
+
+		require.NoError(t, a.Publish(ctx, tradeN("A", 0)))
+		a0 := next()
+		require.Equal(t, []string{"A/0"}, a0.keys)
+		require.NoError(t, a.Publish(ctx, tradeN("B", 0)))
+		b0 := next() // while A's batch awaits its confirm
+		require.Equal(t, []string{"B/0"}, b0.keys)
+
+		require.NoError(t, a.Publish(ctx, tradeN("A", 1), tradeN("B", 1), tradeN("C", 0), tradeN("A", 2)))
+		c0 := next()
+		require.Equal(t, []string{"C/0"}, c0.keys, "A and B wait for their batches")
+		require.NoError(t, a.Publish(ctx, tradeN("D", 0)))
+		none() // three batches in flight: WithSenders(3)
+
+		b0.release <- nil
+		d0b1 := next()
+		require.ElementsMatch(t, []string{"D/0", "B/1"}, d0b1.keys)
+		none()
+		a0.release <- nil
+		a12 := next()
+		require.Equal(t, []string{"A/1", "A/2"}, a12.keys)
+		for _, c := range []*heldCall{c0, d0b1, a12} {
+			c.release <- nil
+		}
+		require.NoError(t, a.Flush(ctx))
+		require.NoError(t, a.Close(ctx))
+		require.Equal(t, 7, res.n)
+		require.Empty(t, b.twice)
+	})
+}
+
+// TestAsyncKeyOrderUnderConcurrency: many keys published from several
+// goroutines, batches confirmed newest first: no key is ever in two
+// batches in flight, each key is stored and reported in publish order,
+// every event is reported once.
+func TestAsyncKeyOrderUnderConcurrency(t *testing.T) {
+	b := newHeldBroker()
+	brokerDone := make(chan struct{})
+	stop := make(chan struct{})
+	go func() {
+		// The broker: take every batch waiting, confirm them newest first.
+		defer close(brokerDone)
+		for {
+			var held []*heldCall
+			select {
+			case c := <-b.calls:
+				held = append(held, c)
+			case <-stop:
+				return
+			}
+		more:
+			for {
+				select {
+				case c := <-b.calls:
+					held = append(held, c)
+				default:
+					break more
+				}
+			}
+			for i := len(held) - 1; i >= 0; i-- {
+				held[i].release <- nil
+			}
+		}
+	}()
+	p, err := publisher.New(b)
+	require.NoError(t, err)
+	var (
+		mu       sync.Mutex
+		reported = map[string][]int{}
+	)
+	res := &results{byID: map[string]error{}}
+	a, err := p.NewAsync(publisher.WithSenders(8), publisher.WithBatchSize(16), publisher.WithMaxInFlight(256),
+		publisher.WithResultFunc(func(r publisher.Result) {
+			res.add(r)
+			tr := r.Event.(events.Trade)
+			seq, _ := strconv.Atoi(tr.TradeID)
+			mu.Lock()
+			reported[tr.Symbol] = append(reported[tr.Symbol], seq)
+			mu.Unlock()
+		}))
+	require.NoError(t, err)
+	const publishers, keysEach, perKey = 4, 16, 100
+	var wg sync.WaitGroup
+	for g := range publishers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perKey {
+				for k := range keysEach {
+					if err := a.Publish(context.Background(), tradeN(fmt.Sprintf("P%dK%d", g, k), i)); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	require.NoError(t, a.Close(context.Background()))
+	close(stop)
+	<-brokerDone
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.twice) > 0 {
+		t.Fatalf("%d times a key was in two batches in flight at once, e.g. %s", len(b.twice), b.twice[0])
+	}
+	require.Len(t, b.stored, publishers*keysEach*perKey)
+	last := map[string]int{}
+	for _, s := range b.stored {
+		pk, seq, _ := strings.Cut(s, "/")
+		n, _ := strconv.Atoi(seq)
+		if prev, ok := last[pk]; ok && n != prev+1 {
+			t.Fatalf("%s: trade %d stored after %d", pk, n, prev)
+		}
+		last[pk] = n
+	}
+	require.Equal(t, publishers*keysEach*perKey, res.n)
+	for k, seqs := range reported {
+		for i, seq := range seqs {
+			require.Equal(t, i, seq, "key %s: results out of order", k)
+		}
 	}
 }

@@ -17,6 +17,13 @@
 // duplicate), within the call's ctx — for a gateway that must ride out a
 // broker restart.
 //
+// Async (Publisher.NewAsync) publishes for a gateway that must not wait
+// for confirms: Publish queues, up to WithSenders pipelined batches are in
+// flight at once, and each event's outcome goes to a result func and is
+// counted for Flush and Close. A partition key is in at most one batch in
+// flight at a time (its later events wait for that batch's confirm), so
+// each key is stored in publish order while other keys go on.
+//
 // Correlation: an event published with a ctx that carries an envelope (a
 // handler's ctx does) gets correlationid = the parent's correlation id
 // (or the parent's id, if it had none) and causationid = the parent's id.
