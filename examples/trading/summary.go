@@ -230,7 +230,7 @@ func (sum *Summary) Print(w io.Writer) {
 	fmt.Fprintf(w, "  duplicates skipped: %d deliveries of an event already handled\n", b.Duplicates)
 	fmt.Fprintf(w, "  publisher resends:  %d events sent again, same id, after a broker error\n", b.Resent)
 	if p := sum.Portfolio; p.Projection {
-		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, %d restarts\n",
+		fmt.Fprintf(w, "  portfolio:          a projection of the exec history: %d reports folded, %d snapshots, killed and rebuilt %d times\n",
 			p.Applied, p.Snapshots, p.Restarts)
 	}
 	if b.InjectedFailures+b.InjectedDuplicates+b.InjectedMalformed > 0 {
