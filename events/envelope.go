@@ -3,6 +3,8 @@ package events
 import (
 	"context"
 	"fmt"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -62,10 +64,29 @@ type envelopeKey struct{}
 
 // envelopeCtx is a context carrying an Envelope. It is context.WithValue
 // in one allocation instead of two (the value is not boxed separately):
-// every handled event gets one.
+// every handled event gets one. Made by ContextWithMetadata it holds the
+// metadata and reads the envelope out of it the first time it is asked
+// for: a handler that never looks at its envelope (and publishes
+// nothing) does not pay for parsing it.
 type envelopeCtx struct {
 	context.Context
-	env Envelope
+	md     map[string]string // ContextWithMetadata: read into env on first use
+	parsed atomic.Bool
+	mu     sync.Mutex
+	env    Envelope
+}
+
+// envelope returns c's envelope, reading it out of c.md the first time.
+func (c *envelopeCtx) envelope() Envelope {
+	if c.md != nil && !c.parsed.Load() {
+		c.mu.Lock()
+		if !c.parsed.Load() {
+			c.env = EnvelopeFromMetadata(c.md)
+			c.parsed.Store(true)
+		}
+		c.mu.Unlock()
+	}
+	return c.env
 }
 
 func (c *envelopeCtx) Value(key any) any {
@@ -76,7 +97,7 @@ func (c *envelopeCtx) Value(key any) any {
 }
 
 func (c *envelopeCtx) String() string {
-	return fmt.Sprintf("%v.WithEnvelope(%s)", c.Context, c.env.ID)
+	return fmt.Sprintf("%v.WithEnvelope(%s)", c.Context, c.envelope().ID)
 }
 
 // ContextWithEnvelope returns a copy of ctx carrying env. Publishing with
@@ -89,10 +110,25 @@ func ContextWithEnvelope(ctx context.Context, env Envelope) context.Context {
 	return &envelopeCtx{Context: ctx, env: env}
 }
 
-// EnvelopeFromContext returns the envelope stored by ContextWithEnvelope.
+// ContextWithMetadata returns a copy of ctx carrying the envelope of
+// metadata md (EnvelopeFromMetadata), read out of md the first time
+// EnvelopeFromContext asks for it — so md must not change afterwards. It
+// is what a handler's context carries.
+func ContextWithMetadata(ctx context.Context, md map[string]string) context.Context {
+	if ctx == nil {
+		panic("events: ContextWithMetadata with a nil context")
+	}
+	if md == nil {
+		md = map[string]string{}
+	}
+	return &envelopeCtx{Context: ctx, md: md}
+}
+
+// EnvelopeFromContext returns the envelope stored by ContextWithEnvelope
+// or ContextWithMetadata.
 func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
 	if c, ok := ctx.Value(envelopeKey{}).(*envelopeCtx); ok {
-		return c.env, true
+		return c.envelope(), true
 	}
 	return Envelope{}, false
 }

@@ -3,6 +3,7 @@ package events_test
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,5 +82,34 @@ func TestEnvelopeChainAndContext(t *testing.T) {
 	got, ok := events.EnvelopeFromContext(events.ContextWithEnvelope(ctx, env))
 	if !ok || got != env {
 		t.Fatalf("got %+v, %v", got, ok)
+	}
+}
+
+// ContextWithMetadata carries the envelope EnvelopeFromMetadata reads,
+// read on first use, once, also when asked from several goroutines.
+func TestContextWithMetadata(t *testing.T) {
+	md := map[string]string{
+		events.MetaID: "id-1", events.MetaCorrelationID: "corr-1", events.MetaCausationID: "cause-1",
+		events.MetaRoutingKey: "trade.binance.BTCUSDT", events.MetaTime: "2026-11-30T09:00:00.5Z",
+	}
+	want := events.EnvelopeFromMetadata(md)
+	ctx := events.ContextWithMetadata(context.Background(), md)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			got, ok := events.EnvelopeFromContext(ctx)
+			if !ok || got != want {
+				t.Errorf("EnvelopeFromContext = %+v, %v; want %+v", got, ok, want)
+			}
+		}()
+	}
+	wg.Wait()
+	if got, _ := events.EnvelopeFromContext(events.ContextWithEnvelope(ctx, events.Envelope{ID: "x"})); got.ID != "x" {
+		t.Errorf("the inner envelope wins: %q", got.ID)
+	}
+	if got, ok := events.EnvelopeFromContext(events.ContextWithMetadata(context.Background(), nil)); !ok || got != (events.Envelope{}) {
+		t.Errorf("nil metadata: %+v, %v", got, ok)
 	}
 }

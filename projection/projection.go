@@ -471,7 +471,7 @@ func (p *Projection[S, E]) apply(msg *message.Message) error {
 	}
 	ev, err := subscriber.Decode[E](msg)
 	if err == nil {
-		ctx := events.ContextWithEnvelope(msg.Context(), events.EnvelopeFromMetadata(msg.Metadata))
+		ctx := events.ContextWithMetadata(msg.Context(), msg.Metadata)
 		p.mu.Lock()
 		err = p.cfg.Apply(ctx, &p.state, ev)
 		p.mu.Unlock()

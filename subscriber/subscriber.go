@@ -108,7 +108,7 @@ func Handle[T events.Event](r *message.Router, sub message.Subscriber, pattern s
 func handlerContext(msg *message.Message) context.Context {
 	ctx := msg.Context()
 	if _, ok := events.EnvelopeFromContext(ctx); !ok {
-		ctx = events.ContextWithEnvelope(ctx, events.EnvelopeFromMetadata(msg.Metadata))
+		ctx = events.ContextWithMetadata(ctx, msg.Metadata)
 	}
 	return ctx
 }
