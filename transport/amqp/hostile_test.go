@@ -105,7 +105,9 @@ func TestBrokerClosesOnOversizedHeaderFrame(t *testing.T) {
 	err = ch.PublishWithContext(context.Background(), "", "tbtest-nowhere-"+randSuffix(), false, false,
 		amqp091.Publishing{Headers: amqp091.Table{"x": strings.Repeat("h", conn.Config.FrameSize)}, Body: []byte("{}")})
 	if err != nil {
-		t.Fatal(err)
+		// The broker may close the connection between the header frame
+		// and the body: the publish then fails, and the close says why.
+		t.Logf("publish: %v", err)
 	}
 	select {
 	case e := <-closed:
