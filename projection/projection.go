@@ -334,7 +334,9 @@ func (p *Projection[S, E]) Run(ctx context.Context) error {
 		}
 	}
 	if err := p.save(ctx); err != nil {
-		return err
+		// The state is whole; the next snapshot (or the last, when Run
+		// ends) saves it.
+		p.log.Warn("projection: snapshot when caught up not saved", "error", err)
 	}
 	p.log.Info("caught up", "applied", p.applied.Load(), "positions", len(p.pos))
 	close(p.caughtUp)
