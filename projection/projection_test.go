@@ -301,3 +301,44 @@ func TestApplyCancelled(t *testing.T) {
 	requireTally(t, want(t, 20), view(p2), "the cancelled event applied by the next run")
 	stop(t, cancel, errc)
 }
+
+// failingStore refuses its first `fails` saves.
+type failingStore struct {
+	projection.MemStore
+	mu    sync.Mutex
+	fails int
+}
+
+func (f *failingStore) Save(ctx context.Context, name string, s projection.Snapshot) error {
+	f.mu.Lock()
+	fail := f.fails > 0
+	f.fails--
+	f.mu.Unlock()
+	if fail {
+		return errors.New("snapshot store down")
+	}
+	return f.MemStore.Save(ctx, name, s)
+}
+
+// TestSnapshotStoreDown: snapshots that fail — when caught up, and every
+// SnapshotEvery while following — neither stop the projection nor lose
+// an event: the reads start again from the last event applied, and a
+// later snapshot holds everything.
+func TestSnapshotStoreDown(t *testing.T) {
+	tr := open(t, memURL)
+	publish(t, tr, 0, 100)
+	store := &failingStore{fails: 3}
+	p, err := projection.New(tr, config(store))
+	require.NoError(t, err)
+	cancel, errc := run(t, p)
+	waitCaughtUp(t, p, errc) // the save when caught up failed: logged
+	publish(t, tr, 100, 1200) // snapshots at 500 and 1000 fail, then succeed
+	waitApplied(t, p, 1200, errc)
+	requireTally(t, want(t, 1200), view(p), "with the store down")
+	stop(t, cancel, errc)
+	snap, ok, err := store.Load(context.Background(), "tally")
+	require.NoError(t, err)
+	require.True(t, ok)
+	require.EqualValues(t, 1200, snap.Applied)
+	require.Positive(t, p.Retries(), "a failed periodic save starts the read again")
+}
