@@ -331,7 +331,7 @@ func TestSnapshotStoreDown(t *testing.T) {
 	p, err := projection.New(tr, config(store))
 	require.NoError(t, err)
 	cancel, errc := run(t, p)
-	waitCaughtUp(t, p, errc) // the save when caught up failed: logged
+	waitCaughtUp(t, p, errc)  // the save when caught up failed: logged
 	publish(t, tr, 100, 1200) // snapshots at 500 and 1000 fail, then succeed
 	waitApplied(t, p, 1200, errc)
 	requireTally(t, want(t, 1200), view(p), "with the store down")
