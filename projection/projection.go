@@ -43,7 +43,10 @@ import (
 
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/subscriber"
@@ -109,6 +112,11 @@ type Config[S any, E events.Event] struct {
 	// and tradebus.projection.caught_up (0 or 1) as a gauge. They are read
 	// at collection time: nothing is added to the per-event path.
 	MeterProvider metric.MeterProvider
+	// TracerProvider, if set, makes a span per event applied, "apply
+	// <kind>" (consumer kind), child of the span that published the
+	// event (its traceparent metadata), so that what Apply publishes
+	// continues the event's trace. Nil: no spans, nothing on the path.
+	TracerProvider trace.TracerProvider
 }
 
 // Snapshot is a saved state and the positions of the last event it
@@ -168,6 +176,8 @@ type Projection[S any, E events.Event] struct {
 	caughtUp chan struct{}
 	saves    atomic.Uint64
 	metrics  metric.Registration // nil without a MeterProvider
+	tracer   trace.Tracer        // nil without a TracerProvider
+	spanName string
 }
 
 type streamPartition struct {
@@ -208,6 +218,10 @@ func New[S any, E events.Event](tr transport.Transport, cfg Config[S, E]) (*Proj
 	}
 	p.state = p.initial()
 	p.recent = newRecentIDs(cfg.DedupWindow)
+	if cfg.TracerProvider != nil {
+		p.tracer = cfg.TracerProvider.Tracer("github.com/tradebus/tradebus/projection")
+		p.spanName = "apply " + events.Kind(cfg.Pattern)
+	}
 	if cfg.MeterProvider != nil {
 		if err := p.instrument(cfg.MeterProvider); err != nil {
 			return nil, fmt.Errorf("projection %s: metrics: %w", cfg.Name, err)
@@ -473,10 +487,22 @@ func (p *Projection[S, E]) apply(msg *message.Message) error {
 	}
 	ev, err := subscriber.Decode[E](msg)
 	if err == nil {
-		ctx := events.ContextWithMetadata(msg.Context(), msg.Metadata)
+		ctx := msg.Context()
+		var span trace.Span
+		if p.tracer != nil {
+			ctx, span = p.startSpan(ctx, msg, pos)
+		}
+		ctx = events.ContextWithMetadata(ctx, msg.Metadata)
 		p.mu.Lock()
 		err = p.cfg.Apply(ctx, &p.state, ev)
 		p.mu.Unlock()
+		if span != nil {
+			if err != nil {
+				span.RecordError(err)
+				span.SetStatus(codes.Error, err.Error())
+			}
+			span.End()
+		}
 	}
 	if err != nil {
 		return &ApplyError{Position: pos, EventUUID: msg.UUID, Err: err}
@@ -493,6 +519,17 @@ func (p *Projection[S, E]) apply(msg *message.Message) error {
 
 // saveTimeout bounds one snapshot save.
 const saveTimeout = 30 * time.Second
+
+// startSpan starts msg's apply span, child of the span in its
+// traceparent metadata.
+func (p *Projection[S, E]) startSpan(ctx context.Context, msg *message.Message, pos transport.Position) (context.Context, trace.Span) {
+	ctx = propagation.TraceContext{}.Extract(ctx, propagation.MapCarrier(msg.Metadata))
+	return p.tracer.Start(ctx, p.spanName, trace.WithSpanKind(trace.SpanKindConsumer), trace.WithAttributes(
+		attribute.String("tradebus.projection", p.cfg.Name),
+		attribute.String("messaging.message.id", msg.UUID),
+		attribute.String("tradebus.position", pos.String()),
+	))
+}
 
 // save stores a snapshot of the state and positions if anything was
 // applied since the last one. Cancelling Run's ctx does not interrupt a

@@ -114,7 +114,7 @@ func cli(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return 2
 	}
 	defer func() { _ = obs.Close(context.Background()) }()
-	cfg.TransportOptions, cfg.Meter = obs.Options, obs.Meter
+	cfg.TransportOptions, cfg.Meter, cfg.Tracer = obs.Options, obs.Meter, obs.Tracer
 	if obs.MetricsURL != "" {
 		fmt.Fprintf(stderr, "metrics: %s\n", obs.MetricsURL)
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 	"io"
 	"net"
 	"net/http"
@@ -28,6 +29,7 @@ import (
 type observability struct {
 	Options    []transport.Option   // for transport.Open
 	Meter      metric.MeterProvider // nil without -metrics; also the portfolio projection's
+	Tracer     trace.TracerProvider // nil without -trace; also the portfolio projection's
 	MetricsURL string               // "" without -metrics
 	closers    []func(context.Context) error
 }
@@ -74,6 +76,7 @@ func newObservability(metricsAddr string, spans io.Writer) (*observability, erro
 		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithResource(res))
 		o.closers = append(o.closers, tp.Shutdown) // flushes the last spans
 		o.Options = append(o.Options, transport.WithTracerProvider(tp))
+		o.Tracer = tp
 	}
 	return o, nil
 }

@@ -44,7 +44,7 @@ func TestObservability(t *testing.T) {
 	require.NoError(t, err)
 	defer func() { _ = obs.Close(context.Background()) }()
 	cfg := defaultConfig()
-	cfg.Seed, cfg.Ticks, cfg.TransportOptions, cfg.Meter = 7, 60, obs.Options, obs.Meter
+	cfg.Seed, cfg.Ticks, cfg.TransportOptions, cfg.Meter, cfg.Tracer = 7, 60, obs.Options, obs.Meter, obs.Tracer
 	sum, err := Run(ctx, cfg)
 	require.NoError(t, err)
 
@@ -113,13 +113,18 @@ func TestObservability(t *testing.T) {
 		byID[s.SpanContext.SpanID] = s
 		all = append(all, s)
 	}
-	var sends, processes, chained int
+	var sends, processes, chained, applies int
 	for _, s := range all {
 		switch {
+		case s.Name == "apply exec": // the portfolio projection's
+			applies++
+			parent, ok := byID[s.Parent.SpanID]
+			require.True(t, ok, "%s has no parent span", s.Name)
+			require.Equal(t, "send exec", parent.Name)
 		case strings.HasPrefix(s.Name, "send "):
 			sends++
-			if parent, ok := byID[s.Parent.SpanID]; ok && strings.HasPrefix(parent.Name, "process ") {
-				chained++ // published by a handler
+			if parent, ok := byID[s.Parent.SpanID]; ok && (strings.HasPrefix(parent.Name, "process ") || parent.Name == "apply exec") {
+				chained++ // published by a handler or the projection
 			}
 		case strings.HasPrefix(s.Name, "process "):
 			processes++
@@ -136,6 +141,7 @@ func TestObservability(t *testing.T) {
 	}
 	require.Equal(t, int(handledTotal), processes, "a consumer span per handled event")
 	require.Positive(t, chained, "events published by handlers continue the trace")
+	require.EqualValues(t, sum.Portfolio.Applied, applies, "a span per fill the projection applied")
 }
 
 func TestTraceFlag(t *testing.T) {

@@ -97,6 +97,7 @@ func (svc *portfolioService) start(ctx context.Context) error {
 		Name: "portfolio", Pattern: "exec.#", Init: newPortfolio,
 		Apply: svc.apply, Store: svc.store, StateVersion: portfolioStateVersion,
 		SnapshotEvery: 50, Logger: svc.sys.log, MeterProvider: svc.sys.cfg.Meter,
+		TracerProvider: svc.sys.cfg.Tracer,
 	})
 	if err != nil {
 		return err

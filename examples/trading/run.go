@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill"
 	"github.com/ThreeDotsLabs/watermill/message"
 	"go.opentelemetry.io/otel/metric"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/middleware"
@@ -51,6 +52,9 @@ type Config struct {
 	// (tradebus.projection.*; the transport's come through
 	// TransportOptions).
 	Meter metric.MeterProvider
+	// Tracer, if set, gives the portfolio projection a span per fill it
+	// applies, so the positions it publishes continue the fill's trace.
+	Tracer trace.TracerProvider
 }
 
 func defaultConfig() Config {
