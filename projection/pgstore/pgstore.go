@@ -3,7 +3,10 @@
 // that state includes, the count of events applied and the ids of the
 // latest (projection.Config.DedupWindow), written in one
 // transaction — a reader (a restarted projection) sees the old row or the
-// new one whole, never a state with another state's positions.
+// new one whole, never a state with another state's positions. The state
+// is stored as the bytes encoding/json made (bytea; read it in SQL with
+// convert_from(state, 'UTF8')::json): jsonb would refuse a string holding
+// U+0000, and a snapshot that cannot be saved is never saved.
 //
 // WithTx runs the caller's own writes in that transaction, so a read model
 // the service keeps in its tables commits with, and only with, the
@@ -110,15 +113,15 @@ func newQueries(t string) queries {
 		create: `CREATE TABLE IF NOT EXISTS ` + t + ` (
 	name          text PRIMARY KEY,
 	state_version integer NOT NULL,
-	state         jsonb NOT NULL,
+	state         bytea NOT NULL, -- the JSON as encoded: jsonb refuses \u0000 in a string
 	positions     jsonb NOT NULL,
 	applied       bigint NOT NULL,
 	recent        jsonb NOT NULL,
 	saved_at      timestamptz NOT NULL
 )`,
-		load: `SELECT state_version, state::text, positions, applied, recent, saved_at FROM ` + t + ` WHERE name = $1`,
+		load: `SELECT state_version, state, positions, applied, recent, saved_at FROM ` + t + ` WHERE name = $1`,
 		save: `INSERT INTO ` + t + ` (name, state_version, state, positions, applied, recent, saved_at)
-VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)
+VALUES ($1, $2, $3, $4, $5, $6, $7)
 ON CONFLICT (name) DO UPDATE SET state_version = EXCLUDED.state_version, state = EXCLUDED.state,
 	positions = EXCLUDED.positions, applied = EXCLUDED.applied, recent = EXCLUDED.recent, saved_at = EXCLUDED.saved_at`,
 		del: `DELETE FROM ` + t + ` WHERE name = $1`,
@@ -136,18 +139,17 @@ type position struct {
 func (s *Store) Load(ctx context.Context, name string) (projection.Snapshot, bool, error) {
 	var (
 		snap  projection.Snapshot
-		state string
 		pos   []position
 		n     int64
 	)
-	err := s.db.QueryRow(ctx, s.q.load, name).Scan(&snap.StateVersion, &state, &pos, &n, &snap.Recent, &snap.SavedAt)
+	err := s.db.QueryRow(ctx, s.q.load, name).Scan(&snap.StateVersion, &snap.State, &pos, &n, &snap.Recent, &snap.SavedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return projection.Snapshot{}, false, nil
 	}
 	if err != nil {
 		return projection.Snapshot{}, false, fmt.Errorf("pgstore: load snapshot %s: %w", name, err)
 	}
-	snap.State, snap.Applied = []byte(state), uint64(n)
+	snap.Applied = uint64(n)
 	for _, p := range pos {
 		snap.Positions = append(snap.Positions, transport.Position{Stream: p.Stream, Partition: p.Partition, Offset: p.Offset})
 	}
@@ -170,7 +172,7 @@ func (s *Store) Save(ctx context.Context, name string, snap projection.Snapshot)
 		recent = []string{}
 	}
 	return pgx.BeginFunc(ctx, s.db, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, s.q.save, name, snap.StateVersion, string(snap.State), posJSON,
+		if _, err := tx.Exec(ctx, s.q.save, name, snap.StateVersion, snap.State, posJSON,
 			int64(snap.Applied), recent, snap.SavedAt); err != nil {
 			return fmt.Errorf("pgstore: save snapshot %s: %w", name, err)
 		}
