@@ -138,9 +138,9 @@ type position struct {
 // Load implements projection.Store.
 func (s *Store) Load(ctx context.Context, name string) (projection.Snapshot, bool, error) {
 	var (
-		snap  projection.Snapshot
-		pos   []position
-		n     int64
+		snap projection.Snapshot
+		pos  []position
+		n    int64
 	)
 	err := s.db.QueryRow(ctx, s.q.load, name).Scan(&snap.StateVersion, &snap.State, &pos, &n, &snap.Recent, &snap.SavedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
