@@ -72,7 +72,7 @@ func TestConformance(t *testing.T) {
 			// SubscribeCancel waits for the channel to close while a
 			// message is out: the drain must end within the suite's
 			// Timeout (the core's default close timeout is 30s).
-			core = append([]transport.Option{transport.WithCloseTimeout(10 * time.Second)}, core...)
+			core = append([]transport.Option{transport.WithCloseTimeout(2 * time.Second)}, core...)
 			return newTransportWith(t, viaProxy(t), core, nats.WithPrefix(prefix), nats.WithPullWait(100*time.Millisecond))
 		}
 	}

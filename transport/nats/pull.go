@@ -34,15 +34,9 @@ import (
 // pullBatches is how many of the core's batches one pull request asks for.
 const pullBatches = 4
 
-// pullGrace is how long after the last request's expiry (by this
-// process's clock) its status may still arrive: the server starts the
-// request's clock when it reads it, which on a loaded machine is well
-// after it was sent. Close waits that long for messages still on their
-// way and NAKs them; one it stops waiting for too early stays with the
-// server as delivered until AckWait (30 s), and JetStream then counts it
-// both as pending and as awaiting its ack (seen as a backlog one too high
-// in the conformance Lag case under CI load with 1 s).
-const pullGrace = 5 * time.Second
+// pullGrace is how long after the last request's expiry its status may
+// still arrive.
+const pullGrace = time.Second
 
 // ackPayloads are JetStream's ack protocol bodies.
 var (
