@@ -79,8 +79,12 @@
 //
 // Closing a subscription reads its open pull requests to their end (a
 // pull request cannot be withdrawn, and a message delivered into one
-// nobody reads waits out AckWait) and NAKs what arrives, so the next
-// member gets it at once; WithPullWait bounds that wait. Known limit: the
+// nobody reads waits out AckWait), then NAKs what arrived and what it
+// held, so the next member gets them at once; WithPullWait bounds that
+// wait. The NAKs wait for the requests to end: one sent earlier would be
+// redelivered into them, and nats-server before 2.10.14 can then move a
+// consumer's delivered sequence back by one (Lag one too high, one
+// message delivered twice; TestCloseNaksAfterRequestsEnd). Known limit: the
 // wait also ends one second after the last request's expiry (a request
 // lost with the connection never reports its end); on a heavily loaded
 // machine a message can then still be stranded in an ended request and is

@@ -354,11 +354,22 @@ func (s *subscription) heartbeat() {
 
 // Close implements driver.Subscription: it stops the heartbeat, reads the
 // open pull requests to their end (a pull request cannot be withdrawn,
-// and a message delivered into one nobody reads waits out AckWait) and
-// NAKs what arrives in them, what is still held and what ReceiveBatch
-// read after a reconnect and did not hand out, so that the next
-// member gets those at once. It returns an error wrapping ctx.Err() if
-// ctx ended first (those messages come again after AckWait).
+// and a message delivered into one nobody reads waits out AckWait), then
+// NAKs what arrived in them, what is still held and what ReceiveBatch
+// read after a reconnect and did not hand out, so that the next member
+// gets those at once. It returns an error wrapping ctx.Err() if ctx ended
+// first (those messages come again after AckWait).
+//
+// No NAK goes out while a request of s may still be open at JetStream.
+// One sent then is redelivered into that very request, read by Close and
+// NAKed again, round after round until the request ends — each round a
+// delivery of MaxDeliver spent — and JetStream (nats-server before
+// 2.10.14, nats-io/nats-server#5305) mishandles a redelivery it takes
+// from its queue just as the only request it could go to has expired:
+// it moves the consumer's delivered stream sequence back by one, so that
+// one message counts both pending and ack pending (Lag one too high for
+// good) and is later delivered a second time, and drops the redelivery
+// until AckWait.
 func (s *subscription) Close(ctx context.Context) error {
 	s.closeOnce.Do(func() {
 		close(s.hbStop)
@@ -367,13 +378,16 @@ func (s *subscription) Close(ctx context.Context) error {
 		// Answer as live until the NAKs below are sent: they reach the
 		// server before the unsubscribe.
 		defer s.unannounce()
+		var late []*natsgo.Msg // delivered into the open requests
 		if s.inbox != nil {
 			defer func() { _ = s.inbox.Unsubscribe() }()
 			var timer *time.Timer
+			overdue := false
 			for s.pending > 0 {
 				d := time.Until(s.requestsDone())
 				if d <= 0 {
-					break // lost with the connection: nothing more comes
+					overdue = true
+					break
 				}
 				if timer == nil {
 					timer = time.NewTimer(d)
@@ -384,7 +398,7 @@ func (s *subscription) Close(ctx context.Context) error {
 				select {
 				case m := <-s.msgs:
 					if st, _ := s.status(m); st == pullMessage {
-						_ = s.settle(m, ackNak)
+						late = append(late, m)
 					}
 				case <-timer.C:
 				case <-ctx.Done():
@@ -399,13 +413,27 @@ func (s *subscription) Close(ctx context.Context) error {
 				select {
 				case m := <-s.msgs:
 					if st, _ := s.status(m); st == pullMessage {
-						_ = s.settle(m, ackNak)
+						late = append(late, m)
 					}
 				default:
 					break rest
 				}
 			}
+			if overdue && s.cons != nil && s.d.nc.IsConnected() {
+				// A request's end was never reported: nats-server 2.9
+				// drops a request without a status when it finds it
+				// expired as it delivers, and a cut connection loses the
+				// status. JetStream drops the expired requests of a
+				// consumer when it answers a consumer info request: ask,
+				// so that none is left when the NAKs arrive (an error
+				// changes nothing: the NAKs go anyway).
+				_, _ = s.cons.Info(ctx)
+			}
 		}
+		for _, m := range late {
+			_ = s.settle(m, ackNak)
+		}
+		clear(late)
 		s.mu.Lock()
 		for seq, h := range s.held {
 			_ = s.settle(h.m, ackNak)
