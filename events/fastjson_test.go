@@ -3,6 +3,7 @@ package events
 import (
 	"encoding/json"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -272,4 +273,40 @@ func FuzzParseUTCTime(f *testing.F) {
 			t.Fatalf("%q: fast %#v, time.Parse %#v (%v)", s, got, tp, err)
 		}
 	})
+}
+
+func TestDecDigits(t *testing.T) {
+	check := func(v uint64, want int) {
+		if got := decDigits(v); got != want {
+			t.Errorf("decDigits(%d) = %d, want %d", v, got, want)
+		}
+	}
+	check(0, 1)
+	check(1<<64-1, 20)
+	for k, p := range pow10u64 {
+		check(p, k+1)
+		check(p-1, max(k, 1))
+		check(p+1, k+1)
+	}
+	for v := uint64(1); v != 0 && v < 1<<63; v <<= 1 {
+		check(v, len(strconv.FormatUint(v, 10)))
+		check(v-1, len(strconv.FormatUint(v-1, 10)))
+	}
+}
+
+// TestCivilDate: every day of the years 0..9999 against package time.
+func TestCivilDate(t *testing.T) {
+	for days := int64(0); days < 3652425; days++ {
+		y, m, d := civilDate(days)
+		ty, tm, td := time.Unix(year0Unix+days*86400, 0).UTC().Date()
+		if y != ty || m != int(tm) || d != td {
+			t.Fatalf("civilDate(%d) = %d-%d-%d, time: %d-%d-%d", days, y, m, d, ty, tm, td)
+		}
+		if back := civilDays(y, m, d); back != days {
+			t.Fatalf("civilDays(%d-%d-%d) = %d, want %d", y, m, d, back, days)
+		}
+	}
+	if y, _, _ := civilDate(3652424); y != 9999 {
+		t.Fatalf("last day in year %d", y)
+	}
 }
