@@ -283,6 +283,10 @@ type scanner struct {
 
 	// pool backs every []PriceLevel of the document (see levels).
 	pool []PriceLevel
+	// For each side (0 bids, 1 asks) as last decoded: unproven if some
+	// level was not read on the short path or breaks a rule of
+	// OrderBook.Validate (see levels); zero if some amount is 0.
+	unproven, zero [2]bool
 }
 
 // span is where a string value lies in the document (without quotes).
@@ -405,44 +409,58 @@ func (s *scanner) text(sp *span) bool {
 	return ok
 }
 
-// decimal reads a decimal string as Decimal.UnmarshalJSON does. The
-// common short form that parseSmallDecimal takes is parsed in the same
-// pass that finds the closing quote, to the same value; anything else goes
-// through Decimal.UnmarshalJSON.
+// decimal reads a decimal string as Decimal.UnmarshalJSON does: the
+// short form with scanDec, anything else through Decimal.UnmarshalJSON.
 func (s *scanner) decimal(d *Decimal) bool {
 	s.ws()
-	b, i := s.b, s.i
+	if coef, places, end, ok := scanDec(s.b, s.i); ok && setDec(d, coef, places) {
+		s.i = end
+		return true
+	}
+	sp, ok := s.str()
+	return ok && d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+}
+
+// scanDec reads the decimal string that opens at b[i] if it has the
+// short form parseSmallDecimal takes — unsigned digits without a leading
+// zero (or a single "0"), optionally '.' and at least one digit, at most
+// 19 digits in all — in the same pass that finds its closing quote. It
+// returns the coefficient, the places and the index after the closing
+// quote; ok is false for anything else (which may still be a decimal).
+func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
-		return false
+		return 0, 0, 0, false
 	}
 	i++
 	start := i
-	var coef uint64
 	for ; i < len(b) && b[i]-'0' <= 9; i++ {
 		coef = coef*10 + uint64(b[i]-'0')
 	}
-	intLen, places := i-start, 0
+	intLen, fracLen := i-start, 0
 	if i < len(b) && b[i] == '.' {
 		i++
 		frac := i
 		for ; i < len(b) && b[i]-'0' <= 9; i++ {
 			coef = coef*10 + uint64(b[i]-'0')
 		}
-		if places = i - frac; places == 0 {
-			intLen = 0 // "5.": not the short form
+		if fracLen = i - frac; fracLen == 0 {
+			return 0, 0, 0, false // "5."
 		}
 	}
-	if i < len(b) && b[i] == '"' && intLen > 0 && intLen+places <= 19 &&
+	if i < len(b) && b[i] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
 		(intLen == 1 || b[start] != '0') { // no leading zero
-		v, err := udecimal.NewFromUint64(coef, uint8(places))
-		if err == nil {
-			d.d = v
-			s.i = i + 1
-			return true
-		}
+		return coef, uint8(fracLen), i + 1, true
 	}
-	sp, ok := s.str()
-	return ok && d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+	return 0, 0, 0, false
+}
+
+// setDec sets d to coef×10^-places as udecimal's parser does (places as
+// written); ok is false only for places above 19, which scanDec does not
+// return.
+func setDec(d *Decimal, coef uint64, places uint8) bool {
+	v, err := udecimal.NewFromUint64(coef, places)
+	d.d = v
+	return err == nil
 }
 
 // time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The form
@@ -555,16 +573,26 @@ func (s *scanner) uint(v *uint64) bool {
 	return true
 }
 
-// levels decodes an array of ["price","amount"] pairs. An empty array
-// gives an empty, non-nil slice, as encoding/json does. Every side of the
-// document is decoded into s.pool, so that the bids and asks share one
-// allocation. It is sized on first use to the number of '[' left in the
-// document less one: every level has its own '[', and in a document with
-// both sides the other side's array has one more. Should a document hold
-// more levels than that (it has one side only), the side being decoded
-// moves to a larger array (grow). The returned slice's capacity ends at
-// its length, so appending to one side never writes into the other.
-func (s *scanner) levels(lv *[]PriceLevel) bool {
+// levels decodes an array of ["price","amount"] pairs for side (0 bids,
+// 1 asks). An empty array gives an empty, non-nil slice, as encoding/json
+// does. Every side of the document is decoded into s.pool, so that the
+// bids and asks share one allocation. It is sized on first use to the
+// number of '[' left in the document less one: every level has its own
+// '[', and in a document with both sides the other side's array has one
+// more. Should a document hold more levels than that (it has one side
+// only), the side being decoded moves to a larger array (grow). The
+// returned slice's capacity ends at its length, so appending to one side
+// never writes into the other.
+//
+// Levels in the encoder's form are read by level, which also returns
+// their coefficients: levels then checks the per-level rules of
+// OrderBook.Validate with them as it goes (prices positive and in strict
+// order; amounts are never negative on that path, and zero ones are
+// noted, as they are valid in a delta only), so that validation need not
+// compare the levels again (see OrderBook.check). A side with a level
+// read otherwise, or one that breaks a rule, is left unproven and
+// checked by Validate as usual.
+func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 	if !s.eat('[') {
 		return false
 	}
@@ -572,8 +600,11 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 		s.pool = make([]PriceLevel, 0, max(bytes.Count(s.b[s.i:], []byte{'['})-1, 0))
 	}
 	start := len(s.pool)
+	proven, zero := true, false
+	var prevCoef uint64 // the previous level's price
+	var prevPlaces uint8
 	if !s.eat(']') {
-		for {
+		for k := 0; ; k++ {
 			n := len(s.pool)
 			if n == cap(s.pool) {
 				s.grow(start)
@@ -584,8 +615,21 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 			// no need to write a zero PriceLevel first.
 			s.pool = s.pool[:n+1]
 			l := &s.pool[n]
-			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
-				return false
+			if pc, pp, ac, ok := s.level(l); !ok {
+				if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+					return false
+				}
+				proven = false
+			} else if proven {
+				// Bids descend (the next price compares -1 with the
+				// previous one), asks ascend (+1).
+				proven = pc != 0 && (k == 0 || cmpScaled(pc, pp, prevCoef, prevPlaces) == 2*side-1)
+				zero = zero || ac == 0
+				prevCoef, prevPlaces = pc, pp
+			}
+			if s.i < len(s.b) && s.b[s.i] == ',' {
+				s.i++
+				continue
 			}
 			if s.eat(',') {
 				continue
@@ -597,7 +641,29 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 		}
 	}
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
+	s.unproven[side], s.zero[side] = !proven, zero
 	return true
+}
+
+// level reads a level in the encoder's form, ["price","amount"] without
+// white space and with both decimals in scanDec's short form, into l; it
+// returns the coefficients of the price and amount and the price's
+// places. ok is false for anything else, and then nothing is consumed.
+func (s *scanner) level(l *PriceLevel) (price uint64, places uint8, amount uint64, ok bool) {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '[' {
+		return 0, 0, 0, false
+	}
+	pc, pp, j, ok := scanDec(b, i+1)
+	if !ok || j >= len(b) || b[j] != ',' {
+		return 0, 0, 0, false
+	}
+	ac, ap, k, ok := scanDec(b, j+1)
+	if !ok || k >= len(b) || b[k] != ']' || !setDec(&l.Price, pc, pp) || !setDec(&l.Amount, ac, ap) {
+		return 0, 0, 0, false
+	}
+	s.i = k + 1
+	return pc, pp, ac, true
 }
 
 // grow moves the levels decoded so far of the side that starts at
@@ -934,15 +1000,23 @@ var bookKeys = [...]string{
 }
 
 func (ob *OrderBook) decodeFast(data []byte) bool {
+	ok, _ := ob.decodeFastChecked(data)
+	return ok
+}
+
+// decodeFastChecked is decodeFast that also reports whether the decoder
+// has verified the per-level rules of Validate (see scanner.levels), so
+// that check may skip them.
+func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, false
 	}
 	var ex, sym span
 	for {
 		k, done, ok := s.nextKey(bookKeys[:])
 		if !ok {
-			return false
+			return false, false
 		}
 		if done {
 			break
@@ -959,18 +1033,20 @@ func (ob *OrderBook) decodeFast(data []byte) bool {
 		case bookSequence:
 			ok = s.uint(&ob.Sequence)
 		case bookBids:
-			ok = s.levels(&ob.Bids)
+			ok = s.levels(&ob.Bids, 0)
 		case bookAsks:
-			ok = s.levels(&ob.Asks)
+			ok = s.levels(&ob.Asks, 1)
 		case bookDatetime:
 			ok = s.time(&ob.Time)
 		default:
-			return false
+			return false, false
 		}
 		if !ok {
-			return false
+			return false, false
 		}
 	}
 	ob.Exchange, ob.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	return true
+	levelsValid = !s.unproven[0] && !s.unproven[1] &&
+		(ob.Kind == BookDelta || !s.zero[0] && !s.zero[1]) // a zero amount removes a level in a delta only
+	return true, levelsValid
 }
