@@ -358,12 +358,25 @@ func (s *scanner) open() bool {
 
 // nextKey reads the next `"key":` of the object opened by open, after the
 // previous value, and returns its index in keys, the type's keys written
-// as `"name":` in the order its encoder writes them. The key after the
-// previous one is tried first as a literal, so a document in the encoder's
-// order is read without scanning keys. done is true at the closing '}',
-// which must end the document; ok is false for anything else, including a
-// key not in keys.
+// as `,"name":` in the order its encoder writes them. The key after the
+// previous one is tried first as a literal, with the ',' that separates it
+// from the previous value (none before the first key), so a document in
+// the encoder's order is read without scanning keys. done is true at the
+// closing '}', which must end the document; ok is false for anything
+// else, including a key not in keys.
 func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
+	if h := s.hint; h < len(keys) {
+		k := keys[h]
+		if s.keys == 0 {
+			k = k[1:]
+		}
+		if len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
+			s.i += len(k)
+			s.keys++
+			s.hint = h + 1
+			return h, false, true
+		}
+	}
 	s.ws()
 	if s.i >= len(s.b) {
 		return 0, false, false
@@ -376,23 +389,15 @@ func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 		return 0, false, false
 	case s.keys > 0:
 		s.i++
-		s.ws()
 	}
 	s.keys++
-	if h := s.hint; h < len(keys) {
-		if k := keys[h]; len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
-			s.i += len(k)
-			s.hint = h + 1
-			return h, false, true
-		}
-	}
 	sp, ok := s.str()
 	if !ok || !s.eat(':') {
 		return 0, false, false
 	}
 	raw := s.raw(sp)
 	for i, k := range keys {
-		if string(raw) == k[1:len(k)-2] {
+		if string(raw) == k[2:len(k)-2] {
 			s.hint = i + 1
 			return i, false, true
 		}
@@ -463,21 +468,31 @@ func setDec(d *Decimal, coef uint64, places uint8) bool {
 	return err == nil
 }
 
-// time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The form
-// the encoders write (UTC, "Z", 0 to 9 fractional digits) is parsed here,
-// with the same range checks and the same time.Date call as the library's
+// time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The
+// form the encoders write (UTC, "Z", 0 to 9 fractional digits) is parsed
+// here, with the same range checks and the same result as the library's
 // parser; anything else goes through time.Time.UnmarshalJSON.
 func (s *scanner) time(t *time.Time) bool {
+	s.ws()
+	// That form holds no quote, escape or control byte, so its closing
+	// quote is the first after the opening one: no need to scan the
+	// string byte by byte first (as str does).
+	if b, i := s.b, s.i; i < len(b) && b[i] == '"' {
+		rest := b[i+1:]
+		if n := bytes.IndexByte(rest[:min(len(rest), maxUTCTime+1)], '"'); n >= 0 {
+			if v, ok := parseUTCTime(rest[:n]); ok {
+				*t = v
+				s.i = i + n + 2
+				return true
+			}
+		}
+	}
 	sp, ok := s.str()
-	if !ok {
-		return false
-	}
-	if v, ok := parseUTCTime(s.raw(sp)); ok {
-		*t = v
-		return true
-	}
-	return t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+	return ok && t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
 }
+
+// maxUTCTime is the longest string parseUTCTime takes.
+const maxUTCTime = len("2006-01-02T15:04:05.999999999Z")
 
 // parseUTCTime parses "2006-01-02T15:04:05[.fffffffff]Z"; ok is false for
 // anything else, including a value time.Parse would reject. The result is
@@ -730,14 +745,14 @@ const (
 )
 
 var tradeKeys = [...]string{
-	tradeExchange:     `"exchange":`,
-	tradeSymbol:       `"symbol":`,
-	tradeID:           `"id":`,
-	tradePrice:        `"price":`,
-	tradeAmount:       `"amount":`,
-	tradeSide:         `"side":`,
-	tradeTakerOrMaker: `"takerOrMaker":`,
-	tradeDatetime:     `"datetime":`,
+	tradeExchange:     `,"exchange":`,
+	tradeSymbol:       `,"symbol":`,
+	tradeID:           `,"id":`,
+	tradePrice:        `,"price":`,
+	tradeAmount:       `,"amount":`,
+	tradeSide:         `,"side":`,
+	tradeTakerOrMaker: `,"takerOrMaker":`,
+	tradeDatetime:     `,"datetime":`,
 }
 
 func (t *Trade) decodeFast(data []byte) bool {
@@ -858,18 +873,18 @@ const (
 )
 
 var tickerKeys = [...]string{
-	tickerExchange:    `"exchange":`,
-	tickerSymbol:      `"symbol":`,
-	tickerBid:         `"bid":`,
-	tickerBidVolume:   `"bidVolume":`,
-	tickerAsk:         `"ask":`,
-	tickerAskVolume:   `"askVolume":`,
-	tickerLast:        `"last":`,
-	tickerHigh:        `"high":`,
-	tickerLow:         `"low":`,
-	tickerBaseVolume:  `"baseVolume":`,
-	tickerQuoteVolume: `"quoteVolume":`,
-	tickerDatetime:    `"datetime":`,
+	tickerExchange:    `,"exchange":`,
+	tickerSymbol:      `,"symbol":`,
+	tickerBid:         `,"bid":`,
+	tickerBidVolume:   `,"bidVolume":`,
+	tickerAsk:         `,"ask":`,
+	tickerAskVolume:   `,"askVolume":`,
+	tickerLast:        `,"last":`,
+	tickerHigh:        `,"high":`,
+	tickerLow:         `,"low":`,
+	tickerBaseVolume:  `,"baseVolume":`,
+	tickerQuoteVolume: `,"quoteVolume":`,
+	tickerDatetime:    `,"datetime":`,
 }
 
 func (t *Ticker) decodeFast(data []byte) bool {
@@ -990,13 +1005,13 @@ const (
 )
 
 var bookKeys = [...]string{
-	bookExchange: `"exchange":`,
-	bookSymbol:   `"symbol":`,
-	bookKind:     `"kind":`,
-	bookSequence: `"sequence":`,
-	bookBids:     `"bids":`,
-	bookAsks:     `"asks":`,
-	bookDatetime: `"datetime":`,
+	bookExchange: `,"exchange":`,
+	bookSymbol:   `,"symbol":`,
+	bookKind:     `,"kind":`,
+	bookSequence: `,"sequence":`,
+	bookBids:     `,"bids":`,
+	bookAsks:     `,"asks":`,
+	bookDatetime: `,"datetime":`,
 }
 
 func (ob *OrderBook) decodeFast(data []byte) bool {
