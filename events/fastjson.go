@@ -554,14 +554,25 @@ func daysIn(month, year int) int {
 	return 31
 }
 
-// enum reads an enum name as the enums' UnmarshalText does.
+// enum reads an enum name as the enums' UnmarshalText does. A name is
+// plain ASCII, so if the string is one its closing quote is the first
+// after the opening one, and matching it against the names checks every
+// byte: the string needs no separate scan for escapes (as str does).
 func (s *scanner) enum(tab *enumTable) (uint8, bool) {
-	sp, ok := s.str()
-	if !ok {
+	s.ws()
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return 0, false
 	}
-	v, err := tab.parseBytes(s.raw(sp))
-	return v, err == nil
+	n := bytes.IndexByte(b[i+1:], '"')
+	if n < 0 {
+		return 0, false
+	}
+	v, ok := tab.find(b[i+1 : i+1+n])
+	if ok {
+		s.i = i + n + 2
+	}
+	return v, ok
 }
 
 // uint decodes a plain unsigned integer (digits only, no leading zero,

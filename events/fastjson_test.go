@@ -396,3 +396,18 @@ func TestCivilDate(t *testing.T) {
 		t.Fatalf("last day in year %d", y)
 	}
 }
+
+// TestEnumNamesPlain: the fast decoders read enum names without scanning
+// them for escapes (scanner.enum), which needs names of printable ASCII
+// without '"' or '\\'.
+func TestEnumNamesPlain(t *testing.T) {
+	for _, tab := range []*enumTable{&sideTable, &takerOrMakerTable, &bookKindTable} {
+		for _, d := range tab.defs {
+			for i := 0; i < len(d.name); i++ {
+				if !strPlain[d.name[i]] {
+					t.Errorf("%s: name %q has byte %q", tab.enum, d.name, d.name[i])
+				}
+			}
+		}
+	}
+}
