@@ -142,8 +142,9 @@ func Unmarshal[T Event](data []byte) (T, error) {
 			err = p.validate()
 		}
 	case *OrderBook:
-		if fast = p.decodeFast(data); fast {
-			err = p.validate()
+		levelsValid := false
+		if fast, levelsValid = p.decodeFastChecked(data); fast {
+			err = p.check(levelsValid)
 		}
 	}
 	if fast {

@@ -190,22 +190,94 @@ func (d Decimal) String() string { return d.d.String() }
 func (d Decimal) Places() int { return d.d.Prec() }
 
 // Cmp returns -1, 0 or +1 when d is less than, equal to or greater than e.
-func (d Decimal) Cmp(e Decimal) int { return d.d.Cmp(e.d) }
+func (d Decimal) Cmp(e Decimal) int {
+	// Two coefficients of at most 64 bits with the same sign (prices and
+	// amounts, nearly always) are compared here, exactly; the library
+	// handles the rest.
+	dn, dh, dl, dp, dok := d.d.ToHiLo()
+	en, eh, el, ep, eok := e.d.ToHiLo()
+	if !dok || !eok || dh != 0 || eh != 0 || dn != en || dp > MaxDecimalPlaces || ep > MaxDecimalPlaces {
+		return d.d.Cmp(e.d)
+	}
+	c := cmpScaled(dl, dp, el, ep)
+	if dn {
+		return -c
+	}
+	return c
+}
+
+// cmpScaled compares a×10^-pa with b×10^-pb (pa, pb ≤ 19, so that
+// 10^|pa-pb| fits in 64 bits): the one with fewer places is scaled up in
+// 128 bits.
+func cmpScaled(a uint64, pa uint8, b uint64, pb uint8) int {
+	switch {
+	case pa < pb:
+		if hi, lo := bits.Mul64(a, pow10u64[pb-pa]); hi != 0 || lo > b {
+			return 1
+		} else if lo < b {
+			return -1
+		}
+		return 0
+	case pa > pb:
+		return -cmpScaled(b, pb, a, pa)
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// pow10u64[n] is 10^n.
+var pow10u64 = func() (t [MaxDecimalPlaces + 1]uint64) {
+	t[0] = 1
+	for i := 1; i < len(t); i++ {
+		t[i] = t[i-1] * 10
+	}
+	return t
+}()
 
 // Equal reports whether d and e are the same number.
-func (d Decimal) Equal(e Decimal) bool { return d.d.Cmp(e.d) == 0 }
+func (d Decimal) Equal(e Decimal) bool { return d.Cmp(e) == 0 }
 
 // Sign returns -1, 0 or +1.
-func (d Decimal) Sign() int { return d.d.Sign() }
+func (d Decimal) Sign() int {
+	switch {
+	case d.IsPositive():
+		return 1
+	case d.IsNegative():
+		return -1
+	}
+	return 0
+}
+
+// The sign tests below read a 128-bit coefficient directly (validation
+// calls them for every decimal of every event); a big one is left to the
+// library. A zero coefficient is zero whatever its sign flag.
 
 // IsZero reports whether d == 0. JSON fields tagged omitzero use it.
-func (d Decimal) IsZero() bool { return d.d.IsZero() }
+func (d Decimal) IsZero() bool {
+	if _, hi, lo, _, ok := d.d.ToHiLo(); ok {
+		return hi|lo == 0
+	}
+	return d.d.IsZero()
+}
 
 // IsPositive reports whether d > 0.
-func (d Decimal) IsPositive() bool { return d.d.IsPos() }
+func (d Decimal) IsPositive() bool {
+	if neg, hi, lo, _, ok := d.d.ToHiLo(); ok {
+		return !neg && hi|lo != 0
+	}
+	return d.d.IsPos()
+}
 
 // IsNegative reports whether d < 0.
-func (d Decimal) IsNegative() bool { return d.d.IsNeg() }
+func (d Decimal) IsNegative() bool {
+	if neg, hi, lo, _, ok := d.d.ToHiLo(); ok {
+		return neg && hi|lo != 0
+	}
+	return d.d.IsNeg()
+}
 
 // Neg returns -d.
 func (d Decimal) Neg() Decimal { return Decimal{d: d.d.Neg()} }

@@ -52,12 +52,20 @@ func (t *enumTable) parse(s string) (uint8, error) {
 }
 
 func (t *enumTable) parseBytes(b []byte) (uint8, error) {
-	for i := 1; i < len(t.defs); i++ {
-		if n := t.defs[i].name; n != "" && len(n) == len(b) && equalFoldASCII(n, b) {
-			return uint8(i), nil
-		}
+	if v, ok := t.find(b); ok {
+		return v, nil
 	}
 	return 0, &EnumError{Enum: t.enum, Value: string(b)}
+}
+
+// find returns the value whose name is b (ASCII case-insensitively).
+func (t *enumTable) find(b []byte) (uint8, bool) {
+	for i := 1; i < len(t.defs); i++ {
+		if n := t.defs[i].name; n != "" && len(n) == len(b) && equalFoldASCII(n, b) {
+			return uint8(i), true
+		}
+	}
+	return 0, false
 }
 
 func equalFoldASCII(s string, b []byte) bool {

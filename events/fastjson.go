@@ -2,6 +2,8 @@ package events
 
 import (
 	"bytes"
+	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/quagmt/udecimal"
@@ -90,109 +92,176 @@ func appendUint(b []byte, v uint64) []byte {
 }
 
 // appendDec appends d as a JSON string in its canonical text form (as
-// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here;
-// larger ones by the library.
+// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
+// straight into b; larger ones by the library.
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
-	b = append(b, '"')
 	neg, hi, lo, prec, ok := d.d.ToHiLo()
 	if !ok || hi != 0 || prec > MaxDecimalPlaces {
+		b = append(b, '"')
 		var err error
 		if b, err = d.AppendText(b); err != nil {
 			return b, false
 		}
 		return append(b, '"'), true
 	}
+	for prec > 0 && lo%10 == 0 {
+		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
+		prec--
+	}
+	// The text: '"', '-' if negative, the integer digits (at least one),
+	// '.' and prec digits if prec > 0, '"'.
+	size := 2 + max(decDigits(lo)-int(prec), 1)
 	if neg {
-		b = append(b, '-')
+		size++
 	}
-	// All the digits of the coefficient, then the point put in place.
-	var buf [24]byte
-	i := len(buf)
-	for v := lo; ; {
-		if v < 10 {
+	if prec > 0 {
+		size += 1 + int(prec)
+	}
+	b = slices.Grow(b, size)
+	n := len(b)
+	b = b[:n+size]
+	out := b[n:]
+	out[0] = '"'
+	if neg {
+		out[1] = '-'
+	}
+	i := size - 1
+	out[i] = '"'
+	if prec > 0 { // written from the last digit, so the leading zeros of 0.00d come by themselves
+		for k := prec; k >= 2; k -= 2 {
+			q := lo / 100
+			r := (lo - q*100) * 2
+			i -= 2
+			out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+			lo = q
+		}
+		if prec%2 == 1 {
 			i--
-			buf[i] = byte('0' + v)
-			break
+			out[i] = byte('0' + lo%10)
+			lo /= 10
 		}
-		q := v / 100
-		r := (v - q*100) * 2
+		i--
+		out[i] = '.'
+	}
+	for lo >= 100 {
+		q := lo / 100
+		r := (lo - q*100) * 2
 		i -= 2
-		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
-		if v = q; v == 0 {
-			break // the pair was 10..99: no leading zero
-		}
+		out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+		lo = q
 	}
-	digits := buf[i:]
-	if prec == 0 {
-		b = append(b, digits...)
-		return append(b, '"'), true
+	if lo >= 10 {
+		out[i-2], out[i-1] = digitPairs[lo*2], digitPairs[lo*2+1]
+	} else {
+		out[i-1] = byte('0' + lo)
 	}
-	end := len(digits)
-	for end > 0 && digits[end-1] == '0' && len(digits)-end < int(prec) {
-		end-- // canonical form: no trailing fractional zeros
-	}
-	intLen := len(digits) - int(prec)
-	switch {
-	case intLen <= 0: // 0.000ddd
-		b = append(b, '0')
-		if end > 0 {
-			b = append(b, '.')
-			b = append(b, "0000000000000000000"[:-intLen]...)
-			b = append(b, digits[:end]...)
-		}
-	case end > intLen:
-		b = append(b, digits[:intLen]...)
-		b = append(b, '.')
-		b = append(b, digits[intLen:end]...)
-	default:
-		b = append(b, digits[:intLen]...)
-	}
-	return append(b, '"'), true
+	return b, true
 }
 
-// append2 appends v (0..99) as two digits.
-func append2(b []byte, v int) []byte {
-	return append(b, digitPairs[v*2], digitPairs[v*2+1])
+// decDigits returns the number of decimal digits of v (1 for 0).
+func decDigits(v uint64) int {
+	// bits.Len64(v)×log10(2) is the number of digits or one less.
+	t := bits.Len64(v) * 1233 >> 12
+	if v >= pow10u64[t] {
+		t++
+	}
+	return max(t, 1)
+}
+
+// put2 writes v (0..99) as two digits at b[0], b[1].
+func put2(b []byte, v uint) {
+	b[0], b[1] = digitPairs[v*2], digitPairs[v*2+1]
 }
 
 // appendTime appends t in UTC as a JSON string, as time.Time.MarshalJSON
 // does (RFC 3339 with nanoseconds, trailing zeros trimmed); ok is false
 // for a year outside 0..9999 (which MarshalJSON rejects).
 func appendTime(b []byte, t time.Time) ([]byte, bool) {
-	t = t.UTC()
-	year, month, day := t.Date()
-	if year < 0 || year > 9999 {
+	sec := t.Unix()
+	if sec < year0Unix || sec >= endRFC3339Unix {
 		return b, false
 	}
-	hour, minute, sec := t.Clock()
-	b = append(b, '"')
-	b = append2(b, year/100)
-	b = append2(b, year%100)
-	b = append(b, '-')
-	b = append2(b, int(month))
-	b = append(b, '-')
-	b = append2(b, day)
-	b = append(b, 'T')
-	b = append2(b, hour)
-	b = append(b, ':')
-	b = append2(b, minute)
-	b = append(b, ':')
-	b = append2(b, sec)
-	if ns := t.Nanosecond(); ns != 0 {
-		n := 9
+	since0 := uint64(sec - year0Unix)
+	year, month, day := civilDate(int64(since0 / 86400))
+	clock := uint(since0 % 86400)
+	const most = len(`"2006-01-02T15:04:05.999999999Z"`)
+	b = slices.Grow(b, most)
+	n := len(b)
+	out := b[n : n+most]
+	out[0] = '"'
+	put2(out[1:], uint(year)/100)
+	put2(out[3:], uint(year)%100)
+	out[5] = '-'
+	put2(out[6:], uint(month))
+	out[8] = '-'
+	put2(out[9:], uint(day))
+	out[11] = 'T'
+	put2(out[12:], clock/3600)
+	out[14] = ':'
+	put2(out[15:], clock/60%60)
+	out[17] = ':'
+	put2(out[18:], clock%60)
+	i := 20
+	if ns := uint32(t.Nanosecond()); ns != 0 {
+		digits := 9
 		for ns%10 == 0 {
 			ns /= 10
-			n--
+			digits--
 		}
-		var buf [9]byte
-		for i := n - 1; i >= 0; i-- {
-			buf[i] = byte('0' + ns%10)
-			ns /= 10
+		out[i] = '.'
+		j := i + digits // the last digit; leading zeros included
+		for k := digits; k >= 2; k -= 2 {
+			q := ns / 100
+			r := (ns - q*100) * 2
+			out[j-1], out[j] = digitPairs[r], digitPairs[r+1]
+			ns, j = q, j-2
 		}
-		b = append(b, '.')
-		b = append(b, buf[:n]...)
+		if digits%2 == 1 {
+			out[j] = byte('0' + ns)
+		}
+		i += 1 + digits
 	}
-	return append(b, 'Z', '"'), true
+	out[i], out[i+1] = 'Z', '"'
+	return b[:n+i+2], true
+}
+
+// year0Unix is the Unix second of 0000-01-01T00:00:00Z.
+const year0Unix = -62167219200
+
+// civilDate returns the proleptic Gregorian date of the day that is days
+// (0 ≤ days < 3652425) after 0000-01-01 (Hinnant's civil_from_days, on
+// years counted from 0000-03-01 so that the leap day ends a year; one 400-
+// year era is added so that every quotient is of non-negative numbers).
+func civilDate(days int64) (year, month, day int) {
+	z := uint(days) - 60 + 146097 // days since -0400-03-01
+	era := z / 146097
+	doe := z - era*146097                                  // day of the era, 0..146096
+	yoe := (doe - doe/1460 + doe/36524 - doe/146096) / 365 // year of the era, 0..399
+	doy := doe - (365*yoe + yoe/4 - yoe/100)               // day of the year from March 1, 0..365
+	mp := (5*doy + 2) / 153                                // month from March, 0..11
+	day = int(doy - (153*mp+2)/5 + 1)
+	month = int(mp + 3)
+	year = int(yoe+era*400) - 400
+	if month > 12 {
+		month -= 12
+		year++
+	}
+	return year, month, day
+}
+
+// civilDays is the inverse of civilDate: the days from 0000-01-01 to
+// year-month-day (year 0..9999, month 1..12, day 1..31).
+func civilDays(year, month, day int) int64 {
+	if month <= 2 {
+		year-- // January and February end the year that starts in March
+	}
+	year += 400 // one era more, so that year ≥ 0
+	era := year / 400
+	yoe := year - era*400
+	mp := (month + 9) % 12 // month from March
+	doy := (153*mp+2)/5 + day - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return int64(era*146097+doe) - 146097 + 60
 }
 
 // appendName appends the name of a valid enum value as a JSON string
@@ -214,13 +283,17 @@ type scanner struct {
 
 	// pool backs every []PriceLevel of the document (see levels).
 	pool []PriceLevel
+	// For each side (0 bids, 1 asks) as last decoded: unproven if some
+	// level was not read on the short path or breaks a rule of
+	// OrderBook.Validate (see levels); zero if some amount is 0.
+	unproven, zero [2]bool
 }
 
 // span is where a string value lies in the document (without quotes).
 type span struct{ lo, hi int }
 
 func (s *scanner) ws() {
-	for s.i < len(s.b) {
+	for s.i < len(s.b) && s.b[s.i] <= ' ' {
 		switch s.b[s.i] {
 		case ' ', '\t', '\n', '\r':
 			s.i++
@@ -285,12 +358,25 @@ func (s *scanner) open() bool {
 
 // nextKey reads the next `"key":` of the object opened by open, after the
 // previous value, and returns its index in keys, the type's keys written
-// as `"name":` in the order its encoder writes them. The key after the
-// previous one is tried first as a literal, so a document in the encoder's
-// order is read without scanning keys. done is true at the closing '}',
-// which must end the document; ok is false for anything else, including a
-// key not in keys.
+// as `,"name":` in the order its encoder writes them. The key after the
+// previous one is tried first as a literal, with the ',' that separates it
+// from the previous value (none before the first key), so a document in
+// the encoder's order is read without scanning keys. done is true at the
+// closing '}', which must end the document; ok is false for anything
+// else, including a key not in keys.
 func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
+	if h := s.hint; h < len(keys) {
+		k := keys[h]
+		if s.keys == 0 {
+			k = k[1:]
+		}
+		if len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
+			s.i += len(k)
+			s.keys++
+			s.hint = h + 1
+			return h, false, true
+		}
+	}
 	s.ws()
 	if s.i >= len(s.b) {
 		return 0, false, false
@@ -303,23 +389,15 @@ func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 		return 0, false, false
 	case s.keys > 0:
 		s.i++
-		s.ws()
 	}
 	s.keys++
-	if h := s.hint; h < len(keys) {
-		if k := keys[h]; len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
-			s.i += len(k)
-			s.hint = h + 1
-			return h, false, true
-		}
-	}
 	sp, ok := s.str()
 	if !ok || !s.eat(':') {
 		return 0, false, false
 	}
 	raw := s.raw(sp)
 	for i, k := range keys {
-		if string(raw) == k[1:len(k)-2] {
+		if string(raw) == k[2:len(k)-2] {
 			s.hint = i + 1
 			return i, false, true
 		}
@@ -336,99 +414,130 @@ func (s *scanner) text(sp *span) bool {
 	return ok
 }
 
-// decimal reads a decimal string as Decimal.UnmarshalJSON does. The
-// common short form that parseSmallDecimal takes is parsed in the same
-// pass that finds the closing quote, to the same value; anything else goes
-// through Decimal.UnmarshalJSON.
+// decimal reads a decimal string as Decimal.UnmarshalJSON does: the
+// short form with scanDec, anything else through Decimal.UnmarshalJSON.
 func (s *scanner) decimal(d *Decimal) bool {
 	s.ws()
-	b, i := s.b, s.i
-	if i >= len(b) || b[i] != '"' {
-		return false
-	}
-	i++
-	start, dot := i, -1
-	var coef uint64
-	for ; i < len(b); i++ {
-		c := b[i]
-		if c >= '0' && c <= '9' {
-			coef = coef*10 + uint64(c-'0')
-			continue
-		}
-		if c != '.' || dot >= 0 {
-			break
-		}
-		dot = i
-	}
-	n := i - start
-	digits, places := n, 0
-	if dot >= 0 {
-		digits, places = n-1, i-dot-1
-	}
-	if i < len(b) && b[i] == '"' && digits > 0 && digits <= 19 &&
-		dot != start && (dot < 0 || places > 0) && // no ".5", no "5."
-		(b[start] != '0' || n == 1 || b[start+1] == '.') { // no leading zero
-		v, err := udecimal.NewFromUint64(coef, uint8(places))
-		if err == nil {
-			d.d = v
-			s.i = i + 1
-			return true
-		}
+	if coef, places, end, ok := scanDec(s.b, s.i); ok && setDec(d, coef, places) {
+		s.i = end
+		return true
 	}
 	sp, ok := s.str()
 	return ok && d.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
 }
 
-// time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The form
-// the encoders write (UTC, "Z", 0 to 9 fractional digits) is parsed here,
-// with the same range checks and the same time.Date call as the library's
-// parser; anything else goes through time.Time.UnmarshalJSON.
-func (s *scanner) time(t *time.Time) bool {
-	sp, ok := s.str()
-	if !ok {
-		return false
+// scanDec reads the decimal string that opens at b[i] if it has the
+// short form parseSmallDecimal takes — unsigned digits without a leading
+// zero (or a single "0"), optionally '.' and at least one digit, at most
+// 19 digits in all — in the same pass that finds its closing quote. It
+// returns the coefficient, the places and the index after the closing
+// quote; ok is false for anything else (which may still be a decimal).
+func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
+	if i >= len(b) || b[i] != '"' {
+		return 0, 0, 0, false
 	}
-	if v, ok := parseUTCTime(s.raw(sp)); ok {
-		*t = v
-		return true
+	i++
+	start := i
+	for ; i < len(b) && b[i]-'0' <= 9; i++ {
+		coef = coef*10 + uint64(b[i]-'0')
 	}
-	return t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+	intLen, fracLen := i-start, 0
+	if i < len(b) && b[i] == '.' {
+		i++
+		frac := i
+		for ; i < len(b) && b[i]-'0' <= 9; i++ {
+			coef = coef*10 + uint64(b[i]-'0')
+		}
+		if fracLen = i - frac; fracLen == 0 {
+			return 0, 0, 0, false // "5."
+		}
+	}
+	if i < len(b) && b[i] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
+		(intLen == 1 || b[start] != '0') { // no leading zero
+		return coef, uint8(fracLen), i + 1, true
+	}
+	return 0, 0, 0, false
 }
 
+// setDec sets d to coef×10^-places as udecimal's parser does (places as
+// written); ok is false only for places above 19, which scanDec does not
+// return.
+func setDec(d *Decimal, coef uint64, places uint8) bool {
+	v, err := udecimal.NewFromUint64(coef, places)
+	d.d = v
+	return err == nil
+}
+
+// time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The
+// form the encoders write (UTC, "Z", 0 to 9 fractional digits) is parsed
+// here, with the same range checks and the same result as the library's
+// parser; anything else goes through time.Time.UnmarshalJSON.
+func (s *scanner) time(t *time.Time) bool {
+	s.ws()
+	// That form holds no quote, escape or control byte, so its closing
+	// quote is the first after the opening one: no need to scan the
+	// string byte by byte first (as str does).
+	if b, i := s.b, s.i; i < len(b) && b[i] == '"' {
+		rest := b[i+1:]
+		if n := bytes.IndexByte(rest[:min(len(rest), maxUTCTime+1)], '"'); n >= 0 {
+			if v, ok := parseUTCTime(rest[:n]); ok {
+				*t = v
+				s.i = i + n + 2
+				return true
+			}
+		}
+	}
+	sp, ok := s.str()
+	return ok && t.UnmarshalJSON(s.b[sp.lo-1:sp.hi+1]) == nil
+}
+
+// maxUTCTime is the longest string parseUTCTime takes.
+const maxUTCTime = len("2006-01-02T15:04:05.999999999Z")
+
 // parseUTCTime parses "2006-01-02T15:04:05[.fffffffff]Z"; ok is false for
-// anything else, including a value time.Parse would reject.
+// anything else, including a value time.Parse would reject. The result is
+// the time.Date(..., time.UTC) of the fields, computed without it.
 func parseUTCTime[S string | []byte](b S) (time.Time, bool) {
 	const short = len("2006-01-02T15:04:05Z")
 	if len(b) < short || b[len(b)-1] != 'Z' ||
 		b[4] != '-' || b[7] != '-' || b[10] != 'T' || b[13] != ':' || b[16] != ':' {
 		return time.Time{}, false
 	}
-	ok := true
-	for _, i := range [...]int{0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18} {
-		ok = ok && b[i] >= '0' && b[i] <= '9'
-	}
-	num2 := func(i int) int { return int(b[i]-'0')*10 + int(b[i+1]-'0') }
-	year, month, day := num2(0)*100+num2(2), num2(5), num2(8)
-	hour, minute, sec := num2(11), num2(14), num2(17)
+	c, okc := num2(b[0], b[1])
+	y, oky := num2(b[2], b[3])
+	month, okm := num2(b[5], b[6])
+	day, okd := num2(b[8], b[9])
+	hour, okh := num2(b[11], b[12])
+	minute, okmi := num2(b[14], b[15])
+	sec, oks := num2(b[17], b[18])
+	year := c*100 + y
 	nsec := 0
 	if frac := b[19 : len(b)-1]; len(frac) > 0 {
 		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
 			return time.Time{}, false
 		}
 		for i := 1; i < len(frac); i++ {
-			c := frac[i]
-			ok = ok && c >= '0' && c <= '9'
-			nsec = nsec*10 + int(c-'0')
+			d := frac[i] - '0'
+			if d > 9 {
+				return time.Time{}, false
+			}
+			nsec = nsec*10 + int(d)
 		}
-		for range 10 - len(frac) {
-			nsec *= 10
-		}
+		nsec *= int(pow10u64[10-len(frac)])
 	}
-	if !ok || month < 1 || month > 12 || day < 1 || day > daysIn(month, year) ||
-		hour > 23 || minute > 59 || sec > 59 {
+	if !(okc && oky && okm && okd && okh && okmi && oks) || month < 1 || month > 12 || day < 1 ||
+		day > daysIn(month, year) || hour > 23 || minute > 59 || sec > 59 {
 		return time.Time{}, false
 	}
-	return time.Date(year, time.Month(month), day, hour, minute, sec, nsec, time.UTC), true
+	unix := civilDays(year, month, day)*86400 + int64(hour*3600+minute*60+sec) + year0Unix
+	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// num2 returns the value of two ASCII digits; ok is false if either is
+// not a digit.
+func num2(hi, lo byte) (v int, ok bool) {
+	h, l := hi-'0', lo-'0'
+	return int(h)*10 + int(l), h <= 9 && l <= 9
 }
 
 // daysIn returns the number of days in month (1..12) of year.
@@ -445,14 +554,25 @@ func daysIn(month, year int) int {
 	return 31
 }
 
-// enum reads an enum name as the enums' UnmarshalText does.
+// enum reads an enum name as the enums' UnmarshalText does. A name is
+// plain ASCII, so if the string is one its closing quote is the first
+// after the opening one, and matching it against the names checks every
+// byte: the string needs no separate scan for escapes (as str does).
 func (s *scanner) enum(tab *enumTable) (uint8, bool) {
-	sp, ok := s.str()
-	if !ok {
+	s.ws()
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '"' {
 		return 0, false
 	}
-	v, err := tab.parseBytes(s.raw(sp))
-	return v, err == nil
+	n := bytes.IndexByte(b[i+1:], '"')
+	if n < 0 {
+		return 0, false
+	}
+	v, ok := tab.find(b[i+1 : i+1+n])
+	if ok {
+		s.i = i + n + 2
+	}
+	return v, ok
 }
 
 // uint decodes a plain unsigned integer (digits only, no leading zero,
@@ -479,28 +599,63 @@ func (s *scanner) uint(v *uint64) bool {
 	return true
 }
 
-// levels decodes an array of ["price","amount"] pairs. An empty array
-// gives an empty, non-nil slice, as encoding/json does. Every side of the
-// document is decoded into s.pool, sized on first use to the number of '['
-// left in the document (at least one per level; with the asks' own '[' the
-// 10-level book still fits the same size class), so the bids and asks
-// share one allocation; the returned slice's capacity ends at its length,
-// so appending to one side never writes into the other.
-func (s *scanner) levels(lv *[]PriceLevel) bool {
+// levels decodes an array of ["price","amount"] pairs for side (0 bids,
+// 1 asks). An empty array gives an empty, non-nil slice, as encoding/json
+// does. Every side of the document is decoded into s.pool, so that the
+// bids and asks share one allocation. It is sized on first use to the
+// number of '[' left in the document less one: every level has its own
+// '[', and in a document with both sides the other side's array has one
+// more. Should a document hold more levels than that (it has one side
+// only), the side being decoded moves to a larger array (grow). The
+// returned slice's capacity ends at its length, so appending to one side
+// never writes into the other.
+//
+// Levels in the encoder's form are read by level, which also returns
+// their coefficients: levels then checks the per-level rules of
+// OrderBook.Validate with them as it goes (prices positive and in strict
+// order; amounts are never negative on that path, and zero ones are
+// noted, as they are valid in a delta only), so that validation need not
+// compare the levels again (see OrderBook.check). A side with a level
+// read otherwise, or one that breaks a rule, is left unproven and
+// checked by Validate as usual.
+func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 	if !s.eat('[') {
 		return false
 	}
 	if s.pool == nil {
-		s.pool = make([]PriceLevel, 0, bytes.Count(s.b[s.i:], []byte{'['}))
+		s.pool = make([]PriceLevel, 0, max(bytes.Count(s.b[s.i:], []byte{'['})-1, 0))
 	}
 	start := len(s.pool)
+	proven, zero := true, false
+	var prevCoef uint64 // the previous level's price
+	var prevPlaces uint8
 	if !s.eat(']') {
-		for {
+		for k := 0; ; k++ {
 			n := len(s.pool)
-			s.pool = append(s.pool, PriceLevel{}) // within capacity: every level has its own '['
+			if n == cap(s.pool) {
+				s.grow(start)
+				start, n = 0, len(s.pool)
+			}
+			// The new level is zero: the array is only ever extended
+			// (and a failed document is dropped with it), so there is
+			// no need to write a zero PriceLevel first.
+			s.pool = s.pool[:n+1]
 			l := &s.pool[n]
-			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
-				return false
+			if pc, pp, ac, ok := s.level(l); !ok {
+				if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+					return false
+				}
+				proven = false
+			} else if proven {
+				// Bids descend (the next price compares -1 with the
+				// previous one), asks ascend (+1).
+				proven = pc != 0 && (k == 0 || cmpScaled(pc, pp, prevCoef, prevPlaces) == 2*side-1)
+				zero = zero || ac == 0
+				prevCoef, prevPlaces = pc, pp
+			}
+			if s.i < len(s.b) && s.b[s.i] == ',' {
+				s.i++
+				continue
 			}
 			if s.eat(',') {
 				continue
@@ -512,7 +667,38 @@ func (s *scanner) levels(lv *[]PriceLevel) bool {
 		}
 	}
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
+	s.unproven[side], s.zero[side] = !proven, zero
 	return true
+}
+
+// level reads a level in the encoder's form, ["price","amount"] without
+// white space and with both decimals in scanDec's short form, into l; it
+// returns the coefficients of the price and amount and the price's
+// places. ok is false for anything else, and then nothing is consumed.
+func (s *scanner) level(l *PriceLevel) (price uint64, places uint8, amount uint64, ok bool) {
+	b, i := s.b, s.i
+	if i >= len(b) || b[i] != '[' {
+		return 0, 0, 0, false
+	}
+	pc, pp, j, ok := scanDec(b, i+1)
+	if !ok || j >= len(b) || b[j] != ',' {
+		return 0, 0, 0, false
+	}
+	ac, ap, k, ok := scanDec(b, j+1)
+	if !ok || k >= len(b) || b[k] != ']' || !setDec(&l.Price, pc, pp) || !setDec(&l.Amount, ac, ap) {
+		return 0, 0, 0, false
+	}
+	s.i = k + 1
+	return pc, pp, ac, true
+}
+
+// grow moves the levels decoded so far of the side that starts at
+// s.pool[start] to a new, larger array.
+func (s *scanner) grow(start int) {
+	cur := s.pool[start:]
+	p := make([]PriceLevel, len(cur), 2*len(cur)+4)
+	copy(p, cur)
+	s.pool = p
 }
 
 // --- Trade ---
@@ -570,14 +756,14 @@ const (
 )
 
 var tradeKeys = [...]string{
-	tradeExchange:     `"exchange":`,
-	tradeSymbol:       `"symbol":`,
-	tradeID:           `"id":`,
-	tradePrice:        `"price":`,
-	tradeAmount:       `"amount":`,
-	tradeSide:         `"side":`,
-	tradeTakerOrMaker: `"takerOrMaker":`,
-	tradeDatetime:     `"datetime":`,
+	tradeExchange:     `,"exchange":`,
+	tradeSymbol:       `,"symbol":`,
+	tradeID:           `,"id":`,
+	tradePrice:        `,"price":`,
+	tradeAmount:       `,"amount":`,
+	tradeSide:         `,"side":`,
+	tradeTakerOrMaker: `,"takerOrMaker":`,
+	tradeDatetime:     `,"datetime":`,
 }
 
 func (t *Trade) decodeFast(data []byte) bool {
@@ -698,18 +884,18 @@ const (
 )
 
 var tickerKeys = [...]string{
-	tickerExchange:    `"exchange":`,
-	tickerSymbol:      `"symbol":`,
-	tickerBid:         `"bid":`,
-	tickerBidVolume:   `"bidVolume":`,
-	tickerAsk:         `"ask":`,
-	tickerAskVolume:   `"askVolume":`,
-	tickerLast:        `"last":`,
-	tickerHigh:        `"high":`,
-	tickerLow:         `"low":`,
-	tickerBaseVolume:  `"baseVolume":`,
-	tickerQuoteVolume: `"quoteVolume":`,
-	tickerDatetime:    `"datetime":`,
+	tickerExchange:    `,"exchange":`,
+	tickerSymbol:      `,"symbol":`,
+	tickerBid:         `,"bid":`,
+	tickerBidVolume:   `,"bidVolume":`,
+	tickerAsk:         `,"ask":`,
+	tickerAskVolume:   `,"askVolume":`,
+	tickerLast:        `,"last":`,
+	tickerHigh:        `,"high":`,
+	tickerLow:         `,"low":`,
+	tickerBaseVolume:  `,"baseVolume":`,
+	tickerQuoteVolume: `,"quoteVolume":`,
+	tickerDatetime:    `,"datetime":`,
 }
 
 func (t *Ticker) decodeFast(data []byte) bool {
@@ -830,25 +1016,33 @@ const (
 )
 
 var bookKeys = [...]string{
-	bookExchange: `"exchange":`,
-	bookSymbol:   `"symbol":`,
-	bookKind:     `"kind":`,
-	bookSequence: `"sequence":`,
-	bookBids:     `"bids":`,
-	bookAsks:     `"asks":`,
-	bookDatetime: `"datetime":`,
+	bookExchange: `,"exchange":`,
+	bookSymbol:   `,"symbol":`,
+	bookKind:     `,"kind":`,
+	bookSequence: `,"sequence":`,
+	bookBids:     `,"bids":`,
+	bookAsks:     `,"asks":`,
+	bookDatetime: `,"datetime":`,
 }
 
 func (ob *OrderBook) decodeFast(data []byte) bool {
+	ok, _ := ob.decodeFastChecked(data)
+	return ok
+}
+
+// decodeFastChecked is decodeFast that also reports whether the decoder
+// has verified the per-level rules of Validate (see scanner.levels), so
+// that check may skip them.
+func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, false
 	}
 	var ex, sym span
 	for {
 		k, done, ok := s.nextKey(bookKeys[:])
 		if !ok {
-			return false
+			return false, false
 		}
 		if done {
 			break
@@ -865,18 +1059,20 @@ func (ob *OrderBook) decodeFast(data []byte) bool {
 		case bookSequence:
 			ok = s.uint(&ob.Sequence)
 		case bookBids:
-			ok = s.levels(&ob.Bids)
+			ok = s.levels(&ob.Bids, 0)
 		case bookAsks:
-			ok = s.levels(&ob.Asks)
+			ok = s.levels(&ob.Asks, 1)
 		case bookDatetime:
 			ok = s.time(&ob.Time)
 		default:
-			return false
+			return false, false
 		}
 		if !ok {
-			return false
+			return false, false
 		}
 	}
 	ob.Exchange, ob.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	return true
+	levelsValid = !s.unproven[0] && !s.unproven[1] &&
+		(ob.Kind == BookDelta || !s.zero[0] && !s.zero[1]) // a zero amount removes a level in a delta only
+	return true, levelsValid
 }

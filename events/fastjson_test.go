@@ -2,7 +2,9 @@ package events
 
 import (
 	"encoding/json"
+	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -97,6 +99,87 @@ func checkFastDecode[T Event](t *testing.T, data []byte) {
 	}
 }
 
+// checkLevelsProof: when the fast order book decoder reports that it has
+// verified the per-level rules, they hold, and validation with or without
+// them gives the same result.
+func checkLevelsProof(t *testing.T, data []byte) {
+	t.Helper()
+	var ob OrderBook
+	ok, levelsValid := ob.decodeFastChecked(data)
+	if !ok || !levelsValid {
+		return
+	}
+	c := checker{typ: TypeOrderBook}
+	ob.levels(&c, "bids", ob.Bids, -1)
+	ob.levels(&c, "asks", ob.Asks, +1)
+	if c.err != nil {
+		t.Fatalf("levels reported valid, but %v: %q", c.err, data)
+	}
+	if with, without := ob.check(true), ob.check(false); !reflect.DeepEqual(with, without) {
+		t.Fatalf("check(true) = %v, check(false) = %v: %q", with, without, data)
+	}
+}
+
+// levelsProofCases are order books and whether the fast decoder proves
+// their levels valid.
+func levelsProofCases() []struct {
+	in     []byte
+	proven bool
+} {
+	doc := func(kind, bids, asks string) []byte {
+		return []byte(`{"exchange":"x","symbol":"S","kind":"` + kind + `","bids":` + bids + `,"asks":` + asks +
+			`,"datetime":"2026-03-14T15:09:26Z"}`)
+	}
+	return []struct {
+		in     []byte
+		proven bool
+	}{
+		{doc("SNAPSHOT", `[["2","1"],["1.5","3"]]`, `[["2.5","0.1"],["3","1"]]`), true},
+		{doc("SNAPSHOT", `[]`, `[]`), true},
+		{doc("SNAPSHOT", `[["2","1"]]`, `[]`), true},
+		{doc("DELTA", `[["2","0"],["1.5","3"]]`, `[["2.5","0"]]`), true},
+		{doc("SNAPSHOT", `[["2","0"]]`, `[]`), false},             // zero amount in a snapshot
+		{doc("SNAPSHOT", `[]`, `[["2","0"]]`), false},             // on either side
+		{doc("SNAPSHOT", `[["1.5","1"],["2","1"]]`, `[]`), false}, // bids ascending
+		{doc("SNAPSHOT", `[]`, `[["3","1"],["2.5","1"]]`), false}, // asks descending
+		{doc("SNAPSHOT", `[["2","1"],["2.0","1"]]`, `[]`), false}, // equal prices
+		{doc("SNAPSHOT", `[]`, `[["2.50","1"],["2.5","1"]]`), false},
+		{doc("SNAPSHOT", `[["0","1"]]`, `[]`), false},                    // zero price
+		{doc("SNAPSHOT", `[["-1","1"]]`, `[]`), false},                   // negative price (library path)
+		{doc("SNAPSHOT", `[["2","-1"]]`, `[]`), false},                   // negative amount
+		{doc("SNAPSHOT", `[[ "2","1"]]`, `[]`), false},                   // white space: the general path
+		{doc("SNAPSHOT", `[["2","1"],["1","1"] ]`, `[]`), true},          // white space outside the levels
+		{doc("SNAPSHOT", `[["1e3","1"]]`, `[]`), false},                  // not a decimal
+		{doc("SNAPSHOT", `[["12345678901234567890","1"]]`, `[]`), false}, // 20 digits
+		{doc("SNAPSHOT", `[["3","1"]]`, `[["2","1"]]`), true},            // crossed: caught by check
+		{doc("NOPE", `[["2","0"]]`, `[]`), false},                        // unknown kind
+		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["1","1"],["2","0"]],"bids":[["2","1"]],"datetime":"2026-03-14T15:09:26Z"}`), true}, // the last wins
+		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["2","1"]],"bids":[["1","1"],["2","0"]],"datetime":"2026-03-14T15:09:26Z"}`), false},
+	}
+}
+
+// TestLevelsProof: which order books the fast decoder proves valid level
+// by level, and that Unmarshal reports for every book the error that
+// encoding/json and Validate report.
+func TestLevelsProof(t *testing.T) {
+	for _, tc := range levelsProofCases() {
+		var ob OrderBook
+		if _, proven := ob.decodeFastChecked(tc.in); proven != tc.proven {
+			t.Errorf("%s: proven %v, want %v", tc.in, proven, tc.proven)
+		}
+		checkLevelsProof(t, tc.in)
+		_, got := Unmarshal[OrderBook](tc.in)
+		var ref OrderBook
+		want := json.Unmarshal(tc.in, &ref)
+		if want == nil {
+			want = ref.Validate()
+		}
+		if (got == nil) != (want == nil) || (want != nil && got.Error() != want.Error() && !errors.Is(got, ErrDecode)) {
+			t.Errorf("%s: Unmarshal: %v, want %v", tc.in, got, want)
+		}
+	}
+}
+
 func TestFastDecoderMatchesEncodingJSON(t *testing.T) {
 	for _, e := range fastSamples() {
 		b, err := json.Marshal(e)
@@ -127,10 +210,14 @@ func FuzzFastDecoders(f *testing.F) {
 	}
 	f.Add([]byte(`{"exchange":"x","sequence":01,"bids":[["1","2"],]}`))
 	f.Add([]byte(`{"sequence":18446744073709551616,"bids":[],"asks":null}`))
+	for _, tc := range levelsProofCases() {
+		f.Add(tc.in)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkFastDecode[Trade](t, data)
 		checkFastDecode[Ticker](t, data)
 		checkFastDecode[OrderBook](t, data)
+		checkLevelsProof(t, data)
 	})
 }
 
@@ -272,4 +359,55 @@ func FuzzParseUTCTime(f *testing.F) {
 			t.Fatalf("%q: fast %#v, time.Parse %#v (%v)", s, got, tp, err)
 		}
 	})
+}
+
+func TestDecDigits(t *testing.T) {
+	check := func(v uint64, want int) {
+		if got := decDigits(v); got != want {
+			t.Errorf("decDigits(%d) = %d, want %d", v, got, want)
+		}
+	}
+	check(0, 1)
+	check(1<<64-1, 20)
+	for k, p := range pow10u64 {
+		check(p, k+1)
+		check(p-1, max(k, 1))
+		check(p+1, k+1)
+	}
+	for v := uint64(1); v != 0 && v < 1<<63; v <<= 1 {
+		check(v, len(strconv.FormatUint(v, 10)))
+		check(v-1, len(strconv.FormatUint(v-1, 10)))
+	}
+}
+
+// TestCivilDate: every day of the years 0..9999 against package time.
+func TestCivilDate(t *testing.T) {
+	for days := int64(0); days < 3652425; days++ {
+		y, m, d := civilDate(days)
+		ty, tm, td := time.Unix(year0Unix+days*86400, 0).UTC().Date()
+		if y != ty || m != int(tm) || d != td {
+			t.Fatalf("civilDate(%d) = %d-%d-%d, time: %d-%d-%d", days, y, m, d, ty, tm, td)
+		}
+		if back := civilDays(y, m, d); back != days {
+			t.Fatalf("civilDays(%d-%d-%d) = %d, want %d", y, m, d, back, days)
+		}
+	}
+	if y, _, _ := civilDate(3652424); y != 9999 {
+		t.Fatalf("last day in year %d", y)
+	}
+}
+
+// TestEnumNamesPlain: the fast decoders read enum names without scanning
+// them for escapes (scanner.enum), which needs names of printable ASCII
+// without '"' or '\\'.
+func TestEnumNamesPlain(t *testing.T) {
+	for _, tab := range []*enumTable{&sideTable, &takerOrMakerTable, &bookKindTable} {
+		for _, d := range tab.defs {
+			for i := 0; i < len(d.name); i++ {
+				if !strPlain[d.name[i]] {
+					t.Errorf("%s: name %q has byte %q", tab.enum, d.name, d.name[i])
+				}
+			}
+		}
+	}
 }

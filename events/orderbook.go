@@ -129,13 +129,22 @@ func (b OrderBook) OccurredAt() time.Time { return b.Time }
 func (b OrderBook) Validate() error { return b.validate() }
 
 // validate is Validate without copying the event (for the codec).
-func (b *OrderBook) validate() error {
+func (b *OrderBook) validate() error { return b.check(false) }
+
+// check is validate; levelsValid says that every level is already known
+// to keep the per-level rules (prices positive and in order, amounts
+// positive, or not negative in a delta), as the fast decoder verifies
+// while it reads them, so they are not checked again. The other rules
+// are, so the result is validate's.
+func (b *OrderBook) check(levelsValid bool) error {
 	c := checker{typ: TypeOrderBook}
 	c.segment("exchange", b.Exchange)
 	c.segment("symbol", b.Symbol)
 	c.enum("kind", b.Kind, true, b.Kind == 0)
-	b.levels(&c, "bids", b.Bids, -1)
-	b.levels(&c, "asks", b.Asks, +1)
+	if !levelsValid {
+		b.levels(&c, "bids", b.Bids, -1)
+		b.levels(&c, "asks", b.Asks, +1)
+	}
 	if c.err == nil && b.Kind == BookSnapshot && len(b.Bids) > 0 && len(b.Asks) > 0 &&
 		b.Bids[0].Price.Cmp(b.Asks[0].Price) >= 0 {
 		c.fail("bids[0].price", b.Bids[0].Price.String(), "crossed: best bid at or above best ask "+b.Asks[0].Price.String())
@@ -146,7 +155,10 @@ func (b *OrderBook) validate() error {
 
 // levels checks one side; order is -1 for descending, +1 for ascending.
 func (b *OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) {
-	for i := range lv {
+	if c.err != nil {
+		return
+	}
+	for i := keepRules(lv, order, b.Kind == BookDelta); i < len(lv); i++ {
 		if c.err != nil {
 			return
 		}
@@ -172,6 +184,29 @@ func (b *OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) 
 			return
 		}
 	}
+}
+
+// keepRules returns the number of leading levels of lv that are known to
+// keep the per-level rules from their 64-bit coefficients alone, compared
+// with integer arithmetic: price positive, amount positive (or zero if
+// zeroOK), each price compared with the previous one giving order. The
+// first level it cannot vouch for — one that breaks a rule, or has a
+// larger coefficient — and the rest are for levels to check one by one.
+func keepRules(lv []PriceLevel, order int, zeroOK bool) int {
+	var prev uint64
+	var prevPlaces uint8
+	for i := range lv {
+		pneg, phi, p, pp, pok := lv[i].Price.d.ToHiLo()
+		aneg, ahi, a, _, aok := lv[i].Amount.d.ToHiLo()
+		if !pok || !aok || phi != 0 || ahi != 0 || pp > MaxDecimalPlaces ||
+			pneg || p == 0 || // price not positive
+			(a == 0 && !zeroOK) || (aneg && a != 0) || // amount not positive / negative
+			(i > 0 && cmpScaled(p, pp, prev, prevPlaces) != order) {
+			return i
+		}
+		prev, prevPlaces = p, pp
+	}
+	return len(lv)
 }
 
 // MarshalJSON encodes b with its time in UTC.

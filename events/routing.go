@@ -32,18 +32,20 @@ func ValidateSegment(s string) error {
 		return &RoutingError{Key: s, Reason: "empty segment"}
 	}
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= utf8.RuneSelf || !segmentASCII[c] {
+		if !segmentASCII[s[i]] {
 			return validateSegmentSlow(s)
 		}
 	}
 	return nil
 }
 
-// segmentASCII[c] reports whether the ASCII byte c may appear in a segment
-// (printable, not white space, not '.', '*', '#', '>'), so that the common
-// all-ASCII segment is checked without decoding runes.
-var segmentASCII = func() (t [utf8.RuneSelf]bool) {
-	for c := range t {
+// segmentASCII[c] reports whether the byte c is ASCII and may appear in
+// a segment (printable, not white space, not '.', '*', '#', '>'), so that
+// the common all-ASCII segment is checked without decoding runes. (It has
+// 256 entries, false from utf8.RuneSelf on, so that indexing it needs no
+// bounds check.)
+var segmentASCII = func() (t [256]bool) {
+	for c := range utf8.RuneSelf {
 		r := rune(c)
 		t[c] = r != '.' && r != '*' && r != '#' && r != '>' && !unicode.IsSpace(r) && unicode.IsPrint(r)
 	}

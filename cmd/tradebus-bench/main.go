@@ -8,7 +8,7 @@
 //	go run ./cmd/tradebus-bench -suite rebuild -transports kafka,redis,nats -n 50000 -runs 3
 //	                                           # per transport that keeps history: projection rebuild vs transport.Read vs the raw client reading the same history
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
-//	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event, allocations
+//	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event (Trade, Ticker, order books), allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
 //	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
 //	                                           # one typed row and the raw one; CPU profiles of the consume phases
