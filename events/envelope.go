@@ -71,6 +71,8 @@ type envelopeKey struct{}
 type envelopeCtx struct {
 	context.Context
 	md     map[string]string // ContextWithMetadata: read into env on first use
+	uuid   string            // ContextWithDelivery: the id of an envelope without one
+	flow   bool              // ContextWithDelivery: fill in missing ids
 	parsed atomic.Bool
 	mu     sync.Mutex
 	env    Envelope
@@ -82,6 +84,14 @@ func (c *envelopeCtx) envelope() Envelope {
 		c.mu.Lock()
 		if !c.parsed.Load() {
 			c.env = EnvelopeFromMetadata(c.md)
+			if c.flow {
+				if c.env.ID == "" {
+					c.env.ID = c.uuid
+				}
+				if c.env.CorrelationID == "" {
+					c.env.CorrelationID = c.env.ID
+				}
+			}
 			c.parsed.Store(true)
 		}
 		c.mu.Unlock()
@@ -124,13 +134,36 @@ func ContextWithMetadata(ctx context.Context, md map[string]string) context.Cont
 	return &envelopeCtx{Context: ctx, md: md}
 }
 
-// EnvelopeFromContext returns the envelope stored by ContextWithEnvelope
-// or ContextWithMetadata.
+// ContextWithDelivery is ContextWithMetadata for a delivered message
+// whose metadata may lack the ids: an envelope without an id takes uuid
+// (the message's own, e.g. its Watermill UUID), and one without a
+// correlation id starts a flow — its correlation id is its own id. Like
+// ContextWithMetadata's, the envelope is read out of md the first time it
+// is asked for, so md must not change afterwards.
+func ContextWithDelivery(ctx context.Context, md map[string]string, uuid string) context.Context {
+	if ctx == nil {
+		panic("events: ContextWithDelivery with a nil context")
+	}
+	if md == nil {
+		md = map[string]string{}
+	}
+	return &envelopeCtx{Context: ctx, md: md, uuid: uuid, flow: true}
+}
+
+// EnvelopeFromContext returns the envelope stored by ContextWithEnvelope,
+// ContextWithMetadata or ContextWithDelivery.
 func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
 	if c, ok := ctx.Value(envelopeKey{}).(*envelopeCtx); ok {
 		return c.envelope(), true
 	}
 	return Envelope{}, false
+}
+
+// HasEnvelope reports whether ctx carries an envelope (EnvelopeFromContext
+// would find one) without reading it out of its metadata.
+func HasEnvelope(ctx context.Context) bool {
+	_, ok := ctx.Value(envelopeKey{}).(*envelopeCtx)
+	return ok
 }
 
 // EnvelopeFromMetadata reads an Envelope out of Watermill-style metadata.

@@ -113,3 +113,36 @@ func TestContextWithMetadata(t *testing.T) {
 		t.Errorf("nil metadata: %+v, %v", got, ok)
 	}
 }
+
+// ContextWithDelivery fills in the ids a delivered message lacks: its own
+// uuid as id, its id as correlation id (a new flow); ids present are kept.
+// HasEnvelope sees the envelope without reading it.
+func TestContextWithDelivery(t *testing.T) {
+	for _, tc := range []struct {
+		name          string
+		md            map[string]string
+		id, corr, cau string
+	}{
+		{"no ids", map[string]string{events.MetaType: "t"}, "uuid-1", "uuid-1", ""},
+		{"nil metadata", nil, "uuid-1", "uuid-1", ""},
+		{"id only", map[string]string{events.MetaID: "id-1"}, "id-1", "id-1", ""},
+		{"all", map[string]string{events.MetaID: "id-1", events.MetaCorrelationID: "c", events.MetaCausationID: "x"}, "id-1", "c", "x"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := events.ContextWithDelivery(context.Background(), tc.md, "uuid-1")
+			if !events.HasEnvelope(ctx) {
+				t.Fatal("HasEnvelope = false")
+			}
+			env, ok := events.EnvelopeFromContext(ctx)
+			if !ok || env.ID != tc.id || env.CorrelationID != tc.corr || env.CausationID != tc.cau {
+				t.Errorf("envelope %+v, %v; want id %q correlation %q causation %q", env, ok, tc.id, tc.corr, tc.cau)
+			}
+		})
+	}
+	if events.HasEnvelope(context.Background()) {
+		t.Error("HasEnvelope(Background) = true")
+	}
+	if !events.HasEnvelope(events.ContextWithMetadata(context.Background(), nil)) {
+		t.Error("HasEnvelope(ContextWithMetadata) = false")
+	}
+}

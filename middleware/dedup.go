@@ -29,7 +29,10 @@ import (
 // Concurrent duplicates of one key in one process are serialised by the
 // per-key lock: one is processed; the other waits and then, when the first
 // succeeded, finds the key recorded and is acked as a duplicate (or, when the
-// first failed, is processed itself). Across processes sharing a store, two
+// first failed, is processed itself). On a MemoryStore the lock is the
+// store's own: the key is held in its table while handled, so that lock,
+// lookup and record take one hash and one table (and Dedups sharing the
+// store serialise one key too). Across processes sharing a store, two
 // deliveries of one key at the very same time can both run; the PostgreSQL
 // store's RecordTx closes that gap for writes in the same transaction.
 //
@@ -49,6 +52,7 @@ import (
 // NewDedup).
 type Dedup struct {
 	cfg   config
+	ns    string // WithDedupNamespace's + ":"
 	locks *keyLocks
 
 	processed    atomic.Uint64
@@ -89,7 +93,11 @@ func newDedup(cfg config) (*Dedup, error) {
 	if cfg.keyFunc == nil {
 		cfg.keyFunc = EventIDKey
 	}
-	return &Dedup{cfg: cfg, locks: newKeyLocks()}, nil
+	d := &Dedup{cfg: cfg, locks: newKeyLocks()}
+	if cfg.namespace != "" {
+		d.ns = cfg.namespace + ":"
+	}
+	return d, nil
 }
 
 // EventIDKey is the default dedup key: the event id (metadata "id"), or the
@@ -120,17 +128,37 @@ type dedupKeyCtx struct{}
 // record it in its own transaction (pgstore's RecordTx), so that the business
 // write and the dedup record commit together (the inbox pattern).
 func DedupKey(ctx context.Context) (string, bool) {
-	if c, ok := ctx.Value(dedupKeyCtx{}).(*dedupCtx); ok {
-		return c.key, true
+	switch c := ctx.Value(dedupKeyCtx{}).(type) {
+	case *dedupCtx:
+		return c.key.String(), true
+	case *failuresCtx:
+		return c.dedupKey.String(), true
 	}
 	return "", false
 }
 
+// withDedupKey returns ctx carrying key for DedupKey: ctx itself when it
+// is the failures context of the poison or retry middleware just outside
+// (which keeps the key: no allocation), else a new context.
+func withDedupKey(ctx context.Context, key storeKey) context.Context {
+	if fc, ok := ctx.(*failuresCtx); ok {
+		if !fc.hasDedup {
+			fc.dedupKey, fc.hasDedup = key, true
+			return ctx
+		}
+		if fc.dedupKey == key { // the next attempt
+			return ctx
+		}
+	}
+	return &dedupCtx{Context: ctx, key: key}
+}
+
 // dedupCtx is a context carrying the dedup key: context.WithValue in one
-// allocation instead of two (the key is not boxed separately).
+// allocation instead of two (the key is not boxed separately), its parts
+// joined only when asked for.
 type dedupCtx struct {
 	context.Context
-	key string
+	key storeKey
 }
 
 func (c *dedupCtx) Value(key any) any {
@@ -142,12 +170,17 @@ func (c *dedupCtx) Value(key any) any {
 
 // Middleware implements message.HandlerMiddleware.
 func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
+	if ms, ok := d.cfg.store.(*MemoryStore); ok {
+		return d.memoryMiddleware(h, ms)
+	}
+	var ns nsCache
 	return func(msg *message.Message) ([]*message.Message, error) {
 		ctx := msg.Context()
-		key, err := d.key(msg)
+		parts, err := d.key(msg, &ns)
 		if err != nil {
 			return nil, err
 		}
+		key := parts.String()
 		kl, err := d.locks.lock(ctx, key)
 		if err != nil {
 			return nil, err
@@ -166,14 +199,11 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			return nil, fmt.Errorf("middleware: dedup store lookup of %q: %w", key, err)
 		}
 		if seen {
-			d.duplicates.Add(1)
-			telemetry.DuplicateSkipped(ctx, key)
-			d.cfg.logger.DebugContext(ctx, "tradebus: duplicate message acked without handling",
-				slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key))
+			d.duplicate(ctx, msg, key)
 			return nil, nil
 		}
 
-		msg.SetContext(&dedupCtx{Context: ctx, key: key})
+		msg.SetContext(withDedupKey(ctx, parts))
 		out, err := h(msg)
 		msg.SetContext(ctx)
 		if err != nil {
@@ -206,42 +236,121 @@ func (d *Dedup) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	}
 }
 
-func (d *Dedup) key(msg *message.Message) (string, error) {
-	k, err := d.cfg.keyFunc(msg)
-	if err != nil {
-		return "", fmt.Errorf("middleware: dedup key of message %s: %w", msg.UUID, err)
+// memoryMiddleware is Middleware on a MemoryStore: the store's flights
+// (claim, commit, release) stand for the key locks, the lookup and the
+// record, with the same outcome — one hash and one table for all four.
+func (d *Dedup) memoryMiddleware(h message.HandlerFunc, ms *MemoryStore) message.HandlerFunc {
+	var ns nsCache
+	return func(msg *message.Message) ([]*message.Message, error) {
+		ctx := msg.Context()
+		key, err := d.key(msg, &ns)
+		if err != nil {
+			return nil, err
+		}
+		hash := ms.hash(key)
+		seen, tok, err := ms.claim(ctx, key, hash)
+		if err != nil {
+			return nil, err
+		}
+		if seen {
+			d.duplicate(ctx, msg, key.String())
+			return nil, nil
+		}
+		held := true
+		defer func() {
+			if held { // the handler panicked
+				ms.release(key, hash, tok)
+			}
+		}()
+		msg.SetContext(withDedupKey(ctx, key))
+		out, err := h(msg)
+		msg.SetContext(ctx)
+		held = false
+		if err != nil {
+			ms.release(key, hash, tok)
+			return out, err
+		}
+		if len(out) == 0 {
+			ms.commit(key, hash, d.cfg.dedupTTL)
+			d.processed.Add(1)
+			return nil, nil
+		}
+		// As in Middleware: record once the produced messages are
+		// published and msg acked, the key in flight until then.
+		settle := func(acked bool) {
+			if acked {
+				ms.commit(key, hash, d.cfg.dedupTTL)
+				d.processed.Add(1)
+			} else {
+				ms.release(key, hash, tok)
+			}
+		}
+		if transport.OnSettled(msg, settle) {
+			return out, nil
+		}
+		go func() {
+			select {
+			case <-msg.Acked():
+				settle(true)
+			case <-msg.Nacked():
+				settle(false)
+			}
+		}()
+		return out, nil
 	}
-	if k == "" {
-		return "", Permanent(fmt.Errorf("%w for message %s", ErrNoDedupKey, msg.UUID))
-	}
-	if ns := d.cfg.namespace; ns != "" {
-		return ns + ":" + k, nil
-	}
-	handler := HandlerName(msg.Context())
-	if d.cfg.group != "" {
-		return d.cfg.group + "/" + handler + ":" + k, nil
-	}
-	return handler + ":" + k, nil
 }
 
-// storeCtx bounds a store call by WithStoreTimeout. The MemoryStore never
-// blocks, so it is spared the timer.
-func (d *Dedup) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
-	if _, ok := d.cfg.store.(*MemoryStore); ok {
-		return ctx, func() {}
+// duplicate counts and logs msg, a duplicate acked without handling.
+func (d *Dedup) duplicate(ctx context.Context, msg *message.Message, key string) {
+	d.duplicates.Add(1)
+	telemetry.DuplicateSkipped(ctx, key)
+	d.cfg.logger.DebugContext(ctx, "tradebus: duplicate message acked without handling",
+		slog.String("message_uuid", msg.UUID), slog.String("dedup_key", key))
+}
+
+// nsCache holds the key namespace of the handler a middleware instance
+// served last (one instance usually serves one handler): it is built
+// once, not joined with the handler name for every message.
+type nsCache struct{ last atomic.Pointer[handlerNS] }
+
+type handlerNS struct{ handler, ns string }
+
+// key returns the store key of msg: the namespace — WithDedupNamespace,
+// else "<group>/<handler name>" or "<handler name>" — ":" and the key
+// function's key.
+func (d *Dedup) key(msg *message.Message, c *nsCache) (storeKey, error) {
+	k, err := d.cfg.keyFunc(msg)
+	if err != nil {
+		return storeKey{}, fmt.Errorf("middleware: dedup key of message %s: %w", msg.UUID, err)
 	}
+	if k == "" {
+		return storeKey{}, Permanent(fmt.Errorf("%w for message %s", ErrNoDedupKey, msg.UUID))
+	}
+	if d.ns != "" {
+		return storeKey{ns: d.ns, id: k}, nil
+	}
+	handler := HandlerName(msg.Context())
+	if e := c.last.Load(); e != nil && e.handler == handler {
+		return storeKey{ns: e.ns, id: k}, nil
+	}
+	ns := handler + ":"
+	if d.cfg.group != "" {
+		ns = d.cfg.group + "/" + ns
+	}
+	c.last.Store(&handlerNS{handler: handler, ns: ns})
+	return storeKey{ns: ns, id: k}, nil
+}
+
+// storeCtx bounds a store call by WithStoreTimeout. (The MemoryStore,
+// which never blocks, takes memoryMiddleware's way.)
+func (d *Dedup) storeCtx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, d.cfg.storeTimeout)
 }
 
 func (d *Dedup) record(ctx context.Context, msg *message.Message, key string) {
-	var err error
-	if ms, ok := d.cfg.store.(*MemoryStore); ok {
-		err = ms.Record(ctx, key, d.cfg.dedupTTL) // never blocks, ignores ctx
-	} else {
-		rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
-		err = d.cfg.store.Record(rctx, key, d.cfg.dedupTTL)
-		cancel()
-	}
+	rctx, cancel := d.storeCtx(context.WithoutCancel(ctx))
+	err := d.cfg.store.Record(rctx, key, d.cfg.dedupTTL)
+	cancel()
 	if err != nil {
 		d.recordErrors.Add(1)
 		d.cfg.logger.ErrorContext(ctx, "tradebus: dedup key not recorded after successful handling; a later duplicate may be processed again",

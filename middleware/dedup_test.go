@@ -290,4 +290,8 @@ func TestKeyLocksCleanUp(t *testing.T) {
 	if n := d.locks.held(); n != 0 {
 		t.Fatalf("%d key locks left", n)
 	}
+	// On its MemoryStore the flights stand for the key locks.
+	if n := d.Store().(*MemoryStore).flightsHeld(); n != 0 {
+		t.Fatalf("%d flights left", n)
+	}
 }

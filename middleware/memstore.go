@@ -46,7 +46,30 @@ type MemoryStore struct {
 	head    uint64
 	n       int
 	evicted atomic.Uint64
+
+	// Flights are keys a Dedup middleware is handling (claim): not
+	// recorded yet, and a second claim of one waits for it to end
+	// (commit records the key, release drops it). A flight's slot holds
+	// flightBit | its index in flights. They replace the Dedup's own key
+	// locks on this store, in the same table: one hash and one lookup per
+	// message for lock, lookup, record and unlock together.
+	flights []memFlight
+	freeFl  []uint32      // indexes of ended flights, for reuse
+	nflight int           // flights in the table
+	wake    chan struct{} // closed when a waited-for flight ends; nil: nobody waits
 }
+
+// flightBit marks a slot holding a flight instead of a record.
+const flightBit = 1 << 63
+
+type memFlight struct {
+	key    storeKey
+	gen    uint32 // counts the uses of this index: a flight token names one
+	waited bool   // another claim waits for it to end
+}
+
+// flightToken names one flight, for commit and release.
+type flightToken struct{ idx, gen uint32 }
 
 type memSlot struct {
 	hash uint64
@@ -54,7 +77,7 @@ type memSlot struct {
 }
 
 type memEntry struct {
-	key     string
+	key     storeKey
 	hash    uint64
 	expires int64 // monoNow reading
 }
@@ -101,7 +124,40 @@ func pow2(n int) int {
 	return p
 }
 
-func (s *MemoryStore) hash(key string) uint64 { return maphash.String(s.seed, key) }
+// storeKey is a key in two parts, ns+id, so that a Dedup middleware
+// need not join its namespace and the message's key into a new string
+// for every message; the Store methods' keys have ns "". Keys are
+// compared, and hashed, as the joined string.
+type storeKey struct{ ns, id string }
+
+func (k storeKey) String() string { return k.ns + k.id }
+
+func (k storeKey) eq(o storeKey) bool {
+	if len(k.ns) == len(o.ns) {
+		return k.id == o.id && k.ns == o.ns
+	}
+	if len(k.ns)+len(k.id) != len(o.ns)+len(o.id) {
+		return false
+	}
+	if len(k.ns) > len(o.ns) {
+		k, o = o, k
+	}
+	// k.ns is the shorter prefix: o.ns = k.ns + the head of k.id.
+	n := len(o.ns) - len(k.ns)
+	return o.ns[:len(k.ns)] == k.ns && o.ns[len(k.ns):] == k.id[:n] && k.id[n:] == o.id
+}
+
+// hash hashes the joined key: maphash.String of it, without joining.
+func (s *MemoryStore) hash(k storeKey) uint64 {
+	if k.ns == "" {
+		return maphash.String(s.seed, k.id)
+	}
+	var h maphash.Hash
+	h.SetSeed(s.seed)
+	_, _ = h.WriteString(k.ns)
+	_, _ = h.WriteString(k.id)
+	return h.Sum64()
+}
 
 // tag is the tags byte of hash h: never 0. The slot index comes from the
 // low bits of h, the tag from the high ones.
@@ -112,8 +168,24 @@ func (s *MemoryStore) entry(sl memSlot) *memEntry {
 	return &s.ring[(sl.seq1-1)&uint64(len(s.ring)-1)]
 }
 
+// isFlight reports whether slot sl holds a flight.
+func isFlight(sl memSlot) bool { return sl.seq1&flightBit != 0 }
+
+// flight returns the flight of a flight slot; s.mu is held.
+func (s *MemoryStore) flight(sl memSlot) *memFlight {
+	return &s.flights[uint32(sl.seq1)]
+}
+
+// keyOf returns the key of a used slot; s.mu is held.
+func (s *MemoryStore) keyOf(sl memSlot) storeKey {
+	if isFlight(sl) {
+		return s.flight(sl).key
+	}
+	return s.entry(sl).key
+}
+
 // find returns the slot of key, or -1; s.mu is held.
-func (s *MemoryStore) find(key string, h uint64) int {
+func (s *MemoryStore) find(key storeKey, h uint64) int {
 	mask := len(s.slots) - 1
 	t := tag(h)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
@@ -121,7 +193,7 @@ func (s *MemoryStore) find(key string, h uint64) int {
 		case 0:
 			return -1
 		case t:
-			if sl := s.slots[i]; sl.hash == h && s.entry(sl).key == key {
+			if sl := s.slots[i]; sl.hash == h && s.keyOf(sl).eq(key) {
 				return i
 			}
 		}
@@ -129,7 +201,8 @@ func (s *MemoryStore) find(key string, h uint64) int {
 }
 
 // deleteSlot empties slot i, moving later slots of its probe run back so
-// that every key stays reachable from its home slot; s.mu is held.
+// that every key stays reachable from its home slot; s.mu is held. The
+// caller counts the key out (live or nflight).
 func (s *MemoryStore) deleteSlot(i int) {
 	mask := len(s.slots) - 1
 	for j := (i + 1) & mask; s.tags[j] != 0; j = (j + 1) & mask {
@@ -142,13 +215,19 @@ func (s *MemoryStore) deleteSlot(i int) {
 		i = j
 	}
 	s.slots[i], s.tags[i] = memSlot{}, 0
-	s.live--
 }
 
 // insert adds a slot for the record seq of a key not in the table; s.mu
 // is held.
 func (s *MemoryStore) insert(h, seq uint64) {
-	if 2*(s.live+1) > len(s.slots) {
+	s.insertSlot(memSlot{hash: h, seq1: seq + 1})
+	s.live++
+}
+
+// insertSlot adds sl for a key not in the table, growing it first if
+// needed; s.mu is held.
+func (s *MemoryStore) insertSlot(sl memSlot) {
+	if 2*(s.live+s.nflight+1) > len(s.slots) {
 		old := s.slots
 		s.slots = make([]memSlot, 2*len(old))
 		s.tags = make([]uint8, 2*len(old))
@@ -158,8 +237,7 @@ func (s *MemoryStore) insert(h, seq uint64) {
 			}
 		}
 	}
-	s.place(memSlot{hash: h, seq1: seq + 1})
-	s.live++
+	s.place(sl)
 }
 
 func (s *MemoryStore) place(sl memSlot) {
@@ -172,7 +250,8 @@ func (s *MemoryStore) place(sl memSlot) {
 }
 
 // Seen implements Store.
-func (s *MemoryStore) Seen(_ context.Context, key string) (bool, error) {
+func (s *MemoryStore) Seen(_ context.Context, k string) (bool, error) {
+	key := storeKey{id: k}
 	h := s.hash(key)
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -180,25 +259,44 @@ func (s *MemoryStore) Seen(_ context.Context, key string) (bool, error) {
 	if i < 0 {
 		return false, nil // a new key, the common case: no clock read
 	}
+	if isFlight(s.slots[i]) {
+		return false, nil // being handled, not recorded yet
+	}
 	if monoNow() >= s.entry(s.slots[i]).expires {
 		s.deleteSlot(i) // its record is stale now
+		s.live--
 		return false, nil
 	}
 	return true, nil
 }
 
-// Record implements Store.
-func (s *MemoryStore) Record(_ context.Context, key string, ttl time.Duration) error {
+// Record implements Store. A key a Dedup middleware is handling (in
+// flight) is recorded too: its flight ends.
+func (s *MemoryStore) Record(_ context.Context, k string, ttl time.Duration) error {
+	key := storeKey{id: k}
 	h := s.hash(key)
 	now := monoNow()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	s.record(key, h, now, ttl)
+	return nil
+}
+
+// record records key (hash h) for ttl from now, unless it is recorded and
+// not expired; a flight of key becomes its record. s.mu is held.
+func (s *MemoryStore) record(key storeKey, h uint64, now int64, ttl time.Duration) {
 	i := s.find(key, h)
-	if i >= 0 && now < s.entry(s.slots[i]).expires {
-		return nil
+	flight := false
+	if i >= 0 {
+		if isFlight(s.slots[i]) {
+			flight = true
+		} else if now < s.entry(s.slots[i]).expires {
+			return
+		}
 	}
 	// Found here, key has expired: it counts as held until it is recorded
-	// anew below (or swept first).
+	// anew below (or swept first). A flight is not counted (live) until
+	// then, and sweeps and evictions never remove it.
 	moved := false
 	// Sweep expired and stale records from the oldest end (amortised O(1)).
 	// A record not yet expired stops the sweep: live or stale, it is
@@ -217,12 +315,117 @@ func (s *MemoryStore) Record(_ context.Context, key string, ttl time.Duration) e
 	if i >= 0 && moved {
 		i = s.find(key, h) // deletions may have shifted its slot, or removed it
 	}
-	if i >= 0 {
-		s.slots[i].seq1 = seq + 1 // the expired record is stale now
-		return nil
+	if i < 0 {
+		s.insert(h, seq)
+		return
 	}
-	s.insert(h, seq)
-	return nil
+	if flight {
+		s.endFlight(s.slots[i])
+		s.live++
+	}
+	s.slots[i].seq1 = seq + 1 // an expired record is stale now
+}
+
+// claim starts a Dedup middleware's handling of key (hash h): seen is
+// true when key is recorded and has not expired; else key is in flight
+// until commit or release — Seen answers false for it, and another claim
+// of it waits until then, or until ctx ends (its error is returned).
+func (s *MemoryStore) claim(ctx context.Context, key storeKey, h uint64) (seen bool, tok flightToken, err error) {
+	for {
+		s.mu.Lock()
+		i := s.find(key, h)
+		if i < 0 {
+			tok = s.newFlight(key)
+			s.insertSlot(memSlot{hash: h, seq1: flightBit | uint64(tok.idx)})
+			s.mu.Unlock()
+			return false, tok, nil
+		}
+		sl := s.slots[i]
+		if isFlight(sl) {
+			s.flight(sl).waited = true
+			if s.wake == nil {
+				s.wake = make(chan struct{})
+			}
+			wake := s.wake
+			s.mu.Unlock()
+			select {
+			case <-wake:
+				continue
+			case <-ctx.Done():
+				return false, flightToken{}, ctx.Err()
+			}
+		}
+		if monoNow() < s.entry(sl).expires {
+			s.mu.Unlock()
+			return true, flightToken{}, nil
+		}
+		// Expired: its record is stale now, the key in flight.
+		tok = s.newFlight(key)
+		s.slots[i].seq1 = flightBit | uint64(tok.idx)
+		s.live--
+		s.mu.Unlock()
+		return false, tok, nil
+	}
+}
+
+// commit ends the flight of key (hash h) by recording it for ttl. Ended
+// already (Record recorded the key), it records key as Record would.
+func (s *MemoryStore) commit(key storeKey, h uint64, ttl time.Duration) {
+	now := monoNow()
+	s.mu.Lock()
+	s.record(key, h, now, ttl)
+	s.mu.Unlock()
+}
+
+// release ends the flight tok of key (hash h) without recording it: a
+// later claim handles key again.
+func (s *MemoryStore) release(key storeKey, h uint64, tok flightToken) {
+	s.mu.Lock()
+	if i := s.find(key, h); i >= 0 {
+		if sl := s.slots[i]; isFlight(sl) && uint32(sl.seq1) == tok.idx && s.flight(sl).gen == tok.gen {
+			s.deleteSlot(i)
+			s.endFlight(sl)
+		}
+	}
+	s.mu.Unlock()
+}
+
+// newFlight returns the token of a new flight of key; s.mu is held. The
+// caller puts it in a slot.
+func (s *MemoryStore) newFlight(key storeKey) flightToken {
+	var idx uint32
+	if n := len(s.freeFl); n > 0 {
+		idx = s.freeFl[n-1]
+		s.freeFl = s.freeFl[:n-1]
+	} else {
+		idx = uint32(len(s.flights))
+		s.flights = append(s.flights, memFlight{})
+	}
+	f := &s.flights[idx]
+	f.key, f.waited = key, false
+	s.nflight++
+	return flightToken{idx: idx, gen: f.gen}
+}
+
+// endFlight frees the flight of slot sl, waking the claims waiting for
+// it; s.mu is held. The caller empties or reuses the slot.
+func (s *MemoryStore) endFlight(sl memSlot) {
+	f := s.flight(sl)
+	if f.waited && s.wake != nil {
+		close(s.wake) // they look again: recorded, or theirs to claim
+		s.wake = nil
+	}
+	f.key, f.waited = storeKey{}, false
+	f.gen++
+	s.freeFl = append(s.freeFl, uint32(sl.seq1))
+	s.nflight--
+}
+
+// flightsHeld returns the number of keys in flight.
+func (s *MemoryStore) flightsHeld() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.nflight
 }
 
 // popFront removes the oldest record and its key, if the record is that
@@ -239,6 +442,7 @@ func (s *MemoryStore) popFront() bool {
 	for i := int(h) & mask; s.tags[i] != 0; i = (i + 1) & mask {
 		if s.tags[i] == t && s.slots[i].seq1 == seq+1 {
 			s.deleteSlot(i)
+			s.live--
 			return true
 		}
 	}

@@ -129,3 +129,120 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 		})
 	}
 }
+
+// TestMemoryStoreFlightsMatchModel mixes the Dedup middleware's flights
+// (claim, then commit or release) into the random steps of
+// TestMemoryStoreMatchesModel: a claim answers as Seen does, a commit
+// records as Record does, a release changes nothing, and a flight is
+// never counted, swept or evicted as a record — also when Record records
+// its key meanwhile, or the key expires and is claimed again while the
+// older token is still out (its release must not end the newer flight).
+func TestMemoryStoreFlightsMatchModel(t *testing.T) {
+	for _, max := range []int{1, 2, 3, 8, 64} {
+		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				ctx := context.Background()
+				rng := rand.New(rand.NewPCG(uint64(max), 11))
+				s, err := NewMemoryStore(WithMaxEntries(max))
+				if err != nil {
+					t.Fatal(err)
+				}
+				ref := newRefStore(max)
+				type claimed struct {
+					key storeKey
+					tok flightToken
+				}
+				var out []claimed           // tokens not yet committed or released
+				active := map[string]bool{} // keys with a flight in the store
+				keys := 3 * max
+				for step := range 20_000 {
+					n := rng.IntN(keys)
+					// Half the keys in two parts, as Dedup makes them: they
+					// must meet the joined keys of Seen and Record.
+					k := fmt.Sprint("k", n)
+					key := storeKey{id: k}
+					if n%2 == 0 {
+						key = storeKey{ns: "k", id: fmt.Sprint(n)}
+					}
+					switch op := rng.IntN(12); {
+					case op < 3:
+						got, _ := s.Seen(ctx, k)
+						if want := ref.seen(k); got != want {
+							t.Fatalf("step %d: Seen(%s) = %v, model %v", step, k, got, want)
+						}
+					case op < 5:
+						ttl := time.Duration(1+rng.IntN(20)) * time.Second
+						_ = s.Record(ctx, k, ttl)
+						ref.record(k, ttl)
+						delete(active, k) // a flight of k, if any, ended recorded
+					case op < 8:
+						if active[k] {
+							continue // a second claim would wait
+						}
+						seen, tok, err := s.claim(ctx, key, s.hash(key))
+						if err != nil {
+							t.Fatal(err)
+						}
+						if want := ref.seen(k); seen != want {
+							t.Fatalf("step %d: claim(%s) seen = %v, model %v", step, k, seen, want)
+						}
+						if !seen {
+							out = append(out, claimed{key, tok})
+							active[k] = true
+						}
+					case op < 11:
+						if len(out) == 0 {
+							continue
+						}
+						j := rng.IntN(len(out))
+						c := out[j]
+						out = append(out[:j], out[j+1:]...)
+						ck := c.key.String()
+						if op < 10 {
+							ttl := time.Duration(1+rng.IntN(20)) * time.Second
+							s.commit(c.key, s.hash(c.key), ttl)
+							ref.record(ck, ttl)
+							delete(active, ck)
+						} else {
+							current := hasToken(s, c.key, c.tok)
+							s.release(c.key, s.hash(c.key), c.tok)
+							if current {
+								delete(active, ck)
+							}
+						}
+					default:
+						time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
+					}
+					if s.Len() != len(ref.expires) || int(s.Evicted()) != ref.evicted || s.n != ref.n {
+						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d",
+							step, s.Len(), s.Evicted(), s.n, len(ref.expires), ref.evicted, ref.n)
+					}
+					if s.flightsHeld() != len(active) {
+						t.Fatalf("step %d: %d flights, want %d", step, s.flightsHeld(), len(active))
+					}
+				}
+				for _, c := range out {
+					s.release(c.key, s.hash(c.key), c.tok)
+				}
+				if n := s.flightsHeld(); n != 0 {
+					t.Fatalf("%d flights left after releasing every token", n)
+				}
+				for i := range keys {
+					k := fmt.Sprint("k", i)
+					got, _ := s.Seen(ctx, k)
+					if want := ref.seen(k); got != want {
+						t.Fatalf("end: Seen(%s) = %v, model %v", k, got, want)
+					}
+				}
+			})
+		})
+	}
+}
+
+// hasToken reports whether key's flight in s is the one tok names.
+func hasToken(s *MemoryStore, key storeKey, tok flightToken) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := s.find(key, s.hash(key))
+	return i >= 0 && isFlight(s.slots[i]) && uint32(s.slots[i].seq1) == tok.idx && s.flight(s.slots[i]).gen == tok.gen
+}

@@ -99,6 +99,7 @@ func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if ctx.Err() != nil {
 			return nil, err
 		}
+		f.load()
 		if f.attempts == 0 { // no retry middleware inside: this was the one attempt
 			f.fail(time.Now())
 		}

@@ -12,7 +12,13 @@ import (
 // puts one into the message context; the retry middleware (inside it) updates
 // it, so the poisoned message knows the attempt count and the failure times.
 // A message is handled by one goroutine at a time, so no locking is needed.
+//
+// The counts of a requeued message (its MetaRetry* metadata) are read the
+// first time they matter, after a failure: a message that succeeds at
+// once — nearly every one — never pays for those lookups.
 type failures struct {
+	md       message.Metadata // read by load
+	loaded   bool
 	attempts int // failed handler attempts, across requeues
 	requeues int
 	first    time.Time
@@ -20,6 +26,16 @@ type failures struct {
 }
 
 type failuresKey struct{}
+
+// load reads the counts of a requeued message out of its metadata, once:
+// call it before reading the record.
+func (f *failures) load() {
+	if !f.loaded {
+		f.loaded = true
+		f.fromMetadata(f.md)
+		f.md = nil
+	}
+}
 
 // fromMetadata starts the record of a message, continuing the counts of
 // a requeued message.
@@ -43,15 +59,25 @@ func (f *failures) fromMetadata(md message.Metadata) {
 }
 
 // failuresCtx is a context carrying a failures record: context.WithValue
-// and the record in one allocation.
+// and the record in one allocation. A Dedup middleware handed this very
+// context (directly inside the poison or retry middleware, as in Default)
+// puts its key here for DedupKey instead of wrapping it in a context of its
+// own: one allocation fewer per message.
 type failuresCtx struct {
 	context.Context
-	f failures
+	f        failures
+	dedupKey storeKey // set once, before the handler's first call
+	hasDedup bool
 }
 
 func (c *failuresCtx) Value(key any) any {
-	if _, ok := key.(failuresKey); ok {
+	switch key.(type) {
+	case failuresKey:
 		return &c.f
+	case dedupKeyCtx:
+		if c.hasDedup {
+			return c
+		}
 	}
 	return c.Context.Value(key)
 }
@@ -63,12 +89,13 @@ func failuresOf(msg *message.Message) (f *failures, installed bool) {
 		return f, false
 	}
 	c := &failuresCtx{Context: msg.Context()}
-	c.f.fromMetadata(msg.Metadata)
+	c.f.md = msg.Metadata
 	msg.SetContext(c)
 	return &c.f, true
 }
 
 func (f *failures) fail(now time.Time) {
+	f.load()
 	f.attempts++
 	if f.first.IsZero() {
 		f.first = now

@@ -98,16 +98,17 @@ func Handle[T events.Event](r *message.Router, sub message.Subscriber, pattern s
 	return h, nil
 }
 
-// handlerContext returns msg's context carrying its envelope. It is kept
-// out of line: the Watermill router runs every message on a new goroutine
-// with a small stack, and a big frame on the handler path (the Envelope is
-// a few hundred bytes) makes the runtime grow, i.e. copy, that stack for
-// every message.
+// handlerContext returns msg's context carrying its envelope, read out of
+// the metadata only when asked for (a context that carries one already,
+// e.g. middleware.NewCorrelation's, is kept). It is kept out of line: the
+// Watermill router runs every message on a new goroutine with a small
+// stack, and a big frame on the handler path makes the runtime grow, i.e.
+// copy, that stack for every message.
 //
 //go:noinline
 func handlerContext(msg *message.Message) context.Context {
 	ctx := msg.Context()
-	if _, ok := events.EnvelopeFromContext(ctx); !ok {
+	if !events.HasEnvelope(ctx) {
 		ctx = events.ContextWithMetadata(ctx, msg.Metadata)
 	}
 	return ctx

@@ -232,13 +232,14 @@ func (m *member) take(limit int) []*driver.Message {
 	if len(out) == 0 {
 		return nil
 	}
-	if w == i {
-		q.items = q.items[i:] // nothing skipped
-	} else {
-		n := copy(q.items[w:], q.items[i:])
-		clear(q.items[w+n:])
-		q.items = q.items[:w+n]
-	}
+	// The w kept messages are q.items[:w], the taken ones left a gap up to
+	// i: move the kept ones up against q.items[i:] (not the rest down to
+	// them, which would copy the whole backlog on every batch) and drop
+	// the references before them.
+	gap := i - w
+	copy(q.items[gap:i], q.items[:w])
+	clear(q.items[:gap])
+	q.items = q.items[gap:]
 	q.signalRoom()
 	return out
 }
