@@ -176,7 +176,14 @@ type sample struct {
 	pubCPU, consCPU       time.Duration // process CPU time per message (a load-proof cost)
 	p50, p99              time.Duration
 	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
-	consumed, latSeen     int     // messages counted in the consume and latency phases
+	// behind99: p99 of how long after its due time the latency phase
+	// handed an event to the publisher. A publisher that waits for the
+	// broker sends nothing while the broker stalls; the events due
+	// meanwhile are stamped when the stall ends, so their latency misses it
+	// (coordinated omission): a large behind99 flags a p99 that looks
+	// better than it is.
+	behind99          time.Duration
+	consumed, latSeen int // messages counted in the consume and latency phases
 }
 
 type phaseConfig struct {
@@ -309,13 +316,19 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 		ls := newLatencySink(cfg.LatN)
 		h.cur.Store(ls)
 		interval := time.Second / time.Duration(max(cfg.LatRate, 1))
+		behind := make([]time.Duration, 0, cfg.LatN)
 		start := time.Now()
 		for i := range cfg.LatN {
-			if d := time.Until(start.Add(time.Duration(i) * interval)); d > 0 {
+			due := start.Add(time.Duration(i) * interval)
+			if d := time.Until(due); d > 0 {
 				time.Sleep(d) // pacing, not synchronisation
 			}
+			now := time.Now()
+			if i >= ls.warm {
+				behind = append(behind, now.Sub(due))
+			}
 			ls.mu.Lock()
-			ls.sent[i] = time.Now()
+			ls.sent[i] = now
 			ls.mu.Unlock()
 			if err := r.publishSeq(ctx, i); err != nil {
 				return res, fmt.Errorf("latency publish: %w", err)
@@ -335,6 +348,8 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 		slices.Sort(lats)
 		res.p50 = lats[len(lats)/2]
 		res.p99 = lats[min(len(lats)-1, len(lats)*99/100)]
+		slices.Sort(behind)
+		res.behind99 = behind[min(len(behind)-1, len(behind)*99/100)]
 	}
 	// Counted again after the latency phase: duplicates of the backlog that
 	// arrived during the consume phase show here.

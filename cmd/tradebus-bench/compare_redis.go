@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill"
@@ -35,6 +37,7 @@ type rawRedisRow struct {
 	stream string
 	group  string
 	values [][]any
+	seqs   *redisSeqSender // latency phase, started by the first publishSeq
 	cl     closer
 }
 
@@ -78,13 +81,130 @@ func (r *rawRedisRow) publishN(ctx context.Context, n int) error {
 	return nil
 }
 
+// publishSeq queues one entry for the senders and returns, as the other
+// raw rows keep confirms in flight (AMQP, JetStream, kgo): the latency
+// phase is open loop. A publisher that waited for each XADD would not even
+// send the events due while Redis (or this process) stalled until the
+// stall ended, stamping them late, so the stall would show in one event's
+// latency instead of in all of theirs.
 func (r *rawRedisRow) publishSeq(ctx context.Context, seq int) error {
-	src := r.values[seq%len(r.values)]
-	vals := append(append(make([]any, 0, len(src)+2), src...), seqHeader, seqString(seq))
-	return r.c.XAdd(ctx, &redis.XAddArgs{Stream: r.stream, Values: vals}).Err()
+	if r.seqs == nil {
+		r.seqs = newRedisSeqSender(r)
+		r.cl.add(func(context.Context) error { return r.seqs.close() })
+	}
+	return r.seqs.publish(ctx, seq)
 }
 
-func (r *rawRedisRow) flush(context.Context) error { return nil }
+func (r *rawRedisRow) flush(ctx context.Context) error {
+	if r.seqs == nil {
+		return nil
+	}
+	return r.seqs.flush(ctx)
+}
+
+// seqValues returns the XADD field/value list of the latency phase's
+// entry seq.
+func (r *rawRedisRow) seqValues(seq int) []any {
+	src := r.values[seq%len(r.values)]
+	return append(append(make([]any, 0, len(src)+2), src...), seqHeader, seqString(seq))
+}
+
+// redisSeqSenders is how many goroutines send the latency phase's entries
+// (publisher.DefaultSenders): an entry waits for another's round trip only
+// when every sender has one in flight.
+const redisSeqSenders = 16
+
+// redisSeqSender sends queued entries from redisSeqSenders goroutines,
+// each taking what is queued (up to batchSize) as one pipeline.
+type redisSeqSender struct {
+	r       *rawRedisRow
+	queue   chan int
+	pending sync.WaitGroup // queued or in flight
+	wg      sync.WaitGroup // the senders
+	err     atomic.Pointer[error]
+}
+
+func newRedisSeqSender(r *rawRedisRow) *redisSeqSender {
+	s := &redisSeqSender{r: r, queue: make(chan int, 4096)}
+	for range redisSeqSenders {
+		s.wg.Add(1)
+		go s.send()
+	}
+	return s
+}
+
+func (s *redisSeqSender) publish(ctx context.Context, seq int) error {
+	if p := s.err.Load(); p != nil {
+		return *p
+	}
+	s.pending.Add(1)
+	select {
+	case s.queue <- seq:
+		return nil
+	case <-ctx.Done():
+		s.pending.Done()
+		return ctx.Err()
+	}
+}
+
+func (s *redisSeqSender) send() {
+	defer s.wg.Done()
+	ctx := context.Background()
+	batch := make([]int, 0, batchSize)
+	for seq := range s.queue {
+		batch = append(batch[:0], seq)
+	more:
+		for len(batch) < batchSize {
+			select {
+			case seq, ok := <-s.queue:
+				if !ok {
+					break more
+				}
+				batch = append(batch, seq)
+			default:
+				break more
+			}
+		}
+		var err error
+		if len(batch) == 1 {
+			err = s.r.c.XAdd(ctx, &redis.XAddArgs{Stream: s.r.stream, Values: s.r.seqValues(batch[0])}).Err()
+		} else {
+			pipe := s.r.c.Pipeline()
+			for _, seq := range batch {
+				pipe.XAdd(ctx, &redis.XAddArgs{Stream: s.r.stream, Values: s.r.seqValues(seq)})
+			}
+			_, err = pipe.Exec(ctx)
+		}
+		if err != nil {
+			s.err.CompareAndSwap(nil, &err)
+		}
+		s.pending.Add(-len(batch))
+	}
+}
+
+// flush waits until every queued entry was sent.
+func (s *redisSeqSender) flush(ctx context.Context) error {
+	done := make(chan struct{})
+	go func() {
+		s.pending.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	if p := s.err.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+func (s *redisSeqSender) close() error {
+	close(s.queue)
+	s.wg.Wait()
+	return nil
+}
 
 func (r *rawRedisRow) start(ctx context.Context, h *hook) error {
 	c, err := newRedisClient(r.e.redisURL)
