@@ -42,7 +42,13 @@ type MemoryStore struct {
 	// ring holds records in recording order, record seq at
 	// ring[seq&(len(ring)-1)], the oldest being seq head. A record no slot
 	// points to is stale (its key was dropped or recorded again).
-	ring    []memEntry
+	// The ring is in blocks of 1<<shift records (a power of two, at most
+	// 1024), record seq at s.at(seq); len(blocks) is a power of two and a
+	// block is made when first written. Growing doubles the block list and
+	// moves blocks, not records: a store that grows to n records allocates
+	// about n records' room, not 2–4 times that.
+	blocks  [][]memEntry
+	shift   uint
 	head    uint64
 	n       int
 	evicted atomic.Uint64
@@ -64,6 +70,7 @@ const flightBit = 1 << 63
 
 type memFlight struct {
 	key    storeKey
+	hash   uint64
 	gen    uint32 // counts the uses of this index: a flight token names one
 	waited bool   // another claim waits for it to end
 }
@@ -71,9 +78,12 @@ type memFlight struct {
 // flightToken names one flight, for commit and release.
 type flightToken struct{ idx, gen uint32 }
 
+// memSlot is a used slot: seq1 is its record's seq + 1 (0: empty), or
+// flightBit | a flight's index. The key's hash is in the record or the
+// flight (slotHash): 8 bytes a slot, the table being kept at most half
+// full.
 type memSlot struct {
-	hash uint64
-	seq1 uint64 // record seq + 1; 0: empty
+	seq1 uint64
 }
 
 type memEntry struct {
@@ -109,7 +119,10 @@ func NewMemoryStore(opts ...MemoryOption) (*MemoryStore, error) {
 		}
 	}
 	ring := pow2(min(s.max, 1024))
-	s.ring = make([]memEntry, ring)
+	for 1<<s.shift < ring {
+		s.shift++
+	}
+	s.blocks = [][]memEntry{make([]memEntry, ring)}
 	s.slots = make([]memSlot, 2*ring)
 	s.tags = make([]uint8, 2*ring)
 	return s, nil
@@ -165,7 +178,13 @@ func tag(h uint64) uint8 { return uint8(h>>57) | 0x80 }
 
 // entry returns the record of a used slot; s.mu is held.
 func (s *MemoryStore) entry(sl memSlot) *memEntry {
-	return &s.ring[(sl.seq1-1)&uint64(len(s.ring)-1)]
+	return s.at(sl.seq1 - 1)
+}
+
+// at returns the ring's place of record seq; s.mu is held.
+func (s *MemoryStore) at(seq uint64) *memEntry {
+	b := s.blocks[(seq>>s.shift)&uint64(len(s.blocks)-1)]
+	return &b[seq&(1<<s.shift-1)]
 }
 
 // isFlight reports whether slot sl holds a flight.
@@ -174,6 +193,14 @@ func isFlight(sl memSlot) bool { return sl.seq1&flightBit != 0 }
 // flight returns the flight of a flight slot; s.mu is held.
 func (s *MemoryStore) flight(sl memSlot) *memFlight {
 	return &s.flights[uint32(sl.seq1)]
+}
+
+// slotHash returns the key hash of a used slot; s.mu is held.
+func (s *MemoryStore) slotHash(sl memSlot) uint64 {
+	if isFlight(sl) {
+		return s.flight(sl).hash
+	}
+	return s.entry(sl).hash
 }
 
 // keyOf returns the key of a used slot; s.mu is held.
@@ -193,7 +220,7 @@ func (s *MemoryStore) find(key storeKey, h uint64) int {
 		case 0:
 			return -1
 		case t:
-			if sl := s.slots[i]; sl.hash == h && s.keyOf(sl).eq(key) {
+			if s.keyOf(s.slots[i]).eq(key) {
 				return i
 			}
 		}
@@ -206,7 +233,7 @@ func (s *MemoryStore) find(key storeKey, h uint64) int {
 func (s *MemoryStore) deleteSlot(i int) {
 	mask := len(s.slots) - 1
 	for j := (i + 1) & mask; s.tags[j] != 0; j = (j + 1) & mask {
-		home := int(s.slots[j].hash) & mask
+		home := int(s.slotHash(s.slots[j])) & mask
 		// Slot j stays if its home lies cyclically in (i, j].
 		if (i <= j && i < home && home <= j) || (i > j && (i < home || home <= j)) {
 			continue
@@ -220,33 +247,33 @@ func (s *MemoryStore) deleteSlot(i int) {
 // insert adds a slot for the record seq of a key not in the table; s.mu
 // is held.
 func (s *MemoryStore) insert(h, seq uint64) {
-	s.insertSlot(memSlot{hash: h, seq1: seq + 1})
+	s.insertSlot(memSlot{seq1: seq + 1}, h)
 	s.live++
 }
 
-// insertSlot adds sl for a key not in the table, growing it first if
-// needed; s.mu is held.
-func (s *MemoryStore) insertSlot(sl memSlot) {
+// insertSlot adds sl, of a key (hash h) not in the table, growing it first
+// if needed; s.mu is held. sl's record or flight is already in place.
+func (s *MemoryStore) insertSlot(sl memSlot, h uint64) {
 	if 2*(s.live+s.nflight+1) > len(s.slots) {
 		old := s.slots
 		s.slots = make([]memSlot, 2*len(old))
 		s.tags = make([]uint8, 2*len(old))
-		for _, sl := range old {
-			if sl.seq1 != 0 {
-				s.place(sl)
+		for _, o := range old {
+			if o.seq1 != 0 {
+				s.place(o, s.slotHash(o))
 			}
 		}
 	}
-	s.place(sl)
+	s.place(sl, h)
 }
 
-func (s *MemoryStore) place(sl memSlot) {
+func (s *MemoryStore) place(sl memSlot, h uint64) {
 	mask := len(s.slots) - 1
-	i := int(sl.hash) & mask
+	i := int(h) & mask
 	for s.tags[i] != 0 {
 		i = (i + 1) & mask
 	}
-	s.slots[i], s.tags[i] = sl, tag(sl.hash)
+	s.slots[i], s.tags[i] = sl, tag(h)
 }
 
 // Seen implements Store.
@@ -302,7 +329,7 @@ func (s *MemoryStore) record(key storeKey, h uint64, now int64, ttl time.Duratio
 	// A record not yet expired stops the sweep: live or stale, it is
 	// popped when its time comes or the store is full (popFront tells the
 	// two apart).
-	for s.n > 0 && now >= s.ring[s.head&uint64(len(s.ring)-1)].expires {
+	for s.n > 0 && now >= s.at(s.head).expires {
 		moved = s.popFront() || moved
 	}
 	for s.live >= s.max || s.n >= 2*s.max {
@@ -335,8 +362,8 @@ func (s *MemoryStore) claim(ctx context.Context, key storeKey, h uint64) (seen b
 		s.mu.Lock()
 		i := s.find(key, h)
 		if i < 0 {
-			tok = s.newFlight(key)
-			s.insertSlot(memSlot{hash: h, seq1: flightBit | uint64(tok.idx)})
+			tok = s.newFlight(key, h)
+			s.insertSlot(memSlot{seq1: flightBit | uint64(tok.idx)}, h)
 			s.mu.Unlock()
 			return false, tok, nil
 		}
@@ -360,7 +387,7 @@ func (s *MemoryStore) claim(ctx context.Context, key storeKey, h uint64) (seen b
 			return true, flightToken{}, nil
 		}
 		// Expired: its record is stale now, the key in flight.
-		tok = s.newFlight(key)
+		tok = s.newFlight(key, h)
 		s.slots[i].seq1 = flightBit | uint64(tok.idx)
 		s.live--
 		s.mu.Unlock()
@@ -392,7 +419,7 @@ func (s *MemoryStore) release(key storeKey, h uint64, tok flightToken) {
 
 // newFlight returns the token of a new flight of key; s.mu is held. The
 // caller puts it in a slot.
-func (s *MemoryStore) newFlight(key storeKey) flightToken {
+func (s *MemoryStore) newFlight(key storeKey, h uint64) flightToken {
 	var idx uint32
 	if n := len(s.freeFl); n > 0 {
 		idx = s.freeFl[n-1]
@@ -402,7 +429,7 @@ func (s *MemoryStore) newFlight(key storeKey) flightToken {
 		s.flights = append(s.flights, memFlight{})
 	}
 	f := &s.flights[idx]
-	f.key, f.waited = key, false
+	f.key, f.hash, f.waited = key, h, false
 	s.nflight++
 	return flightToken{idx: idx, gen: f.gen}
 }
@@ -432,7 +459,7 @@ func (s *MemoryStore) flightsHeld() int {
 // key's current one; it reports whether a live key was removed.
 func (s *MemoryStore) popFront() bool {
 	seq := s.head
-	e := &s.ring[seq&uint64(len(s.ring)-1)]
+	e := s.at(seq)
 	h := e.hash
 	*e = memEntry{}
 	s.head++
@@ -451,18 +478,39 @@ func (s *MemoryStore) popFront() bool {
 
 // pushBack appends e to the ring and returns its seq.
 func (s *MemoryStore) pushBack(e memEntry) uint64 {
-	if s.n == len(s.ring) {
-		grown := make([]memEntry, 2*len(s.ring))
-		gm, om := uint64(len(grown)-1), uint64(len(s.ring)-1)
-		for seq := s.head; seq < s.head+uint64(s.n); seq++ {
-			grown[seq&gm] = s.ring[seq&om]
-		}
-		s.ring = grown
+	if s.n == len(s.blocks)<<s.shift {
+		s.growRing()
 	}
 	seq := s.head + uint64(s.n)
-	s.ring[seq&uint64(len(s.ring)-1)] = e
+	bi := (seq >> s.shift) & uint64(len(s.blocks)-1)
+	if s.blocks[bi] == nil {
+		s.blocks[bi] = make([]memEntry, 1<<s.shift)
+	}
+	s.blocks[bi][seq&(1<<s.shift-1)] = e
 	s.n++
 	return seq
+}
+
+// growRing doubles the room of the full ring. Block number q (seq>>shift)
+// lives at q mod len(blocks): each block moves to its place in the longer
+// list. Only the block of the oldest record may also hold the newest ones
+// (when head is not at a block's start): those move to a block of their
+// own.
+func (s *MemoryStore) growRing() {
+	nb := uint64(len(s.blocks))
+	grown := make([][]memEntry, 2*nb)
+	q0 := s.head >> s.shift
+	for q := q0; q < q0+nb; q++ {
+		grown[q&(2*nb-1)] = s.blocks[q&(nb-1)]
+	}
+	if off := s.head & (1<<s.shift - 1); off > 0 {
+		old := grown[q0&(2*nb-1)]
+		split := make([]memEntry, 1<<s.shift)
+		copy(split[:off], old[:off])
+		clear(old[:off])
+		grown[(q0+nb)&(2*nb-1)] = split
+	}
+	s.blocks = grown
 }
 
 // Len returns the number of keys held (expired ones not yet dropped included).

@@ -89,7 +89,7 @@ func (p *Poison) Published() uint64 { return p.published.Load() }
 // Middleware implements message.HandlerMiddleware.
 func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		f, _ := failuresOf(msg)
+		fs, _ := failuresOf(msg)
 		ctx := msg.Context()
 		out, err := h(msg)
 		if err == nil {
@@ -99,7 +99,7 @@ func (p *Poison) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		if ctx.Err() != nil {
 			return nil, err
 		}
-		f.load()
+		f := fs.get()
 		if f.attempts == 0 { // no retry middleware inside: this was the one attempt
 			f.fail(time.Now())
 		}

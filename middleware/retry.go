@@ -103,7 +103,7 @@ func (r *Retry) jittered(n int) time.Duration {
 // Middleware implements message.HandlerMiddleware.
 func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 	return func(msg *message.Message) ([]*message.Message, error) {
-		f, _ := failuresOf(msg)
+		fs, _ := failuresOf(msg)
 		ctx := msg.Context()
 		// The handler name (a walk up the context) is needed only for a
 		// requeued copy and after a failure.
@@ -130,6 +130,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 
 		start := monoNow()
 		var err error
+		var f *failures
 		for attempt := 1; ; attempt++ {
 			msg.SetContext(ctx)
 			var out []*message.Message
@@ -140,6 +141,7 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 			if handler == "" {
 				handler = HandlerName(ctx)
 			}
+			f = fs.get()
 			f.fail(time.Now())
 			if !IsPermanent(err) && r.cfg.permanentIf != nil && r.cfg.permanentIf(err) {
 				err = Permanent(err)

@@ -13,12 +13,11 @@ import (
 // it, so the poisoned message knows the attempt count and the failure times.
 // A message is handled by one goroutine at a time, so no locking is needed.
 //
-// The counts of a requeued message (its MetaRetry* metadata) are read the
-// first time they matter, after a failure: a message that succeeds at
-// once — nearly every one — never pays for those lookups.
+// It is made the first time it matters, after a failure (failureState.get),
+// with the counts of a requeued message (its MetaRetry* metadata): a
+// message that succeeds at once — nearly every one — pays neither for
+// the record nor for those lookups.
 type failures struct {
-	md       message.Metadata // read by load
-	loaded   bool
 	attempts int // failed handler attempts, across requeues
 	requeues int
 	first    time.Time
@@ -27,14 +26,21 @@ type failures struct {
 
 type failuresKey struct{}
 
-// load reads the counts of a requeued message out of its metadata, once:
-// call it before reading the record.
-func (f *failures) load() {
-	if !f.loaded {
-		f.loaded = true
-		f.fromMetadata(f.md)
-		f.md = nil
+// failureState is what a message's context holds for its failures: the
+// metadata to start the record from, and the record once made.
+type failureState struct {
+	md  message.Metadata
+	rec *failures
+}
+
+// get returns the record, making it on first use.
+func (s *failureState) get() *failures {
+	if s.rec == nil {
+		s.rec = &failures{}
+		s.rec.fromMetadata(s.md)
+		s.md = nil
 	}
+	return s.rec
 }
 
 // fromMetadata starts the record of a message, continuing the counts of
@@ -65,7 +71,7 @@ func (f *failures) fromMetadata(md message.Metadata) {
 // own: one allocation fewer per message.
 type failuresCtx struct {
 	context.Context
-	f        failures
+	f        failureState
 	dedupKey storeKey // set once, before the handler's first call
 	hasDedup bool
 }
@@ -82,10 +88,10 @@ func (c *failuresCtx) Value(key any) any {
 	return c.Context.Value(key)
 }
 
-// failuresOf returns the record in msg's context, installing a new one (and
-// reporting installed=true) when there is none.
-func failuresOf(msg *message.Message) (f *failures, installed bool) {
-	if f, ok := msg.Context().Value(failuresKey{}).(*failures); ok {
+// failuresOf returns the failures of msg kept in its context, installing
+// them (and reporting installed=true) when there are none.
+func failuresOf(msg *message.Message) (f *failureState, installed bool) {
+	if f, ok := msg.Context().Value(failuresKey{}).(*failureState); ok {
 		return f, false
 	}
 	c := &failuresCtx{Context: msg.Context()}
@@ -95,7 +101,6 @@ func failuresOf(msg *message.Message) (f *failures, installed bool) {
 }
 
 func (f *failures) fail(now time.Time) {
-	f.load()
 	f.attempts++
 	if f.first.IsZero() {
 		f.first = now

@@ -262,7 +262,9 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	}()
 
 	// Publish in chunks (whole batches) so that a slow row can stop at
-	// MaxPublish; the backlog is then what it published.
+	// MaxPublish; the backlog is then what it published. Each phase starts
+	// after a collection: it pays for its own garbage, not the last one's.
+	runtime.GC()
 	m0, c0 := mallocs(), cpuNow()
 	t0 := time.Now()
 	n := 0
@@ -284,6 +286,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	h := newHook()
 	s := newSink(n)
 	h.cur.Store(s)
+	runtime.GC()
 	stopProfile, err := startConsumeProfile(cfg, spec.kind)
 	if err != nil {
 		return res, err
