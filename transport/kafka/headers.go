@@ -62,6 +62,7 @@ const (
 	attrPartitionKey
 	attrUUID  // HeaderUUID (decode)
 	attrRoute // HeaderRoute (decode)
+	attrCount
 )
 
 // headerName returns the record header name of metadata key, and which
@@ -183,32 +184,32 @@ var emptyBytes = []byte{}
 // encode fills r's key and headers from m.
 func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
 	md := m.Metadata
-	if need := len(md) + 2; cap(e.hs)-len(e.hs) < need {
+	hs := e.hs // a local: appending to e.hs would reload it every time
+	if need := len(md) + 2; cap(hs)-len(hs) < need {
 		// A new slab: the records filled so far keep the old one.
-		e.hs = make([]kgo.RecordHeader, 0, max(2*cap(e.hs), slabHeaders, need))
+		hs = make([]kgo.RecordHeader, 0, max(2*cap(hs), slabHeaders, need))
 	}
-	start := len(e.hs)
-	var id, rk string
-	hasRK := false
+	start := len(hs)
+	var found [attrCount]string // the values encode looks for, by attr
+	var seen uint
 	for k, v := range md {
 		name, attr := headerName(k)
-		switch attr {
-		case attrID:
-			id = v
-		case attrRoutingKey:
-			rk, hasRK = v, true
+		if attr != attrOther {
+			found[attr] = v
+			seen |= 1 << attr
 		}
-		e.hs = append(e.hs, kgo.RecordHeader{Key: name, Value: stringBytes(v)})
+		hs = append(hs, kgo.RecordHeader{Key: name, Value: stringBytes(v)})
 	}
-	if !hasRK {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: stringBytes(m.Key)})
-	} else if rk != m.Key {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderRoute, Value: stringBytes(m.Key)})
+	if seen&(1<<attrRoutingKey) == 0 {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: stringBytes(m.Key)})
+	} else if found[attrRoutingKey] != m.Key {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderRoute, Value: stringBytes(m.Key)})
 	}
-	if id != m.UUID {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderUUID, Value: stringBytes(m.UUID)})
+	if found[attrID] != m.UUID {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderUUID, Value: stringBytes(m.UUID)})
 	}
-	r.Headers = e.hs[start:len(e.hs):len(e.hs)]
+	r.Headers = hs[start:len(hs):len(hs)]
+	e.hs = hs
 	// A non-nil key, even when empty: messages without a partition key
 	// are all one key and must stay on one partition, in order.
 	r.Key = stringBytes(m.PartitionKey)
@@ -311,36 +312,34 @@ func bytesString(b []byte) string {
 // (see bytesString); the map is the one allocation of decode.
 func decode(r *kgo.Record, kind string, m *driver.Message, offset string) {
 	md := make(map[string]string, len(r.Headers)+1)
-	// The last header of a name wins, as in the map.
-	var uuid, route, id, rk, pk string
-	hasRK, hasPK := false, false
-	for _, h := range r.Headers {
+	// The values of the headers decode looks for, by attr (the last of
+	// a name wins, as in the map); an array rather than five variables
+	// keeps the loop's registers free.
+	var found [attrCount]string
+	var seen uint
+	for i := range r.Headers {
+		h := &r.Headers[i]
 		v := bytesString(h.Value)
 		key, attr := internKey(h.Key)
-		switch attr {
-		case attrUUID:
-			uuid = v
-			continue
-		case attrRoute:
-			route = v
-			continue
-		case attrID:
-			id = v
-		case attrRoutingKey:
-			rk, hasRK = v, true
-		case attrPartitionKey:
-			pk, hasPK = v, true
+		if attr != attrOther {
+			found[attr] = v
+			seen |= 1 << attr
+			if attr == attrUUID || attr == attrRoute {
+				continue // not metadata
+			}
 		}
 		md[key] = v
 	}
+	uuid, route, pk := found[attrUUID], found[attrRoute], found[attrPartitionKey]
 	if uuid == "" {
-		uuid = id
+		uuid = found[attrID]
 	}
 	if uuid == "" {
 		uuid = "kafka:" + r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" +
 			strconv.FormatInt(r.Offset, 10)
 	}
-	if !hasRK || rk == "" {
+	rk := found[attrRoutingKey]
+	if seen&(1<<attrRoutingKey) == 0 || rk == "" {
 		rk = kind
 		if route != "" {
 			rk = route
@@ -350,7 +349,7 @@ func decode(r *kgo.Record, kind string, m *driver.Message, offset string) {
 	if route == "" {
 		route = rk
 	}
-	if !hasPK && len(r.Key) > 0 {
+	if seen&(1<<attrPartitionKey) == 0 && len(r.Key) > 0 {
 		pk = bytesString(r.Key)
 		md[events.MetaPartitionKey] = pk
 	}
