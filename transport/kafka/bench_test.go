@@ -15,8 +15,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/tradebus/tradebus/events"
-	"github.com/tradebus/tradebus/publisher"
-	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/kafka"
 	"github.com/tradebus/tradebus/transport/kafka/kafkatest"
 )
@@ -348,83 +346,4 @@ func BenchmarkConsume(b *testing.B) {
 			return elapsed
 		})
 	})
-}
-
-// batchCounter counts the record batches a consumer reads (a kgo hook).
-type batchCounter struct{ batches, records atomic.Int64 }
-
-func (c *batchCounter) OnFetchBatchRead(_ kgo.BrokerMetadata, _ string, _ int32, m kgo.FetchBatchMetrics) {
-	c.batches.Add(1)
-	c.records.Add(int64(m.NumRecords))
-}
-
-// BenchmarkPublishBatches publishes b.N calls of 256 Trades over 16
-// symbols with publisher.Publish (one goroutine, each call waiting for its
-// acknowledgements, as the compare suite's typed rows do) and reports the
-// CPU time of the process per event (kfake included) and how many records
-// the producer put in one record batch, read back with a kgo consumer:
-// the records of one call share a record batch per partition, against a
-// linger of 1µs (as good as none: the first record of a call goes alone,
-// as all did with the linger of 0 before the call-long linger).
-//
-//	go test -run '^$' -bench PublishBatches ./transport/kafka/
-func BenchmarkPublishBatches(b *testing.B) {
-	for _, linger := range []string{"", "1us"} {
-		name := "call-linger"
-		if linger != "" {
-			name = "linger=" + linger
-		}
-		b.Run(name, func(b *testing.B) {
-			cluster := kafkatest.NewCluster(b)
-			u := cluster.URL() + "?prefix=" + randomName("tb") + ".&partitions=" + strconv.Itoa(benchPartitions)
-			if linger != "" {
-				u += "&linger=" + linger
-			}
-			tr, err := transport.Open(context.Background(), u)
-			if err != nil {
-				b.Fatal(err)
-			}
-			b.Cleanup(func() { _ = tr.Close(context.Background()) })
-			pub, err := publisher.New(tr.Publisher())
-			if err != nil {
-				b.Fatal(err)
-			}
-			evs := make([]events.Event, 256)
-			for i := range evs {
-				evs[i] = events.Trade{Exchange: "bench", Symbol: "SYM" + strconv.Itoa(i%16), TradeID: strconv.Itoa(i),
-					Price: events.MustDecimal("64123.45"), Amount: events.MustDecimal("0.01234"), Side: events.SideBuy,
-					Time: time.Date(2026, 1, 2, 3, 4, 5, 6, time.UTC)}
-			}
-			ctx := context.Background()
-			if err := pub.Publish(ctx, evs...); err != nil { // creates the topic
-				b.Fatal(err)
-			}
-			cpu0, _ := kafka.ProcessCPU()
-			for b.Loop() {
-				if err := pub.Publish(ctx, evs...); err != nil {
-					b.Fatal(err)
-				}
-			}
-			if cpu1, ok := kafka.ProcessCPU(); ok {
-				b.ReportMetric(float64(cpu1-cpu0)/float64(b.N*len(evs)), "cpu-ns/event")
-			}
-			var c batchCounter
-			cl, err := kgo.NewClient(kgo.SeedBrokers(cluster.Brokers()...), kgo.WithHooks(&c),
-				kgo.ConsumeTopics(tr.(*transport.Portable).Driver().(*kafka.Driver).TopicName("trade")),
-				kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer cl.Close()
-			want := int64((b.N + 1) * len(evs))
-			pctx, cancel := context.WithTimeout(ctx, time.Minute)
-			defer cancel()
-			for c.records.Load() < want {
-				if fs := cl.PollFetches(pctx); pctx.Err() != nil {
-					b.Fatalf("read %d of %d records: %v", c.records.Load(), want, fs.Err())
-				}
-			}
-			b.ReportMetric(float64(c.records.Load())/float64(c.batches.Load()), "records/batch")
-		})
-	}
 }
