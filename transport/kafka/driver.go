@@ -31,11 +31,8 @@ type Driver struct {
 	cfg     config
 	brokers []string
 	prod    *kgo.Client // producer, also used for metadata and admin requests
-	// unlinger: SendBatch ends every call by sending what lingers
-	// (WithLinger 0, the default).
-	unlinger bool
-	adm      *kadm.Client
-	closed   atomic.Bool
+	adm     *kadm.Client
+	closed  atomic.Bool
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // kind -> state
@@ -83,18 +80,11 @@ func NewDriver(brokers []string, opts ...Option) (*Driver, error) {
 		brokers: append([]string(nil), brokers...),
 		topics:  make(map[string]*topicState),
 	}
-	linger := cfg.linger
-	if linger == 0 {
-		// Records linger while a SendBatch call hands them over and
-		// are sent when it has (unlingerAll); callLinger only bounds a
-		// linger nothing cut short.
-		linger, d.unlinger = callLinger, true
-	}
 	popts := append(d.clientOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes are kgo's default and need acks=all
 		kgo.ProducerBatchMaxBytes(int32(cfg.maxBytes)),
 		kgo.RecordDeliveryTimeout(cfg.deliveryLimit),
-		kgo.ProducerLinger(linger),
+		kgo.ProducerLinger(cfg.linger),
 	)
 	prod, err := kgo.NewClient(popts...)
 	if err != nil {

@@ -241,15 +241,11 @@ func WithGroupTimeouts(session, heartbeat time.Duration) Option {
 }
 
 // WithLinger sets how long the producer waits for more records of a
-// partition before sending a batch (kgo.ProducerLinger), across publish
-// calls. 0 to 1m. Default: 0, not kgo's 10ms: a publish waits for its own
-// records' acknowledgements, so a linger across calls only adds to its
-// latency. With 0 the records of one publish call (one SendBatch) are held
-// while the call hands them to the client and sent as soon as it has, all
-// together — one record batch per partition, as kgo's ProduceSync does —
-// rather than the first alone and the rest after its round trip: fewer,
-// bigger record batches cost the client and the broker less CPU per
-// message when producing and when consuming. URL: linger=D.
+// partition before sending a batch (kgo.ProducerLinger). 0 to 1m.
+// Default: 0, not kgo's 10ms: a publish waits for its own records'
+// acknowledgements, so a linger only adds to its latency (kgo's
+// ProduceSync cuts the linger short for the same reason), and batches
+// form anyway while a request is in flight. URL: linger=D.
 func WithLinger(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 || d > time.Minute {

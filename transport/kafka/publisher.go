@@ -79,9 +79,6 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		st.enc.encode(r, m)
 		d.prod.Produce(ctx, r, promise)
 	}
-	if d.unlinger {
-		d.unlingerAll()
-	}
 	if err := ctx.Err(); err != nil {
 		return err // kgo may still hold records: st is not reused
 	}
@@ -109,32 +106,6 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		}
 	}
 	return se
-}
-
-// callLinger is the producer's linger when WithLinger is 0: records wait
-// at most this long for the end of their SendBatch call, which sends them
-// at once (unlingerAll); a call never leaves them lingering, so it is only
-// a bound.
-const callLinger = 10 * time.Millisecond
-
-// cancelled is a context that is done.
-var cancelled = func() context.Context {
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	return ctx
-}()
-
-// unlingerAll sends every record lingering in the producer now: kgo's
-// Flush stops all lingers first, then waits for the records to be
-// acknowledged — here not at all, as its context is done. So the records
-// of one SendBatch call go out together, in one record batch per
-// partition, instead of the first alone and the rest after its round trip
-// (a linger of 0): fewer and bigger record batches, less CPU per message
-// in the client and the broker, on both the producing and the consuming
-// side. Records of concurrent calls are sent too, a little earlier than
-// their own call would have.
-func (d *Driver) unlingerAll() {
-	_ = d.prod.Flush(cancelled)
 }
 
 // sendState is what SendBatch needs besides the messages: the records and
