@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -58,8 +57,6 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	w := &produceWait{done: make(chan struct{})}
 	w.left.Store(int64(len(msgs)))
 	promise := w.promise // one closure for the batch, not one per record
-	// One clock reading for the batch (kgo reads it per record otherwise).
-	now := time.Now()
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Produce fails a record at once when ctx ends while the
@@ -72,7 +69,6 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		}
 		r := &recs[i]
 		r.Value = m.Payload
-		r.Timestamp = now
 		// Not ctx: kgo fails every record buffered with a cancelled
 		// record, those of concurrent calls too.
 		r.Context = context.Background()
