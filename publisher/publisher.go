@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
@@ -132,10 +133,13 @@ func New(pub message.Publisher, opts ...Option) (*Publisher, error) {
 // Publish returns when the broker has confirmed every message, or with an
 // error; after a transport error some messages may have been stored.
 func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
+	ids := newIDGen(len(evs))
 	if ms, ok := p.pub.(messageSender); ok {
-		dms := make([]driver.Message, len(evs))
+		buf := getDriverMessages(len(evs))
+		defer putDriverMessages(buf)
+		dms := *buf
 		for i, ev := range evs {
-			if err := p.outgoing(ctx, ev, &dms[i]); err != nil {
+			if err := p.outgoing(ctx, ev, ids, &dms[i]); err != nil {
 				return &EventError{Index: i, Type: typeName(ev), Err: err}
 			}
 		}
@@ -161,7 +165,7 @@ func (p *Publisher) Publish(ctx context.Context, evs ...events.Event) error {
 	}
 	msgs := make([]*message.Message, len(evs))
 	for i, ev := range evs {
-		msg, err := p.message(ctx, ev)
+		msg, err := p.message(ctx, ev, ids)
 		if err != nil {
 			return &EventError{Index: i, Type: typeName(ev), Err: err}
 		}
@@ -201,6 +205,33 @@ func resendable(err error) bool {
 		return false
 	}
 	return true
+}
+
+// maxPooledMessages bounds the calls whose driver messages are reused.
+const maxPooledMessages = 4096
+
+var driverMessages sync.Pool // *[]driver.Message
+
+// getDriverMessages returns n zero driver messages: those of an earlier
+// call when one is free. A transport keeps none of them once SendMessages
+// returned (driver.Message), so Publish can give them back afterwards;
+// for a batch of 256 this saves 38 KB of fresh memory per call.
+func getDriverMessages(n int) *[]driver.Message {
+	buf, _ := driverMessages.Get().(*[]driver.Message)
+	if buf == nil || cap(*buf) < n {
+		s := make([]driver.Message, n)
+		return &s
+	}
+	*buf = (*buf)[:n]
+	return buf
+}
+
+func putDriverMessages(buf *[]driver.Message) {
+	if cap(*buf) > maxPooledMessages {
+		return
+	}
+	clear(*buf) // drop the payloads and metadata maps
+	driverMessages.Put(buf)
 }
 
 // messageSender is what a tradebus transport's publisher offers to send
@@ -249,16 +280,16 @@ type batchPublisher interface {
 // Watermill handlers that return produced messages. The Watermill topic to
 // publish it to is msg.Metadata[events.MetaRoutingKey].
 func (p *Publisher) NewMessage(ctx context.Context, ev events.Event) (*message.Message, error) {
-	msg, err := p.message(ctx, ev)
+	msg, err := p.message(ctx, ev, newIDGen(1))
 	if err != nil {
 		return nil, &EventError{Type: typeName(ev), Err: err}
 	}
 	return msg, nil
 }
 
-func (p *Publisher) message(ctx context.Context, ev events.Event) (*message.Message, error) {
+func (p *Publisher) message(ctx context.Context, ev events.Event, ids *idGen) (*message.Message, error) {
 	var dm driver.Message
-	if err := p.outgoing(ctx, ev, &dm); err != nil {
+	if err := p.outgoing(ctx, ev, ids, &dm); err != nil {
 		return nil, err
 	}
 	msg := message.NewMessage(dm.UUID, dm.Payload)
@@ -267,9 +298,16 @@ func (p *Publisher) message(ctx context.Context, ev events.Event) (*message.Mess
 	return msg, nil
 }
 
-// outgoing validates and encodes ev and fills dm with it: id, routing and
-// partition key, envelope metadata and payload.
-func (p *Publisher) outgoing(ctx context.Context, ev events.Event, dm *driver.Message) error {
+// newIDGen returns the id source of a call publishing n events.
+func newIDGen(n int) *idGen {
+	g := new(idGen)
+	g.reserve(n)
+	return g
+}
+
+// outgoing validates and encodes ev and fills dm with it: id (the next of
+// ids), routing and partition key, envelope metadata and payload.
+func (p *Publisher) outgoing(ctx context.Context, ev events.Event, ids *idGen, dm *driver.Message) error {
 	if ev == nil {
 		return errors.New("nil event")
 	}
@@ -277,7 +315,7 @@ func (p *Publisher) outgoing(ctx context.Context, ev events.Event, dm *driver.Me
 	if err != nil {
 		return err
 	}
-	id, err := uuid.NewV7()
+	id, err := ids.id()
 	if err != nil {
 		return fmt.Errorf("new event id: %w", err)
 	}

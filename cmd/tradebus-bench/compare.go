@@ -195,18 +195,20 @@ type phaseConfig struct {
 	// ConsumeProfile: write a CPU profile of each consume phase to
 	// ConsumeProfile.<row kind>.<n> ("": none); go tool pprof merges them.
 	ConsumeProfile string
+	// PublishProfile: the same for each publish phase ("": none).
+	PublishProfile string
 }
 
 // profileSeq numbers the consume-phase profiles.
 var profileSeq atomic.Int64
 
-// startConsumeProfile starts a CPU profile of one consume phase if asked
-// for; the returned function stops it.
-func startConsumeProfile(cfg phaseConfig, kind string) (stop func(), err error) {
-	if cfg.ConsumeProfile == "" {
+// startPhaseProfile starts a CPU profile of one phase written to
+// prefix.<kind>.<n> if prefix is not empty; the returned function stops it.
+func startPhaseProfile(prefix, kind string) (stop func(), err error) {
+	if prefix == "" {
 		return func() {}, nil
 	}
-	f, err := os.Create(fmt.Sprintf("%s.%s.%d", cfg.ConsumeProfile, kind, profileSeq.Add(1)))
+	f, err := os.Create(fmt.Sprintf("%s.%s.%d", prefix, kind, profileSeq.Add(1)))
 	if err != nil {
 		return nil, err
 	}
@@ -265,12 +267,17 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	// MaxPublish; the backlog is then what it published. Each phase starts
 	// after a collection: it pays for its own garbage, not the last one's.
 	runtime.GC()
+	stopProfile, err := startPhaseProfile(cfg.PublishProfile, spec.kind)
+	if err != nil {
+		return res, err
+	}
 	m0, c0 := mallocs(), cpuNow()
 	t0 := time.Now()
 	n := 0
 	for n < cfg.N {
 		k := min(publishChunk, cfg.N-n)
 		if err := r.publishN(ctx, k); err != nil {
+			stopProfile()
 			return res, fmt.Errorf("publish: %w", err)
 		}
 		n += k
@@ -278,6 +285,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 			break
 		}
 	}
+	stopProfile()
 	res.published = n
 	res.pubRate = rate(n, time.Since(t0))
 	res.pubAllocs = float64(mallocs()-m0) / float64(n)
@@ -287,7 +295,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	s := newSink(n)
 	h.cur.Store(s)
 	runtime.GC()
-	stopProfile, err := startConsumeProfile(cfg, spec.kind)
+	stopProfile, err = startPhaseProfile(cfg.ConsumeProfile, spec.kind)
 	if err != nil {
 		return res, err
 	}

@@ -118,6 +118,7 @@ func main() {
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
 	consumeProfile := flag.String("consume-profile", "", "compare: write a CPU profile of each consume phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile; merge them with go tool pprof)")
+	publishProfile := flag.String("publish-profile", "", "compare: write a CPU profile of each publish phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile)")
 	flag.Parse()
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
@@ -140,7 +141,7 @@ func main() {
 			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,

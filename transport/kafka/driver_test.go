@@ -3,6 +3,7 @@ package kafka_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -188,5 +189,81 @@ func TestFetchMaxBytesBelowMessage(t *testing.T) {
 			t.Fatalf("message %d: got %s (%d bytes), want %s (%d bytes)", i, got.UUID, len(got.Payload), sent[i].UUID, len(sent[i].Payload))
 		}
 		got.Ack()
+	}
+}
+
+// TestSendBatchReusesState: batches sent one after the other and at once
+// from several goroutines (SendBatch reuses the records and header slab
+// of a finished call) arrive with exactly the metadata, key and payload
+// each message was sent with, empty values included.
+func TestSendBatchReusesState(t *testing.T) {
+	tr := newTransport(t, testBrokers(t), kafka.WithPartitions(2))
+	drv := tr.drv
+	kind := randomName("k")
+	const senders, batches, size = 4, 12, 40
+	ctx, cancel := context.WithTimeout(context.Background(), waitLimit)
+	defer cancel()
+	sub, err := drv.Subscribe(ctx, randomName("g"), kind+".#")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = sub.Close(context.Background()) }()
+	// The metadata of message name; its length varies, so that the
+	// header slab is filled differently from one batch to the next.
+	metadataOf := func(name string, n int) map[string]string {
+		md := map[string]string{
+			events.MetaRoutingKey:   kind + ".x." + name[:1],
+			events.MetaPartitionKey: name[:1],
+			"name":                  name,
+			"empty":                 "",
+		}
+		for i := range n % 5 {
+			md["x-"+strconv.Itoa(i)] = strings.Repeat(name, i+1)
+		}
+		return md
+	}
+	errs := make(chan error, senders)
+	for s := range senders {
+		go func() {
+			for b := range batches {
+				msgs := make([]*driver.Message, size)
+				for i := range msgs {
+					name := string(rune('A'+s)) + "-" + strconv.Itoa(b) + "-" + strconv.Itoa(i)
+					md := metadataOf(name, b+i)
+					msgs[i] = &driver.Message{UUID: "u-" + name, Key: md[events.MetaRoutingKey],
+						PartitionKey: md[events.MetaPartitionKey], Metadata: md, Payload: []byte(name)}
+				}
+				if err := drv.Topic().SendBatch(ctx, msgs); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}()
+	}
+	for range senders {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := receiveN(t, sub, senders*batches*size)
+	seen := make(map[string]bool)
+	for _, m := range got {
+		name := string(m.Payload)
+		parts := strings.Split(name, "-")
+		if len(parts) != 3 {
+			t.Fatalf("payload %q", name)
+		}
+		b, _ := strconv.Atoi(parts[1])
+		i, _ := strconv.Atoi(parts[2])
+		want := metadataOf(name, b+i)
+		if !maps.Equal(m.Metadata, want) || m.UUID != "u-"+name || m.Key != want[events.MetaRoutingKey] || m.PartitionKey != name[:1] {
+			t.Fatalf("message %s: uuid %q key %q partition key %q metadata %q, want metadata %q",
+				name, m.UUID, m.Key, m.PartitionKey, m.Metadata, want)
+		}
+		if seen[name] {
+			t.Fatalf("message %s received twice", name)
+		}
+		seen[name] = true
 	}
 }

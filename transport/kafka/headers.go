@@ -54,39 +54,73 @@ func isAttributeName(key string) bool {
 	return true
 }
 
-// headerName returns the record header name of metadata key. The
-// envelope keys are spelled out so that encoding an event allocates no
-// name.
-func headerName(key string) string {
-	switch key {
-	case events.MetaID:
-		return "ce_id"
-	case events.MetaSource:
-		return "ce_source"
-	case events.MetaSpecVersion:
-		return "ce_specversion"
-	case events.MetaType:
-		return "ce_type"
-	case events.MetaSubject:
-		return "ce_subject"
-	case events.MetaTime:
-		return "ce_time"
-	case events.MetaDataContentType:
-		return HeaderContentType
-	case events.MetaCorrelationID:
-		return "ce_correlationid"
-	case events.MetaCausationID:
-		return "ce_causationid"
-	case events.MetaTraceParent:
-		return "ce_traceparent"
-	case events.MetaPartitionKey:
-		return "ce_partitionkey"
-	case events.MetaSequence:
-		return "ce_sequence"
-	case events.MetaRoutingKey:
-		return "ce_routingkey"
+// The metadata keys encode and decode look for while they convert.
+const (
+	attrOther = iota
+	attrID
+	attrRoutingKey
+	attrPartitionKey
+	attrUUID  // HeaderUUID (decode)
+	attrRoute // HeaderRoute (decode)
+	attrCount
+)
+
+// headerName returns the record header name of metadata key, and which
+// of the keys encode looks for it is. The envelope keys are spelled out so
+// that encoding an event allocates no name; a switch on the length first
+// finds them with one string comparison.
+func headerName(key string) (string, int) {
+	switch len(key) {
+	case len(events.MetaID):
+		if key == events.MetaID {
+			return "ce_id", attrID
+		}
+	case len(events.MetaType): // and MetaTime
+		switch key {
+		case events.MetaType:
+			return "ce_type", attrOther
+		case events.MetaTime:
+			return "ce_time", attrOther
+		}
+	case len(events.MetaSource):
+		if key == events.MetaSource {
+			return "ce_source", attrOther
+		}
+	case len(events.MetaSubject):
+		if key == events.MetaSubject {
+			return "ce_subject", attrOther
+		}
+	case len(events.MetaSequence):
+		if key == events.MetaSequence {
+			return "ce_sequence", attrOther
+		}
+	case len(events.MetaRoutingKey):
+		if key == events.MetaRoutingKey {
+			return "ce_routingkey", attrRoutingKey
+		}
+	case len(events.MetaSpecVersion): // and MetaTraceParent, MetaCausationID
+		switch key {
+		case events.MetaSpecVersion:
+			return "ce_specversion", attrOther
+		case events.MetaTraceParent:
+			return "ce_traceparent", attrOther
+		case events.MetaCausationID:
+			return "ce_causationid", attrOther
+		}
+	case len(events.MetaPartitionKey):
+		if key == events.MetaPartitionKey {
+			return "ce_partitionkey", attrPartitionKey
+		}
+	case len(events.MetaCorrelationID):
+		if key == events.MetaCorrelationID {
+			return "ce_correlationid", attrOther
+		}
+	case len(events.MetaDataContentType):
+		if key == events.MetaDataContentType {
+			return HeaderContentType, attrOther
+		}
 	}
-	return headerNameOf(key)
+	return headerNameOf(key), attrOther
 }
 
 func headerNameOf(key string) string {
@@ -121,88 +155,139 @@ func metadataKey(header string) (key string, ok bool) {
 }
 
 // encoder fills records from messages. It carves every record's headers
-// and header values out of two allocations per SendBatch call.
+// out of one slab, which a producer reuses batch after batch (see
+// sendState); the header values and the key are the message's strings
+// themselves, not copies (see stringBytes).
 type encoder struct {
-	hs  []kgo.RecordHeader
-	buf []byte
+	hs []kgo.RecordHeader
 }
 
-// newEncoder sizes an encoder for msgs. Sizes are exact for messages whose
-// UUID is their "id" metadata; when a slab fills up, append moves on to a
-// new one, and the records filled so far keep pointing into the old one.
-func newEncoder(msgs []*driver.Message) *encoder {
-	nh, nb := 0, 0
-	for _, m := range msgs {
-		nh += len(m.Metadata) + 1
-		for _, v := range m.Metadata {
-			nb += len(v)
-		}
-		nb += len(m.PartitionKey)
+// slabHeaders is the smallest slab of headers an encoder allocates: a
+// batch of 64 events of the publisher (10 metadata entries each).
+const slabHeaders = 64 * 12
+
+// stringBytes returns s as a byte slice without copying it. encode uses
+// it for the header values and the key of a record: the client only reads
+// them (to partition and serialise the record), and the core's messages
+// are not modified while SendBatch runs (driver.Message). An empty s is a
+// non-nil empty slice: kgo writes a nil value as a null header value or
+// key, which other clients read differently from an empty one.
+func stringBytes(s string) []byte {
+	if len(s) == 0 {
+		return emptyBytes
 	}
-	return &encoder{hs: make([]kgo.RecordHeader, 0, nh), buf: make([]byte, 0, nb)}
+	return unsafe.Slice(unsafe.StringData(s), len(s))
 }
 
-func (e *encoder) bytes(v string) []byte {
-	start := len(e.buf)
-	e.buf = append(e.buf, v...)
-	return e.buf[start:len(e.buf):len(e.buf)]
-}
+var emptyBytes = []byte{}
 
 // encode fills r's key and headers from m.
 func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
 	md := m.Metadata
-	start := len(e.hs)
+	hs := e.hs // a local: appending to e.hs would reload it every time
+	if need := len(md) + 2; cap(hs)-len(hs) < need {
+		// A new slab: the records filled so far keep the old one.
+		hs = make([]kgo.RecordHeader, 0, max(2*cap(hs), slabHeaders, need))
+	}
+	start := len(hs)
+	var found [attrCount]string // the values encode looks for, by attr
+	var seen uint
 	for k, v := range md {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: headerName(k), Value: e.bytes(v)})
+		name, attr := headerName(k)
+		if attr != attrOther {
+			found[attr] = v
+			seen |= 1 << attr
+		}
+		hs = append(hs, kgo.RecordHeader{Key: name, Value: stringBytes(v)})
 	}
-	if rk, ok := md[events.MetaRoutingKey]; !ok {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: e.bytes(m.Key)})
-	} else if rk != m.Key {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderRoute, Value: e.bytes(m.Key)})
+	if seen&(1<<attrRoutingKey) == 0 {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderPrefix + events.MetaRoutingKey, Value: stringBytes(m.Key)})
+	} else if found[attrRoutingKey] != m.Key {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderRoute, Value: stringBytes(m.Key)})
 	}
-	if md[events.MetaID] != m.UUID {
-		e.hs = append(e.hs, kgo.RecordHeader{Key: HeaderUUID, Value: e.bytes(m.UUID)})
+	if found[attrID] != m.UUID {
+		hs = append(hs, kgo.RecordHeader{Key: HeaderUUID, Value: stringBytes(m.UUID)})
 	}
-	r.Headers = e.hs[start:len(e.hs):len(e.hs)]
+	r.Headers = hs[start:len(hs):len(hs)]
+	e.hs = hs
 	// A non-nil key, even when empty: messages without a partition key
 	// are all one key and must stay on one partition, in order.
-	r.Key = e.bytes(m.PartitionKey)
+	r.Key = stringBytes(m.PartitionKey)
 }
 
 // internKey returns the metadata key of header like metadataKey, spelling
-// the envelope keys with the package constants: the metadata map then
-// does not point into the client's per-record header name strings.
-func internKey(header string) string {
+// the envelope keys with the package constants (the metadata map then
+// does not point into the client's per-record header name strings), and
+// which of the keys decode looks for it is: attrUUID and attrRoute for
+// HeaderUUID and HeaderRoute, which are no metadata. A switch on the
+// length first finds the envelope's headers with one string comparison.
+func internKey(header string) (string, int) {
+	switch len(header) {
+	case len(HeaderPrefix + events.MetaID):
+		if header == HeaderPrefix+events.MetaID {
+			return events.MetaID, attrID
+		}
+	case len(HeaderPrefix + events.MetaType): // and MetaTime
+		switch header {
+		case HeaderPrefix + events.MetaType:
+			return events.MetaType, attrOther
+		case HeaderPrefix + events.MetaTime:
+			return events.MetaTime, attrOther
+		}
+	case len(HeaderPrefix + events.MetaSource):
+		if header == HeaderPrefix+events.MetaSource {
+			return events.MetaSource, attrOther
+		}
+	case len(HeaderPrefix + events.MetaSubject):
+		if header == HeaderPrefix+events.MetaSubject {
+			return events.MetaSubject, attrOther
+		}
+	case len(HeaderPrefix + events.MetaSequence):
+		if header == HeaderPrefix+events.MetaSequence {
+			return events.MetaSequence, attrOther
+		}
+	case len(HeaderContentType):
+		if header == HeaderContentType {
+			return events.MetaDataContentType, attrOther
+		}
+	case len(HeaderPrefix + events.MetaRoutingKey):
+		if header == HeaderPrefix+events.MetaRoutingKey {
+			return events.MetaRoutingKey, attrRoutingKey
+		}
+	case len(HeaderPrefix + events.MetaSpecVersion): // and MetaTraceParent, MetaCausationID
+		switch header {
+		case HeaderPrefix + events.MetaSpecVersion:
+			return events.MetaSpecVersion, attrOther
+		case HeaderPrefix + events.MetaTraceParent:
+			return events.MetaTraceParent, attrOther
+		case HeaderPrefix + events.MetaCausationID:
+			return events.MetaCausationID, attrOther
+		}
+	case len(HeaderPrefix + events.MetaPartitionKey):
+		if header == HeaderPrefix+events.MetaPartitionKey {
+			return events.MetaPartitionKey, attrPartitionKey
+		}
+	case len(HeaderPrefix + events.MetaCorrelationID):
+		if header == HeaderPrefix+events.MetaCorrelationID {
+			return events.MetaCorrelationID, attrOther
+		}
+	}
 	switch header {
-	case "ce_id":
-		return events.MetaID
-	case "ce_source":
-		return events.MetaSource
-	case "ce_specversion":
-		return events.MetaSpecVersion
-	case "ce_type":
-		return events.MetaType
-	case "ce_subject":
-		return events.MetaSubject
-	case "ce_time":
-		return events.MetaTime
-	case HeaderContentType:
-		return events.MetaDataContentType
-	case "ce_correlationid":
-		return events.MetaCorrelationID
-	case "ce_causationid":
-		return events.MetaCausationID
-	case "ce_traceparent":
-		return events.MetaTraceParent
-	case "ce_partitionkey":
-		return events.MetaPartitionKey
-	case "ce_sequence":
-		return events.MetaSequence
-	case "ce_routingkey":
-		return events.MetaRoutingKey
+	case HeaderUUID:
+		return "", attrUUID
+	case HeaderRoute:
+		return "", attrRoute
 	}
 	key, _ := metadataKey(header)
-	return key
+	switch key {
+	case events.MetaID:
+		return key, attrID
+	case events.MetaRoutingKey:
+		return key, attrRoutingKey
+	case events.MetaPartitionKey:
+		return key, attrPartitionKey
+	}
+	return key, attrOther
 }
 
 // bytesString returns b as a string without copying it. decode uses it for
@@ -227,27 +312,34 @@ func bytesString(b []byte) string {
 // (see bytesString); the map is the one allocation of decode.
 func decode(r *kgo.Record, kind string, m *driver.Message, offset string) {
 	md := make(map[string]string, len(r.Headers)+1)
-	var uuid, route string
-	for _, h := range r.Headers {
+	// The values of the headers decode looks for, by attr (the last of
+	// a name wins, as in the map); an array rather than five variables
+	// keeps the loop's registers free.
+	var found [attrCount]string
+	var seen uint
+	for i := range r.Headers {
+		h := &r.Headers[i]
 		v := bytesString(h.Value)
-		switch h.Key {
-		case HeaderUUID:
-			uuid = v
-		case HeaderRoute:
-			route = v
-		default:
-			md[internKey(h.Key)] = v
+		key, attr := internKey(h.Key)
+		if attr != attrOther {
+			found[attr] = v
+			seen |= 1 << attr
+			if attr == attrUUID || attr == attrRoute {
+				continue // not metadata
+			}
 		}
+		md[key] = v
 	}
+	uuid, route, pk := found[attrUUID], found[attrRoute], found[attrPartitionKey]
 	if uuid == "" {
-		uuid = md[events.MetaID]
+		uuid = found[attrID]
 	}
 	if uuid == "" {
 		uuid = "kafka:" + r.Topic + "/" + strconv.FormatInt(int64(r.Partition), 10) + "/" +
 			strconv.FormatInt(r.Offset, 10)
 	}
-	rk, ok := md[events.MetaRoutingKey]
-	if !ok || rk == "" {
+	rk := found[attrRoutingKey]
+	if seen&(1<<attrRoutingKey) == 0 || rk == "" {
 		rk = kind
 		if route != "" {
 			rk = route
@@ -257,8 +349,7 @@ func decode(r *kgo.Record, kind string, m *driver.Message, offset string) {
 	if route == "" {
 		route = rk
 	}
-	pk, ok := md[events.MetaPartitionKey]
-	if !ok && len(r.Key) > 0 {
+	if seen&(1<<attrPartitionKey) == 0 && len(r.Key) > 0 {
 		pk = bytesString(r.Key)
 		md[events.MetaPartitionKey] = pk
 	}

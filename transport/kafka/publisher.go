@@ -34,28 +34,29 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	if len(msgs) == 0 {
 		return nil
 	}
+	st := getSendState(len(msgs))
+	recs := st.recs
 	// Topics first: an invalid kind fails the whole call before anything
 	// is sent.
-	topics := make([]string, len(msgs))
 	var last *topicState
 	for i, m := range msgs {
 		if last == nil || !sameKind(last, d.cfg.prefix, m.Key) {
-			st, err := d.topic(m.Key)
+			ts, err := d.topic(m.Key)
+			if err == nil {
+				err = d.ensure(ctx, ts)
+			}
 			if err != nil {
+				putSendState(st)
 				return err
 			}
-			if err := d.ensure(ctx, st); err != nil {
-				return err
-			}
-			last = st
+			last = ts
 		}
-		topics[i] = last.name
+		recs[i].Topic = last.name
 	}
 
 	w := &produceWait{done: make(chan struct{})}
 	w.left.Store(int64(len(msgs)))
-	recs := make([]kgo.Record, len(msgs))
-	enc := newEncoder(msgs)
+	promise := w.promise // one closure for the batch, not one per record
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Produce fails a record at once when ctx ends while the
@@ -67,16 +68,15 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 			break
 		}
 		r := &recs[i]
-		r.Topic = topics[i]
 		r.Value = m.Payload
 		// Not ctx: kgo fails every record buffered with a cancelled
 		// record, those of concurrent calls too.
 		r.Context = context.Background()
-		enc.encode(r, m)
-		d.prod.Produce(ctx, r, w.promise)
+		st.enc.encode(r, m)
+		d.prod.Produce(ctx, r, promise)
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return err // kgo may still hold records: st is not reused
 	}
 	select {
 	case <-w.done:
@@ -85,13 +85,15 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		// never lose them.
 		return ctx.Err()
 	}
+	// Every promise ran: kgo holds none of the records any more.
+	defer putSendState(st)
 	if w.failed.Load() == 0 {
 		return nil
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	se := &driver.SendError{Failed: make(map[int]error, len(w.errs))}
-	for i := range recs {
+	for i := range msgs {
 		if err, ok := w.errs[&recs[i]]; ok {
 			if errors.Is(err, kerr.MessageTooLarge) || errors.Is(err, kerr.RecordListTooLarge) {
 				err = fmt.Errorf("%w: kafka: message %s (key %q) to topic %s: %w", transport.ErrTooLarge, msgs[i].UUID, msgs[i].Key, recs[i].Topic, err)
@@ -100,6 +102,47 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		}
 	}
 	return se
+}
+
+// sendState is what SendBatch needs besides the messages: the records and
+// the slab of their headers. It is reused from one call to the next once
+// kgo has finished with every record (all promises ran), so that a batch
+// allocates neither; a call that returns earlier (ctx ended) leaves its
+// state to the garbage collector.
+type sendState struct {
+	recs []kgo.Record
+	enc  encoder
+}
+
+// maxPooledBatch bounds the batches whose state is reused: one huge batch
+// must not keep its records alive in the pool.
+const maxPooledBatch = 4096
+
+var sendStates sync.Pool
+
+// getSendState returns a state with n zero records.
+func getSendState(n int) *sendState {
+	st, _ := sendStates.Get().(*sendState)
+	if st == nil {
+		st = new(sendState)
+	}
+	if cap(st.recs) < n {
+		st.recs = make([]kgo.Record, n)
+	} else {
+		st.recs = st.recs[:n]
+	}
+	return st
+}
+
+func putSendState(st *sendState) {
+	if cap(st.recs) > maxPooledBatch {
+		return
+	}
+	// Drop every reference to the messages (payloads, header values).
+	clear(st.recs[:cap(st.recs)])
+	clear(st.enc.hs[:cap(st.enc.hs)])
+	st.enc.hs = st.enc.hs[:0]
+	sendStates.Put(st)
 }
 
 // sameKind reports whether key's kind names st's topic, without

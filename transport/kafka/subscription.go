@@ -33,6 +33,7 @@ type subscription struct {
 	rewinds map[int32]*partitionState            // nacked: seek back on the next poll
 	wake    context.CancelFunc                   // ends the poll in progress, if any
 	seek    map[string]map[int32]kgo.EpochOffset // scratch of applyRewinds
+	fresh   []*kgo.Record                        // scratch of take
 
 	ready     chan struct{}
 	readyOnce sync.Once
@@ -66,13 +67,6 @@ func newPartitionState(p int32) *partitionState {
 type ackRef struct {
 	part   *partitionState
 	offset int64
-}
-
-// add registers a fetched record; false if it was fetched before.
-func (p *partitionState) add(offset int64, epoch int32) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.tr.add(offset, epoch)
 }
 
 // signal closes settled if it was asked for and nothing is pending but
@@ -236,6 +230,11 @@ func (sub *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.M
 	}
 }
 
+// msgChunk is how many messages take allocates at once: 128 driver
+// messages stay below the runtime's large-object size (32 KiB), whose
+// allocation and release cost more per byte.
+const msgChunk = 128
+
 // take applies the rewinds asked for and turns the new records of
 // fetches into messages. Rebalances are blocked.
 func (sub *subscription) take(fetches kgo.Fetches) []*driver.Message {
@@ -246,32 +245,55 @@ func (sub *subscription) take(fetches kgo.Fetches) []*driver.Message {
 	if n == 0 {
 		return nil
 	}
-	// One allocation each for the messages and their ack ids.
-	msgs := make([]driver.Message, n)
-	refs := make([]ackRef, n)
+	refs := make([]ackRef, n) // one allocation for every ack id
 	out := make([]*driver.Message, 0, n)
-	fetches.EachRecord(func(r *kgo.Record) {
-		if r.Topic != sub.topic {
-			return
+	var msgs []driver.Message
+	for _, f := range fetches {
+		for ti := range f.Topics {
+			t := &f.Topics[ti]
+			if t.Topic != sub.topic {
+				continue
+			}
+			for pi := range t.Partitions {
+				fp := &t.Partitions[pi]
+				if len(fp.Records) == 0 {
+					continue
+				}
+				if _, ok := rewound[fp.Partition]; ok {
+					continue // fetched before the seek: it comes again
+				}
+				p := sub.parts[fp.Partition]
+				if p == nil {
+					p = newPartitionState(fp.Partition)
+					sub.parts[fp.Partition] = p
+				}
+				// One critical section for the partition's records; a
+				// record received before (a repeated fetch) is skipped.
+				fresh := sub.fresh[:0]
+				p.mu.Lock()
+				for _, r := range fp.Records {
+					if p.tr.add(r.Offset, r.LeaderEpoch) {
+						fresh = append(fresh, r)
+					}
+				}
+				p.mu.Unlock()
+				for _, r := range fresh {
+					if len(msgs) == 0 {
+						msgs = make([]driver.Message, min(msgChunk, n-len(out)))
+					}
+					m := &msgs[0]
+					msgs = msgs[1:]
+					decode(r, sub.kind, m, "") // Offset below, one allocation for all
+					i := len(out)
+					refs[i] = ackRef{part: p, offset: r.Offset}
+					m.AckID = &refs[i]
+					out = append(out, m)
+				}
+				clear(fresh) // keep no record alive
+				sub.fresh = fresh
+			}
 		}
-		if _, ok := rewound[r.Partition]; ok {
-			return // fetched before the seek: it comes again
-		}
-		p := sub.parts[r.Partition]
-		if p == nil {
-			p = newPartitionState(r.Partition)
-			sub.parts[r.Partition] = p
-		}
-		if !p.add(r.Offset, r.LeaderEpoch) {
-			return // already received: a repeated fetch
-		}
-		i := len(out)
-		m := &msgs[i]
-		decode(r, sub.kind, m, "") // Offset below, one allocation for all
-		refs[i] = ackRef{part: p, offset: r.Offset}
-		m.AckID = &refs[i]
-		out = append(out, m)
-	})
+	}
 	decimals.Carve(len(out), func(i int) uint64 { return uint64(refs[i].offset) },
 		func(i int, offset string) { out[i].Position.Offset = offset })
 	return out
