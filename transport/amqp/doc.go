@@ -55,9 +55,15 @@
 // message (publisher confirms, on by default), i.e. after the message is
 // stored in every queue it was routed to. A failed publish may still have
 // stored some messages: publishing them again can duplicate them.
-// Deliveries are acked after the core's handler acked them, in batches: a
-// run of the oldest unacked deliveries of a channel takes one basic.ack
-// with multiple=true. A handler's nack is redelivered by the core, in
+// Deliveries are acked after the core's handler acked them, in batches
+// (each ack frame is a command in a quorum queue's log): while the core
+// still holds deliveries of the channel, acks wait, up to a quarter of the
+// prefetch, and then the run of the oldest takes one basic.ack with
+// multiple=true; acks still waiting behind a delivery the core holds (a
+// slow handler) then go out one by one. Every ack goes out once the core
+// holds no delivery of the channel, and before the subscription closes;
+// messages whose acks still wait when a connection is lost are
+// redelivered, like those in flight. A handler's nack is redelivered by the core, in
 // process and in key order; what the core gives back when it stops is
 // returned to the queue (basic.nack with requeue). Quorum queues (the
 // default) count these returns: after WithDeliveryLimit (default 20) —

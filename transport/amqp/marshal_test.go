@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"math"
 	"net"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -217,31 +216,4 @@ func TestConnectorRetry(t *testing.T) {
 			t.Errorf("connect after close: %v", err)
 		}
 	})
-}
-
-func TestPlan(t *testing.T) {
-	cases := []struct {
-		name      string
-		out, tags []uint64
-		rest      []uint64
-		prefixEnd uint64
-		prefixN   int
-		singles   []uint64
-	}{
-		{"all", []uint64{1, 2, 3}, []uint64{1, 2, 3}, []uint64{}, 3, 3, []uint64{}},
-		{"oldest one", []uint64{4, 5, 6}, []uint64{4}, []uint64{5, 6}, 4, 1, []uint64{}},
-		{"behind a gap", []uint64{1, 2, 3, 4}, []uint64{2, 4}, []uint64{1, 3}, 0, 0, []uint64{2, 4}},
-		{"prefix and singles", []uint64{1, 2, 3, 5, 8, 9}, []uint64{1, 2, 5, 9}, []uint64{3, 8}, 2, 2, []uint64{5, 9}},
-		{"gaps in tags", []uint64{10, 12, 15}, []uint64{10, 12}, []uint64{15}, 12, 2, []uint64{}},
-		{"unknown tags ignored", []uint64{3, 4}, []uint64{1, 2, 3, 7}, []uint64{4}, 3, 1, []uint64{}},
-		{"nothing outstanding", nil, []uint64{1}, []uint64{}, 0, 0, []uint64{}},
-	}
-	for _, c := range cases {
-		rest, end, n, singles := plan(slices.Clone(c.out), slices.Clone(c.tags))
-		if !slices.Equal(rest, c.rest) && !(len(rest) == 0 && len(c.rest) == 0) ||
-			end != c.prefixEnd || n != c.prefixN || !slices.Equal(singles, c.singles) {
-			t.Errorf("%s: plan(%v, %v) = %v, %d, %d, %v; want %v, %d, %d, %v", c.name, c.out, c.tags,
-				rest, end, n, singles, c.rest, c.prefixEnd, c.prefixN, c.singles)
-		}
-	}
 }
