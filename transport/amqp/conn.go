@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -254,7 +255,11 @@ func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
 				return nil, err
 			}
 			netConn = nc
-			return &writeDeadlineConn{Conn: nc, timeout: c.cfg.writeTimeout}, nil
+			wc := &writeDeadlineConn{Conn: nc, timeout: c.cfg.writeTimeout}
+			if c.role == "consume" {
+				wc.r = bufio.NewReaderSize(nc, consumeReadBuffer)
+			}
+			return wc, nil
 		},
 	}
 	if c.cfg.tlsConfig != nil {
@@ -320,10 +325,25 @@ func permanent(err error) bool {
 
 // writeDeadlineConn gives every write a deadline, so that a broker which
 // stops reading (resource alarm, dead peer behind a full buffer) fails the
-// connection instead of blocking a publisher forever.
+// connection instead of blocking a publisher forever. On the consuming
+// connection it also reads through a buffer of consumeReadBuffer bytes.
 type writeDeadlineConn struct {
 	net.Conn
 	timeout time.Duration
+	r       *bufio.Reader // nil: unbuffered
+}
+
+// consumeReadBuffer is the read buffer of the consuming connection.
+// amqp091-go reads through a buffer of 4 KiB, about ten deliveries of a
+// small message; a backlog streams in at up to the prefetch, so one read
+// system call takes up to this much (a hundred and more deliveries).
+const consumeReadBuffer = 64 << 10
+
+func (c *writeDeadlineConn) Read(b []byte) (int, error) {
+	if c.r == nil {
+		return c.Conn.Read(b)
+	}
+	return c.r.Read(b)
 }
 
 func (c *writeDeadlineConn) Write(b []byte) (int, error) {
