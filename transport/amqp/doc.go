@@ -33,13 +33,18 @@
 //
 // # Messages
 //
-// Messages are persistent. All metadata travels as string headers. The
-// AMQP message_id is the event id (metadata "id", else the message UUID);
-// content_type, correlation_id, type and timestamp are filled from the
-// CloudEvents metadata "datacontenttype", "correlationid", "type" and
-// "time". On delivery the message UUID is the message_id, the metadata are
-// the headers, and "routingkey" is the delivery's routing key unless the
-// message carried one. Headers of other types (from foreign producers) are
+// Messages are persistent. The metadata travel as string headers, except
+// three that AMQP carries in fields of its own and are not repeated:
+// "datacontenttype" as content_type and "correlationid" as correlation_id
+// (as headers too when empty or longer than 255 bytes), "routingkey" as
+// the routing key (as a header too when it differs, e.g. a copy sent to a
+// queue by name). The AMQP message_id is the event id (metadata "id", else
+// the message UUID); type and timestamp are filled from the CloudEvents
+// metadata "type" and "time" (which stay headers). On delivery the message
+// UUID is the message_id, the metadata are the headers, "routingkey" is
+// the delivery's routing key unless the message carried one, and
+// "datacontenttype" and "correlationid" come from the AMQP properties
+// unless the message carried them as headers. Headers of other types (from foreign producers) are
 // converted to strings — numbers in decimal, timestamps in RFC 3339,
 // tables as JSON — so such messages are consumed, never rejected in a
 // loop. Metadata "priority" (MetaPriority) sets the AMQP priority.
