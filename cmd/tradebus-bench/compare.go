@@ -174,6 +174,7 @@ type sample struct {
 	steadyRate            float64       // consume rate from the first message to the last
 	pubAllocs, consAllocs float64       // runtime.MemStats.Mallocs per message, process-wide
 	pubCPU, consCPU       time.Duration // process CPU time per message (a load-proof cost)
+	brkPubCPU, brkConsCPU time.Duration // the broker process's CPU time per message (phaseConfig.BrokerPID)
 	p50, p99              time.Duration
 	latRate               float64 // achieved publish rate of the latency phase (a blocking publish may not keep the pace)
 	// behind99: p99 of how long after its due time the latency phase
@@ -197,6 +198,9 @@ type phaseConfig struct {
 	ConsumeProfile string
 	// PublishProfile: the same for each publish phase ("": none).
 	PublishProfile string
+	// BrokerPID: the broker's process on this machine, whose CPU time per
+	// message is reported too (0: none).
+	BrokerPID int
 }
 
 // profileSeq numbers the consume-phase profiles.
@@ -271,7 +275,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	if err != nil {
 		return res, err
 	}
-	m0, c0 := mallocs(), cpuNow()
+	m0, c0, b0 := mallocs(), cpuNow(), brokerCPU(cfg.BrokerPID)
 	t0 := time.Now()
 	n := 0
 	for n < cfg.N {
@@ -290,6 +294,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	res.pubRate = rate(n, time.Since(t0))
 	res.pubAllocs = float64(mallocs()-m0) / float64(n)
 	res.pubCPU = (cpuNow() - c0) / time.Duration(n)
+	res.brkPubCPU = (brokerCPU(cfg.BrokerPID) - b0) / time.Duration(n)
 
 	h := newHook()
 	s := newSink(n)
@@ -299,7 +304,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	if err != nil {
 		return res, err
 	}
-	m0, c0 = mallocs(), cpuNow()
+	m0, c0, b0 = mallocs(), cpuNow(), brokerCPU(cfg.BrokerPID)
 	t1 := time.Now()
 	if err := r.start(ctx, h); err != nil {
 		stopProfile()
@@ -312,6 +317,7 @@ func measureRow(ctx context.Context, e *env, spec rowSpec, cfg phaseConfig) (res
 	}
 	res.consAllocs = float64(mallocs()-m0) / float64(n)
 	res.consCPU = (cpuNow() - c0) / time.Duration(n)
+	res.brkConsCPU = (brokerCPU(cfg.BrokerPID) - b0) / time.Duration(n)
 	// From starting the consumer (connect, subscribe, group join included)
 	// to the last message; firstLag shows how much of it was set-up.
 	res.consRate = rate(n, time.Unix(0, s.last.Load()).Sub(t1))

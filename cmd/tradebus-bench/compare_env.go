@@ -350,6 +350,13 @@ func reportCompare(w io.Writer, e *env, res []rowResult) {
 			m.p50.Round(10*time.Microsecond), m.p99.Round(10*time.Microsecond),
 			m.pubAllocs, m.consAllocs, us(m.pubCPU), us(m.consCPU))
 	}
+	if e.cfg.BrokerPID != 0 {
+		fmt.Fprintf(w, "  broker process %d, CPU time (µs) per message, publish and consume phases:\n", e.cfg.BrokerPID)
+		for i := range res {
+			m := medians(res[i].samples)
+			fmt.Fprintf(w, "  %-62s %7.2f %7.2f\n", res[i].spec.name, us(m.brkPubCPU), us(m.brkConsCPU))
+		}
+	}
 	raw := bestRaw(raws)
 	if len(raws) > 1 {
 		fmt.Fprintf(w, "  raw: the best of the %d raw rows in each column (rate, p99, CPU)\n", len(raws))
@@ -422,6 +429,8 @@ func medians(ss []sample) sample {
 		consAllocs: pick(func(s sample) float64 { return s.consAllocs }),
 		pubCPU:     time.Duration(pick(func(s sample) float64 { return float64(s.pubCPU) })),
 		consCPU:    time.Duration(pick(func(s sample) float64 { return float64(s.consCPU) })),
+		brkPubCPU:  time.Duration(pick(func(s sample) float64 { return float64(s.brkPubCPU) })),
+		brkConsCPU: time.Duration(pick(func(s sample) float64 { return float64(s.brkConsCPU) })),
 		p50:        time.Duration(pick(func(s sample) float64 { return float64(s.p50) })),
 		p99:        time.Duration(pick(func(s sample) float64 { return float64(s.p99) })),
 		behind99:   time.Duration(pick(func(s sample) float64 { return float64(s.behind99) })),

@@ -117,6 +117,7 @@ func main() {
 	urls := flag.String("urls", "mem://", "comma-separated transport URLs for -suite transports")
 	publishers := flag.Int("publishers", 4, "publishing goroutines for -suite transports")
 	cpuprofile := flag.String("cpuprofile", "", "write a CPU profile to this file")
+	brokerPID := flag.Int("broker-pid", 0, "compare: the process id of a broker on this machine (Linux); its CPU time per message is reported too")
 	consumeProfile := flag.String("consume-profile", "", "compare: write a CPU profile of each consume phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile; merge them with go tool pprof)")
 	publishProfile := flag.String("publish-profile", "", "compare: write a CPU profile of each publish phase to PREFIX.<raw|adapter|typed>.<n> (not with -cpuprofile)")
 	flag.Parse()
@@ -141,7 +142,7 @@ func main() {
 			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile, BrokerPID: *brokerPID}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,

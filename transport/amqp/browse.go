@@ -7,6 +7,7 @@ import (
 
 	amqp "github.com/rabbitmq/amqp091-go"
 
+	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport/driver"
 )
 
@@ -99,11 +100,16 @@ func putBackCopies(ctx context.Context, ch *amqp.Channel, queue string, taken []
 	confirms := make([]*amqp.DeferredConfirmation, len(taken))
 	for i := range taken {
 		dl := &taken[i]
-		headers := make(amqp.Table, len(dl.Headers))
+		headers := make(amqp.Table, len(dl.Headers)+1)
 		for k, v := range dl.Headers {
 			if k != "x-delivery-count" {
 				headers[k] = v
 			}
+		}
+		if _, ok := headers[events.MetaRoutingKey]; !ok {
+			// The copy goes to the queue by name: its routing key
+			// travels as a header (see carried).
+			headers[events.MetaRoutingKey] = dl.RoutingKey
 		}
 		dc, err := ch.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp.Publishing{
 			Headers: headers, ContentType: dl.ContentType, ContentEncoding: dl.ContentEncoding,

@@ -1,6 +1,7 @@
 package amqp
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -32,7 +33,8 @@ type connector struct {
 	frame    int    // frame_max negotiated by the last connection
 	version  string // broker version the last connection reported
 	conn     *amqp.Connection
-	closeErr chan *amqp.Error // NotifyClose of conn, buffered
+	wire     *writeDeadlineConn // conn's socket
+	closeErr chan *amqp.Error   // NotifyClose of conn, buffered
 	lastErr  error
 	failures int
 	nextDial time.Time
@@ -89,7 +91,7 @@ func (c *connector) live() (*amqp.Connection, error) {
 	}
 	c.cfg.logger.Warn("amqp: connection lost", slog.String("role", c.role),
 		slog.String("url", c.redacted), slog.String("reason", reason))
-	c.conn, c.closeErr = nil, nil
+	c.conn, c.wire, c.closeErr = nil, nil, nil
 	return nil, nil
 }
 
@@ -152,7 +154,7 @@ func (c *connector) dialLocked(ctx context.Context, retry bool) (conn *amqp.Conn
 		}
 	}
 
-	conn, err = c.dial(ctx)
+	conn, wire, err := c.dial(ctx)
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if err != nil {
@@ -180,7 +182,7 @@ func (c *connector) dialLocked(ctx context.Context, retry bool) (conn *amqp.Conn
 			slog.String("url", c.redacted), slog.Int("after_attempts", c.failures+1))
 	}
 	c.failures, c.lastErr, c.nextDial = 0, nil, time.Time{}
-	c.conn = conn
+	c.conn, c.wire = conn, wire
 	c.frame = conn.Config.FrameSize
 	c.version, _ = conn.Properties["version"].(string)
 	c.closeErr = conn.NotifyClose(make(chan *amqp.Error, 1))
@@ -211,15 +213,27 @@ func (c *connector) ctxErr(ctx context.Context) error {
 	return fmt.Errorf("%w: %s: %w", ErrConnection, c.redacted, ctx.Err())
 }
 
-// dial opens one connection. ctx bounds the TCP, TLS and AMQP handshakes
-// (as does cfg.dialTimeout).
-func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
+// wireOf returns the socket of conn if it is the current connection, else
+// nil.
+func (c *connector) wireOf(conn *amqp.Connection) *writeDeadlineConn {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn != conn {
+		return nil
+	}
+	return c.wire
+}
+
+// dial opens one connection and returns it with its socket. ctx bounds
+// the TCP, TLS and AMQP handshakes (as does cfg.dialTimeout).
+func (c *connector) dial(ctx context.Context) (*amqp.Connection, *writeDeadlineConn, error) {
 	props := amqp.NewConnectionProperties()
 	props.SetClientConnectionName("tradebus-" + c.role)
 
 	var (
 		mu      sync.Mutex
 		netConn net.Conn
+		wire    *writeDeadlineConn
 	)
 	stop := context.AfterFunc(ctx, func() {
 		mu.Lock()
@@ -254,7 +268,12 @@ func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
 				return nil, err
 			}
 			netConn = nc
-			return &writeDeadlineConn{Conn: nc, timeout: c.cfg.writeTimeout}, nil
+			wc := &writeDeadlineConn{Conn: nc, timeout: c.cfg.writeTimeout}
+			if c.role == "consume" {
+				wc.r = bufio.NewReaderSize(nc, consumeReadBuffer)
+			}
+			wire = wc
+			return wc, nil
 		},
 	}
 	if c.cfg.tlsConfig != nil {
@@ -270,12 +289,12 @@ func (c *connector) dial(ctx context.Context) (*amqp.Connection, error) {
 		if err == nil {
 			err = ctx.Err()
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return conn, nil
+	return conn, wire, nil
 }
 
 // close closes the connection and makes every later call return
@@ -320,15 +339,84 @@ func permanent(err error) bool {
 
 // writeDeadlineConn gives every write a deadline, so that a broker which
 // stops reading (resource alarm, dead peer behind a full buffer) fails the
-// connection instead of blocking a publisher forever.
+// connection instead of blocking a publisher forever. On the consuming
+// connection it also reads through a buffer of consumeReadBuffer bytes. On
+// the publishing connection, while corked, it collects what amqp091-go
+// writes (one flush per message) and writes it at the latest when the last
+// cork is removed.
 type writeDeadlineConn struct {
 	net.Conn
 	timeout time.Duration
+	r       *bufio.Reader // nil: unbuffered
+
+	wmu   sync.Mutex
+	corks int
+	w     *bufio.Writer // writes through writeNow; nil until the first cork
+}
+
+// consumeReadBuffer is the read buffer of the consuming connection.
+// amqp091-go reads through a buffer of 4 KiB, about ten deliveries of a
+// small message; a backlog streams in at up to the prefetch, so one read
+// system call takes up to this much (a hundred and more deliveries).
+const consumeReadBuffer = 64 << 10
+
+// corkBuffer is the write buffer of a corked connection: when it is full,
+// it is written at once.
+const corkBuffer = 64 << 10
+
+func (c *writeDeadlineConn) Read(b []byte) (int, error) {
+	if c.r == nil {
+		return c.Conn.Read(b)
+	}
+	return c.r.Read(b)
 }
 
 func (c *writeDeadlineConn) Write(b []byte) (int, error) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.corks > 0 {
+		return c.w.Write(b)
+	}
+	return c.writeNow(b)
+}
+
+// writeNow writes b with a deadline; wmu is held.
+func (c *writeDeadlineConn) writeNow(b []byte) (int, error) {
 	if err := c.Conn.SetWriteDeadline(time.Now().Add(c.timeout)); err != nil {
 		return 0, err
 	}
 	return c.Conn.Write(b)
 }
+
+// cork makes writes collect in the buffer until uncork. Corks nest; the
+// writes of every goroutine (heartbeats, other channels' frames) wait
+// alike, so whoever corks must uncork without waiting for the broker in
+// between.
+func (c *writeDeadlineConn) cork() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.w == nil {
+		c.w = bufio.NewWriterSize(nowWriter{c}, corkBuffer)
+	}
+	c.corks++
+}
+
+// uncork removes a cork and, after the last, writes what was collected. A
+// failed write closes the connection: amqp091-go, which never sees the
+// error, then fails the channels and their publishes.
+func (c *writeDeadlineConn) uncork() {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.corks--
+	if c.corks > 0 {
+		return
+	}
+	if err := c.w.Flush(); err != nil {
+		_ = c.Conn.Close()
+	}
+}
+
+// nowWriter is the writer under a corked connection's buffer.
+type nowWriter struct{ c *writeDeadlineConn }
+
+func (w nowWriter) Write(b []byte) (int, error) { return w.c.writeNow(b) }

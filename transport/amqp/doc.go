@@ -33,13 +33,18 @@
 //
 // # Messages
 //
-// Messages are persistent. All metadata travels as string headers. The
-// AMQP message_id is the event id (metadata "id", else the message UUID);
-// content_type, correlation_id, type and timestamp are filled from the
-// CloudEvents metadata "datacontenttype", "correlationid", "type" and
-// "time". On delivery the message UUID is the message_id, the metadata are
-// the headers, and "routingkey" is the delivery's routing key unless the
-// message carried one. Headers of other types (from foreign producers) are
+// Messages are persistent. The metadata travel as string headers, except
+// three that AMQP carries in fields of its own and are not repeated:
+// "datacontenttype" as content_type and "correlationid" as correlation_id
+// (as headers too when empty or longer than 255 bytes), "routingkey" as
+// the routing key (as a header too when it differs, e.g. a copy sent to a
+// queue by name). The AMQP message_id is the event id (metadata "id", else
+// the message UUID); type and timestamp are filled from the CloudEvents
+// metadata "type" and "time" (which stay headers). On delivery the message
+// UUID is the message_id, the metadata are the headers, "routingkey" is
+// the delivery's routing key unless the message carried one, and
+// "datacontenttype" and "correlationid" come from the AMQP properties
+// unless the message carried them as headers. Headers of other types (from foreign producers) are
 // converted to strings — numbers in decimal, timestamps in RFC 3339,
 // tables as JSON — so such messages are consumed, never rejected in a
 // loop. Metadata "priority" (MetaPriority) sets the AMQP priority.
@@ -55,9 +60,15 @@
 // message (publisher confirms, on by default), i.e. after the message is
 // stored in every queue it was routed to. A failed publish may still have
 // stored some messages: publishing them again can duplicate them.
-// Deliveries are acked after the core's handler acked them, in batches: a
-// run of the oldest unacked deliveries of a channel takes one basic.ack
-// with multiple=true. A handler's nack is redelivered by the core, in
+// Deliveries are acked after the core's handler acked them, in batches
+// (each ack frame is a command in a quorum queue's log): while the core
+// still holds deliveries of the channel, acks wait, up to a quarter of the
+// prefetch, and then the run of the oldest takes one basic.ack with
+// multiple=true; acks still waiting behind a delivery the core holds (a
+// slow handler) then go out one by one. Every ack goes out once the core
+// holds no delivery of the channel, and before the subscription closes;
+// messages whose acks still wait when a connection is lost are
+// redelivered, like those in flight. A handler's nack is redelivered by the core, in
 // process and in key order; what the core gives back when it stops is
 // returned to the queue (basic.nack with requeue). Quorum queues (the
 // default) count these returns: after WithDeliveryLimit (default 20) —

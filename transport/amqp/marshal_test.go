@@ -4,9 +4,9 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
-	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -59,10 +59,10 @@ func TestHeaderString(t *testing.T) {
 }
 
 func TestPublishingRoundTrip(t *testing.T) {
-	m := &driver.Message{UUID: "uuid-1", Payload: []byte("body")}
+	m := &driver.Message{UUID: "uuid-1", Key: "trade.a.b", Payload: []byte("body")}
 	m.Metadata = map[string]string{
 		events.MetaID: "event-1", events.MetaDataContentType: "application/json", events.MetaCorrelationID: "c",
-		events.MetaType: "tradebus.trade.v1", events.MetaTime: "2026-01-02T03:04:05.5Z",
+		events.MetaType: "tradebus.trade.v1", events.MetaTime: "2026-01-02T03:04:05.5Z", events.MetaRoutingKey: "trade.a.b",
 		events.MetaPartitionKey: "BTCUSDT", MetaPriority: "7", "long": strings.Repeat("x", 300),
 	}
 	p, err := toPublishing(m)
@@ -70,22 +70,48 @@ func TestPublishingRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	if p.MessageId != "event-1" || p.Priority != 7 || p.DeliveryMode != amqp.Persistent ||
-		!p.Timestamp.Equal(time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC)) || p.Type != "tradebus.trade.v1" {
+		!p.Timestamp.Equal(time.Date(2026, 1, 2, 3, 4, 5, 5e8, time.UTC)) || p.Type != "tradebus.trade.v1" ||
+		p.ContentType != "application/json" || p.CorrelationId != "c" {
 		t.Errorf("publishing %+v", p)
 	}
-	d := &amqp.Delivery{Headers: p.Headers, Body: p.Body, MessageId: p.MessageId, RoutingKey: "trade.a.b",
-		ContentType: p.ContentType, CorrelationId: p.CorrelationId}
-	got := toMessage(d)
-	if got.UUID != "event-1" || string(got.Payload) != "body" {
-		t.Errorf("message %s %q", got.UUID, got.Payload)
-	}
-	for k, v := range m.Metadata {
-		if got.Metadata[k] != v {
-			t.Errorf("metadata %s = %q, want %q", k, got.Metadata[k], v)
+	// What AMQP carries in fields of its own is not repeated as a header.
+	for _, k := range []string{events.MetaDataContentType, events.MetaCorrelationID, events.MetaRoutingKey} {
+		if _, ok := p.Headers[k]; ok {
+			t.Errorf("header %s sent", k)
 		}
 	}
-	if got.Metadata[events.MetaRoutingKey] != "trade.a.b" || len(got.Metadata) != len(m.Metadata)+1 {
-		t.Errorf("metadata %v", got.Metadata)
+	if len(p.Headers) != len(m.Metadata)-3 {
+		t.Errorf("headers %v", p.Headers)
+	}
+	d := &amqp.Delivery{Headers: p.Headers, Body: p.Body, MessageId: p.MessageId, Exchange: "x", RoutingKey: m.Key,
+		ContentType: p.ContentType, CorrelationId: p.CorrelationId}
+	got := toMessage(d)
+	if got.UUID != "event-1" || string(got.Payload) != "body" || got.Key != m.Key {
+		t.Errorf("message %s %q key %q", got.UUID, got.Payload, got.Key)
+	}
+	if !maps.Equal(got.Metadata, m.Metadata) {
+		t.Errorf("metadata %v, want %v", got.Metadata, m.Metadata)
+	}
+
+	// Values the AMQP fields cannot hold stay headers: an empty or long
+	// content type or correlation id, a routing key other than the one
+	// published with (a copy sent to a queue by name).
+	m.Key = "q"
+	m.Metadata[events.MetaDataContentType] = ""
+	m.Metadata[events.MetaCorrelationID] = strings.Repeat("c", 256)
+	p, err = toPublishing(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{events.MetaDataContentType, events.MetaCorrelationID, events.MetaRoutingKey} {
+		if p.Headers[k] != m.Metadata[k] {
+			t.Errorf("header %s = %v, want %q", k, p.Headers[k], m.Metadata[k])
+		}
+	}
+	d = &amqp.Delivery{Headers: p.Headers, Body: p.Body, MessageId: p.MessageId, RoutingKey: m.Key,
+		ContentType: p.ContentType, CorrelationId: p.CorrelationId}
+	if got := toMessage(d); !maps.Equal(got.Metadata, m.Metadata) || got.Key != "trade.a.b" {
+		t.Errorf("metadata %v key %q, want %v", got.Metadata, got.Key, m.Metadata)
 	}
 
 	// A message whose metadata lacks "id" uses its UUID; a long id only
@@ -217,31 +243,4 @@ func TestConnectorRetry(t *testing.T) {
 			t.Errorf("connect after close: %v", err)
 		}
 	})
-}
-
-func TestPlan(t *testing.T) {
-	cases := []struct {
-		name      string
-		out, tags []uint64
-		rest      []uint64
-		prefixEnd uint64
-		prefixN   int
-		singles   []uint64
-	}{
-		{"all", []uint64{1, 2, 3}, []uint64{1, 2, 3}, []uint64{}, 3, 3, []uint64{}},
-		{"oldest one", []uint64{4, 5, 6}, []uint64{4}, []uint64{5, 6}, 4, 1, []uint64{}},
-		{"behind a gap", []uint64{1, 2, 3, 4}, []uint64{2, 4}, []uint64{1, 3}, 0, 0, []uint64{2, 4}},
-		{"prefix and singles", []uint64{1, 2, 3, 5, 8, 9}, []uint64{1, 2, 5, 9}, []uint64{3, 8}, 2, 2, []uint64{5, 9}},
-		{"gaps in tags", []uint64{10, 12, 15}, []uint64{10, 12}, []uint64{15}, 12, 2, []uint64{}},
-		{"unknown tags ignored", []uint64{3, 4}, []uint64{1, 2, 3, 7}, []uint64{4}, 3, 1, []uint64{}},
-		{"nothing outstanding", nil, []uint64{1}, []uint64{}, 0, 0, []uint64{}},
-	}
-	for _, c := range cases {
-		rest, end, n, singles := plan(slices.Clone(c.out), slices.Clone(c.tags))
-		if !slices.Equal(rest, c.rest) && !(len(rest) == 0 && len(c.rest) == 0) ||
-			end != c.prefixEnd || n != c.prefixN || !slices.Equal(singles, c.singles) {
-			t.Errorf("%s: plan(%v, %v) = %v, %d, %d, %v; want %v, %d, %d, %v", c.name, c.out, c.tags,
-				rest, end, n, singles, c.rest, c.prefixEnd, c.prefixN, c.singles)
-		}
-	}
 }

@@ -51,6 +51,9 @@ type subscription struct {
 	mu   sync.Mutex
 	sess *session
 	buf  []amqp.Delivery // ReceiveBatch's, reused
+
+	settleMu sync.Mutex // SendAcks and SendNacks, one at a time
+	tags     []uint64   // theirs, reused
 }
 
 // session is one AMQP channel consuming the queue. Delivery tags are
@@ -60,11 +63,13 @@ type session struct {
 	ch         *amqp.Channel
 	deliveries <-chan amqp.Delivery // nil until the first ReceiveBatch
 
-	mu   sync.Mutex
-	dead bool
-	// out holds the delivery tags handed out and not yet acked or nacked,
-	// ascending (the broker delivers them in order).
-	out []uint64
+	// settleMu orders settlements: the frames of one are sent before the
+	// next is planned.
+	settleMu sync.Mutex
+
+	mu     sync.Mutex
+	dead   bool
+	ledger *ledger // the tags handed out and not settled with the broker
 }
 
 // ackID is a delivery tag of a session; the core gets a pointer to it.
@@ -96,8 +101,13 @@ func (s *subscription) open(ctx context.Context, retry bool) (*session, error) {
 		_ = ch.Close()
 		return nil, err
 	}
-	return &session{ch: ch}, nil
+	return &session{ch: ch, ledger: newLedger(0)}, nil
 }
+
+// consumerTag names the one consumer of each subscription channel (tags
+// are per channel). It is short because it travels with every delivery;
+// amqp091-go's generated tags hold the program's path.
+const consumerTag = "tradebus"
 
 // consume starts consuming on sess with a prefetch of WithPrefetch, or
 // twice max.
@@ -106,10 +116,15 @@ func (s *subscription) consume(sess *session, max int) error {
 	if prefetch == 0 {
 		prefetch = min(2*max, maxPrefetch)
 	}
+	// Acks wait for a quarter of the window at most: the broker keeps
+	// delivering while they do.
+	sess.mu.Lock()
+	sess.ledger = newLedger(prefetch / 4)
+	sess.mu.Unlock()
 	if err := sess.ch.Qos(prefetch, 0, false); err != nil {
 		return fmt.Errorf("%w: set prefetch: %w", ErrConnection, err)
 	}
-	deliveries, err := sess.ch.Consume(s.queue, "", false, false, false, false, nil)
+	deliveries, err := sess.ch.Consume(s.queue, consumerTag, false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("amqp: consume %q: %w", s.queue, err)
 	}
@@ -122,7 +137,7 @@ func (s *subscription) consume(sess *session, max int) error {
 func (sess *session) kill() {
 	sess.mu.Lock()
 	sess.dead = true
-	sess.out = nil
+	sess.ledger.reset()
 	sess.mu.Unlock()
 	_ = sess.ch.Close()
 }
@@ -206,26 +221,33 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 	return nil, nil // unreachable
 }
 
+// delivered is a driver message with its ack id: batch allocates them
+// together.
+type delivered struct {
+	msg driver.Message
+	id  ackID
+}
+
 // batch turns deliveries into driver messages (one allocation for the
-// messages, one for their ack ids, one for the pointers) and records their
-// tags as outstanding.
+// messages and their ack ids, one for the pointers) and records their tags
+// as outstanding.
 func (s *subscription) batch(sess *session, buf []amqp.Delivery) []*driver.Message {
 	n := len(buf)
-	msgs := make([]driver.Message, n)
-	ids := make([]ackID, n)
+	items := make([]delivered, n)
 	ptrs := make([]*driver.Message, n)
 	sess.mu.Lock()
-	for i := range buf {
-		ids[i] = ackID{sess: sess, tag: buf[i].DeliveryTag}
-		if !sess.dead {
-			sess.out = append(sess.out, buf[i].DeliveryTag)
+	if !sess.dead {
+		for i := range buf {
+			sess.ledger.add(buf[i].DeliveryTag)
 		}
 	}
 	sess.mu.Unlock()
 	for i := range buf {
-		fromDelivery(&buf[i], &msgs[i])
-		msgs[i].AckID = &ids[i]
-		ptrs[i] = &msgs[i]
+		it := &items[i]
+		it.id = ackID{sess: sess, tag: buf[i].DeliveryTag}
+		fromDelivery(&buf[i], &it.msg)
+		it.msg.AckID = &it.id
+		ptrs[i] = &it.msg
 		buf[i] = amqp.Delivery{} // do not keep the body
 	}
 	s.buf = buf[:0]
@@ -248,11 +270,14 @@ func (s *subscription) SendNacks(_ context.Context, ids []driver.AckID) error {
 }
 
 func (s *subscription) settle(ids []driver.AckID, nack bool) error {
+	s.settleMu.Lock()
+	defer s.settleMu.Unlock()
 	var (
-		err  error
-		sess *session
-		tags []uint64
+		err   error
+		sess  *session
+		start int
 	)
+	tags := s.tags[:0]
 	for _, id := range ids {
 		a, ok := id.(*ackID)
 		if !ok {
@@ -260,97 +285,71 @@ func (s *subscription) settle(ids []driver.AckID, nack bool) error {
 		}
 		if a.sess != sess {
 			if sess != nil {
-				err = errors.Join(err, sess.settle(tags, nack))
+				err = errors.Join(err, sess.settle(tags[start:], nack))
 			}
-			sess, tags = a.sess, make([]uint64, 0, len(ids))
+			sess, start = a.sess, len(tags)
 		}
 		tags = append(tags, a.tag)
 	}
 	if sess != nil {
-		err = errors.Join(err, sess.settle(tags, nack))
+		err = errors.Join(err, sess.settle(tags[start:], nack))
 	}
+	s.tags = tags[:0]
 	return err
 }
 
-// settle acks or nacks tags (a multiple ack for the run of tags that are
-// the oldest outstanding ones, single acks for the rest) and forgets them.
+// settle records the acks or nacks of tags with the ledger and sends the
+// frames it plans.
 func (sess *session) settle(tags []uint64, nack bool) error {
 	slices.Sort(tags)
+	return sess.send(func(l *ledger) []settleFrame { return l.settle(tags, nack) })
+}
+
+// flush sends the acks the ledger holds back.
+func (sess *session) flush() error {
+	return sess.send((*ledger).flush)
+}
+
+// send sends the frames plan returns, unless sess is dead.
+func (sess *session) send(plan func(*ledger) []settleFrame) error {
+	sess.settleMu.Lock()
+	defer sess.settleMu.Unlock()
 	sess.mu.Lock()
 	if sess.dead {
 		sess.mu.Unlock()
 		return nil
 	}
-	var (
-		prefixEnd uint64
-		prefixN   int
-		singles   []uint64
-	)
-	sess.out, prefixEnd, prefixN, singles = plan(sess.out, tags)
+	frames := plan(sess.ledger)
 	sess.mu.Unlock()
-
-	send := func(tag uint64, multiple bool) error {
-		if nack {
-			return sess.ch.Nack(tag, multiple, true)
+	// frames stays valid: only send, under settleMu, plans again.
+	for _, f := range frames {
+		var err error
+		if f.nack {
+			err = sess.ch.Nack(f.tag, f.multiple, true)
+		} else {
+			err = sess.ch.Ack(f.tag, f.multiple)
 		}
-		return sess.ch.Ack(tag, multiple)
-	}
-	var err error
-	if prefixN > 0 {
-		err = send(prefixEnd, prefixN > 1)
-	}
-	for _, t := range singles {
 		if err != nil {
-			break
+			if sess.ch.IsClosed() {
+				return nil // void tags: the broker redelivers
+			}
+			return fmt.Errorf("amqp: settle deliveries: %w", err)
 		}
-		err = send(t, false)
-	}
-	if err != nil {
-		if sess.ch.IsClosed() {
-			return nil // void tags: the broker redelivers
-		}
-		return fmt.Errorf("amqp: settle deliveries: %w", err)
 	}
 	return nil
 }
 
-// plan splits the sorted tags to settle against out, the outstanding tags
-// (ascending): the first prefixN tags of out are all settled, prefixEnd
-// being the last of them (one multiple ack covers them); singles are the
-// other settled tags, each settled alone. Tags not in out are ignored.
-// rest is out without the settled tags (out's array, reused); singles
-// reuses tags' array.
-func plan(out, tags []uint64) (rest []uint64, prefixEnd uint64, prefixN int, singles []uint64) {
-	var n, w, j int
-	for _, t := range out {
-		for j < len(tags) && tags[j] < t {
-			j++
-		}
-		if j < len(tags) && tags[j] == t {
-			j++
-			if w == 0 {
-				prefixEnd, prefixN = t, prefixN+1
-			} else {
-				tags[n] = t
-				n++
-			}
-			continue
-		}
-		out[w] = t
-		w++
-	}
-	return out[:w], prefixEnd, prefixN, tags[:n]
-}
-
-// Close closes the subscription's channel: deliveries not acked return to
-// the queue.
+// Close sends the acks held back and closes the subscription's channel:
+// deliveries not acked return to the queue.
 func (s *subscription) Close(context.Context) error {
 	s.mu.Lock()
 	sess := s.sess
 	s.sess = nil
 	s.mu.Unlock()
-	if sess != nil {
-		sess.kill()
+	if sess == nil {
+		return nil
 	}
-	return nil
+	err := sess.flush()
+	sess.kill()
+	return err
 }

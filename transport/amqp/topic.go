@@ -40,7 +40,8 @@ type pubSlot struct {
 
 type pubChan struct {
 	ch      *amqp.Channel
-	returns chan amqp.Return // WithMandatory only
+	returns chan amqp.Return   // WithMandatory only
+	wire    *writeDeadlineConn // the connection's socket (nil: unknown)
 }
 
 func newTopic(d *Driver) *topic {
@@ -163,22 +164,12 @@ func (t *topic) publish(ctx context.Context, pc *pubChan, msgs []*driver.Message
 	if d.cfg.confirms {
 		dcs = make([]*amqp.DeferredConfirmation, len(pubs))
 	}
-	exchange, mandatory := d.cfg.exchange, pc.returns != nil
-	sent := len(pubs)
-	for i := range pubs {
-		dc, err := pc.ch.PublishWithDeferredConfirm(exchange, msgs[i].Key, mandatory, false, pubs[i])
-		if err != nil {
-			sent = i
-			err = fmt.Errorf("%w: publish: %w", ErrConnection, err)
-			for j := i; j < len(pubs); j++ {
-				fail(j, err)
-			}
-			break
+	sent, err := t.send(pc, msgs, pubs, dcs)
+	if err != nil {
+		err = fmt.Errorf("%w: publish: %w", ErrConnection, err)
+		for j := sent; j < len(pubs); j++ {
+			fail(j, err)
 		}
-		if dcs != nil {
-			dcs[i] = dc
-		}
-		pubs[i] = amqp.Publishing{} // release the headers early
 	}
 	complete = sent == len(pubs)
 	if dcs == nil {
@@ -205,7 +196,7 @@ func (t *topic) publish(ctx context.Context, pc *pubChan, msgs []*driver.Message
 			return failed, false
 		}
 	}
-	if mandatory && complete {
+	if pc.returns != nil && complete {
 		// The broker sends a message's basic.return before its
 		// basic.ack, and amqp091-go hands them on in that order: every
 		// return of msgs is in the buffer now, in publish order.
@@ -230,6 +221,30 @@ func (t *topic) publish(ctx context.Context, pc *pubChan, msgs []*driver.Message
 		}
 	}
 	return failed, complete
+}
+
+// send publishes pubs on pc without waiting, recording their deferred
+// confirmations in dcs (nil: no confirms), and returns how many it sent.
+// The connection is corked meanwhile: amqp091-go writes each message with
+// a system call of its own, the broker then reads them one by one; corked,
+// a batch takes one write per 64 KiB.
+func (t *topic) send(pc *pubChan, msgs []*driver.Message, pubs []amqp.Publishing, dcs []*amqp.DeferredConfirmation) (int, error) {
+	if pc.wire != nil && len(pubs) > 1 {
+		pc.wire.cork()
+		defer pc.wire.uncork()
+	}
+	exchange, mandatory := t.d.cfg.exchange, pc.returns != nil
+	for i := range pubs {
+		dc, err := pc.ch.PublishWithDeferredConfirm(exchange, msgs[i].Key, mandatory, false, pubs[i])
+		if err != nil {
+			return i, err
+		}
+		if dcs != nil {
+			dcs[i] = dc
+		}
+		pubs[i] = amqp.Publishing{} // release the headers early
+	}
+	return len(pubs), nil
 }
 
 // messageID is the AMQP message_id toPublishing gives dm.
@@ -301,7 +316,7 @@ func (t *topic) openChannel(ctx context.Context) (*pubChan, error) {
 			_ = ch.Close()
 			return nil, err
 		}
-		pc := &pubChan{ch: ch}
+		pc := &pubChan{ch: ch, wire: d.pubConn.wireOf(conn)}
 		if d.cfg.mandatory {
 			pc.returns = ch.NotifyReturn(make(chan amqp.Return, returnsCap))
 		}
