@@ -1,0 +1,9 @@
+package events_test
+
+import (
+	"time"
+
+	"github.com/tradebus/tradebus/internal/cputime"
+)
+
+func processCPU() (time.Duration, bool) { return cputime.Process() }

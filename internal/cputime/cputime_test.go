@@ -1,0 +1,34 @@
+package cputime
+
+import (
+	"runtime"
+	"testing"
+)
+
+// TestProcessGrows burns CPU until the reading moves: it fails if Process
+// reports ok but never advances (a constant, or wall time that stood
+// still is impossible to tell apart from a stuck reading otherwise).
+func TestProcessGrows(t *testing.T) {
+	d0, ok := Process()
+	if !ok {
+		if runtime.GOOS == "linux" || runtime.GOOS == "darwin" {
+			t.Fatal("Process not available on a unix system")
+		}
+		t.Skip("CPU time is not measured on " + runtime.GOOS)
+	}
+	x := uint64(1)
+	for i := 0; ; i++ {
+		for j := 0; j < 1_000_000; j++ {
+			x = x*6364136223846793005 + 1442695040888963407
+		}
+		if d, _ := Process(); d > d0 {
+			if x == 0 {
+				t.Log(x) // keep the loop
+			}
+			return
+		}
+		if i > 10_000 {
+			t.Fatalf("CPU time stayed at %v after %d M iterations", d0, i)
+		}
+	}
+}
