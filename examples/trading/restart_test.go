@@ -2,9 +2,6 @@ package main
 
 import (
 	"context"
-	"io"
-	"net"
-	"net/url"
 	"os"
 	"os/exec"
 	"sync"
@@ -13,6 +10,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/tradebus/tradebus/internal/tcpproxy"
 )
 
 // The example rides out broker outages: its publisher sends again, with
@@ -67,17 +66,18 @@ func runWithOutages(t *testing.T, rawURL, ns, via string, outage func(done int64
 // reconnect.
 func TestSurvivesConnectionCuts(t *testing.T) {
 	raw, ns := brokerURL(t, "amqp")
-	p, via := newCutProxy(t, raw)
+	p, u := tcpproxy.ForURL(t, raw, "5672", nil)
+	via := u.String()
 	want, got := runWithOutages(t, raw, ns, via, func(done int64) {
 		t.Logf("cutting the connections after %d events", done)
-		refused := p.down()
+		refused := p.Cut()
 		// Explicit signal, no sleep: the client noticed and tried again.
 		select {
 		case <-refused:
 		case <-time.After(2 * time.Minute):
 			t.Error("the client did not try to reconnect")
 		}
-		p.up()
+		p.Restore()
 	})
 	requireSameTrading(t, want, got)
 }
@@ -112,101 +112,4 @@ func TestSurvivesRabbitMQRestarts(t *testing.T) {
 		rabbitmqctl("start_app")
 	})
 	requireSameTrading(t, want, got)
-}
-
-// cutProxy is an in-process TCP proxy whose connections a test can cut,
-// refusing new ones until it is up again.
-type cutProxy struct {
-	ln     net.Listener
-	target string
-
-	mu      sync.Mutex
-	isDown  bool
-	refused chan struct{} // closed at the first connection refused while down
-	conns   map[net.Conn]struct{}
-	wg      sync.WaitGroup
-}
-
-func newCutProxy(t *testing.T, rawURL string) (*cutProxy, string) {
-	t.Helper()
-	u, err := url.Parse(rawURL)
-	require.NoError(t, err)
-	target := u.Host
-	if u.Port() == "" {
-		target = net.JoinHostPort(u.Hostname(), "5672")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	p := &cutProxy{ln: ln, target: target, conns: map[net.Conn]struct{}{}}
-	p.wg.Add(1)
-	go p.accept()
-	t.Cleanup(func() {
-		_ = ln.Close()
-		p.down()
-		p.wg.Wait()
-	})
-	u.Host = ln.Addr().String()
-	return p, u.String()
-}
-
-func (p *cutProxy) accept() {
-	defer p.wg.Done()
-	for {
-		c, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		if p.isDown {
-			select {
-			case <-p.refused:
-			default:
-				close(p.refused)
-			}
-			p.mu.Unlock()
-			_ = c.Close()
-			continue
-		}
-		p.mu.Unlock()
-		b, err := net.Dial("tcp", p.target)
-		if err != nil {
-			_ = c.Close()
-			continue
-		}
-		p.mu.Lock()
-		p.conns[c], p.conns[b] = struct{}{}, struct{}{}
-		p.mu.Unlock()
-		p.wg.Add(2)
-		go p.pipe(c, b)
-		go p.pipe(b, c)
-	}
-}
-
-func (p *cutProxy) pipe(dst, src net.Conn) {
-	defer p.wg.Done()
-	_, _ = io.Copy(dst, src)
-	_ = dst.Close()
-	_ = src.Close()
-	p.mu.Lock()
-	delete(p.conns, dst)
-	delete(p.conns, src)
-	p.mu.Unlock()
-}
-
-// down closes every connection and refuses new ones until up. The
-// channel it returns is closed when a connection was refused.
-func (p *cutProxy) down() <-chan struct{} {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.isDown, p.refused = true, make(chan struct{})
-	for c := range p.conns {
-		_ = c.Close()
-	}
-	return p.refused
-}
-
-func (p *cutProxy) up() {
-	p.mu.Lock()
-	p.isDown = false
-	p.mu.Unlock()
 }

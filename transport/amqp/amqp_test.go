@@ -730,7 +730,7 @@ func containsSecret(err error) bool {
 func TestUnreachable(t *testing.T) {
 	t.Parallel()
 	p, raw := proxyFor(t, "amqp://user:s3cr3t@127.0.0.1:5672/", "", nil)
-	p.refuse.Store(true)
+	p.Refuse()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	start := time.Now()

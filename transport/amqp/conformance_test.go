@@ -35,9 +35,8 @@ func TestConformance(t *testing.T) {
 		return e.transportURL(t, viaProxy, transport.WithCloseTimeout(time.Second))
 	}, transporttest.Capabilities{
 		Outage: func(*testing.T) func() {
-			p.refuse.Store(true)
-			p.cut()
-			return func() { p.refuse.Store(false) }
+			p.Cut()
+			return func() { p.Restore() }
 		},
 		ParallelKeys:       true,
 		OrderAfterNack:     true,

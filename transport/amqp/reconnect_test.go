@@ -137,7 +137,7 @@ func TestProxyCut(t *testing.T) {
 	var cutWG sync.WaitGroup
 	ids, failures := publishAll(t, tr.Publisher(), n, 8, func(confirmed int) {
 		if cutAt[confirmed] {
-			cutWG.Go(func() { cuts.Add(int64(p.cut())) })
+			cutWG.Go(func() { cuts.Add(int64(p.Drop())) })
 		}
 	})
 	cutWG.Wait()
@@ -181,8 +181,7 @@ func TestOutageWaitsForReconnect(t *testing.T) {
 	if err := tr.Publisher().Publish("trade.a.b", newMsg("trade.a.b", "")); err != nil {
 		t.Fatal(err)
 	}
-	p.refuse.Store(true)
-	p.cut()
+	p.Cut()
 	// A publish racing the cut may fail (its channel dies under it) or
 	// wait; either way it returns within its context.
 	m := newMsg("trade.a.b", "")
@@ -193,7 +192,7 @@ func TestOutageWaitsForReconnect(t *testing.T) {
 		t.Fatalf("publish while the broker is unreachable: %v", err)
 	}
 	// Now the loss is known: the next publish waits for the reconnect.
-	time.AfterFunc(500*time.Millisecond, func() { p.refuse.Store(false) })
+	time.AfterFunc(500*time.Millisecond, func() { p.Restore() })
 	start := time.Now()
 	if err := tr.Publisher().Publish("trade.a.b", newMsg("trade.a.b", "")); err != nil {
 		t.Fatalf("publish after %s: %v", time.Since(start), err)

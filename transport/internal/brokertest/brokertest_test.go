@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"runtime"
 	"strings"
 	"sync"
@@ -156,80 +154,4 @@ func TestCloseAtCleanup(t *testing.T) {
 	if _, err := tr.Subscriber("g"); !errors.Is(err, mem.ErrClosed) {
 		t.Errorf("after cleanup: %v, want %v", err, mem.ErrClosed)
 	}
-}
-
-// TestProxy: bytes pass through the proxy; Cut closes the connection and
-// refuses new ones; Restore accepts them again.
-func TestProxy(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	defer wg.Wait()
-	defer ln.Close() // before the Wait: ends the echo server's Accept
-	wg.Add(1)
-	go func() { // echo server
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); _, _ = io.Copy(c, c); _ = c.Close() }()
-		}
-	}()
-	p := brokertest.NewProxy(t, ln.Addr().String())
-	echo := func() error {
-		c, err := net.Dial("tcp", p.Addr())
-		if err != nil {
-			return err
-		}
-		defer c.Close()
-		_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-		if _, err := c.Write([]byte("ping")); err != nil {
-			return err
-		}
-		b := make([]byte, 4)
-		_, err = io.ReadFull(c, b)
-		return err
-	}
-	if err := echo(); err != nil {
-		t.Fatalf("through the proxy: %v", err)
-	}
-	p.Cut()
-	if err := echo(); err == nil {
-		t.Fatal("a round trip succeeded after Cut")
-	}
-	p.Restore()
-	if err := echo(); err != nil {
-		t.Fatalf("after Restore: %v", err)
-	}
-
-	// Hold keeps bytes back until Release (forwarded then) or Cut (lost).
-	c, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
-	p.Hold()
-	if _, err := c.Write([]byte("held")); err != nil {
-		t.Fatal(err)
-	}
-	p.Release()
-	b := make([]byte, 4)
-	if _, err := io.ReadFull(c, b); err != nil || string(b) != "held" {
-		t.Fatalf("after Release: %q, %v", b, err)
-	}
-	p.Hold()
-	if _, err := c.Write([]byte("lost")); err != nil {
-		t.Fatal(err)
-	}
-	p.Cut()
-	if n, err := c.Read(b); err == nil {
-		t.Fatalf("read %q after Hold and Cut", b[:n])
-	}
-	p.Restore()
 }
