@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -446,60 +443,25 @@ func TestTooLargeExact(t *testing.T) {
 // starts it again on the same port and store directory.
 func privateNATS(t *testing.T) (u string, kill, restart func()) {
 	t.Helper()
-	bin, err := exec.LookPath("nats-server")
-	if err != nil {
-		t.Skip("nats-server not in PATH: cannot restart a private server")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
 	dir := t.TempDir()
-	u = fmt.Sprintf("nats://127.0.0.1:%d", port)
-	var (
-		mu  sync.Mutex
-		cmd *exec.Cmd
-	)
-	start := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		cmd = exec.Command(bin, "-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir)
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start nats-server: %v", err)
+	s := brokertest.StartServer(t, "nats-server", func(port int) []string {
+		return []string{"-a", "127.0.0.1", "-p", strconv.Itoa(port), "-js", "-sd", dir}
+	}, func(port int) error {
+		nc, err := natsgo.Connect(fmt.Sprintf("nats://127.0.0.1:%d", port))
+		if err != nil {
+			return err
 		}
-		deadline := time.Now().Add(10 * time.Second)
-		for {
-			nc, err := natsgo.Connect(u)
-			if err == nil {
-				js, _ := jetstream.New(nc)
-				ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_, err = js.AccountInfo(ctx)
-				cancel()
-				nc.Close()
-				if err == nil {
-					return
-				}
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("private nats-server did not come up: %v", err)
-			}
-			time.Sleep(20 * time.Millisecond)
+		defer nc.Close()
+		js, err := jetstream.New(nc)
+		if err != nil {
+			return err
 		}
-	}
-	kill = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if cmd != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			cmd = nil
-		}
-	}
-	start()
-	t.Cleanup(kill)
-	return u, kill, start
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		_, err = js.AccountInfo(ctx)
+		return err
+	})
+	return fmt.Sprintf("nats://127.0.0.1:%d", s.Port), s.Kill, s.Start
 }
 
 // TestReconnect kills and restarts a private NATS under a live

@@ -4,9 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -470,51 +468,16 @@ func TestNewDriverRejectsBadOptions(t *testing.T) {
 // a function that kills it and one that starts it again on the same port.
 func privateRedis(t *testing.T) (addr string, kill, restart func()) {
 	t.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		t.Skip("redis-server not in PATH: cannot restart a private server")
-	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	_ = l.Close()
-	addr = fmt.Sprintf("127.0.0.1:%d", port)
-	var (
-		mu  sync.Mutex
-		cmd *exec.Cmd
-	)
-	start := func() {
-		mu.Lock()
-		defer mu.Unlock()
-		cmd = exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
-			"--appendonly", "no", "--dir", t.TempDir(), "--logfile", "")
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start redis-server: %v", err)
-		}
-		c := redis.NewClient(&redis.Options{Addr: addr})
+	dir := t.TempDir()
+	s := brokertest.StartServer(t, "redis-server", func(port int) []string {
+		return []string{"--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "",
+			"--appendonly", "no", "--dir", dir, "--logfile", ""}
+	}, func(port int) error {
+		c := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", port)})
 		defer c.Close()
-		deadline := time.Now().Add(10 * time.Second)
-		for c.Ping(context.Background()).Err() != nil {
-			if time.Now().After(deadline) {
-				t.Fatal("private redis-server did not come up")
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	kill = func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if cmd != nil {
-			_ = cmd.Process.Kill()
-			_ = cmd.Wait()
-			cmd = nil
-		}
-	}
-	start()
-	t.Cleanup(kill)
-	return addr, kill, start
+		return c.Ping(context.Background()).Err()
+	})
+	return fmt.Sprintf("127.0.0.1:%d", s.Port), s.Kill, s.Start
 }
 
 // TestReconnect kills and restarts a private Redis under a live

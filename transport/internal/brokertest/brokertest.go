@@ -14,7 +14,10 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"net"
 	"os"
+	"os/exec"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,4 +200,76 @@ func BenchPublishHandle(b *testing.B, tr Transport, work time.Duration) {
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "events/s")
 	cancel()
 	_ = sub.Close()
+}
+
+// Server is a broker process of a test's own (a shared broker must not be
+// restarted under other tests), listening on a port that stays the same
+// across restarts.
+type Server struct {
+	t     testing.TB
+	bin   string
+	args  []string
+	ready func() error
+
+	// Port is the port the server listens on.
+	Port int
+
+	mu  sync.Mutex
+	cmd *exec.Cmd
+}
+
+// StartServer starts the program bin found in PATH (skipping t if it is
+// not there) with the arguments args returns for a free port, and waits
+// until ready answers nil (polled for up to 10s). The server is killed at
+// t's cleanup.
+func StartServer(t testing.TB, bin string, args func(port int) []string, ready func(port int) error) *Server {
+	t.Helper()
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		t.Skipf("%s not in PATH: cannot start a private server", bin)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	_ = l.Close()
+	s := &Server{t: t, bin: path, args: args(port), ready: func() error { return ready(port) }, Port: port}
+	s.Start()
+	t.Cleanup(s.Kill)
+	return s
+}
+
+// Start starts the server again (after Kill), with the same arguments,
+// and waits until it is ready.
+func (s *Server) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cmd = exec.Command(s.bin, s.args...)
+	if err := s.cmd.Start(); err != nil {
+		s.t.Fatalf("start %s: %v", s.bin, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		err := s.ready()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			s.t.Fatalf("private %s did not come up: %v", s.bin, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// Kill kills the server (SIGKILL: no clean shutdown) and waits for it to
+// exit. It does nothing if the server is not running.
+func (s *Server) Kill() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cmd != nil {
+		_ = s.cmd.Process.Kill()
+		_ = s.cmd.Wait()
+		s.cmd = nil
+	}
 }
