@@ -5,8 +5,6 @@ import (
 	"math/bits"
 	"slices"
 	"time"
-
-	"github.com/quagmt/udecimal"
 )
 
 // Hand-written JSON for the hot market-data types (Trade, Ticker,
@@ -93,17 +91,15 @@ func appendUint(b []byte, v uint64) []byte {
 
 // appendDec appends d as a JSON string in its canonical text form (as
 // Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
-// straight into b; larger ones by the library.
+// straight into b; larger ones by Decimal.appendCanonical. It never fails
+// (ok is always true).
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
-	neg, hi, lo, prec, ok := d.d.ToHiLo()
-	if !ok || hi != 0 || prec > MaxDecimalPlaces {
+	if d.hi != 0 {
 		b = append(b, '"')
-		var err error
-		if b, err = d.AppendText(b); err != nil {
-			return b, false
-		}
+		b = d.appendCanonical(b)
 		return append(b, '"'), true
 	}
+	neg, lo, prec := d.neg, d.lo, d.places
 	for prec > 0 && lo%10 == 0 {
 		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
 		prec--
@@ -459,13 +455,11 @@ func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
 	return 0, 0, 0, false
 }
 
-// setDec sets d to coef×10^-places as udecimal's parser does (places as
-// written); ok is false only for places above 19, which scanDec does not
-// return.
+// setDec sets d to coef×10^-places (places as written, at most 19, as
+// scanDec returns them); ok is always true.
 func setDec(d *Decimal, coef uint64, places uint8) bool {
-	v, err := udecimal.NewFromUint64(coef, places)
-	d.d = v
-	return err == nil
+	*d = mkDec(false, 0, coef, places)
+	return true
 }
 
 // time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The

@@ -236,7 +236,7 @@ func FuzzSmallDecimal(f *testing.F) {
 		jerr := viaJSON.UnmarshalJSON(raw)
 		plain := !strings.ContainsAny(s, "\\\"") && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f })
 		if (sok && (jerr != nil || !reflect.DeepEqual(viaScanner, viaJSON))) || (plain && sok != (jerr == nil)) {
-			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner.d, jerr, viaJSON.d)
+			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner, jerr, viaJSON)
 		}
 
 		got, ok := parseSmallDecimal(s)
@@ -247,8 +247,8 @@ func FuzzSmallDecimal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("fast path accepted %q, udecimal: %v", s, err)
 		}
-		if !reflect.DeepEqual(got.d, want) {
-			t.Fatalf("%q: fast %#v, udecimal %#v", s, got.d, want)
+		if !reflect.DeepEqual(got, decOf(want)) {
+			t.Fatalf("%q: fast %#v, udecimal %#v", s, got, want)
 		}
 	})
 }
@@ -267,7 +267,7 @@ func FuzzAppendDec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d := Decimal{d: v}
+		d := decOf(v)
 		want, werr := d.MarshalJSON()
 		got, ok := appendDec([]byte("x"), d)
 		if ok != (werr == nil) || (ok && string(got) != "x"+string(want)) {

@@ -16,19 +16,19 @@ func refLevels(b *OrderBook, c *checker, side string, lv []PriceLevel, order int
 			return
 		}
 		l := &lv[i]
-		if !l.Price.d.IsPos() {
+		if !l.Price.u().IsPos() {
 			c.fail(side+"["+strconv.Itoa(i)+"].price", l.Price.String(), "must be positive")
 			return
 		}
 		switch {
-		case l.Amount.d.IsNeg():
+		case l.Amount.u().IsNeg():
 			c.fail(side+"["+strconv.Itoa(i)+"].amount", l.Amount.String(), "must not be negative")
 			return
-		case l.Amount.d.IsZero() && b.Kind != BookDelta:
+		case l.Amount.u().IsZero() && b.Kind != BookDelta:
 			c.fail(side+"["+strconv.Itoa(i)+"].amount", "0", "must be positive in a snapshot (0 removes a level only in a delta)")
 			return
 		}
-		if i > 0 && l.Price.d.Cmp(lv[i-1].Price.d) != order {
+		if i > 0 && l.Price.u().Cmp(lv[i-1].Price.u()) != order {
 			want := "strictly ascending"
 			if order < 0 {
 				want = "strictly descending"
@@ -61,7 +61,7 @@ func FuzzOrderBookLevelRules(f *testing.F) {
 		if err != nil {
 			panic(err)
 		}
-		return Decimal{d: d}
+		return decOf(d)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, raw []byte) {
 		ob := OrderBook{Kind: BookKind(kind % 3)}

@@ -196,11 +196,11 @@ func keepRules(lv []PriceLevel, order int, zeroOK bool) int {
 	var prev uint64
 	var prevPlaces uint8
 	for i := range lv {
-		pneg, phi, p, pp, pok := lv[i].Price.d.ToHiLo()
-		aneg, ahi, a, _, aok := lv[i].Amount.d.ToHiLo()
-		if !pok || !aok || phi != 0 || ahi != 0 || pp > MaxDecimalPlaces ||
-			pneg || p == 0 || // price not positive
-			(a == 0 && !zeroOK) || (aneg && a != 0) || // amount not positive / negative
+		pr, am := &lv[i].Price, &lv[i].Amount
+		p, pp, a := pr.lo, pr.places, am.lo
+		if pr.hi|am.hi != 0 ||
+			pr.neg || p == 0 || // price not positive
+			(a == 0 && !zeroOK) || am.neg || // amount not positive / negative
 			(i > 0 && cmpScaled(p, pp, prev, prevPlaces) != order) {
 			return i
 		}
