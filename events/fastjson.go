@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/bits"
 	"slices"
 	"time"
@@ -354,19 +355,22 @@ func (s *scanner) open() bool {
 
 // nextKey reads the next `"key":` of the object opened by open, after the
 // previous value, and returns its index in keys, the type's keys written
-// as `,"name":` in the order its encoder writes them. The key after the
-// previous one is tried first as a literal, with the ',' that separates it
-// from the previous value (none before the first key), so a document in
-// the encoder's order is read without scanning keys. done is true at the
-// closing '}', which must end the document; ok is false for anything
-// else, including a key not in keys.
-func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
+// as `,"name":` in the order its encoder writes them (words holds their
+// keyWords). The key after the previous one is tried first as a literal,
+// with the ',' that separates it from the previous value (none before
+// the first key), so a document in the encoder's order is read without
+// scanning keys. done is true at the closing '}', which must end the
+// document; ok is false for anything else, including a key not in keys.
+func (s *scanner) nextKey(keys []string, words []keyWords) (idx int, done, ok bool) {
 	if h := s.hint; h < len(keys) {
-		k := keys[h]
-		if s.keys == 0 {
-			k = k[1:]
-		}
-		if len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
+		if s.keys > 0 {
+			if words[h].match(s.b[s.i:]) {
+				s.i += int(words[h].n)
+				s.keys++
+				s.hint = h + 1
+				return h, false, true
+			}
+		} else if k := keys[h][1:]; len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
 			s.i += len(k)
 			s.keys++
 			s.hint = h + 1
@@ -399,6 +403,49 @@ func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// keyWords is a key literal of 6 to 16 bytes as two overlapping
+// little-endian words, its first and last 8 bytes (a shorter key: its
+// bytes in the low end of first, and mask covering them), so that
+// nextKey compares it with two loads instead of a call to compare
+// strings.
+type keyWords struct {
+	first, last, mask uint64
+	n                 int
+}
+
+func keyWordsOf(keys []string) []keyWords {
+	w := make([]keyWords, len(keys))
+	for i, k := range keys {
+		if len(k) > 16 || len(k) == 0 {
+			panic("tradebus: key literal " + k + " longer than 16 bytes")
+		}
+		var b [16]byte
+		copy(b[:], k)
+		w[i] = keyWords{first: binary.LittleEndian.Uint64(b[:8]), mask: ^uint64(0), n: len(k)}
+		if len(k) >= 8 {
+			w[i].last = binary.LittleEndian.Uint64([]byte(k[len(k)-8:]))
+		} else {
+			w[i].mask = 1<<(8*len(k)) - 1
+		}
+	}
+	return w
+}
+
+// match reports whether b starts with the key.
+func (k *keyWords) match(b []byte) bool {
+	if len(b) < 16 {
+		// Near the end of the document: only a key shorter than 8
+		// bytes with no room for a word, or a longer one, is cut short.
+		if len(b) < 8 || len(b) < k.n {
+			return false // nextKey goes on to read the key the slow way
+		}
+	}
+	if binary.LittleEndian.Uint64(b)&k.mask != k.first {
+		return false
+	}
+	return k.n <= 8 || binary.LittleEndian.Uint64(b[k.n-8:]) == k.last
 }
 
 // text reads a string value; the caller turns its span into a string
@@ -760,6 +807,8 @@ var tradeKeys = [...]string{
 	tradeDatetime:     `,"datetime":`,
 }
 
+var tradeKeyWords = keyWordsOf(tradeKeys[:])
+
 func (t *Trade) decodeFast(data []byte) bool {
 	s := scanner{b: data}
 	if !s.open() {
@@ -767,7 +816,7 @@ func (t *Trade) decodeFast(data []byte) bool {
 	}
 	var ex, sym, id span
 	for {
-		k, done, ok := s.nextKey(tradeKeys[:])
+		k, done, ok := s.nextKey(tradeKeys[:], tradeKeyWords)
 		if !ok {
 			return false
 		}
@@ -892,6 +941,8 @@ var tickerKeys = [...]string{
 	tickerDatetime:    `,"datetime":`,
 }
 
+var tickerKeyWords = keyWordsOf(tickerKeys[:])
+
 func (t *Ticker) decodeFast(data []byte) bool {
 	s := scanner{b: data}
 	if !s.open() {
@@ -899,7 +950,7 @@ func (t *Ticker) decodeFast(data []byte) bool {
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey(tickerKeys[:])
+		k, done, ok := s.nextKey(tickerKeys[:], tickerKeyWords)
 		if !ok {
 			return false
 		}
@@ -1019,6 +1070,8 @@ var bookKeys = [...]string{
 	bookDatetime: `,"datetime":`,
 }
 
+var bookKeyWords = keyWordsOf(bookKeys[:])
+
 func (ob *OrderBook) decodeFast(data []byte) bool {
 	ok, _ := ob.decodeFastChecked(data)
 	return ok
@@ -1034,7 +1087,7 @@ func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey(bookKeys[:])
+		k, done, ok := s.nextKey(bookKeys[:], bookKeyWords)
 		if !ok {
 			return false, false
 		}
