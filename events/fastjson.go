@@ -3,7 +3,6 @@ package events
 import (
 	"bytes"
 	"encoding/binary"
-	"math/bits"
 	"slices"
 	"time"
 )
@@ -92,77 +91,61 @@ func appendUint(b []byte, v uint64) []byte {
 
 // appendDec appends d as a JSON string in its canonical text form (as
 // Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
-// straight into b; larger ones by Decimal.appendCanonical. It never fails
-// (ok is always true).
+// from the last character to the first in a small array (so the leading
+// zeros of 0.00d come by themselves), then appended; larger ones by
+// Decimal.appendCanonical. It never fails (ok is always true).
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
 	if d.hi != 0 {
 		b = append(b, '"')
 		b = d.appendCanonical(b)
 		return append(b, '"'), true
 	}
-	neg, lo, prec := d.neg, d.lo, d.places
+	lo, prec := d.lo, uint(d.places)
 	for prec > 0 && lo%10 == 0 {
 		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
 		prec--
 	}
-	// The text: '"', '-' if negative, the integer digits (at least one),
-	// '.' and prec digits if prec > 0, '"'.
-	size := 2 + max(decDigits(lo)-int(prec), 1)
-	if neg {
-		size++
-	}
+	// '"', '-', 20 digits, '.', '"': 24 bytes at most.
+	var buf [24]byte
+	i := len(buf) - 1
+	buf[i] = '"'
 	if prec > 0 {
-		size += 1 + int(prec)
-	}
-	b = slices.Grow(b, size)
-	n := len(b)
-	b = b[:n+size]
-	out := b[n:]
-	out[0] = '"'
-	if neg {
-		out[1] = '-'
-	}
-	i := size - 1
-	out[i] = '"'
-	if prec > 0 { // written from the last digit, so the leading zeros of 0.00d come by themselves
-		for k := prec; k >= 2; k -= 2 {
+		for ; prec >= 2; prec -= 2 {
 			q := lo / 100
 			r := (lo - q*100) * 2
 			i -= 2
-			out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+			buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
 			lo = q
 		}
-		if prec%2 == 1 {
+		if prec == 1 {
 			i--
-			out[i] = byte('0' + lo%10)
+			buf[i] = byte('0' + lo%10)
 			lo /= 10
 		}
 		i--
-		out[i] = '.'
+		buf[i] = '.'
 	}
 	for lo >= 100 {
 		q := lo / 100
 		r := (lo - q*100) * 2
 		i -= 2
-		out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
 		lo = q
 	}
 	if lo >= 10 {
-		out[i-2], out[i-1] = digitPairs[lo*2], digitPairs[lo*2+1]
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[lo*2], digitPairs[lo*2+1]
 	} else {
-		out[i-1] = byte('0' + lo)
+		i--
+		buf[i] = byte('0' + lo)
 	}
-	return b, true
-}
-
-// decDigits returns the number of decimal digits of v (1 for 0).
-func decDigits(v uint64) int {
-	// bits.Len64(v)×log10(2) is the number of digits or one less.
-	t := bits.Len64(v) * 1233 >> 12
-	if v >= pow10u64[t] {
-		t++
+	if d.neg {
+		i--
+		buf[i] = '-'
 	}
-	return max(t, 1)
+	i--
+	buf[i] = '"'
+	return append(b, buf[i:]...), true
 }
 
 // put2 writes v (0..99) as two digits at b[0], b[1].

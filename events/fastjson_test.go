@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -359,25 +358,6 @@ func FuzzParseUTCTime(f *testing.F) {
 			t.Fatalf("%q: fast %#v, time.Parse %#v (%v)", s, got, tp, err)
 		}
 	})
-}
-
-func TestDecDigits(t *testing.T) {
-	check := func(v uint64, want int) {
-		if got := decDigits(v); got != want {
-			t.Errorf("decDigits(%d) = %d, want %d", v, got, want)
-		}
-	}
-	check(0, 1)
-	check(1<<64-1, 20)
-	for k, p := range pow10u64 {
-		check(p, k+1)
-		check(p-1, max(k, 1))
-		check(p+1, k+1)
-	}
-	for v := uint64(1); v != 0 && v < 1<<63; v <<= 1 {
-		check(v, len(strconv.FormatUint(v, 10)))
-		check(v-1, len(strconv.FormatUint(v-1, 10)))
-	}
 }
 
 // TestCivilDate: every day of the years 0..9999 against package time.
