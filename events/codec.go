@@ -134,17 +134,19 @@ func Unmarshal[T Event](data []byte) (T, error) {
 	// the stack and is not copied to be validated.
 	switch p := any(&v).(type) {
 	case *Trade:
-		if fast = p.decodeFast(data); fast {
-			err = p.validate()
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	case *Ticker:
-		if fast = p.decodeFast(data); fast {
-			err = p.validate()
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	case *OrderBook:
-		levelsValid := false
-		if fast, levelsValid = p.decodeFastChecked(data); fast {
-			err = p.check(levelsValid)
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	}
 	if fast {

@@ -792,16 +792,29 @@ var tradeKeys = [...]string{
 
 var tradeKeyWords = keyWordsOf(tradeKeys[:])
 
+// proof is what a fast decoder has verified of the rules of Validate
+// while it read a document, so that validation may skip them.
+type proof struct {
+	segments bool // exchange and symbol are valid routing-key segments (see internSegment)
+	levels   bool // every order-book level keeps the per-level rules (see scanner.levels)
+}
+
 func (t *Trade) decodeFast(data []byte) bool {
+	ok, _ := t.decodeFastProof(data)
+	return ok
+}
+
+// decodeFastProof is decodeFast that also reports what it has verified.
+func (t *Trade) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, proof{}
 	}
 	var ex, sym, id span
 	for {
 		k, done, ok := s.nextKey(tradeKeys[:], tradeKeyWords)
 		if !ok {
-			return false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -828,14 +841,17 @@ func (t *Trade) decodeFast(data []byte) bool {
 		case tradeDatetime:
 			ok = s.time(&t.Time)
 		default:
-			return false
+			return false, proof{}
 		}
 		if !ok {
-			return false
+			return false, proof{}
 		}
 	}
-	t.Exchange, t.Symbol, t.TradeID = intern(s.raw(ex)), intern(s.raw(sym)), string(s.raw(id))
-	return true
+	var exOK, symOK bool
+	t.Exchange, exOK = internSegment(s.raw(ex))
+	t.Symbol, symOK = internSegment(s.raw(sym))
+	t.TradeID = string(s.raw(id))
+	return true, proof{segments: exOK && symOK}
 }
 
 // --- Ticker ---
@@ -927,15 +943,21 @@ var tickerKeys = [...]string{
 var tickerKeyWords = keyWordsOf(tickerKeys[:])
 
 func (t *Ticker) decodeFast(data []byte) bool {
+	ok, _ := t.decodeFastProof(data)
+	return ok
+}
+
+// decodeFastProof is decodeFast that also reports what it has verified.
+func (t *Ticker) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, proof{}
 	}
 	var ex, sym span
 	for {
 		k, done, ok := s.nextKey(tickerKeys[:], tickerKeyWords)
 		if !ok {
-			return false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -966,14 +988,16 @@ func (t *Ticker) decodeFast(data []byte) bool {
 		case tickerDatetime:
 			ok = s.time(&t.Time)
 		default:
-			return false
+			return false, proof{}
 		}
 		if !ok {
-			return false
+			return false, proof{}
 		}
 	}
-	t.Exchange, t.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	return true
+	var exOK, symOK bool
+	t.Exchange, exOK = internSegment(s.raw(ex))
+	t.Symbol, symOK = internSegment(s.raw(sym))
+	return true, proof{segments: exOK && symOK}
 }
 
 // --- OrderBook ---
@@ -1056,23 +1080,22 @@ var bookKeys = [...]string{
 var bookKeyWords = keyWordsOf(bookKeys[:])
 
 func (ob *OrderBook) decodeFast(data []byte) bool {
-	ok, _ := ob.decodeFastChecked(data)
+	ok, _ := ob.decodeFastProof(data)
 	return ok
 }
 
-// decodeFastChecked is decodeFast that also reports whether the decoder
-// has verified the per-level rules of Validate (see scanner.levels), so
-// that check may skip them.
-func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
+// decodeFastProof is decodeFast that also reports what it has verified:
+// the segments, and the per-level rules of Validate (see scanner.levels).
+func (ob *OrderBook) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false, false
+		return false, proof{}
 	}
 	var ex, sym span
 	for {
 		k, done, ok := s.nextKey(bookKeys[:], bookKeyWords)
 		if !ok {
-			return false, false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -1095,14 +1118,16 @@ func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
 		case bookDatetime:
 			ok = s.time(&ob.Time)
 		default:
-			return false, false
+			return false, proof{}
 		}
 		if !ok {
-			return false, false
+			return false, proof{}
 		}
 	}
-	ob.Exchange, ob.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	levelsValid = !s.unproven[0] && !s.unproven[1] &&
+	var exOK, symOK bool
+	ob.Exchange, exOK = internSegment(s.raw(ex))
+	ob.Symbol, symOK = internSegment(s.raw(sym))
+	levelsValid := !s.unproven[0] && !s.unproven[1] &&
 		(ob.Kind == BookDelta || !s.zero[0] && !s.zero[1]) // a zero amount removes a level in a delta only
-	return true, levelsValid
+	return true, proof{segments: exOK && symOK, levels: levelsValid}
 }

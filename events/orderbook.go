@@ -129,19 +129,21 @@ func (b OrderBook) OccurredAt() time.Time { return b.Time }
 func (b OrderBook) Validate() error { return b.validate() }
 
 // validate is Validate without copying the event (for the codec).
-func (b *OrderBook) validate() error { return b.check(false) }
+func (b *OrderBook) validate() error { return b.check(proof{}) }
 
-// check is validate; levelsValid says that every level is already known
-// to keep the per-level rules (prices positive and in order, amounts
-// positive, or not negative in a delta), as the fast decoder verifies
-// while it reads them, so they are not checked again. The other rules
-// are, so the result is validate's.
-func (b *OrderBook) check(levelsValid bool) error {
+// check is validate, skipping the rules that p says the fast decoder has
+// verified: p.levels says that every level is already known to keep the
+// per-level rules (prices positive and in order, amounts positive, or
+// not negative in a delta), as the fast decoder verifies while it reads
+// them. The other rules are checked, so the result is validate's.
+func (b *OrderBook) check(p proof) error {
 	c := checker{typ: TypeOrderBook}
-	c.segment("exchange", b.Exchange)
-	c.segment("symbol", b.Symbol)
+	if !p.segments {
+		c.segment("exchange", b.Exchange)
+		c.segment("symbol", b.Symbol)
+	}
 	c.enum("kind", b.Kind, true, b.Kind == 0)
-	if !levelsValid {
+	if !p.levels {
 		b.levels(&c, "bids", b.Bids, -1)
 		b.levels(&c, "asks", b.Asks, +1)
 	}

@@ -45,10 +45,16 @@ func (t Ticker) OccurredAt() time.Time { return t.Time }
 func (t Ticker) Validate() error { return t.validate() }
 
 // validate is Validate without copying the event (for the codec).
-func (t *Ticker) validate() error {
+func (t *Ticker) validate() error { return t.check(proof{}) }
+
+// check is validate, skipping the rules that p says the fast decoder has
+// verified.
+func (t *Ticker) check(p proof) error {
 	c := checker{typ: TypeTicker}
-	c.segment("exchange", t.Exchange)
-	c.segment("symbol", t.Symbol)
+	if !p.segments {
+		c.segment("exchange", t.Exchange)
+		c.segment("symbol", t.Symbol)
+	}
 	// Each of these fails exactly when its decimal is negative: one test
 	// of the sign flags clears them all in the common case.
 	if t.Bid.neg || t.BidSize.neg || t.Ask.neg || t.AskSize.neg || t.Last.neg ||
