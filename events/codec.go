@@ -39,9 +39,7 @@ func Marshal(e Event) ([]byte, error) {
 		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
 			return AppendMarshal(make([]byte, 0, 160+48*levels), v)
 		}
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(stack[:0])
-		}
+		b, ok, err = v.validateAppend(stack[:0])
 	default:
 		return marshalSlow(e)
 	}
@@ -79,9 +77,7 @@ func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
 			b, ok = v.appendJSON(dst)
 		}
 	case OrderBook:
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(dst)
-		}
+		b, ok, err = v.validateAppend(dst)
 	}
 	switch {
 	case err != nil:

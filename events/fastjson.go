@@ -1002,38 +1002,52 @@ func (t *Ticker) decodeFastProof(data []byte) (bool, proof) {
 
 // --- OrderBook ---
 
-func appendLevels(b []byte, lv []PriceLevel) ([]byte, bool) {
-	ok := true
+// appendLevels appends lv as an array of ["price","amount"] pairs. It
+// also reports whether it vouches, from the coefficients it formats, for
+// the per-level rules of Validate (as keepRules does: order is -1 for
+// bids, +1 for asks; zeroOK in a delta), so that Marshal need not walk
+// the levels twice (see OrderBook.validateAppend).
+func appendLevels(b []byte, lv []PriceLevel, order int, zeroOK bool) ([]byte, bool) {
+	valid := true
+	var prev *Decimal
 	b = append(b, '[')
 	for i := range lv {
+		p, a := &lv[i].Price, &lv[i].Amount
+		if valid {
+			valid = p.hi|a.hi == 0 && !p.neg && p.lo != 0 && !a.neg && (a.lo != 0 || zeroOK) &&
+				(i == 0 || cmpScaled(p.lo, p.places, prev.lo, prev.places) == order)
+		}
+		prev = p
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		if b, ok = appendDec(b, lv[i].Price); !ok {
-			return b, false
-		}
+		b, _ = appendDec(b, *p)
 		b = append(b, ',')
-		if b, ok = appendDec(b, lv[i].Amount); !ok {
-			return b, false
-		}
+		b, _ = appendDec(b, *a)
 		b = append(b, ']')
 	}
-	return append(b, ']'), true
+	return append(b, ']'), valid
 }
 
 func (ob *OrderBook) appendJSON(b []byte) ([]byte, bool) {
+	b, ok, _ := ob.appendJSONLevels(b)
+	return b, ok
+}
+
+// appendJSONLevels is appendJSON that also reports whether appendLevels
+// vouched for the per-level rules of every level.
+func (ob *OrderBook) appendJSONLevels(b []byte) (out []byte, ok, levelsValid bool) {
 	if !ob.Kind.Valid() {
-		return b, false
+		return b, false, false
 	}
-	ok := true
 	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, ob.Exchange); !ok {
-		return b, false
+		return b, false, false
 	}
 	b = append(b, `,"symbol":`...)
 	if b, ok = appendStr(b, ob.Symbol); !ok {
-		return b, false
+		return b, false, false
 	}
 	b = append(b, `,"kind":`...)
 	b = appendName(b, ob.Kind.String())
@@ -1041,19 +1055,16 @@ func (ob *OrderBook) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, `,"sequence":`...)
 		b = appendUint(b, ob.Sequence)
 	}
+	delta := ob.Kind == BookDelta
 	b = append(b, `,"bids":`...)
-	if b, ok = appendLevels(b, ob.Bids); !ok {
-		return b, false
-	}
+	b, bidsValid := appendLevels(b, ob.Bids, -1, delta)
 	b = append(b, `,"asks":`...)
-	if b, ok = appendLevels(b, ob.Asks); !ok {
-		return b, false
-	}
+	b, asksValid := appendLevels(b, ob.Asks, +1, delta)
 	b = append(b, `,"datetime":`...)
 	if b, ok = appendTime(b, ob.Time); !ok {
-		return b, false
+		return b, false, false
 	}
-	return append(b, '}'), true
+	return append(b, '}'), true, bidsValid && asksValid
 }
 
 // OrderBook's JSON keys, in the order its encoder writes them (see nextKey).

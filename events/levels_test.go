@@ -1,9 +1,11 @@
 package events
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/quagmt/udecimal"
 )
@@ -83,6 +85,34 @@ func FuzzOrderBookLevelRules(f *testing.F) {
 			refLevels(&ob, &want, side.name, side.lv, side.order)
 			if !reflect.DeepEqual(got.err, want.err) {
 				t.Fatalf("%s %v: got %v, want %v", side.name, side.lv, got.err, want.err)
+			}
+		}
+		// Marshal checks the levels while it writes them
+		// (validateAppend): its error is Validate's, and a valid book
+		// encodes as encoding/json encodes it.
+		ob.Exchange, ob.Symbol, ob.Time = "x", "S", time.Unix(1773500966, 0)
+		verr := ob.Validate()
+		for _, enc := range []func() ([]byte, error){
+			func() ([]byte, error) { return Marshal(ob) },
+			func() ([]byte, error) { return AppendMarshal([]byte(nil), ob) },
+		} {
+			b, err := enc()
+			if !reflect.DeepEqual(err, verr) {
+				t.Fatalf("%+v: Marshal error %v, Validate %v", ob, err, verr)
+			}
+			if err == nil {
+				type plain OrderBook
+				p := plain(ob)
+				p.Time = p.Time.UTC()
+				if p.Bids == nil {
+					p.Bids = []PriceLevel{}
+				}
+				if p.Asks == nil {
+					p.Asks = []PriceLevel{}
+				}
+				if want, _ := json.Marshal(p); string(b) != string(want) {
+					t.Fatalf("Marshal = %s, encoding/json %s", b, want)
+				}
 			}
 		}
 	})

@@ -155,6 +155,26 @@ func (b *OrderBook) check(p proof) error {
 	return c.result()
 }
 
+// validateAppend validates b and appends its encoding to dst (ok false
+// when the hand-written encoder declines; then the caller encodes with
+// encoding/json). The per-level rules are checked by appendLevels as it
+// writes the levels, the others before; a book whose levels it does not
+// vouch for, or that fails the other rules, is validated in full, so that
+// the error is exactly validate's (a level's error comes before a
+// crossed book's).
+func (b *OrderBook) validateAppend(dst []byte) (out []byte, ok bool, err error) {
+	if err := b.check(proof{levels: true}); err != nil {
+		return dst, false, b.validate()
+	}
+	out, ok, levelsValid := b.appendJSONLevels(dst)
+	if !levelsValid {
+		if err := b.validate(); err != nil {
+			return dst, false, err
+		}
+	}
+	return out, ok, nil
+}
+
 // levels checks one side; order is -1 for descending, +1 for ascending.
 func (b *OrderBook) levels(c *checker, side string, lv []PriceLevel, order int) {
 	if c.err != nil {
