@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/quagmt/udecimal"
 )
@@ -225,4 +226,24 @@ func FuzzParseDecimalRef(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestDecimalHoldsNoPointer: a Decimal is 24 bytes of plain values, so a
+// PriceLevel is 48 and an array of levels is memory the garbage collector
+// does not scan (README, Benchmarks).
+func TestDecimalHoldsNoPointer(t *testing.T) {
+	typ := reflect.TypeFor[Decimal]()
+	for i := range typ.NumField() {
+		switch f := typ.Field(i); f.Type.Kind() {
+		case reflect.Uint64, reflect.Uint8, reflect.Bool:
+		default:
+			t.Errorf("Decimal field %s is a %s", f.Name, f.Type)
+		}
+	}
+	if s := unsafe.Sizeof(Decimal{}); s != 24 {
+		t.Errorf("Decimal is %d bytes", s)
+	}
+	if s := unsafe.Sizeof(PriceLevel{}); s != 48 {
+		t.Errorf("PriceLevel is %d bytes", s)
+	}
 }
