@@ -39,9 +39,7 @@ func Marshal(e Event) ([]byte, error) {
 		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
 			return AppendMarshal(make([]byte, 0, 160+48*levels), v)
 		}
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(stack[:0])
-		}
+		b, ok, err = v.validateAppend(stack[:0])
 	default:
 		return marshalSlow(e)
 	}
@@ -79,9 +77,7 @@ func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
 			b, ok = v.appendJSON(dst)
 		}
 	case OrderBook:
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(dst)
-		}
+		b, ok, err = v.validateAppend(dst)
 	}
 	switch {
 	case err != nil:
@@ -134,17 +130,19 @@ func Unmarshal[T Event](data []byte) (T, error) {
 	// the stack and is not copied to be validated.
 	switch p := any(&v).(type) {
 	case *Trade:
-		if fast = p.decodeFast(data); fast {
-			err = p.validate()
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	case *Ticker:
-		if fast = p.decodeFast(data); fast {
-			err = p.validate()
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	case *OrderBook:
-		levelsValid := false
-		if fast, levelsValid = p.decodeFastChecked(data); fast {
-			err = p.check(levelsValid)
+		var pr proof
+		if fast, pr = p.decodeFastProof(data); fast {
+			err = p.check(pr)
 		}
 	}
 	if fast {

@@ -22,10 +22,22 @@ func TestParseDecimal(t *testing.T) {
 		{"+1.5", "1.5"},
 		{"007", "7"},
 		{"1.50", "1.5"},
-		{"340282366920938463463374607431768211455", "340282366920938463463374607431768211455"}, // 2^128-1
-		{"340282366920938463463374607431768211456", "340282366920938463463374607431768211456"}, // big.Int fallback
-		{"99999999999999999999999999999999999999999.9999999999999999999", "99999999999999999999999999999999999999999.9999999999999999999"},
-		{"0.00000000000000000001", ""}, // 20 places
+		// The range: a coefficient (digits without the point, trailing
+		// fractional zeros dropped) below 2^128.
+		{"340282366920938463463374607431768211455", "340282366920938463463374607431768211455"},   // 2^128-1
+		{"-340282366920938463463374607431768211455", "-340282366920938463463374607431768211455"}, // -(2^128-1)
+		{"34028236692093846346.3374607431768211455", "34028236692093846346.3374607431768211455"}, // 19 places
+		{"340282366920938463463374607431768211455.0000", "340282366920938463463374607431768211455"},
+		{"99999999999999999999999999999999999999", "99999999999999999999999999999999999999"}, // 38 digits
+		{"9999999999999999999.9999999999999999999", "9999999999999999999.9999999999999999999"},
+		{strings.Repeat("0", 61) + "1.5", "1.5"},        // 64 characters
+		{"340282366920938463463374607431768211456", ""}, // 2^128
+		{"-340282366920938463463374607431768211456", ""},
+		{"34028236692093846346.3374607431768211456", ""},
+		{"999999999999999999999999999999999999999", ""}, // 39 nines
+		{"99999999999999999999999999999999999999999.9999999999999999999", ""},
+		{strings.Repeat("0", 62) + "1.5", ""}, // 65 characters
+		{"0.00000000000000000001", ""},        // 20 places
 		{"1.12345678901234567890", ""},
 		{"", ""},
 		{"-", ""},
@@ -181,7 +193,9 @@ func TestDecimalArithmetic(t *testing.T) {
 		{"add", add, "0.1", "0.2", "0.3"},
 		{"add tiny", add, "123456789.123456789012345678", "0.000000000000000001", "123456789.123456789012345679"},
 		{"add neg", add, "-1.5", "0.25", "-1.25"},
-		{"add overflow u128 stays exact", add, "340282366920938463463374607431768211455", "1", "340282366920938463463374607431768211456"},
+		{"add up to the limit", add, "340282366920938463463374607431768211454", "1", "340282366920938463463374607431768211455"},
+		{"add across places at the limit", add, "34028236692093846346", "0.3374607431768211455", "34028236692093846346.3374607431768211455"},
+		{"sub from the limit", sub, "-340282366920938463463374607431768211454", "1", "-340282366920938463463374607431768211455"},
 		{"sub", sub, "65000.12", "65000.12", "0"},
 		{"sub to negative", sub, "1", "1.0000000000000000001", "-0.0000000000000000001"},
 		{"mul", mul, "65000.5", "0.015", "975.0075"},
@@ -190,7 +204,11 @@ func TestDecimalArithmetic(t *testing.T) {
 		{"mul trailing zeros fit", mul, "0.5000000000", "0.2000000000", "0.1"},
 		{"mul exact after big path", mul, "0.0000000005", "0.0000000002", "0.0000000000000000001"},
 		{"mul inexact", mul, "0.0000000001", "0.0000000001", ""},
-		{"mul large", mul, "340282366920938463463374607431768211455", "10", "3402823669209384634633746074317682114550"},
+		{"mul up to the limit", mul, "34028236692093846346337460743176821145.5", "10", "340282366920938463463374607431768211455"},
+		{"mul out of range", mul, "340282366920938463463374607431768211455", "10", ""},
+		{"mul out of range, small places", mul, "18446744073709551616", "18446744073709551616", ""},
+		{"div out of range", div, "340282366920938463463374607431768211455", "0.1", ""},
+		{"div to the limit", div, "34028236692093846346337460743176821145.5", "0.1", "340282366920938463463374607431768211455"},
 		{"div", div, "1", "8", "0.125"},
 		{"div neg", div, "-10", "4", "-2.5"},
 		{"div to integer", div, "975.0075", "0.015", "65000.5"},
@@ -273,8 +291,10 @@ func TestDecimalCompareAndSign(t *testing.T) {
 		{"-1", "1", -1},
 		{"0.0000000000000000001", "0", 1},
 		{"-0.0000000000000000001", "0", -1},
-		{"340282366920938463463374607431768211456", "340282366920938463463374607431768211455", 1},
-		{"-340282366920938463463374607431768211456", "-340282366920938463463374607431768211455", -1},
+		{"340282366920938463463374607431768211455", "340282366920938463463374607431768211454", 1},
+		{"-340282366920938463463374607431768211455", "-340282366920938463463374607431768211454", -1},
+		{"34028236692093846346337460743176821145.5", "340282366920938463463374607431768211455", -1},
+		{"18446744073709551616", "18446744073709551615.9999999999999999999", 1},
 	}
 	for _, tc := range tests {
 		a, b := d(tc.a), d(tc.b)
@@ -300,23 +320,67 @@ func TestDecimalCompareAndSign(t *testing.T) {
 	}
 }
 
-func TestDecimalMarshalTextTooLong(t *testing.T) {
-	// A result of arithmetic may be too long to parse back; MarshalText
-	// refuses it instead of writing text ParseDecimal would reject.
-	big := d(strings.Repeat("9", 100))
-	huge, err := big.Mul(big)
-	if err != nil {
-		t.Fatal(err)
+// TestDecimalRange: a value or result whose coefficient does not fit in
+// 128 bits is an error wrapping ErrDecimal (Parse, Mul, Div, MulRound,
+// DivRound) or, for Add and Sub, a panic with such an error; every value
+// in range marshals and parses back.
+func TestDecimalRange(t *testing.T) {
+	maxD := d("340282366920938463463374607431768211455")
+	minD := maxD.Neg()
+	tiny := d("0.0000000000000000001")
+	isRange := func(err error, op string) bool {
+		var de *events.DecimalError
+		return errors.Is(err, events.ErrDecimal) && errors.As(err, &de) && de.Op == op && strings.Contains(de.Reason, "2^128")
 	}
-	huge, err = huge.Mul(big) // 300 digits
-	if err != nil {
-		t.Fatal(err)
+	if _, err := events.ParseDecimal("340282366920938463463374607431768211456"); !isRange(err, "parse") {
+		t.Errorf("parse 2^128: %v", err)
 	}
-	if _, err := huge.MarshalText(); !errors.Is(err, events.ErrDecimal) {
-		t.Fatalf("MarshalText of 300 digits: %v", err)
+	if _, err := maxD.Mul(d("1.1")); !isRange(err, "mul") {
+		t.Errorf("mul: %v", err)
 	}
-	if _, err := json.Marshal(huge); err == nil {
-		t.Fatal("json.Marshal of 300 digits succeeded")
+	if _, err := maxD.Div(d("0.5")); !isRange(err, "div") {
+		t.Errorf("div: %v", err)
+	}
+	if _, err := maxD.MulRound(d("2"), 0); !errors.Is(err, events.ErrDecimal) {
+		t.Errorf("mulround: %v", err)
+	}
+	if _, err := maxD.DivRound(d("0.5"), 0); !errors.Is(err, events.ErrDecimal) {
+		t.Errorf("divround: %v", err)
+	}
+	mustPanic := func(name, op string, f func() events.Decimal) {
+		t.Helper()
+		defer func() {
+			err, _ := recover().(error)
+			if !isRange(err, op) {
+				t.Errorf("%s: recovered %v, want a *DecimalError %q out of range", name, err, op)
+			}
+		}()
+		v := f()
+		t.Errorf("%s = %s, no panic", name, v)
+	}
+	mustPanic("max+1", "add", func() events.Decimal { return maxD.Add(d("1")) })
+	mustPanic("min-1", "sub", func() events.Decimal { return minD.Sub(d("1")) })
+	mustPanic("min+(-1)", "add", func() events.Decimal { return minD.Add(d("-1")) })
+	// 20 integer digits plus 19 fractional ones: 39 significant digits.
+	mustPanic("1e20+tiny", "add", func() events.Decimal { return d("100000000000000000000").Add(tiny) })
+	// Neg and Abs never fail; opposite signs never overflow.
+	if got := minD.Abs(); !got.Equal(maxD) || got.String() != maxD.String() {
+		t.Errorf("Abs(min) = %s", got)
+	}
+	if got := maxD.Add(minD); !got.IsZero() {
+		t.Errorf("max+min = %s", got)
+	}
+	mustPanic("max-tiny", "sub", func() events.Decimal { return maxD.Sub(tiny) })
+	// Every value in range marshals, within the 41 bytes of the longest
+	// canonical form, and parses back.
+	for _, v := range []events.Decimal{maxD, minD, tiny.Neg(), d("-34028236692093846346.3374607431768211455")} {
+		txt, err := v.MarshalText()
+		if err != nil || len(txt) > 41 {
+			t.Errorf("MarshalText(%s) = %q, %v", v, txt, err)
+		}
+		if back, err := events.ParseDecimal(string(txt)); err != nil || !back.Equal(v) {
+			t.Errorf("parse back %q: %s, %v", txt, back, err)
+		}
 	}
 }
 
@@ -350,8 +414,11 @@ func FuzzParseDecimal(f *testing.F) {
 			t.Fatalf("JSON round trip of %q: %s %v", s, j, err)
 		}
 		// Arithmetic identities that must hold exactly.
-		if !v.Add(v).Sub(v).Equal(v) || !v.Sub(v).IsZero() || !v.Neg().Add(v).IsZero() {
+		if !v.Sub(v).IsZero() || !v.Neg().Add(v).IsZero() {
 			t.Fatalf("add/sub identity broken for %s", v)
+		}
+		if twice, ok := addOrRangePanic(t, v, v); ok && !twice.Sub(v).Equal(v) {
+			t.Fatalf("(v+v)-v = %s for %s", twice.Sub(v), v)
 		}
 		if m, err := v.Mul(events.NewDecimalFromInt(1)); err != nil || !m.Equal(v) {
 			t.Fatalf("v*1 = %s, %v for %s", m, err, v)
@@ -368,4 +435,20 @@ func FuzzParseDecimal(f *testing.F) {
 			}
 		}
 	})
+}
+
+// addOrRangePanic returns a+b, or ok false if Add panicked with an
+// out-of-range *DecimalError (any other panic fails the test).
+func addOrRangePanic(t *testing.T, a, b events.Decimal) (sum events.Decimal, ok bool) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			var de *events.DecimalError
+			if err, isErr := r.(error); !isErr || !errors.As(err, &de) || !strings.Contains(de.Reason, "2^128") {
+				t.Fatalf("%s + %s panicked with %v", a, b, r)
+			}
+			ok = false
+		}
+	}()
+	return a.Add(b), true
 }

@@ -31,13 +31,17 @@
 // # Decimals
 //
 // Every price, quantity, amount, fee and PnL is a Decimal: exact, at most
-// 19 fractional digits, written as a JSON string ("0.000000000000000001"),
-// never a float. Parsing a value with more places, multiplying into more
-// places or dividing into a non-terminating quotient is an error wrapping
-// ErrDecimal, never silent rounding; MulRound, DivRound and Round round
-// (half to even) when asked. A JSON number where a Decimal belongs is
-// rejected. Optional decimal fields use 0 for "absent" and are omitted from
-// JSON.
+// 19 fractional digits and a 128-bit coefficient (up to 38 significant
+// digits, as SQL's DECIMAL(38)), written as a JSON string
+// ("0.000000000000000001"), never a float. Parsing a value with more
+// places, multiplying into more places or dividing into a non-terminating
+// quotient is an error wrapping ErrDecimal, never silent rounding; so is a
+// value or result out of range (Add and Sub panic with that error, as an
+// integer overflow made loud); MulRound, DivRound and Round round (half to
+// even) when asked. A JSON number where a Decimal belongs is rejected.
+// Optional decimal fields use 0 for "absent" and are omitted from JSON. A
+// Decimal holds no pointer, so decoded order-book levels are memory the
+// garbage collector does not scan.
 //
 // # Codec
 //

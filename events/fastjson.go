@@ -2,11 +2,9 @@ package events
 
 import (
 	"bytes"
-	"math/bits"
+	"encoding/binary"
 	"slices"
 	"time"
-
-	"github.com/quagmt/udecimal"
 )
 
 // Hand-written JSON for the hot market-data types (Trade, Ticker,
@@ -93,79 +91,61 @@ func appendUint(b []byte, v uint64) []byte {
 
 // appendDec appends d as a JSON string in its canonical text form (as
 // Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
-// straight into b; larger ones by the library.
+// from the last character to the first in a small array (so the leading
+// zeros of 0.00d come by themselves), then appended; larger ones by
+// Decimal.appendCanonical. It never fails (ok is always true).
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
-	neg, hi, lo, prec, ok := d.d.ToHiLo()
-	if !ok || hi != 0 || prec > MaxDecimalPlaces {
+	if d.hi != 0 {
 		b = append(b, '"')
-		var err error
-		if b, err = d.AppendText(b); err != nil {
-			return b, false
-		}
+		b = d.appendCanonical(b)
 		return append(b, '"'), true
 	}
+	lo, prec := d.lo, uint(d.places)
 	for prec > 0 && lo%10 == 0 {
 		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
 		prec--
 	}
-	// The text: '"', '-' if negative, the integer digits (at least one),
-	// '.' and prec digits if prec > 0, '"'.
-	size := 2 + max(decDigits(lo)-int(prec), 1)
-	if neg {
-		size++
-	}
+	// '"', '-', 20 digits, '.', '"': 24 bytes at most.
+	var buf [24]byte
+	i := len(buf) - 1
+	buf[i] = '"'
 	if prec > 0 {
-		size += 1 + int(prec)
-	}
-	b = slices.Grow(b, size)
-	n := len(b)
-	b = b[:n+size]
-	out := b[n:]
-	out[0] = '"'
-	if neg {
-		out[1] = '-'
-	}
-	i := size - 1
-	out[i] = '"'
-	if prec > 0 { // written from the last digit, so the leading zeros of 0.00d come by themselves
-		for k := prec; k >= 2; k -= 2 {
+		for ; prec >= 2; prec -= 2 {
 			q := lo / 100
 			r := (lo - q*100) * 2
 			i -= 2
-			out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+			buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
 			lo = q
 		}
-		if prec%2 == 1 {
+		if prec == 1 {
 			i--
-			out[i] = byte('0' + lo%10)
+			buf[i] = byte('0' + lo%10)
 			lo /= 10
 		}
 		i--
-		out[i] = '.'
+		buf[i] = '.'
 	}
 	for lo >= 100 {
 		q := lo / 100
 		r := (lo - q*100) * 2
 		i -= 2
-		out[i], out[i+1] = digitPairs[r], digitPairs[r+1]
+		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
 		lo = q
 	}
 	if lo >= 10 {
-		out[i-2], out[i-1] = digitPairs[lo*2], digitPairs[lo*2+1]
+		i -= 2
+		buf[i], buf[i+1] = digitPairs[lo*2], digitPairs[lo*2+1]
 	} else {
-		out[i-1] = byte('0' + lo)
+		i--
+		buf[i] = byte('0' + lo)
 	}
-	return b, true
-}
-
-// decDigits returns the number of decimal digits of v (1 for 0).
-func decDigits(v uint64) int {
-	// bits.Len64(v)×log10(2) is the number of digits or one less.
-	t := bits.Len64(v) * 1233 >> 12
-	if v >= pow10u64[t] {
-		t++
+	if d.neg {
+		i--
+		buf[i] = '-'
 	}
-	return max(t, 1)
+	i--
+	buf[i] = '"'
+	return append(b, buf[i:]...), true
 }
 
 // put2 writes v (0..99) as two digits at b[0], b[1].
@@ -358,19 +338,22 @@ func (s *scanner) open() bool {
 
 // nextKey reads the next `"key":` of the object opened by open, after the
 // previous value, and returns its index in keys, the type's keys written
-// as `,"name":` in the order its encoder writes them. The key after the
-// previous one is tried first as a literal, with the ',' that separates it
-// from the previous value (none before the first key), so a document in
-// the encoder's order is read without scanning keys. done is true at the
-// closing '}', which must end the document; ok is false for anything
-// else, including a key not in keys.
-func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
+// as `,"name":` in the order its encoder writes them (words holds their
+// keyWords). The key after the previous one is tried first as a literal,
+// with the ',' that separates it from the previous value (none before
+// the first key), so a document in the encoder's order is read without
+// scanning keys. done is true at the closing '}', which must end the
+// document; ok is false for anything else, including a key not in keys.
+func (s *scanner) nextKey(keys []string, words []keyWords) (idx int, done, ok bool) {
 	if h := s.hint; h < len(keys) {
-		k := keys[h]
-		if s.keys == 0 {
-			k = k[1:]
-		}
-		if len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
+		if s.keys > 0 {
+			if words[h].match(s.b[s.i:]) {
+				s.i += int(words[h].n)
+				s.keys++
+				s.hint = h + 1
+				return h, false, true
+			}
+		} else if k := keys[h][1:]; len(s.b)-s.i >= len(k) && string(s.b[s.i:s.i+len(k)]) == k {
 			s.i += len(k)
 			s.keys++
 			s.hint = h + 1
@@ -403,6 +386,49 @@ func (s *scanner) nextKey(keys []string) (idx int, done, ok bool) {
 		}
 	}
 	return 0, false, false
+}
+
+// keyWords is a key literal of 6 to 16 bytes as two overlapping
+// little-endian words, its first and last 8 bytes (a shorter key: its
+// bytes in the low end of first, and mask covering them), so that
+// nextKey compares it with two loads instead of a call to compare
+// strings.
+type keyWords struct {
+	first, last, mask uint64
+	n                 int
+}
+
+func keyWordsOf(keys []string) []keyWords {
+	w := make([]keyWords, len(keys))
+	for i, k := range keys {
+		if len(k) > 16 || len(k) == 0 {
+			panic("tradebus: key literal " + k + " longer than 16 bytes")
+		}
+		var b [16]byte
+		copy(b[:], k)
+		w[i] = keyWords{first: binary.LittleEndian.Uint64(b[:8]), mask: ^uint64(0), n: len(k)}
+		if len(k) >= 8 {
+			w[i].last = binary.LittleEndian.Uint64([]byte(k[len(k)-8:]))
+		} else {
+			w[i].mask = 1<<(8*len(k)) - 1
+		}
+	}
+	return w
+}
+
+// match reports whether b starts with the key.
+func (k *keyWords) match(b []byte) bool {
+	if len(b) < 16 {
+		// Near the end of the document: only a key shorter than 8
+		// bytes with no room for a word, or a longer one, is cut short.
+		if len(b) < 8 || len(b) < k.n {
+			return false // nextKey goes on to read the key the slow way
+		}
+	}
+	if binary.LittleEndian.Uint64(b)&k.mask != k.first {
+		return false
+	}
+	return k.n <= 8 || binary.LittleEndian.Uint64(b[k.n-8:]) == k.last
 }
 
 // text reads a string value; the caller turns its span into a string
@@ -459,13 +485,11 @@ func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
 	return 0, 0, 0, false
 }
 
-// setDec sets d to coef×10^-places as udecimal's parser does (places as
-// written); ok is false only for places above 19, which scanDec does not
-// return.
+// setDec sets d to coef×10^-places (places as written, at most 19, as
+// scanDec returns them); ok is always true.
 func setDec(d *Decimal, coef uint64, places uint8) bool {
-	v, err := udecimal.NewFromUint64(coef, places)
-	d.d = v
-	return err == nil
+	*d = mkDec(false, 0, coef, places)
+	return true
 }
 
 // time reads an RFC 3339 string as time.Time.UnmarshalJSON does. The
@@ -766,16 +790,31 @@ var tradeKeys = [...]string{
 	tradeDatetime:     `,"datetime":`,
 }
 
+var tradeKeyWords = keyWordsOf(tradeKeys[:])
+
+// proof is what a fast decoder has verified of the rules of Validate
+// while it read a document, so that validation may skip them.
+type proof struct {
+	segments bool // exchange and symbol are valid routing-key segments (see internSegment)
+	levels   bool // every order-book level keeps the per-level rules (see scanner.levels)
+}
+
 func (t *Trade) decodeFast(data []byte) bool {
+	ok, _ := t.decodeFastProof(data)
+	return ok
+}
+
+// decodeFastProof is decodeFast that also reports what it has verified.
+func (t *Trade) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, proof{}
 	}
 	var ex, sym, id span
 	for {
-		k, done, ok := s.nextKey(tradeKeys[:])
+		k, done, ok := s.nextKey(tradeKeys[:], tradeKeyWords)
 		if !ok {
-			return false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -802,14 +841,17 @@ func (t *Trade) decodeFast(data []byte) bool {
 		case tradeDatetime:
 			ok = s.time(&t.Time)
 		default:
-			return false
+			return false, proof{}
 		}
 		if !ok {
-			return false
+			return false, proof{}
 		}
 	}
-	t.Exchange, t.Symbol, t.TradeID = intern(s.raw(ex)), intern(s.raw(sym)), string(s.raw(id))
-	return true
+	var exOK, symOK bool
+	t.Exchange, exOK = internSegment(s.raw(ex))
+	t.Symbol, symOK = internSegment(s.raw(sym))
+	t.TradeID = string(s.raw(id))
+	return true, proof{segments: exOK && symOK}
 }
 
 // --- Ticker ---
@@ -898,16 +940,24 @@ var tickerKeys = [...]string{
 	tickerDatetime:    `,"datetime":`,
 }
 
+var tickerKeyWords = keyWordsOf(tickerKeys[:])
+
 func (t *Ticker) decodeFast(data []byte) bool {
+	ok, _ := t.decodeFastProof(data)
+	return ok
+}
+
+// decodeFastProof is decodeFast that also reports what it has verified.
+func (t *Ticker) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false
+		return false, proof{}
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey(tickerKeys[:])
+		k, done, ok := s.nextKey(tickerKeys[:], tickerKeyWords)
 		if !ok {
-			return false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -938,50 +988,66 @@ func (t *Ticker) decodeFast(data []byte) bool {
 		case tickerDatetime:
 			ok = s.time(&t.Time)
 		default:
-			return false
+			return false, proof{}
 		}
 		if !ok {
-			return false
+			return false, proof{}
 		}
 	}
-	t.Exchange, t.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	return true
+	var exOK, symOK bool
+	t.Exchange, exOK = internSegment(s.raw(ex))
+	t.Symbol, symOK = internSegment(s.raw(sym))
+	return true, proof{segments: exOK && symOK}
 }
 
 // --- OrderBook ---
 
-func appendLevels(b []byte, lv []PriceLevel) ([]byte, bool) {
-	ok := true
+// appendLevels appends lv as an array of ["price","amount"] pairs. It
+// also reports whether it vouches, from the coefficients it formats, for
+// the per-level rules of Validate (as keepRules does: order is -1 for
+// bids, +1 for asks; zeroOK in a delta), so that Marshal need not walk
+// the levels twice (see OrderBook.validateAppend).
+func appendLevels(b []byte, lv []PriceLevel, order int, zeroOK bool) ([]byte, bool) {
+	valid := true
+	var prev *Decimal
 	b = append(b, '[')
 	for i := range lv {
+		p, a := &lv[i].Price, &lv[i].Amount
+		if valid {
+			valid = p.hi|a.hi == 0 && !p.neg && p.lo != 0 && !a.neg && (a.lo != 0 || zeroOK) &&
+				(i == 0 || cmpScaled(p.lo, p.places, prev.lo, prev.places) == order)
+		}
+		prev = p
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, '[')
-		if b, ok = appendDec(b, lv[i].Price); !ok {
-			return b, false
-		}
+		b, _ = appendDec(b, *p)
 		b = append(b, ',')
-		if b, ok = appendDec(b, lv[i].Amount); !ok {
-			return b, false
-		}
+		b, _ = appendDec(b, *a)
 		b = append(b, ']')
 	}
-	return append(b, ']'), true
+	return append(b, ']'), valid
 }
 
 func (ob *OrderBook) appendJSON(b []byte) ([]byte, bool) {
+	b, ok, _ := ob.appendJSONLevels(b)
+	return b, ok
+}
+
+// appendJSONLevels is appendJSON that also reports whether appendLevels
+// vouched for the per-level rules of every level.
+func (ob *OrderBook) appendJSONLevels(b []byte) (out []byte, ok, levelsValid bool) {
 	if !ob.Kind.Valid() {
-		return b, false
+		return b, false, false
 	}
-	ok := true
 	b = append(b, `{"exchange":`...)
 	if b, ok = appendStr(b, ob.Exchange); !ok {
-		return b, false
+		return b, false, false
 	}
 	b = append(b, `,"symbol":`...)
 	if b, ok = appendStr(b, ob.Symbol); !ok {
-		return b, false
+		return b, false, false
 	}
 	b = append(b, `,"kind":`...)
 	b = appendName(b, ob.Kind.String())
@@ -989,19 +1055,16 @@ func (ob *OrderBook) appendJSON(b []byte) ([]byte, bool) {
 		b = append(b, `,"sequence":`...)
 		b = appendUint(b, ob.Sequence)
 	}
+	delta := ob.Kind == BookDelta
 	b = append(b, `,"bids":`...)
-	if b, ok = appendLevels(b, ob.Bids); !ok {
-		return b, false
-	}
+	b, bidsValid := appendLevels(b, ob.Bids, -1, delta)
 	b = append(b, `,"asks":`...)
-	if b, ok = appendLevels(b, ob.Asks); !ok {
-		return b, false
-	}
+	b, asksValid := appendLevels(b, ob.Asks, +1, delta)
 	b = append(b, `,"datetime":`...)
 	if b, ok = appendTime(b, ob.Time); !ok {
-		return b, false
+		return b, false, false
 	}
-	return append(b, '}'), true
+	return append(b, '}'), true, bidsValid && asksValid
 }
 
 // OrderBook's JSON keys, in the order its encoder writes them (see nextKey).
@@ -1025,24 +1088,25 @@ var bookKeys = [...]string{
 	bookDatetime: `,"datetime":`,
 }
 
+var bookKeyWords = keyWordsOf(bookKeys[:])
+
 func (ob *OrderBook) decodeFast(data []byte) bool {
-	ok, _ := ob.decodeFastChecked(data)
+	ok, _ := ob.decodeFastProof(data)
 	return ok
 }
 
-// decodeFastChecked is decodeFast that also reports whether the decoder
-// has verified the per-level rules of Validate (see scanner.levels), so
-// that check may skip them.
-func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
+// decodeFastProof is decodeFast that also reports what it has verified:
+// the segments, and the per-level rules of Validate (see scanner.levels).
+func (ob *OrderBook) decodeFastProof(data []byte) (bool, proof) {
 	s := scanner{b: data}
 	if !s.open() {
-		return false, false
+		return false, proof{}
 	}
 	var ex, sym span
 	for {
-		k, done, ok := s.nextKey(bookKeys[:])
+		k, done, ok := s.nextKey(bookKeys[:], bookKeyWords)
 		if !ok {
-			return false, false
+			return false, proof{}
 		}
 		if done {
 			break
@@ -1065,14 +1129,16 @@ func (ob *OrderBook) decodeFastChecked(data []byte) (ok, levelsValid bool) {
 		case bookDatetime:
 			ok = s.time(&ob.Time)
 		default:
-			return false, false
+			return false, proof{}
 		}
 		if !ok {
-			return false, false
+			return false, proof{}
 		}
 	}
-	ob.Exchange, ob.Symbol = intern(s.raw(ex)), intern(s.raw(sym))
-	levelsValid = !s.unproven[0] && !s.unproven[1] &&
+	var exOK, symOK bool
+	ob.Exchange, exOK = internSegment(s.raw(ex))
+	ob.Symbol, symOK = internSegment(s.raw(sym))
+	levelsValid := !s.unproven[0] && !s.unproven[1] &&
 		(ob.Kind == BookDelta || !s.zero[0] && !s.zero[1]) // a zero amount removes a level in a delta only
-	return true, levelsValid
+	return true, proof{segments: exOK && symOK, levels: levelsValid}
 }

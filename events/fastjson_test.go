@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -99,24 +98,46 @@ func checkFastDecode[T Event](t *testing.T, data []byte) {
 	}
 }
 
-// checkLevelsProof: when the fast order book decoder reports that it has
-// verified the per-level rules, they hold, and validation with or without
-// them gives the same result.
-func checkLevelsProof(t *testing.T, data []byte) {
+// checkProof: what the fast decoders report they have verified holds
+// (the per-level rules of an order book, exchange and symbol as routing-
+// key segments), and validation with or without the proof gives the same
+// result.
+func checkProof(t *testing.T, data []byte) {
 	t.Helper()
+	segments := func(pr proof, exchange, symbol string) {
+		t.Helper()
+		if pr.segments && (ValidateSegment(exchange) != nil || ValidateSegment(symbol) != nil) {
+			t.Fatalf("segments reported valid: %q %q in %q", exchange, symbol, data)
+		}
+	}
 	var ob OrderBook
-	ok, levelsValid := ob.decodeFastChecked(data)
-	if !ok || !levelsValid {
-		return
+	if ok, pr := ob.decodeFastProof(data); ok {
+		if pr.levels {
+			c := checker{typ: TypeOrderBook}
+			ob.levels(&c, "bids", ob.Bids, -1)
+			ob.levels(&c, "asks", ob.Asks, +1)
+			if c.err != nil {
+				t.Fatalf("levels reported valid, but %v: %q", c.err, data)
+			}
+		}
+		segments(pr, ob.Exchange, ob.Symbol)
+		if with, without := ob.check(pr), ob.check(proof{}); !reflect.DeepEqual(with, without) {
+			t.Fatalf("check(%+v) = %v, check(proof{}) = %v: %q", pr, with, without, data)
+		}
 	}
-	c := checker{typ: TypeOrderBook}
-	ob.levels(&c, "bids", ob.Bids, -1)
-	ob.levels(&c, "asks", ob.Asks, +1)
-	if c.err != nil {
-		t.Fatalf("levels reported valid, but %v: %q", c.err, data)
+	var tr Trade
+	if ok, pr := tr.decodeFastProof(data); ok {
+		segments(pr, tr.Exchange, tr.Symbol)
+		if with, without := tr.check(pr), tr.check(proof{}); !reflect.DeepEqual(with, without) {
+			t.Fatalf("check(%+v) = %v, check(proof{}) = %v: %q", pr, with, without, data)
+		}
 	}
-	if with, without := ob.check(true), ob.check(false); !reflect.DeepEqual(with, without) {
-		t.Fatalf("check(true) = %v, check(false) = %v: %q", with, without, data)
+	var tk Ticker
+	if ok, pr := tk.decodeFastProof(data); ok {
+		segments(pr, tk.Exchange, tk.Symbol)
+		if with, without := tk.check(pr), tk.check(proof{}); !reflect.DeepEqual(with, without) {
+			t.Fatalf("check(%+v) = %v, check(proof{}) = %v: %q", pr, with, without, data)
+		}
 	}
 }
 
@@ -164,10 +185,10 @@ func levelsProofCases() []struct {
 func TestLevelsProof(t *testing.T) {
 	for _, tc := range levelsProofCases() {
 		var ob OrderBook
-		if _, proven := ob.decodeFastChecked(tc.in); proven != tc.proven {
-			t.Errorf("%s: proven %v, want %v", tc.in, proven, tc.proven)
+		if _, pr := ob.decodeFastProof(tc.in); pr.levels != tc.proven {
+			t.Errorf("%s: proven %v, want %v", tc.in, pr.levels, tc.proven)
 		}
-		checkLevelsProof(t, tc.in)
+		checkProof(t, tc.in)
 		_, got := Unmarshal[OrderBook](tc.in)
 		var ref OrderBook
 		want := json.Unmarshal(tc.in, &ref)
@@ -217,7 +238,7 @@ func FuzzFastDecoders(f *testing.F) {
 		checkFastDecode[Trade](t, data)
 		checkFastDecode[Ticker](t, data)
 		checkFastDecode[OrderBook](t, data)
-		checkLevelsProof(t, data)
+		checkProof(t, data)
 	})
 }
 
@@ -236,7 +257,7 @@ func FuzzSmallDecimal(f *testing.F) {
 		jerr := viaJSON.UnmarshalJSON(raw)
 		plain := !strings.ContainsAny(s, "\\\"") && !strings.ContainsFunc(s, func(r rune) bool { return r < 0x20 || r >= 0x7f })
 		if (sok && (jerr != nil || !reflect.DeepEqual(viaScanner, viaJSON))) || (plain && sok != (jerr == nil)) {
-			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner.d, jerr, viaJSON.d)
+			t.Fatalf("%q: scanner %v %#v, UnmarshalJSON %v %#v", s, sok, viaScanner, jerr, viaJSON)
 		}
 
 		got, ok := parseSmallDecimal(s)
@@ -247,8 +268,8 @@ func FuzzSmallDecimal(f *testing.F) {
 		if err != nil {
 			t.Fatalf("fast path accepted %q, udecimal: %v", s, err)
 		}
-		if !reflect.DeepEqual(got.d, want) {
-			t.Fatalf("%q: fast %#v, udecimal %#v", s, got.d, want)
+		if !reflect.DeepEqual(got, decOf(want)) {
+			t.Fatalf("%q: fast %#v, udecimal %#v", s, got, want)
 		}
 	})
 }
@@ -267,7 +288,7 @@ func FuzzAppendDec(f *testing.F) {
 		if err != nil {
 			return
 		}
-		d := Decimal{d: v}
+		d := decOf(v)
 		want, werr := d.MarshalJSON()
 		got, ok := appendDec([]byte("x"), d)
 		if ok != (werr == nil) || (ok && string(got) != "x"+string(want)) {
@@ -359,25 +380,6 @@ func FuzzParseUTCTime(f *testing.F) {
 			t.Fatalf("%q: fast %#v, time.Parse %#v (%v)", s, got, tp, err)
 		}
 	})
-}
-
-func TestDecDigits(t *testing.T) {
-	check := func(v uint64, want int) {
-		if got := decDigits(v); got != want {
-			t.Errorf("decDigits(%d) = %d, want %d", v, got, want)
-		}
-	}
-	check(0, 1)
-	check(1<<64-1, 20)
-	for k, p := range pow10u64 {
-		check(p, k+1)
-		check(p-1, max(k, 1))
-		check(p+1, k+1)
-	}
-	for v := uint64(1); v != 0 && v < 1<<63; v <<= 1 {
-		check(v, len(strconv.FormatUint(v, 10)))
-		check(v-1, len(strconv.FormatUint(v-1, 10)))
-	}
 }
 
 // TestCivilDate: every day of the years 0..9999 against package time.

@@ -14,7 +14,8 @@ import (
 // internMaxLen bytes, so it holds at most a few tens of KiB); an entry is
 // replaced by the next string that hashes to its slot, never freed. It is
 // safe for concurrent use: each slot is one atomic pointer to an immutable
-// string.
+// entry. An entry also says whether its string is a valid routing-key
+// segment, so that validating a decoded exchange or symbol costs nothing.
 const (
 	internSize   = 1024 // a power of two
 	internMaxLen = 32
@@ -22,22 +23,38 @@ const (
 
 var (
 	internSeed  = maphash.MakeSeed()
-	internTable [internSize]atomic.Pointer[string]
+	internTable [internSize]atomic.Pointer[internEntry]
 )
+
+// internEntry is an interned string and whether it is a valid routing-key
+// segment (ValidateSegment), worked out once when it enters the table.
+type internEntry struct {
+	s       string
+	segment bool
+}
 
 // intern returns string(b), from the table when it holds it.
 func intern(b []byte) string {
+	s, _ := internSegment(b)
+	return s
+}
+
+// internSegment is intern that also reports whether the string is a
+// valid routing-key segment (so false for "").
+func internSegment(b []byte) (string, bool) {
 	if len(b) == 0 {
-		return ""
+		return "", false
 	}
 	if len(b) > internMaxLen {
-		return string(b)
+		s := string(b)
+		return s, ValidateSegment(s) == nil
 	}
 	slot := &internTable[maphash.Bytes(internSeed, b)&(internSize-1)]
-	if p := slot.Load(); p != nil && *p == string(b) {
-		return *p
+	if e := slot.Load(); e != nil && e.s == string(b) {
+		return e.s, e.segment
 	}
 	s := string(b)
-	slot.Store(&s)
-	return s
+	e := &internEntry{s: s, segment: ValidateSegment(s) == nil}
+	slot.Store(e)
+	return s, e.segment
 }

@@ -1,6 +1,7 @@
 package events
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -48,5 +49,40 @@ func TestInternConcurrent(t *testing.T) {
 	close(errs)
 	for e := range errs {
 		t.Error(e)
+	}
+}
+
+// TestInternSegment: the table remembers whether a string is a valid
+// routing-key segment, and a decoded event with an invalid exchange or
+// symbol is rejected by Unmarshal however often it comes (the second time
+// from the table).
+func TestInternSegment(t *testing.T) {
+	for _, tc := range []struct {
+		in    string
+		valid bool
+	}{
+		{"", false}, {"BTCUSDT", true}, {"BTC.USDT", false}, {"BTC USDT", false}, {"a#", false},
+		{strings.Repeat("x", internMaxLen+1), true}, {strings.Repeat("x", internMaxLen) + "*", false},
+	} {
+		for range 2 {
+			if s, ok := internSegment([]byte(tc.in)); s != tc.in || ok != tc.valid || ok != (ValidateSegment(tc.in) == nil) {
+				t.Errorf("internSegment(%q) = %q, %v", tc.in, s, ok)
+			}
+		}
+	}
+	for range 2 {
+		data := []byte(`{"exchange":"binance","symbol":"BTC.USDT","price":"1","amount":"1","side":"buy","datetime":"2026-03-14T15:09:26Z"}`)
+		var ve *ValidationError
+		if _, err := Unmarshal[Trade](data); !errors.As(err, &ve) || ve.Field != "symbol" {
+			t.Fatalf("Unmarshal of a trade with symbol BTC.USDT: %v", err)
+		}
+		data = []byte(`{"exchange":"bin ance","symbol":"BTCUSDT","bid":"1","datetime":"2026-03-14T15:09:26Z"}`)
+		if _, err := Unmarshal[Ticker](data); !errors.As(err, &ve) || ve.Field != "exchange" {
+			t.Fatalf("Unmarshal of a ticker with exchange \"bin ance\": %v", err)
+		}
+		data = []byte(`{"exchange":"binance","symbol":"BTC>","kind":"SNAPSHOT","bids":[],"asks":[],"datetime":"2026-03-14T15:09:26Z"}`)
+		if _, err := Unmarshal[OrderBook](data); !errors.As(err, &ve) || ve.Field != "symbol" {
+			t.Fatalf("Unmarshal of a book with symbol BTC>: %v", err)
+		}
 	}
 }

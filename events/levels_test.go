@@ -1,9 +1,11 @@
 package events
 
 import (
+	"encoding/json"
 	"reflect"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/quagmt/udecimal"
 )
@@ -16,19 +18,19 @@ func refLevels(b *OrderBook, c *checker, side string, lv []PriceLevel, order int
 			return
 		}
 		l := &lv[i]
-		if !l.Price.d.IsPos() {
+		if !l.Price.u().IsPos() {
 			c.fail(side+"["+strconv.Itoa(i)+"].price", l.Price.String(), "must be positive")
 			return
 		}
 		switch {
-		case l.Amount.d.IsNeg():
+		case l.Amount.u().IsNeg():
 			c.fail(side+"["+strconv.Itoa(i)+"].amount", l.Amount.String(), "must not be negative")
 			return
-		case l.Amount.d.IsZero() && b.Kind != BookDelta:
+		case l.Amount.u().IsZero() && b.Kind != BookDelta:
 			c.fail(side+"["+strconv.Itoa(i)+"].amount", "0", "must be positive in a snapshot (0 removes a level only in a delta)")
 			return
 		}
-		if i > 0 && l.Price.d.Cmp(lv[i-1].Price.d) != order {
+		if i > 0 && l.Price.u().Cmp(lv[i-1].Price.u()) != order {
 			want := "strictly ascending"
 			if order < 0 {
 				want = "strictly descending"
@@ -61,7 +63,7 @@ func FuzzOrderBookLevelRules(f *testing.F) {
 		if err != nil {
 			panic(err)
 		}
-		return Decimal{d: d}
+		return decOf(d)
 	}
 	f.Fuzz(func(t *testing.T, kind uint8, raw []byte) {
 		ob := OrderBook{Kind: BookKind(kind % 3)}
@@ -83,6 +85,34 @@ func FuzzOrderBookLevelRules(f *testing.F) {
 			refLevels(&ob, &want, side.name, side.lv, side.order)
 			if !reflect.DeepEqual(got.err, want.err) {
 				t.Fatalf("%s %v: got %v, want %v", side.name, side.lv, got.err, want.err)
+			}
+		}
+		// Marshal checks the levels while it writes them
+		// (validateAppend): its error is Validate's, and a valid book
+		// encodes as encoding/json encodes it.
+		ob.Exchange, ob.Symbol, ob.Time = "x", "S", time.Unix(1773500966, 0)
+		verr := ob.Validate()
+		for _, enc := range []func() ([]byte, error){
+			func() ([]byte, error) { return Marshal(ob) },
+			func() ([]byte, error) { return AppendMarshal([]byte(nil), ob) },
+		} {
+			b, err := enc()
+			if !reflect.DeepEqual(err, verr) {
+				t.Fatalf("%+v: Marshal error %v, Validate %v", ob, err, verr)
+			}
+			if err == nil {
+				type plain OrderBook
+				p := plain(ob)
+				p.Time = p.Time.UTC()
+				if p.Bids == nil {
+					p.Bids = []PriceLevel{}
+				}
+				if p.Asks == nil {
+					p.Asks = []PriceLevel{}
+				}
+				if want, _ := json.Marshal(p); string(b) != string(want) {
+					t.Fatalf("Marshal = %s, encoding/json %s", b, want)
+				}
 			}
 		}
 	})

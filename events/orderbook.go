@@ -129,19 +129,21 @@ func (b OrderBook) OccurredAt() time.Time { return b.Time }
 func (b OrderBook) Validate() error { return b.validate() }
 
 // validate is Validate without copying the event (for the codec).
-func (b *OrderBook) validate() error { return b.check(false) }
+func (b *OrderBook) validate() error { return b.check(proof{}) }
 
-// check is validate; levelsValid says that every level is already known
-// to keep the per-level rules (prices positive and in order, amounts
-// positive, or not negative in a delta), as the fast decoder verifies
-// while it reads them, so they are not checked again. The other rules
-// are, so the result is validate's.
-func (b *OrderBook) check(levelsValid bool) error {
+// check is validate, skipping the rules that p says the fast decoder has
+// verified: p.levels says that every level is already known to keep the
+// per-level rules (prices positive and in order, amounts positive, or
+// not negative in a delta), as the fast decoder verifies while it reads
+// them. The other rules are checked, so the result is validate's.
+func (b *OrderBook) check(p proof) error {
 	c := checker{typ: TypeOrderBook}
-	c.segment("exchange", b.Exchange)
-	c.segment("symbol", b.Symbol)
+	if !p.segments {
+		c.segment("exchange", b.Exchange)
+		c.segment("symbol", b.Symbol)
+	}
 	c.enum("kind", b.Kind, true, b.Kind == 0)
-	if !levelsValid {
+	if !p.levels {
 		b.levels(&c, "bids", b.Bids, -1)
 		b.levels(&c, "asks", b.Asks, +1)
 	}
@@ -151,6 +153,26 @@ func (b *OrderBook) check(levelsValid bool) error {
 	}
 	c.time("datetime", b.Time, true)
 	return c.result()
+}
+
+// validateAppend validates b and appends its encoding to dst (ok false
+// when the hand-written encoder declines; then the caller encodes with
+// encoding/json). The per-level rules are checked by appendLevels as it
+// writes the levels, the others before; a book whose levels it does not
+// vouch for, or that fails the other rules, is validated in full, so that
+// the error is exactly validate's (a level's error comes before a
+// crossed book's).
+func (b *OrderBook) validateAppend(dst []byte) (out []byte, ok bool, err error) {
+	if err := b.check(proof{levels: true}); err != nil {
+		return dst, false, b.validate()
+	}
+	out, ok, levelsValid := b.appendJSONLevels(dst)
+	if !levelsValid {
+		if err := b.validate(); err != nil {
+			return dst, false, err
+		}
+	}
+	return out, ok, nil
 }
 
 // levels checks one side; order is -1 for descending, +1 for ascending.
@@ -196,11 +218,11 @@ func keepRules(lv []PriceLevel, order int, zeroOK bool) int {
 	var prev uint64
 	var prevPlaces uint8
 	for i := range lv {
-		pneg, phi, p, pp, pok := lv[i].Price.d.ToHiLo()
-		aneg, ahi, a, _, aok := lv[i].Amount.d.ToHiLo()
-		if !pok || !aok || phi != 0 || ahi != 0 || pp > MaxDecimalPlaces ||
-			pneg || p == 0 || // price not positive
-			(a == 0 && !zeroOK) || (aneg && a != 0) || // amount not positive / negative
+		pr, am := &lv[i].Price, &lv[i].Amount
+		p, pp, a := pr.lo, pr.places, am.lo
+		if pr.hi|am.hi != 0 ||
+			pr.neg || p == 0 || // price not positive
+			(a == 0 && !zeroOK) || am.neg || // amount not positive / negative
 			(i > 0 && cmpScaled(p, pp, prev, prevPlaces) != order) {
 			return i
 		}

@@ -45,19 +45,30 @@ func (t Ticker) OccurredAt() time.Time { return t.Time }
 func (t Ticker) Validate() error { return t.validate() }
 
 // validate is Validate without copying the event (for the codec).
-func (t *Ticker) validate() error {
+func (t *Ticker) validate() error { return t.check(proof{}) }
+
+// check is validate, skipping the rules that p says the fast decoder has
+// verified.
+func (t *Ticker) check(p proof) error {
 	c := checker{typ: TypeTicker}
-	c.segment("exchange", t.Exchange)
-	c.segment("symbol", t.Symbol)
-	c.optPositive("bid", t.Bid)
-	c.nonNegative("bidVolume", t.BidSize)
-	c.optPositive("ask", t.Ask)
-	c.nonNegative("askVolume", t.AskSize)
-	c.optPositive("last", t.Last)
-	c.optPositive("high", t.High)
-	c.optPositive("low", t.Low)
-	c.nonNegative("baseVolume", t.Volume)
-	c.nonNegative("quoteVolume", t.QuoteVolume)
+	if !p.segments {
+		c.segment("exchange", t.Exchange)
+		c.segment("symbol", t.Symbol)
+	}
+	// Each of these fails exactly when its decimal is negative: one test
+	// of the sign flags clears them all in the common case.
+	if t.Bid.neg || t.BidSize.neg || t.Ask.neg || t.AskSize.neg || t.Last.neg ||
+		t.High.neg || t.Low.neg || t.Volume.neg || t.QuoteVolume.neg {
+		c.optPositive("bid", t.Bid)
+		c.nonNegative("bidVolume", t.BidSize)
+		c.optPositive("ask", t.Ask)
+		c.nonNegative("askVolume", t.AskSize)
+		c.optPositive("last", t.Last)
+		c.optPositive("high", t.High)
+		c.optPositive("low", t.Low)
+		c.nonNegative("baseVolume", t.Volume)
+		c.nonNegative("quoteVolume", t.QuoteVolume)
+	}
 	if c.err == nil && t.Bid.IsZero() && t.Ask.IsZero() && t.Last.IsZero() {
 		c.fail("last", "0", "a ticker needs at least one of bid, ask, last")
 	}
