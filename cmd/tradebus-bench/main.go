@@ -103,6 +103,7 @@ func main() {
 	latN := flag.Int("lat-n", 2000, "compare: events of the latency phase (paced)")
 	maxPub := flag.Duration("max-publish", 30*time.Second, "compare: end a row's publish phase after this long (it then consumes what it published); 0 = always n")
 	latRate := flag.Int("lat-rate", 1000, "compare: events/s of the latency phase")
+	latency := flag.String("latency", latencyBoth, "compare: rows (each row's own latency phase), paired (only the paired phase: raw and typed fast paths at once, no throughput rows) or both")
 	amqpURL := flag.String("amqp", envOr("TRADEBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "compare: RabbitMQ URL (env TRADEBUS_TEST_AMQP_URL)")
 	redisURL := flag.String("redis", envOr("TRADEBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "compare: Redis URL (env TRADEBUS_TEST_REDIS_URL)")
 	natsURL := flag.String("nats", envOr("TRADEBUS_TEST_NATS_URL", "nats://127.0.0.1:4222"), "compare: NATS URL (env TRADEBUS_TEST_NATS_URL)")
@@ -142,7 +143,11 @@ func main() {
 			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile, BrokerPID: *brokerPID}
+		if *latency != latencyRows && *latency != latencyPaired && *latency != latencyBoth {
+			err = fmt.Errorf("-latency %q: want rows, paired or both", *latency)
+			break
+		}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, Latency: *latency, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile, BrokerPID: *brokerPID}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,
