@@ -10,6 +10,8 @@
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event (Trade, Ticker, order books), allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//	go run ./cmd/tradebus-bench -transports amqp -latency paired -runs 5 -lat-n 3000
+//	                                           # only the paired latency phase: raw and typed fast paths at once
 //	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
 //	                                           # one typed row and the raw one; CPU profiles of the consume phases
 //
@@ -47,7 +49,21 @@
 // time and their latency shows the stall. A publisher that waits (the
 // Watermill adapters') sends them late, and their latency misses it: the
 // behind column (p99 of how late an event was handed to the publisher)
-// shows that. Allocations are
+// shows that.
+//
+// Those latency phases run one row after the other, so a row's p99 mostly
+// says which stalls (a collection, the shared broker, other processes) hit
+// its window. The paired phase (-latency paired, or both: the default)
+// runs the raw row and the typed fast paths (subscriber.Group, bare and
+// behind middleware.Default) at the same time in this process, each on
+// broker objects of its own, paced by one loop that hands event i to every
+// path back to back, the first path rotating with i, -lat-n events at
+// -lat-rate/s each, open loop. It prints per path the medians over the runs
+// of p50, p99 and p99.9, of behind (how late the pacer was) and of call
+// (p99 of one publish call: a path that blocks makes every path's sends
+// late), and per typed path the median, lowest and highest over the runs
+// of typed p99 ÷ raw p99 of the same run. -latency rows skips it, -latency
+// paired measures only it. Allocations are
 // runtime.MemStats.Mallocs per message. Each row creates its broker objects
 // (exchange, queue, topic, group, stream, consumer) under a name unique to
 // the run and deletes them when it ends, also on error or interrupt.
