@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,12 +84,15 @@ func WithBatchSize(n int) AsyncOption {
 	}
 }
 
-// WithSenders sets how many batches may be in flight at once (each sent
-// by its own sender goroutine). A batch holds the queued events of
-// partition keys that have no batch being sent, so each key keeps its
-// order: a key's next events wait until its last batch was handed to the
-// connection (a transport that pipelines) or confirmed or failed (the
-// others). 1 to 64; default 16.
+// WithSenders sets how many batches may be sent at once, each by its own
+// sender goroutine. A batch holds the queued events of partition keys that
+// have no batch being sent, so each key keeps its order: a key's next
+// events wait until its last batch was confirmed or failed — on a
+// transport that pipelines, only until it was handed to the connection:
+// there a sender goes on to its next batch at once, and a goroutine of its
+// own waits for the confirms (so more batches than senders may await
+// their confirms; MaxInFlight still bounds the events). 1 to 64; default
+// 16.
 func WithSenders(n int) AsyncOption {
 	return func(c *asyncConfig) error {
 		if n < 1 || n > 64 {
@@ -309,13 +313,22 @@ func (a *Async) queue(it asyncItem) {
 	}
 }
 
-// send is one sender: it takes the queued events of keys with no batch in
-// flight (up to the batch size), sends them as one batch and reports every
-// event's outcome, until Close started and nothing is queued.
+// send is one sender: it takes the queued events of keys with no batch
+// being sent (up to the batch size), sends them as one batch and reports
+// every event's outcome, until Close started and nothing is queued. On a
+// transport that pipelines, the sender goes on to the next batch once one
+// is written, and a confirmer goroutine of its own waits for the confirms
+// and reports, in write order (at most maxUnconfirmed batches behind).
 func (a *Async) send() {
 	defer a.wg.Done()
 	batch := make([]asyncItem, 0, a.cfg.batch)
 	var keys []*keyQueue
+	var unconfirmed chan written // started with the first pipelined batch
+	defer func() {
+		if unconfirmed != nil {
+			close(unconfirmed)
+		}
+	}()
 	for {
 		a.mu.Lock()
 		for a.ready.size == 0 && !(a.closed && a.queued == 0) {
@@ -328,23 +341,65 @@ func (a *Async) send() {
 		batch, keys = a.take(batch[:0], keys[:0])
 		a.mu.Unlock()
 		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.sendTimeout)
-		wait, err := a.write(ctx, batch)
+		wait, pipelined, err := a.write(ctx, batch)
 		// Handed to the broker connection: the keys' next events may go
 		// in the next batch now (the transport stores them behind these).
-		prev, turn := a.release(keys)
-		if err == nil {
-			err = wait()
-		}
-		cancel()
-		if prev != nil {
-			<-prev // the results of a key come in publish order
-		}
-		a.done(batch, err)
-		if turn != nil {
-			close(turn)
-		}
-		clear(batch)
+		w := written{wait: wait, cancel: cancel, err: err}
+		w.prev, w.turn = a.release(keys)
 		clear(keys)
+		if pipelined && err == nil {
+			if unconfirmed == nil {
+				unconfirmed = make(chan written, maxUnconfirmed)
+				a.wg.Add(1)
+				go a.confirm(unconfirmed)
+			}
+			w.batch = slices.Clone(batch)
+			clear(batch)
+			unconfirmed <- w
+			continue
+		}
+		w.batch = batch
+		a.settle(w)
+		clear(batch)
+	}
+}
+
+// maxUnconfirmed bounds the batches a sender has written whose confirms
+// its confirmer has yet to wait for.
+const maxUnconfirmed = 64
+
+// written is a batch handed to the transport.
+type written struct {
+	batch  []asyncItem
+	wait   func() error // nil when err is set
+	cancel context.CancelFunc
+	err    error
+	prev   <-chan struct{}
+	turn   chan struct{}
+}
+
+// confirm settles a sender's pipelined batches in write order.
+func (a *Async) confirm(unconfirmed <-chan written) {
+	defer a.wg.Done()
+	for w := range unconfirmed {
+		a.settle(w)
+	}
+}
+
+// settle waits for w's confirms and reports its outcome, after the results
+// of the batch written before it.
+func (a *Async) settle(w written) {
+	err := w.err
+	if err == nil {
+		err = w.wait()
+	}
+	w.cancel()
+	if w.prev != nil {
+		<-w.prev // the results of a key come in publish order
+	}
+	a.done(w.batch, err)
+	if w.turn != nil {
+		close(w.turn)
 	}
 }
 
@@ -377,7 +432,7 @@ func (a *Async) take(batch []asyncItem, keys []*keyQueue) ([]asyncItem, []*keyQu
 // confirms), directly on a transport that only has SendMessages, as
 // Watermill messages otherwise (those two return once the batch is
 // confirmed, wait returning nil).
-func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error, err error) {
+func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error, pipelined bool, err error) {
 	if ps, ok := a.p.pub.(pipelinedSender); ok {
 		dms := make([]driver.Message, len(batch))
 		for i := range batch {
@@ -385,19 +440,19 @@ func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error
 		}
 		wait, err := ps.SendMessagesPipelined(ctx, dms)
 		if err != nil {
-			return nil, fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+			return nil, true, fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
 		}
 		return func() error {
 			if err := wait(); err != nil {
 				return fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
 			}
 			return nil
-		}, nil
+		}, true, nil
 	}
 	if err := a.sendBatch(ctx, batch); err != nil {
-		return nil, err
+		return nil, false, err
 	}
-	return noWait, nil
+	return noWait, false, nil
 }
 
 func noWait() error { return nil }

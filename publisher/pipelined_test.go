@@ -60,8 +60,9 @@ func (b *pipeBroker) SendMessagesPipelined(ctx context.Context, msgs []driver.Me
 }
 
 // TestAsyncPipelines: on a transport that pipelines, a key's next event
-// is written while its last batch still awaits its confirm, and the
-// results still come in publish order when the confirms do not.
+// is written while its last batch still awaits its confirm, by the same
+// sender (one: WithSenders(1)), and the results still come in publish
+// order when the confirms do not.
 func TestAsyncPipelines(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		b := newPipeBroker()
@@ -71,7 +72,7 @@ func TestAsyncPipelines(t *testing.T) {
 			mu       sync.Mutex
 			reported []string
 		)
-		a, err := p.NewAsync(publisher.WithResultFunc(func(r publisher.Result) {
+		a, err := p.NewAsync(publisher.WithSenders(1), publisher.WithResultFunc(func(r publisher.Result) {
 			mu.Lock()
 			defer mu.Unlock()
 			reported = append(reported, fmt.Sprintf("%s/%v", r.Event.(events.Trade).TradeID, r.Err))
