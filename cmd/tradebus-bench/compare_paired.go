@@ -238,6 +238,12 @@ func reportPaired(w io.Writer, e *env, r *pairedResult) {
 			rs := r.ratios(k)
 			if len(rs) > 0 {
 				ratio = fmt.Sprintf("%.2f [%.2f–%.2f]", median(rs), slices.Min(rs), slices.Max(rs))
+				if len(rs) > 1 {
+					ratio += " runs:"
+					for _, x := range rs {
+						ratio += fmt.Sprintf(" %.2f", x)
+					}
+				}
 			}
 		}
 		fmt.Fprintf(w, "%-62s %8v %8v %8v %8v %8v  %s\n", s.name, rnd(b), rnd(c), rnd(p50), rnd(p99), rnd(p999), ratio)

@@ -125,7 +125,7 @@ func TestPairedRatios(t *testing.T) {
 	require.Equal(t, []float64{1.5, 2}, r.ratios(2))
 	var out bytes.Buffer
 	reportPaired(&out, &env{transport: "x", cfg: phaseConfig{LatN: 10, LatRate: 1000}}, r)
-	require.Contains(t, out.String(), "1.75 [1.50–2.00]")
+	require.Contains(t, out.String(), "1.75 [1.50–2.00] runs: 1.50 2.00")
 	require.Contains(t, out.String(), "ratios against the lower p99 of the 2 raw paths")
 }
 
