@@ -427,11 +427,11 @@ func (a *Async) take(batch []asyncItem, keys []*keyQueue) ([]asyncItem, []*keyQu
 	return batch, keys
 }
 
-// write sends one batch: pipelined on a tradebus transport (it returns once
-// the batch is handed to the broker connection, wait waiting for the
-// confirms), directly on a transport that only has SendMessages, as
-// Watermill messages otherwise (those two return once the batch is
-// confirmed, wait returning nil).
+// write sends one batch: pipelined on a tradebus transport whose driver
+// pipelines (it returns once the batch is handed to the broker connection,
+// pipelined true and wait waiting for the confirms); otherwise directly or
+// as Watermill messages, returning once the batch is confirmed (wait
+// returning nil).
 func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error, pipelined bool, err error) {
 	if ps, ok := a.p.pub.(pipelinedSender); ok {
 		dms := make([]driver.Message, len(batch))
@@ -440,7 +440,10 @@ func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error
 		}
 		wait, err := ps.SendMessagesPipelined(ctx, dms)
 		if err != nil {
-			return nil, true, fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+			return nil, false, fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+		}
+		if wait == nil {
+			return noWait, false, nil // not pipelined: sent and confirmed
 		}
 		return func() error {
 			if err := wait(); err != nil {

@@ -203,3 +203,39 @@ func TestAsyncPipelinedKeyOrder(t *testing.T) {
 		}
 	}
 }
+
+// syncSender is a transport publisher whose driver does not pipeline:
+// SendMessagesPipelined sends and confirms before it returns, with no
+// wait; events of key "F" fail.
+type syncSender struct{ pipeBroker }
+
+func (b *syncSender) SendMessagesPipelined(_ context.Context, msgs []driver.Message) (func() error, error) {
+	for _, m := range msgs {
+		if m.PartitionKey == "F" {
+			return nil, errors.New("refused")
+		}
+	}
+	return nil, nil
+}
+
+// TestAsyncTransportNotPipelining: with no wait from the transport, each
+// batch's outcome is the call's.
+func TestAsyncTransportNotPipelining(t *testing.T) {
+	b := &syncSender{}
+	p, err := publisher.New(b)
+	require.NoError(t, err)
+	res := &results{byID: map[string]error{}}
+	a, err := p.NewAsync(publisher.WithResultFunc(res.add))
+	require.NoError(t, err)
+	ctx := context.Background()
+	require.NoError(t, a.Publish(ctx, tradeN("A", 0)))
+	require.NoError(t, a.Flush(ctx))
+	require.NoError(t, a.Publish(ctx, tradeN("F", 0)))
+	var fe *publisher.FailedError
+	require.ErrorAs(t, a.Flush(ctx), &fe)
+	require.Equal(t, 1, fe.Failed)
+	require.ErrorContains(t, fe, "refused")
+	require.NoError(t, a.Publish(ctx, tradeN("A", 1)))
+	require.NoError(t, a.Close(ctx))
+	require.Equal(t, 3, res.n)
+}

@@ -97,7 +97,7 @@ func TestSendMessagesPipelined(t *testing.T) {
 }
 
 // TestSendMessagesPipelinedFallback: on a driver that does not pipeline
-// (mem), the batch is sent before the call returns and wait reports it.
+// (mem), the batch is sent before the call returns, with no wait.
 func TestSendMessagesPipelinedFallback(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
@@ -119,13 +119,13 @@ func TestSendMessagesPipelinedFallback(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if wait != nil {
+		t.Fatal("a wait from a driver that does not pipeline")
+	}
 	select {
 	case m := <-ch:
 		m.Ack()
 	case <-ctx.Done():
 		t.Fatal("not delivered")
-	}
-	if err := wait(); err != nil {
-		t.Fatal(err)
 	}
 }

@@ -82,7 +82,8 @@ func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) err
 // stored after the earlier call's messages of their partition key (a
 // failed message leaves a gap). On a driver that cannot pipeline
 // (driver.PipelinedTopic), or with observation on, the whole batch is sent
-// before it returns. When err is not nil nothing is in flight; otherwise
+// and confirmed before it returns: wait is then nil and err the outcome.
+// Otherwise, when err is not nil nothing is in flight, and when it is nil
 // wait must be called once.
 func (p *Publisher) SendMessagesPipelined(ctx context.Context, msgs []driver.Message) (wait func() error, err error) {
 	ptrs, err := p.prepare(ctx, msgs)
@@ -92,8 +93,7 @@ func (p *Publisher) SendMessagesPipelined(ctx context.Context, msgs []driver.Mes
 	t := p.t
 	pt, ok := t.topic.(driver.PipelinedTopic)
 	if !ok || t.obs != nil || len(ptrs) == 0 {
-		err := t.sendBatch(ctx, ptrs)
-		return func() error { return err }, nil
+		return nil, t.sendBatch(ctx, ptrs)
 	}
 	if err := t.beginSend(); err != nil {
 		return nil, err
