@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -83,11 +84,15 @@ func WithBatchSize(n int) AsyncOption {
 	}
 }
 
-// WithSenders sets how many batches may be in flight at once (each sent
-// by its own sender goroutine). A batch holds the queued events of
-// partition keys that have no batch in flight, so each key keeps its
-// order: a key's next events wait until its batch in flight is confirmed
-// or has failed. 1 to 64; default 16.
+// WithSenders sets how many batches may be sent at once, each by its own
+// sender goroutine. A batch holds the queued events of partition keys that
+// have no batch being sent, so each key keeps its order: a key's next
+// events wait until its last batch was confirmed or failed — on a
+// transport that pipelines, only until it was handed to the connection:
+// there a sender goes on to its next batch at once, and a goroutine of its
+// own waits for the confirms (so more batches than senders may await
+// their confirms; MaxInFlight still bounds the events). 1 to 64; default
+// 16.
 func WithSenders(n int) AsyncOption {
 	return func(c *asyncConfig) error {
 		if n < 1 || n > 64 {
@@ -131,12 +136,17 @@ func WithResultFunc(f func(Result)) AsyncOption {
 // pipelined batches, up to WithSenders batches in flight at once, and
 // report each event's outcome.
 //
-// Order: a partition key is in at most one batch in flight at a time. The
-// events of a key whose batch awaits its confirm stay queued and go, in
-// publish order, into a batch sent once that one is confirmed or has
-// failed; batches of other keys are sent meanwhile. Within a batch the
-// transport keeps each key's order, so the broker stores a key's events in
-// publish order (a failed event leaves a gap, never a reordering).
+// Order: a partition key is in at most one batch being sent at a time. On
+// a transport that pipelines (RabbitMQ, NATS JetStream: the transport
+// stores a batch behind the batches handed to the connection before it),
+// a key's next events go into a batch as soon as its last batch is handed
+// to the connection, without waiting for the broker's confirm: a quiet
+// key's event waits for no earlier confirm. On the others, the events of a
+// key whose batch awaits its confirm stay queued and go, in publish order,
+// into a batch sent once that one is confirmed or has failed; batches of
+// other keys are sent meanwhile. Within a batch the transport keeps each
+// key's order, so the broker stores a key's events in publish order (a
+// failed event leaves a gap, never a reordering).
 //
 // Nothing confirmed is lost; nothing fails silently: every
 // failure goes to the result func and is counted for Flush. Async does not
@@ -162,10 +172,13 @@ type Async struct {
 	failed  int
 	first   error
 
-	keys   map[string]*keyQueue // the keys with events queued or in flight
-	ready  keyRing              // keys with events queued and no batch in flight
-	queued int                  // events queued and in no batch yet
-	spare  []*keyQueue          // emptied keyQueues, for reuse
+	keys  map[string]*keyQueue // the keys with events queued or in flight
+	ready keyRing              // keys with events queued and no batch being written
+	// lastTurn is closed once the results of the last batch written were
+	// reported (with a result func; nil: none yet).
+	lastTurn chan struct{}
+	queued   int         // events queued and in no batch yet
+	spare    []*keyQueue // emptied keyQueues, for reuse
 }
 
 type asyncItem struct {
@@ -179,7 +192,7 @@ type keyQueue struct {
 	key   string
 	items []asyncItem // queued: items[head:]
 	head  int
-	busy  bool // a batch with this key's events is in flight
+	busy  bool // a batch with this key's events is being sent (pipelined: written)
 	ready bool // in Async.ready
 }
 
@@ -300,13 +313,22 @@ func (a *Async) queue(it asyncItem) {
 	}
 }
 
-// send is one sender: it takes the queued events of keys with no batch in
-// flight (up to the batch size), sends them as one batch and reports every
-// event's outcome, until Close started and nothing is queued.
+// send is one sender: it takes the queued events of keys with no batch
+// being sent (up to the batch size), sends them as one batch and reports
+// every event's outcome, until Close started and nothing is queued. On a
+// transport that pipelines, the sender goes on to the next batch once one
+// is written, and a confirmer goroutine of its own waits for the confirms
+// and reports, in write order (at most maxUnconfirmed batches behind).
 func (a *Async) send() {
 	defer a.wg.Done()
 	batch := make([]asyncItem, 0, a.cfg.batch)
 	var keys []*keyQueue
+	var unconfirmed chan written // started with the first pipelined batch
+	defer func() {
+		if unconfirmed != nil {
+			close(unconfirmed)
+		}
+	}()
 	for {
 		a.mu.Lock()
 		for a.ready.size == 0 && !(a.closed && a.queued == 0) {
@@ -319,11 +341,65 @@ func (a *Async) send() {
 		batch, keys = a.take(batch[:0], keys[:0])
 		a.mu.Unlock()
 		ctx, cancel := context.WithTimeout(a.ctx, a.cfg.sendTimeout)
-		err := a.sendBatch(ctx, batch)
-		cancel()
-		a.done(batch, keys, err)
-		clear(batch)
+		wait, pipelined, err := a.write(ctx, batch)
+		// Handed to the broker connection: the keys' next events may go
+		// in the next batch now (the transport stores them behind these).
+		w := written{wait: wait, cancel: cancel, err: err}
+		w.prev, w.turn = a.release(keys)
 		clear(keys)
+		if pipelined && err == nil {
+			if unconfirmed == nil {
+				unconfirmed = make(chan written, maxUnconfirmed)
+				a.wg.Add(1)
+				go a.confirm(unconfirmed)
+			}
+			w.batch = slices.Clone(batch)
+			clear(batch)
+			unconfirmed <- w
+			continue
+		}
+		w.batch = batch
+		a.settle(w)
+		clear(batch)
+	}
+}
+
+// maxUnconfirmed bounds the batches a sender has written whose confirms
+// its confirmer has yet to wait for.
+const maxUnconfirmed = 64
+
+// written is a batch handed to the transport.
+type written struct {
+	batch  []asyncItem
+	wait   func() error // nil when err is set
+	cancel context.CancelFunc
+	err    error
+	prev   <-chan struct{}
+	turn   chan struct{}
+}
+
+// confirm settles a sender's pipelined batches in write order.
+func (a *Async) confirm(unconfirmed <-chan written) {
+	defer a.wg.Done()
+	for w := range unconfirmed {
+		a.settle(w)
+	}
+}
+
+// settle waits for w's confirms and reports its outcome, after the results
+// of the batch written before it.
+func (a *Async) settle(w written) {
+	err := w.err
+	if err == nil {
+		err = w.wait()
+	}
+	w.cancel()
+	if w.prev != nil {
+		<-w.prev // the results of a key come in publish order
+	}
+	a.done(w.batch, err)
+	if w.turn != nil {
+		close(w.turn)
 	}
 }
 
@@ -351,6 +427,46 @@ func (a *Async) take(batch []asyncItem, keys []*keyQueue) ([]asyncItem, []*keyQu
 	return batch, keys
 }
 
+// write sends one batch: pipelined on a tradebus transport whose driver
+// pipelines (it returns once the batch is handed to the broker connection,
+// pipelined true and wait waiting for the confirms); otherwise directly or
+// as Watermill messages, returning once the batch is confirmed (wait
+// returning nil).
+func (a *Async) write(ctx context.Context, batch []asyncItem) (wait func() error, pipelined bool, err error) {
+	if ps, ok := a.p.pub.(pipelinedSender); ok {
+		dms := make([]driver.Message, len(batch))
+		for i := range batch {
+			dms[i] = batch[i].dm
+		}
+		wait, err := ps.SendMessagesPipelined(ctx, dms)
+		if err != nil {
+			return nil, false, fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+		}
+		if wait == nil {
+			return noWait, false, nil // not pipelined: sent and confirmed
+		}
+		return func() error {
+			if err := wait(); err != nil {
+				return fmt.Errorf("publisher: publish %d events: %w", len(dms), err)
+			}
+			return nil
+		}, true, nil
+	}
+	if err := a.sendBatch(ctx, batch); err != nil {
+		return nil, false, err
+	}
+	return noWait, false, nil
+}
+
+func noWait() error { return nil }
+
+// pipelinedSender is what a tradebus transport's publisher offers to keep
+// several batches of a partition key in flight in order
+// (*transport.Publisher has it).
+type pipelinedSender interface {
+	SendMessagesPipelined(ctx context.Context, msgs []driver.Message) (wait func() error, err error)
+}
+
 // sendBatch sends one batch: directly on a tradebus transport, as Watermill
 // messages otherwise.
 func (a *Async) sendBatch(ctx context.Context, batch []asyncItem) error {
@@ -373,24 +489,18 @@ func (a *Async) sendBatch(ctx context.Context, batch []asyncItem) error {
 	return a.p.publishMessages(ctx, msgs)
 }
 
-// done reports the outcome of a batch, frees its slots and makes its keys
-// ready again if they have events queued.
-func (a *Async) done(batch []asyncItem, keys []*keyQueue, err error) {
-	if a.cfg.result != nil {
-		for _, it := range batch {
-			a.cfg.result(Result{ID: it.dm.UUID, Event: it.ev, Err: err})
-		}
-	}
+// release makes the keys of a batch just written (or failed) ready again
+// if they have events queued. With a result func it also returns the turn
+// of the batch's results: prev is closed once the results of the batch
+// written before it were reported, turn is to be closed once this batch's
+// were (results of a key whose batches are in flight at once come in
+// publish order).
+func (a *Async) release(keys []*keyQueue) (prev <-chan struct{}, turn chan struct{}) {
 	a.mu.Lock()
-	if err != nil {
-		if a.failed == 0 {
-			a.first = err
-		}
-		a.failed += len(batch)
-	}
-	a.pending -= len(batch)
-	if a.pending == 0 {
-		close(a.idle)
+	defer a.mu.Unlock()
+	if a.cfg.result != nil {
+		turn = make(chan struct{})
+		prev, a.lastTurn = a.lastTurn, turn
 	}
 	for _, k := range keys {
 		k.busy = false
@@ -406,6 +516,27 @@ func (a *Async) done(batch []asyncItem, keys []*keyQueue, err error) {
 		default:
 			delete(a.keys, k.key)
 		}
+	}
+	return prev, turn
+}
+
+// done reports the outcome of a batch and frees its slots.
+func (a *Async) done(batch []asyncItem, err error) {
+	if a.cfg.result != nil {
+		for _, it := range batch {
+			a.cfg.result(Result{ID: it.dm.UUID, Event: it.ev, Err: err})
+		}
+	}
+	a.mu.Lock()
+	if err != nil {
+		if a.failed == 0 {
+			a.first = err
+		}
+		a.failed += len(batch)
+	}
+	a.pending -= len(batch)
+	if a.pending == 0 {
+		close(a.idle)
 	}
 	a.mu.Unlock()
 	for range batch {

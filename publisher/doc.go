@@ -21,8 +21,9 @@
 // for confirms: Publish queues, up to WithSenders pipelined batches are in
 // flight at once, and each event's outcome goes to a result func and is
 // counted for Flush and Close. A partition key is in at most one batch in
-// flight at a time (its later events wait for that batch's confirm), so
-// each key is stored in publish order while other keys go on.
+// flight at a time (its later events wait for that batch's confirm; on a
+// transport that pipelines, RabbitMQ and NATS, only until it is written),
+// so each key is stored in publish order while other keys go on.
 //
 // Correlation: an event published with a ctx that carries an envelope (a
 // handler's ctx does) gets correlationid = the parent's correlation id

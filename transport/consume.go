@@ -371,13 +371,16 @@ func (c *consumer) settled(msg *message.Message, acked bool) {
 }
 
 // acker sends acks and nacks in batches: it waits for one, takes whatever
-// else is queued (up to the batch size), and sends them in one call each.
+// else is queued (up to the batch size), and sends them in one call each,
+// bounded by ackFlushTimeout.
 func (c *consumer) acker() {
 	defer close(c.ackDone)
 	max := c.t.cfg.batch
 	acks := make([]driver.AckID, 0, max)
 	nacks := make([]driver.AckID, 0, max)
 	bo := backoff.NewErrorLoop()
+	dl := newDeadline(ackFlushTimeout)
+	defer dl.stop()
 	for req := range c.acks {
 		acks, nacks = acks[:0], nacks[:0]
 		add := func(r ackReq) {
@@ -400,7 +403,7 @@ func (c *consumer) acker() {
 				break more
 			}
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), ackFlushTimeout)
+		ctx := dl.start()
 		var err error
 		if len(acks) > 0 {
 			err = c.sub.SendAcks(ctx, acks)
@@ -408,7 +411,7 @@ func (c *consumer) acker() {
 		if len(nacks) > 0 {
 			err = errors.Join(err, c.sub.SendNacks(ctx, nacks))
 		}
-		cancel()
+		dl.done()
 		if err != nil {
 			// The broker redelivers what was not acked: at least once.
 			bo.Fail(c.log, "sending acks failed; the broker will redeliver those messages", err)
@@ -416,6 +419,51 @@ func (c *consumer) acker() {
 			bo.OK(c.log, "sending acks recovered")
 		}
 	}
+}
+
+// deadline is a context that ends d after each start, reused from one
+// start to the next: the acker wakes for every ack of a quiet stream, and
+// context.WithTimeout there would cost three allocations and a new timer
+// each time. A timer that fired cancelled its context for good: the next
+// start makes a new one.
+type deadline struct {
+	d      time.Duration
+	ctx    context.Context
+	cancel context.CancelFunc
+	timer  *time.Timer
+}
+
+func newDeadline(d time.Duration) *deadline {
+	dl := &deadline{d: d}
+	dl.renew()
+	return dl
+}
+
+// renew makes a new context and its (stopped) timer.
+func (dl *deadline) renew() {
+	dl.ctx, dl.cancel = context.WithCancel(context.Background())
+	dl.timer = time.AfterFunc(time.Hour, dl.cancel)
+	dl.timer.Stop()
+}
+
+// start returns the context, ending d from now, for one call.
+func (dl *deadline) start() context.Context {
+	dl.timer.Reset(dl.d)
+	return dl.ctx
+}
+
+// done ends the call that start began.
+func (dl *deadline) done() {
+	if !dl.timer.Stop() {
+		// Fired (or firing): that context is cancelled.
+		dl.cancel()
+		dl.renew()
+	}
+}
+
+func (dl *deadline) stop() {
+	dl.timer.Stop()
+	dl.cancel()
 }
 
 // end stops the consumer because its reader went away or is done: a

@@ -67,28 +67,76 @@ func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) err
 	if len(msgs) == 0 {
 		return nil
 	}
+	ptrs, err := p.prepare(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	return p.t.sendBatch(ctx, ptrs)
+}
+
+// SendMessagesPipelined is SendMessages in two steps, for a caller that
+// keeps several batches of a partition key in flight (publisher.Async):
+// it returns once msgs are handed to the broker connection, and wait then
+// waits for the broker's confirms and returns what SendMessages would.
+// The messages of a call that starts after an earlier one returned are
+// stored after the earlier call's messages of their partition key (a
+// failed message leaves a gap). On a driver that cannot pipeline
+// (driver.PipelinedTopic), or with observation on, the whole batch is sent
+// and confirmed before it returns: wait is then nil and err the outcome.
+// Otherwise, when err is not nil nothing is in flight, and when it is nil
+// wait must be called once.
+func (p *Publisher) SendMessagesPipelined(ctx context.Context, msgs []driver.Message) (wait func() error, err error) {
+	ptrs, err := p.prepare(ctx, msgs)
+	if err != nil {
+		return nil, err
+	}
+	t := p.t
+	pt, ok := t.topic.(driver.PipelinedTopic)
+	if !ok || t.obs != nil || len(ptrs) == 0 {
+		return nil, t.sendBatch(ctx, ptrs)
+	}
+	if err := t.beginSend(); err != nil {
+		return nil, err
+	}
+	dwait, err := pt.SendPipelined(ctx, ptrs)
+	if err != nil {
+		t.sending.Done()
+		return nil, fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(ptrs), err)
+	}
+	return func() error {
+		defer t.sending.Done()
+		if err := dwait(); err != nil {
+			return fmt.Errorf("%s: publish %d messages: %w", t.caps.Name, len(ptrs), err)
+		}
+		return nil
+	}, nil
+}
+
+// prepare checks msgs as SendMessages documents and returns pointers to
+// them.
+func (p *Publisher) prepare(ctx context.Context, msgs []driver.Message) ([]*driver.Message, error) {
 	t := p.t
 	if err := ctx.Err(); err != nil {
-		return err
+		return nil, err
 	}
 	ptrs := make([]*driver.Message, len(msgs))
 	for i := range msgs {
 		dm := &msgs[i]
 		if err := events.ValidateRoutingKey(dm.Key); err != nil {
-			return fmt.Errorf("%s: message %s: %w", t.caps.Name, dm.UUID, err)
+			return nil, fmt.Errorf("%s: message %s: %w", t.caps.Name, dm.UUID, err)
 		}
 		if dm.Metadata[events.MetaRoutingKey] != dm.Key || dm.Metadata[events.MetaPartitionKey] != dm.PartitionKey {
-			return fmt.Errorf("%w: message %s: Key and PartitionKey must equal its routingkey and partitionkey metadata", ErrInvalidOption, dm.UUID)
+			return nil, fmt.Errorf("%w: message %s: Key and PartitionKey must equal its routingkey and partitionkey metadata", ErrInvalidOption, dm.UUID)
 		}
 		if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
 			if err := t.checkSize(dm); err != nil {
-				return err
+				return nil, err
 			}
 		}
 		dm.MetadataHandedOver = true
 		ptrs[i] = dm
 	}
-	return t.sendBatch(ctx, ptrs)
+	return ptrs, nil
 }
 
 // Close is a no-op; close the Transport instead.

@@ -193,6 +193,9 @@ type phaseConfig struct {
 	Timeout    time.Duration // per phase wait
 	MaxPublish time.Duration // stop the publish phase after the chunk that passes it (0: never)
 	Only       string        // measure only the rows whose name contains this, and the raw row ("": all)
+	// Latency: "rows" (each row's own latency phase), "paired" (only the
+	// paired phase: raw and typed fast paths at once) or "both" ("": both).
+	Latency string
 	// ConsumeProfile: write a CPU profile of each consume phase to
 	// ConsumeProfile.<row kind>.<n> ("": none); go tool pprof merges them.
 	ConsumeProfile string

@@ -452,12 +452,31 @@ func compare(ctx context.Context, w io.Writer, names []string, runs, keys int, c
 		if err != nil {
 			return err
 		}
-		res, err := compareTransport(ctx, e, runs)
+		err = compareOne(ctx, w, e, runs)
 		e.close()
 		if err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// compareOne measures one transport: the rows (unless cfg.Latency is
+// paired) and the paired latency phase (unless it is rows, or LatN is 0).
+func compareOne(ctx context.Context, w io.Writer, e *env, runs int) error {
+	if e.cfg.Latency != latencyPaired {
+		res, err := compareTransport(ctx, e, runs)
+		if err != nil {
+			return err
+		}
 		reportCompare(w, e, res)
+	}
+	if e.cfg.Latency != latencyRows && e.cfg.LatN > 0 {
+		pr, err := comparePaired(ctx, e, runs)
+		if err != nil {
+			return err
+		}
+		reportPaired(w, e, pr)
 	}
 	return nil
 }

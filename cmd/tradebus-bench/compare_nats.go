@@ -81,7 +81,7 @@ func (r *rawNATSRow) send(i int, h natsgo.Header) error {
 		Subject: r.subject + "." + r.e.fx.keys[k],
 		Data:    r.e.fx.payloads[k],
 		Header:  h,
-	})
+	}, jetstream.WithStallWait(time.Minute)) // at 256 pending, wait (as the AMQP row does) rather than fail after 200ms
 	return err
 }
 

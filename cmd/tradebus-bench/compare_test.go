@@ -76,6 +76,27 @@ func TestCompare(t *testing.T) {
 				require.Equal(t, 1, kinds[kindAdapter], "one adapter row")
 			}
 
+			pr, err := comparePaired(ctx, e, 2)
+			require.NoError(t, err)
+			require.Len(t, pr.runs, 2)
+			require.Equal(t, wantRaw, countKind(pr.specs, kindRaw), "paired: every raw row")
+			require.Equal(t, len(pairedConsumers), countKind(pr.specs, kindTyped), "paired: the fast paths")
+			for _, run := range pr.runs {
+				require.Len(t, run, len(pr.specs))
+				for k, s := range run {
+					name := pr.specs[k].name
+					require.Equal(t, cfg.LatN, s.seen, "paired %s: lost events", name)
+					require.Positive(t, s.p50, name)
+					require.LessOrEqual(t, s.p50, s.p99, name)
+					require.LessOrEqual(t, s.p99, s.p999, name)
+				}
+			}
+			for k, s := range pr.specs {
+				if s.kind == kindTyped {
+					require.Len(t, pr.ratios(k), 2, "a ratio per run")
+				}
+			}
+
 			left, err := e.leftovers(ctx)
 			require.NoError(t, err)
 			require.Empty(t, left, "broker objects left behind")
@@ -83,9 +104,52 @@ func TestCompare(t *testing.T) {
 			var out bytes.Buffer
 			reportCompare(&out, e, res)
 			require.Contains(t, out.String(), "tradebus typed")
+			reportPaired(&out, e, pr)
+			require.Contains(t, out.String(), "p99 ÷ raw p99")
 			t.Log(out.String())
 		})
 	}
+}
+
+// TestPairedRatios: a typed path's ratio is its p99 ÷ the lowest raw p99
+// of the same run, one per run.
+func TestPairedRatios(t *testing.T) {
+	ms := time.Millisecond
+	r := &pairedResult{
+		specs: []rowSpec{{name: "raw a", kind: kindRaw}, {name: "raw b", kind: kindRaw}, {name: "typed", kind: kindTyped}},
+		runs: [][]pairedSample{
+			{{p99: 4 * ms}, {p99: 2 * ms}, {p99: 3 * ms}},
+			{{p99: 5 * ms}, {p99: 10 * ms}, {p99: 10 * ms}},
+		},
+	}
+	require.Equal(t, []float64{1.5, 2}, r.ratios(2))
+	var out bytes.Buffer
+	reportPaired(&out, &env{transport: "x", cfg: phaseConfig{LatN: 10, LatRate: 1000}}, r)
+	require.Contains(t, out.String(), "1.75 [1.50–2.00] runs: 1.50 2.00")
+	require.Contains(t, out.String(), "ratios against the lower p99 of the 2 raw paths")
+}
+
+// TestPairedRows: the paired phase runs the raw rows and the fast paths
+// that -only selects, and fails when it selects none.
+func TestPairedRows(t *testing.T) {
+	names := func(specs []rowSpec) []string {
+		var out []string
+		for _, s := range specs {
+			out = append(out, s.kind+": "+s.name)
+		}
+		return out
+	}
+	require.Equal(t, []string{
+		"raw: nats.go jetstream PublishAsync 256 in flight; Consume + Ack",
+		"typed: tradebus typed fast path (subscriber.Group)",
+		"typed: tradebus typed fast path + middleware.Default",
+	}, names(pairedRows(&env{transport: "nats"})))
+	require.Equal(t, []string{
+		"raw: nats.go jetstream PublishAsync 256 in flight; Consume + Ack",
+		"typed: tradebus typed fast path + middleware.Default",
+	}, names(pairedRows(&env{transport: "nats", cfg: phaseConfig{Only: "fast path + "}})))
+	_, err := comparePaired(context.Background(), &env{transport: "nats", cfg: phaseConfig{Only: "(subscriber.Handle"}}, 1)
+	require.ErrorContains(t, err, "no typed row selected")
 }
 
 // TestBestRaw: ratios are taken against the best raw row in each column.

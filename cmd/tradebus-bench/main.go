@@ -10,6 +10,8 @@
 //	go run ./cmd/tradebus-bench -suite e2e     # typed mem path vs raw Watermill GoChannel router (two configs), also with 50µs handler work
 //	go run ./cmd/tradebus-bench -suite codec   # encode+decode per event (Trade, Ticker, order books), allocations
 //	go run ./cmd/tradebus-bench -suite transports -urls mem://,amqp://…,kafka://,redis://…,nats://…
+//	go run ./cmd/tradebus-bench -transports amqp -latency paired -runs 5 -lat-n 3000
+//	                                           # only the paired latency phase: raw and typed fast paths at once
 //	go run ./cmd/tradebus-bench -transports nats -only "(subscriber.Group)" -consume-profile /tmp/p
 //	                                           # one typed row and the raw one; CPU profiles of the consume phases
 //
@@ -47,7 +49,21 @@
 // time and their latency shows the stall. A publisher that waits (the
 // Watermill adapters') sends them late, and their latency misses it: the
 // behind column (p99 of how late an event was handed to the publisher)
-// shows that. Allocations are
+// shows that.
+//
+// Those latency phases run one row after the other, so a row's p99 mostly
+// says which stalls (a collection, the shared broker, other processes) hit
+// its window. The paired phase (-latency paired, or both: the default)
+// runs the raw row and the typed fast paths (subscriber.Group, bare and
+// behind middleware.Default) at the same time in this process, each on
+// broker objects of its own, paced by one loop that hands event i to every
+// path back to back, the first path rotating with i, -lat-n events at
+// -lat-rate/s each, open loop. It prints per path the medians over the runs
+// of p50, p99 and p99.9, of behind (how late the pacer was) and of call
+// (p99 of one publish call: a path that blocks makes every path's sends
+// late), and per typed path the median, lowest and highest over the runs
+// of typed p99 ÷ raw p99 of the same run. -latency rows skips it, -latency
+// paired measures only it. Allocations are
 // runtime.MemStats.Mallocs per message. Each row creates its broker objects
 // (exchange, queue, topic, group, stream, consumer) under a name unique to
 // the run and deletes them when it ends, also on error or interrupt.
@@ -103,6 +119,7 @@ func main() {
 	latN := flag.Int("lat-n", 2000, "compare: events of the latency phase (paced)")
 	maxPub := flag.Duration("max-publish", 30*time.Second, "compare: end a row's publish phase after this long (it then consumes what it published); 0 = always n")
 	latRate := flag.Int("lat-rate", 1000, "compare: events/s of the latency phase")
+	latency := flag.String("latency", latencyBoth, "compare: rows (each row's own latency phase), paired (only the paired phase: raw and typed fast paths at once, no throughput rows) or both")
 	amqpURL := flag.String("amqp", envOr("TRADEBUS_TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/"), "compare: RabbitMQ URL (env TRADEBUS_TEST_AMQP_URL)")
 	redisURL := flag.String("redis", envOr("TRADEBUS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0"), "compare: Redis URL (env TRADEBUS_TEST_REDIS_URL)")
 	natsURL := flag.String("nats", envOr("TRADEBUS_TEST_NATS_URL", "nats://127.0.0.1:4222"), "compare: NATS URL (env TRADEBUS_TEST_NATS_URL)")
@@ -142,7 +159,11 @@ func main() {
 			brokerURLs{redis: *redisURL, nats: *natsURL, kafka: *kafkaURL})
 		stop()
 	case "compare":
-		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile, BrokerPID: *brokerPID}
+		if *latency != latencyRows && *latency != latencyPaired && *latency != latencyBoth {
+			err = fmt.Errorf("-latency %q: want rows, paired or both", *latency)
+			break
+		}
+		pc := phaseConfig{N: *n, LatN: *latN, LatRate: *latRate, Timeout: 5 * time.Minute, MaxPublish: *maxPub, Only: *only, Latency: *latency, ConsumeProfile: *consumeProfile, PublishProfile: *publishProfile, BrokerPID: *brokerPID}
 		// Interrupted, the current row still deletes its broker objects.
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		err = compare(ctx, os.Stdout, transportList(*names, compareTransports), *runs, *keys, pc,

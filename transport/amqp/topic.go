@@ -76,20 +76,9 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 		return nil
 	}
 	d := t.d
-	if d.isClosed() {
-		return ErrClosed
-	}
-	pubs := make([]amqp.Publishing, len(msgs))
-	frame, _ := d.pubConn.negotiated()
-	for i, dm := range msgs {
-		p, err := toPublishing(dm)
-		if err != nil {
-			return fmt.Errorf("%w: %w", ErrInvalidOption, err)
-		}
-		if n := headerFrameSize(&p); n > frame {
-			return &transport.TooLargeError{Driver: "amqp", Key: dm.Key, UUID: dm.UUID, What: "metadata (AMQP header frame)", Size: n, Limit: frame}
-		}
-		pubs[i] = p
+	pubs, err := t.publishings(msgs)
+	if err != nil {
+		return err
 	}
 
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.publishTimeout)
@@ -138,14 +127,70 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 			break
 		}
 	}
+	return sendResult(failed, len(msgs))
+}
+
+// sendResult is SendBatch's error for the failed messages of n.
+func sendResult(failed map[int]error, n int) error {
 	switch {
 	case len(failed) == 0:
 		return nil
-	case len(failed) == len(msgs):
+	case len(failed) == n:
 		return failed[0] // nothing stored: one error
 	default:
 		return &driver.SendError{Failed: failed}
 	}
+}
+
+// publishings checks msgs and converts them.
+func (t *topic) publishings(msgs []*driver.Message) ([]amqp.Publishing, error) {
+	d := t.d
+	if d.isClosed() {
+		return nil, ErrClosed
+	}
+	pubs := make([]amqp.Publishing, len(msgs))
+	frame, _ := d.pubConn.negotiated()
+	for i, dm := range msgs {
+		p, err := toPublishing(dm)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidOption, err)
+		}
+		if n := headerFrameSize(&p); n > frame {
+			return nil, &transport.TooLargeError{Driver: "amqp", Key: dm.Key, UUID: dm.UUID, What: "metadata (AMQP header frame)", Size: n, Limit: frame}
+		}
+		pubs[i] = p
+	}
+	return pubs, nil
+}
+
+// SendPipelined implements driver.PipelinedTopic: every pipelined call
+// publishes on one channel, the first of the pool (RabbitMQ keeps the
+// order of one channel's messages to a queue), and returns once its
+// messages are written to the connection; wait waits for their confirms.
+// With WithMandatory a call needs a channel to itself (its returns are its
+// own): it then sends and waits for the whole batch before returning.
+func (t *topic) SendPipelined(ctx context.Context, msgs []*driver.Message) (func() error, error) {
+	d := t.d
+	if t.free != nil {
+		err := t.SendBatch(ctx, msgs)
+		return func() error { return err }, nil
+	}
+	pubs, err := t.publishings(msgs)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, d.cfg.publishTimeout)
+	pc, err := t.open(ctx, &t.slots[0])
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	dcs, sent, serr := t.write(pc, msgs, pubs)
+	return func() error {
+		defer cancel()
+		failed, _ := t.confirm(ctx, pc, msgs, dcs, sent, serr)
+		return sendResult(failed, len(msgs))
+	}, nil
 }
 
 // publish publishes msgs on pc and waits for their confirms (and, with
@@ -153,25 +198,38 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 // (indices into msgs) and whether every message was published and
 // confirmed or nacked; when not, failed has an entry for the last message.
 func (t *topic) publish(ctx context.Context, pc *pubChan, msgs []*driver.Message, pubs []amqp.Publishing) (failed map[int]error, complete bool) {
-	d := t.d
+	dcs, sent, err := t.write(pc, msgs, pubs)
+	return t.confirm(ctx, pc, msgs, dcs, sent, err)
+}
+
+// write publishes pubs on pc without waiting: their deferred
+// confirmations (nil without confirms), how many were sent, and the error
+// that stopped the others.
+func (t *topic) write(pc *pubChan, msgs []*driver.Message, pubs []amqp.Publishing) ([]*amqp.DeferredConfirmation, int, error) {
+	var dcs []*amqp.DeferredConfirmation
+	if t.d.cfg.confirms {
+		dcs = make([]*amqp.DeferredConfirmation, len(pubs))
+	}
+	sent, err := t.send(pc, msgs, pubs, dcs)
+	return dcs, sent, err
+}
+
+// confirm waits for the confirms of what write sent (and collects the
+// returns), as publish documents; sent and serr are write's.
+func (t *topic) confirm(ctx context.Context, pc *pubChan, msgs []*driver.Message, dcs []*amqp.DeferredConfirmation, sent int, serr error) (failed map[int]error, complete bool) {
 	fail := func(i int, err error) {
 		if failed == nil {
 			failed = make(map[int]error)
 		}
 		failed[i] = err
 	}
-	var dcs []*amqp.DeferredConfirmation
-	if d.cfg.confirms {
-		dcs = make([]*amqp.DeferredConfirmation, len(pubs))
-	}
-	sent, err := t.send(pc, msgs, pubs, dcs)
-	if err != nil {
-		err = fmt.Errorf("%w: publish: %w", ErrConnection, err)
-		for j := sent; j < len(pubs); j++ {
+	if serr != nil {
+		err := fmt.Errorf("%w: publish: %w", ErrConnection, serr)
+		for j := sent; j < len(msgs); j++ {
 			fail(j, err)
 		}
 	}
-	complete = sent == len(pubs)
+	complete = sent == len(msgs)
 	if dcs == nil {
 		return failed, complete
 	}
@@ -190,7 +248,7 @@ func (t *topic) publish(ctx context.Context, pc *pubChan, msgs []*driver.Message
 		case <-ctx.Done():
 			complete = false
 			err := fmt.Errorf("%w: no confirm: %w", ErrConnection, ctx.Err())
-			for j := i; j < len(pubs); j++ {
+			for j := i; j < len(msgs); j++ {
 				fail(j, err)
 			}
 			return failed, false

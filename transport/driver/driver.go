@@ -83,6 +83,23 @@ type Topic interface {
 	SendBatch(ctx context.Context, msgs []*Message) error
 }
 
+// PipelinedTopic is implemented by a Topic that can keep several batches
+// of one partition key in flight and still store them in order, so that a
+// sender need not wait for a batch's confirms before sending the key's
+// next one. SendPipelined hands msgs to the broker connection, in order,
+// and returns without waiting for the broker; wait then waits for the
+// broker's confirms and returns what SendBatch would have. Every message
+// of a SendPipelined call that starts after an earlier call returned is
+// stored after the earlier call's messages of its PartitionKey, unless
+// those failed (a failed message leaves a gap). ctx bounds both steps.
+// When err is not nil nothing is in flight and wait is nil; otherwise the
+// caller must call wait once. A call the driver cannot pipeline (a
+// configuration that needs a channel per call) may send and wait for the
+// whole batch before returning, wait then returning its outcome.
+type PipelinedTopic interface {
+	SendPipelined(ctx context.Context, msgs []*Message) (wait func() error, err error)
+}
+
 // SendError reports which messages of a SendBatch call failed; the others
 // were confirmed by the broker.
 type SendError struct {

@@ -39,12 +39,28 @@ type topic struct{ d *Driver }
 // for its size all the same (a stream's max_msg_size) fails with an error
 // wrapping transport.ErrTooLarge in the *driver.SendError.
 func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
+	if len(msgs) == 0 {
+		if t.d.isClosed() {
+			return ErrClosed
+		}
+		return nil
+	}
+	wait, err := t.SendPipelined(ctx, msgs)
+	if err != nil {
+		return err
+	}
+	return wait()
+}
+
+// SendPipelined implements driver.PipelinedTopic: it does what SendBatch
+// does up to the PublishMsgAsync calls (the connection keeps their order,
+// and JetStream stores a subject's messages in the order they arrive), and
+// wait does the rest. A batch resent because its stream was deleted behind
+// the driver's back may be stored after a batch sent after it.
+func (t *topic) SendPipelined(ctx context.Context, msgs []*driver.Message) (func() error, error) {
 	d := t.d
 	if d.isClosed() {
-		return ErrClosed
-	}
-	if len(msgs) == 0 {
-		return nil
+		return nil, ErrClosed
 	}
 	limit := d.nc.MaxPayload()
 	nms := make([]natsgo.Msg, len(msgs))
@@ -52,34 +68,44 @@ func (t *topic) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	for i, dm := range msgs {
 		hdr, size, err := encode(&nms[i], subject(d.cfg.prefix, dm.Key), dm, d.cfg.dupWindow > 0)
 		if err != nil {
-			return err
+			return nil, err
 		}
 		if hdr > MaxHeaderBytes {
-			return tooLarge(dm, "headers (JetStream's limit)", hdr, MaxHeaderBytes)
+			return nil, tooLarge(dm, "headers (JetStream's limit)", hdr, MaxHeaderBytes)
 		}
 		if limit > 0 && int64(size) > limit {
-			return tooLarge(dm, "message (max_payload)", size, limit)
+			return nil, tooLarge(dm, "message (max_payload)", size, limit)
 		}
 		if kind := events.Kind(dm.Key); kind != lastKind {
 			if err := d.ensureStream(ctx, kind); err != nil {
-				return fmt.Errorf("nats: publish to %s: %w", dm.Key, err)
+				return nil, fmt.Errorf("nats: publish to %s: %w", dm.Key, err)
 			}
 			lastKind = kind
 		}
 	}
+	cancel := func() {}
 	if _, ok := ctx.Deadline(); !ok {
-		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, publishTimeoutWithoutCtx)
-		defer cancel()
 	}
 	idx := make([]int, len(msgs))
 	for i := range idx {
 		idx[i] = i
 	}
-	failed, err := t.send(ctx, nms, idx)
-	if err != nil {
-		return err
-	}
+	futs, failed := t.publish(nms, idx)
+	return func() error {
+		defer cancel()
+		failed, err := t.await(ctx, futs, idx, failed)
+		if err != nil {
+			return err
+		}
+		return t.finish(ctx, msgs, nms, failed)
+	}, nil
+}
+
+// finish resends what a deleted stream refused (once) and returns the
+// batch's error.
+func (t *topic) finish(ctx context.Context, msgs []*driver.Message, nms []natsgo.Msg, failed map[int]error) error {
+	d := t.d
 	var again []int
 	for i, ferr := range failed {
 		if noStream(ferr) {
@@ -139,24 +165,38 @@ const jsErrCodeHeaderExceedsMaximum jetstream.ErrorCode = 10097
 // waits for their acks. It returns the failed ones by index, or an error
 // (ctx done) when the outcome of some is unknown.
 func (t *topic) send(ctx context.Context, nms []natsgo.Msg, idx []int) (map[int]error, error) {
+	futs, failed := t.publish(nms, idx)
+	return t.await(ctx, futs, idx, failed)
+}
+
+// publish publishes nms[i] for every i in idx without waiting: the acks'
+// futures (nil from the first that failed on) and the failed ones.
+func (t *topic) publish(nms []natsgo.Msg, idx []int) ([]jetstream.PubAckFuture, map[int]error) {
 	js := t.d.js
 	futs := make([]jetstream.PubAckFuture, len(idx))
 	var failed map[int]error
+	for j, i := range idx {
+		f, err := js.PublishMsgAsync(&nms[i])
+		if err != nil {
+			failed = make(map[int]error)
+			for _, k := range idx[j:] {
+				failed[k] = err
+			}
+			break
+		}
+		futs[j] = f
+	}
+	return futs, failed
+}
+
+// await waits for the acks of futs, adding the failed ones to failed; an
+// error (ctx done) when the outcome of some is unknown.
+func (t *topic) await(ctx context.Context, futs []jetstream.PubAckFuture, idx []int, failed map[int]error) (map[int]error, error) {
 	fail := func(i int, err error) {
 		if failed == nil {
 			failed = make(map[int]error)
 		}
 		failed[i] = err
-	}
-	for j, i := range idx {
-		f, err := js.PublishMsgAsync(&nms[i])
-		if err != nil {
-			for _, k := range idx[j:] {
-				fail(k, err)
-			}
-			break
-		}
-		futs[j] = f
 	}
 	for j, f := range futs {
 		if f == nil {
