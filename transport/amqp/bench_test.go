@@ -450,6 +450,26 @@ func BenchmarkConsume(b *testing.B) {
 			}
 		})
 	}}}
+	// The broker's ceiling for one queue: raw consumers sharing it, each on
+	// a connection of its own (prefetch 128, a multiple ack per 32). One
+	// queue feeding several consumers does not keep key order: this is a
+	// measure of the broker, not a configuration the driver may use.
+	for _, consumers := range []int{2, 4} {
+		variants = append(variants, variant{fmt.Sprintf("raw-prefetch=128-consumers=%d", consumers), func(b *testing.B, n int) (int, time.Duration) {
+			queue := "tbtest-bench-raw-" + randSuffix()
+			benchSetup(b, e, queue)
+			defer drop(b, queue)
+			prefill(b, e.exchange, benchKey, n)
+			chs := make([]*amqp091.Channel, consumers)
+			for i := range chs {
+				chs[i] = admin(b, e.url)
+				if err := chs[i].Qos(128, 0, false); err != nil {
+					b.Fatal(err)
+				}
+			}
+			return timed(n, func() { rawConsumeShared(b, chs, queue, n) })
+		}})
+	}
 	for _, c := range []int{64, 1} {
 		variants = append(variants, variant{fmt.Sprintf("tradebus-concurrency=%d", c), func(b *testing.B, n int) (int, time.Duration) {
 			tr := e.transport(b, transport.WithConcurrency(c))
@@ -519,7 +539,57 @@ func BenchmarkConsume(b *testing.B) {
 		[2]string{"tradebus-concurrency=64", "raw-prefetch=128"},
 		[2]string{"tradebus-concurrency=64", "raw-prefetch=128-multiack"},
 		[2]string{"tradebus-concurrency=1", "raw-prefetch=128"},
+		[2]string{"raw-prefetch=128-consumers=2", "raw-prefetch=128-multiack"},
+		[2]string{"raw-prefetch=128-consumers=4", "raw-prefetch=128-multiack"},
+		[2]string{"raw-prefetch=128-consumers=4", "watermill-amqp-prefetch=128"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-default"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-prefetch=128"},
 	)
+}
+
+// rawConsumeShared consumes queue on every channel of chs at once until n
+// messages arrived in all, each consumer acking with multiple=true every 32
+// deliveries.
+func rawConsumeShared(b *testing.B, chs []*amqp091.Channel, queue string, n int) {
+	var (
+		got  atomic.Int64
+		wg   sync.WaitGroup
+		done = make(chan struct{})
+		once sync.Once
+	)
+	for i, ch := range chs {
+		tag := "bench-" + strconv.Itoa(i)
+		ds, err := ch.Consume(queue, tag, false, false, false, false, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			k := 0
+			for {
+				select {
+				case d := <-ds:
+					k++
+					if k%32 == 0 {
+						if err := d.Ack(true); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+					if got.Add(1) >= int64(n) {
+						once.Do(func() { close(done) })
+					}
+				case <-done:
+					return
+				}
+			}
+		})
+	}
+	<-done
+	wg.Wait()
+	for i, ch := range chs {
+		// Stop deliveries; what is unacked returns when the channel closes.
+		if err := ch.Cancel("bench-"+strconv.Itoa(i), false); err != nil {
+			b.Error(err)
+		}
+	}
 }
