@@ -18,7 +18,9 @@ var quorumArgs = amqp091.Table{"x-queue-type": "quorum"}
 // rawAMQPRow is amqp091-go at its best from one goroutine: publisher
 // confirms with a sliding window of 256 unconfirmed publishes
 // (DeferredConfirm), and a prefetch-128 consumer acking with multiple=true
-// every 64 deliveries or when no delivery is waiting.
+// every 64 deliveries or when no delivery is waiting (it acked every
+// delivery before: len of amqp091-go's unbuffered deliveries channel is
+// always 0).
 type rawAMQPRow struct {
 	e        *env
 	conn     *amqp091.Connection
@@ -176,8 +178,7 @@ func (r *rawAMQPRow) start(_ context.Context, h *hook) error {
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
-		pending := 0
-		for d := range deliveries {
+		hit := func(d *amqp091.Delivery) {
 			seq := -1
 			if h.wantSeq() {
 				if s, ok := d.Headers[seqHeader].(string); ok {
@@ -185,13 +186,34 @@ func (r *rawAMQPRow) start(_ context.Context, h *hook) error {
 				}
 			}
 			h.hit(seq)
-			pending++
-			if pending >= 64 || len(deliveries) == 0 {
-				if err := d.Ack(true); err != nil {
-					h.fail(err)
-					return
+		}
+		// amqp091-go's deliveries channel is unbuffered (len is always
+		// 0): take what is waiting without blocking, and ack the last one
+		// (multiple) once none waits or 64 are pending.
+		for d := range deliveries {
+			hit(&d)
+			last, pending, open := d, 1, true
+		drain:
+			for pending < 64 {
+				select {
+				case d, ok := <-deliveries:
+					if !ok {
+						open = false
+						break drain
+					}
+					hit(&d)
+					last = d
+					pending++
+				default:
+					break drain
 				}
-				pending = 0
+			}
+			if err := last.Ack(true); err != nil {
+				h.fail(err)
+				return
+			}
+			if !open {
+				return
 			}
 		}
 	}()
