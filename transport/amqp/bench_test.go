@@ -600,6 +600,9 @@ func BenchmarkConsume(b *testing.B) {
 	variants = append(variants,
 		variant{"watermill-amqp-default", wmConsume(0)},
 		variant{"watermill-amqp-prefetch=128", wmConsume(128)},
+		// The adapter holds one message at a time and acks each alone: a
+		// larger window only keeps more on the wire.
+		variant{"watermill-amqp-prefetch=1024", wmConsume(1024)},
 	)
 	r.runRounds(b, variants)
 	r.log(b,
@@ -614,6 +617,8 @@ func BenchmarkConsume(b *testing.B) {
 		[2]string{"tradebus-concurrency=64-prefetch=2048", "tradebus-concurrency=64"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-default"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-prefetch=128"},
+		[2]string{"watermill-amqp-prefetch=1024", "watermill-amqp-prefetch=128"},
+		[2]string{"raw-prefetch=128-consumers=4", "tradebus-concurrency=64"},
 	)
 }
 
