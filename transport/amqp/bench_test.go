@@ -456,13 +456,13 @@ func BenchmarkConsume(b *testing.B) {
 	// rawMultiack consumes a queue declared with args at prefetch 128,
 	// acking with multiple=true once per 32 deliveries (and for the last
 	// ones): the baseline.
-	rawMultiack := func(args amqp091.Table) func(b *testing.B, n int) (int, time.Duration) {
+	rawMultiack := func(args amqp091.Table, prefetch int) func(b *testing.B, n int) (int, time.Duration) {
 		return func(b *testing.B, n int) (int, time.Duration) {
 			queue := "tbtest-bench-raw-" + randSuffix()
 			ch, _ := benchSetupArgs(b, e, queue, args)
 			defer drop(b, queue)
 			prefill(b, e.exchange, benchKey, n)
-			if err := ch.Qos(128, 0, false); err != nil {
+			if err := ch.Qos(prefetch, 0, false); err != nil {
 				b.Fatal(err)
 			}
 			return timed(n, func() {
@@ -501,10 +501,12 @@ func BenchmarkConsume(b *testing.B) {
 				}
 			}
 		})
-	}}, {"raw-prefetch=128-multiack", rawMultiack(amqp091.Table{"x-queue-type": "quorum"})},
+	}}, {"raw-prefetch=128-multiack", rawMultiack(amqp091.Table{"x-queue-type": "quorum"}, 128)},
+		// The driver's default window.
+		{"raw-prefetch=512-multiack", rawMultiack(amqp091.Table{"x-queue-type": "quorum"}, 512)},
 		// The same on a classic queue, version 2 (RabbitMQ 3.10+): the
 		// other queue type the driver can declare.
-		{"raw-prefetch=128-multiack-classic-v2", rawMultiack(amqp091.Table{"x-queue-type": "classic", "x-queue-version": int64(2)})},
+		{"raw-prefetch=128-multiack-classic-v2", rawMultiack(amqp091.Table{"x-queue-type": "classic", "x-queue-version": int64(2)}, 128)},
 	}
 	// The broker's ceiling for one queue: raw consumers sharing it, each on
 	// a connection of its own (prefetch 128, a multiple ack per 32). One
@@ -619,6 +621,8 @@ func BenchmarkConsume(b *testing.B) {
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-prefetch=128"},
 		[2]string{"watermill-amqp-prefetch=1024", "watermill-amqp-prefetch=128"},
 		[2]string{"raw-prefetch=128-consumers=4", "tradebus-concurrency=64"},
+		[2]string{"raw-prefetch=512-multiack", "raw-prefetch=128-multiack"},
+		[2]string{"tradebus-concurrency=64", "raw-prefetch=512-multiack"},
 	)
 }
 
