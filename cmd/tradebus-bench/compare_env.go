@@ -307,8 +307,8 @@ func transportRows(name string) []rowSpec {
 		rows = append(rows, rowSpec{"Watermill GoChannel + router (default config)", kindRaw, openGoChannel})
 	case "amqp":
 		rows = append(rows,
-			rowSpec{"amqp091-go, confirms, 256 in flight; prefetch 128, multi-ack", kindRaw, openRawAMQP},
-			rowSpec{"watermill-amqp v3 (confirms, prefetch 128)", kindAdapter, openAdapterAMQP})
+			rowSpec{"amqp091-go, confirms, 256 in flight; prefetch 512, multi-ack", kindRaw, openRawAMQP},
+			rowSpec{"watermill-amqp v3 (confirms, prefetch 1024)", kindAdapter, openAdapterAMQP})
 	case "kafka":
 		rows = append(rows,
 			rowSpec{"franz-go kgo async Produce; group consumer, commit marks", kindRaw, openRawKafka(0)},

@@ -24,7 +24,7 @@
 //   - raw: franz-go async Produce + group consumer with commit marks, once
 //     with kgo's default fetch size and once with FetchMaxBytes 256 KiB, its
 //     best on kfake (each column's ratio is against the better of the two);
-//     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-128
+//     amqp091-go with 256 unconfirmed publishes in flight and a prefetch-512
 //     consumer acking multiple=true; go-redis XADD pipelined 256 and
 //     XREADGROUP COUNT 256 + one XACK per batch; nats.go jetstream
 //     PublishAsync (256 pending) and Consume + Ack; on mem, Watermill's

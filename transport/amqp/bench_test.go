@@ -23,6 +23,7 @@ import (
 
 	"github.com/tradebus/tradebus/events"
 	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/amqp"
 )
 
 // The benchmarks compare, in one run against the real broker, confirmed
@@ -90,11 +91,20 @@ type variant struct {
 	fn   func(b *testing.B, n int) (int, time.Duration)
 }
 
+// timedBroker is the broker's CPU time during the last timed call (0:
+// unknown). The variants run one at a time.
+var timedBroker time.Duration
+
 // timed runs fn and returns n and fn's duration.
 func timed(n int, fn func()) (int, time.Duration) {
+	broker0 := brokerCPU()
 	start := time.Now()
 	fn()
-	return n, time.Since(start)
+	d := time.Since(start)
+	if broker0 > 0 {
+		timedBroker = brokerCPU() - broker0
+	}
+	return n, d
 }
 
 // runRounds runs the variants interleaved, benchRounds times.
@@ -112,7 +122,13 @@ func (r *rates) runRounds(b *testing.B, variants []variant) {
 			b.Run(v.name, func(b *testing.B) {
 				b.ReportAllocs() // per message: the whole process, setup included
 				cpu0 := cpuTime()
+				timedBroker = 0
 				n, d := v.fn(b, b.N)
+				if timedBroker > 0 {
+					// The broker's CPU in the timed part
+					// (TRADEBUS_BENCH_BROKER_PID).
+					b.ReportMetric(float64(timedBroker.Microseconds())/float64(n), "broker-cpu-µs/msg")
+				}
 				rate := float64(n) / d.Seconds()
 				b.ReportMetric(rate, "msgs/s")
 				// Client CPU (user+system, whole process, setup included)
@@ -127,6 +143,32 @@ func (r *rates) runRounds(b *testing.B, variants []variant) {
 			})
 		}
 	}
+}
+
+// brokerCPU is the user+system CPU time so far of the broker process
+// TRADEBUS_BENCH_BROKER_PID names (a broker on this machine, Linux), or 0.
+func brokerCPU() time.Duration {
+	pid := os.Getenv("TRADEBUS_BENCH_BROKER_PID")
+	if pid == "" {
+		return 0
+	}
+	stat, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	// Fields after the command name (which may hold spaces): utime and
+	// stime are the 12th and 13th, in clock ticks of 10ms.
+	s := string(stat)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+	if len(f) < 13 {
+		return 0
+	}
+	u, err1 := strconv.ParseInt(f[11], 10, 64)
+	k, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0
+	}
+	return time.Duration(u+k) * 10 * time.Millisecond
 }
 
 // cpuTime is the process's user+system CPU time so far.
@@ -185,6 +227,12 @@ func fmtRatios(rs []float64) string {
 // keeps a purged queue's background work out of the next measurement.
 func benchSetup(b *testing.B, e *env, queue string) (*amqp091.Channel, func()) {
 	b.Helper()
+	return benchSetupArgs(b, e, queue, amqp091.Table{"x-queue-type": "quorum"})
+}
+
+// benchSetupArgs is benchSetup with the queue's arguments.
+func benchSetupArgs(b *testing.B, e *env, queue string, args amqp091.Table) (*amqp091.Channel, func()) {
+	b.Helper()
 	ch := admin(b, e.url)
 	e.clean.queue(queue)
 	e.clean.exchange(benchKey)
@@ -194,7 +242,7 @@ func benchSetup(b *testing.B, e *env, queue string) (*amqp091.Channel, func()) {
 	if err := ch.ExchangeDeclare(benchKey, amqp091.ExchangeFanout, true, false, false, false, nil); err != nil {
 		b.Fatal(err)
 	}
-	if _, err := ch.QueueDeclare(queue, true, false, false, false, amqp091.Table{"x-queue-type": "quorum"}); err != nil {
+	if _, err := ch.QueueDeclare(queue, true, false, false, false, args); err != nil {
 		b.Fatal(err)
 	}
 	if err := ch.QueueBind(queue, "#", e.exchange, false, nil); err != nil {
@@ -405,6 +453,34 @@ func BenchmarkConsume(b *testing.B) {
 	prefill := func(b *testing.B, exchange, key string, n int) {
 		rawPublish(b, rawConfirmChannel(b, e.url), exchange, key, n, 1000, pubs)
 	}
+	// rawMultiack consumes a queue declared with args at prefetch 128,
+	// acking with multiple=true once per 32 deliveries (and for the last
+	// ones): the baseline.
+	rawMultiack := func(args amqp091.Table, prefetch int) func(b *testing.B, n int) (int, time.Duration) {
+		return func(b *testing.B, n int) (int, time.Duration) {
+			queue := "tbtest-bench-raw-" + randSuffix()
+			ch, _ := benchSetupArgs(b, e, queue, args)
+			defer drop(b, queue)
+			prefill(b, e.exchange, benchKey, n)
+			if err := ch.Qos(prefetch, 0, false); err != nil {
+				b.Fatal(err)
+			}
+			return timed(n, func() {
+				ds, err := ch.Consume(queue, "", false, false, false, false, nil)
+				if err != nil {
+					b.Fatal(err)
+				}
+				for i := range n {
+					d := <-ds
+					if i%32 == 31 || i == n-1 {
+						if err := d.Ack(true); err != nil {
+							b.Fatal(err)
+						}
+					}
+				}
+			})
+		}
+	}
 	variants := []variant{{"raw-prefetch=128", func(b *testing.B, n int) (int, time.Duration) {
 		queue := "tbtest-bench-raw-" + randSuffix()
 		ch, _ := benchSetup(b, e, queue)
@@ -425,34 +501,47 @@ func BenchmarkConsume(b *testing.B) {
 				}
 			}
 		})
-	}}, {"raw-prefetch=128-multiack", func(b *testing.B, n int) (int, time.Duration) {
-		// The baseline: acks with multiple=true, one per 32
-		// deliveries (and for the last ones).
-		queue := "tbtest-bench-raw-" + randSuffix()
-		ch, _ := benchSetup(b, e, queue)
-		defer drop(b, queue)
-		prefill(b, e.exchange, benchKey, n)
-		if err := ch.Qos(128, 0, false); err != nil {
-			b.Fatal(err)
-		}
-		return timed(n, func() {
-			ds, err := ch.Consume(queue, "", false, false, false, false, nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			for i := range n {
-				d := <-ds
-				if i%32 == 31 || i == n-1 {
-					if err := d.Ack(true); err != nil {
-						b.Fatal(err)
-					}
+	}}, {"raw-prefetch=128-multiack", rawMultiack(amqp091.Table{"x-queue-type": "quorum"}, 128)},
+		// The driver's default window.
+		{"raw-prefetch=512-multiack", rawMultiack(amqp091.Table{"x-queue-type": "quorum"}, 512)},
+		// The same on a classic queue, version 2 (RabbitMQ 3.10+): the
+		// other queue type the driver can declare.
+		{"raw-prefetch=128-multiack-classic-v2", rawMultiack(amqp091.Table{"x-queue-type": "classic", "x-queue-version": int64(2)}, 128)},
+	}
+	// The broker's ceiling for one queue: raw consumers sharing it, each on
+	// a connection of its own (prefetch 128, a multiple ack per 32). One
+	// queue feeding several consumers does not keep key order: this is a
+	// measure of the broker, not a configuration the driver may use.
+	for _, consumers := range []int{2, 4} {
+		variants = append(variants, variant{fmt.Sprintf("raw-prefetch=128-consumers=%d", consumers), func(b *testing.B, n int) (int, time.Duration) {
+			queue := "tbtest-bench-raw-" + randSuffix()
+			benchSetup(b, e, queue)
+			defer drop(b, queue)
+			prefill(b, e.exchange, benchKey, n)
+			chs := make([]*amqp091.Channel, consumers)
+			for i := range chs {
+				chs[i] = admin(b, e.url)
+				if err := chs[i].Qos(128, 0, false); err != nil {
+					b.Fatal(err)
 				}
 			}
-		})
-	}}}
-	for _, c := range []int{64, 1} {
-		variants = append(variants, variant{fmt.Sprintf("tradebus-concurrency=%d", c), func(b *testing.B, n int) (int, time.Duration) {
-			tr := e.transport(b, transport.WithConcurrency(c))
+			return timed(n, func() { rawConsumeShared(b, chs, queue, n) })
+		}})
+	}
+	type tbVariant struct {
+		name string
+		opts []any
+	}
+	tbVariants := []tbVariant{
+		{"tradebus-concurrency=64", []any{transport.WithConcurrency(64)}},
+		{"tradebus-concurrency=1", []any{transport.WithConcurrency(1)}},
+		// Prefetch: the default is twice the core's batch (512).
+		{"tradebus-concurrency=64-prefetch=128", []any{transport.WithConcurrency(64), amqp.WithPrefetch(128)}},
+		{"tradebus-concurrency=64-prefetch=2048", []any{transport.WithConcurrency(64), amqp.WithPrefetch(2048)}},
+	}
+	for _, tv := range tbVariants {
+		variants = append(variants, variant{tv.name, func(b *testing.B, n int) (int, time.Duration) {
+			tr := e.transport(b, tv.opts...)
 			group := "bench" + randSuffix()
 			queue := tr.QueueName(group, "trade.#")
 			e.clean.queue(queue)
@@ -513,13 +602,73 @@ func BenchmarkConsume(b *testing.B) {
 	variants = append(variants,
 		variant{"watermill-amqp-default", wmConsume(0)},
 		variant{"watermill-amqp-prefetch=128", wmConsume(128)},
+		// The adapter holds one message at a time and acks each alone: a
+		// larger window only keeps more on the wire.
+		variant{"watermill-amqp-prefetch=1024", wmConsume(1024)},
 	)
 	r.runRounds(b, variants)
 	r.log(b,
 		[2]string{"tradebus-concurrency=64", "raw-prefetch=128"},
 		[2]string{"tradebus-concurrency=64", "raw-prefetch=128-multiack"},
 		[2]string{"tradebus-concurrency=1", "raw-prefetch=128"},
+		[2]string{"raw-prefetch=128-consumers=2", "raw-prefetch=128-multiack"},
+		[2]string{"raw-prefetch=128-consumers=4", "raw-prefetch=128-multiack"},
+		[2]string{"raw-prefetch=128-consumers=4", "watermill-amqp-prefetch=128"},
+		[2]string{"raw-prefetch=128-multiack-classic-v2", "raw-prefetch=128-multiack"},
+		[2]string{"tradebus-concurrency=64-prefetch=128", "tradebus-concurrency=64"},
+		[2]string{"tradebus-concurrency=64-prefetch=2048", "tradebus-concurrency=64"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-default"},
 		[2]string{"tradebus-concurrency=64", "watermill-amqp-prefetch=128"},
+		[2]string{"watermill-amqp-prefetch=1024", "watermill-amqp-prefetch=128"},
+		[2]string{"raw-prefetch=128-consumers=4", "tradebus-concurrency=64"},
+		[2]string{"raw-prefetch=512-multiack", "raw-prefetch=128-multiack"},
+		[2]string{"tradebus-concurrency=64", "raw-prefetch=512-multiack"},
 	)
+}
+
+// rawConsumeShared consumes queue on every channel of chs at once until n
+// messages arrived in all, each consumer acking with multiple=true every 32
+// deliveries.
+func rawConsumeShared(b *testing.B, chs []*amqp091.Channel, queue string, n int) {
+	var (
+		got  atomic.Int64
+		wg   sync.WaitGroup
+		done = make(chan struct{})
+		once sync.Once
+	)
+	for i, ch := range chs {
+		tag := "bench-" + strconv.Itoa(i)
+		ds, err := ch.Consume(queue, tag, false, false, false, false, nil)
+		if err != nil {
+			b.Fatal(err)
+		}
+		wg.Go(func() {
+			k := 0
+			for {
+				select {
+				case d := <-ds:
+					k++
+					if k%32 == 0 {
+						if err := d.Ack(true); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+					if got.Add(1) >= int64(n) {
+						once.Do(func() { close(done) })
+					}
+				case <-done:
+					return
+				}
+			}
+		})
+	}
+	<-done
+	wg.Wait()
+	for i, ch := range chs {
+		// Stop deliveries; what is unacked returns when the channel closes.
+		if err := ch.Cancel("bench-"+strconv.Itoa(i), false); err != nil {
+			b.Error(err)
+		}
+	}
 }

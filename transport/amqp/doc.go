@@ -70,8 +70,10 @@
 // messages whose acks still wait when a connection is lost are
 // redelivered, like those in flight. A handler's nack is redelivered by the core, in
 // process and in key order; what the core gives back when it stops is
-// returned to the queue (basic.nack with requeue). Quorum queues (the
-// default) count these returns: after WithDeliveryLimit (default 20) —
+// returned to the queue (basic.nack with requeue), after the consumer is
+// cancelled (basic.cancel): a consumer still active would get the
+// returned messages again at once, and return them a second time when
+// its channel closes. Quorum queues (the default) count these returns: after WithDeliveryLimit (default 20) —
 // returns, or channels closed before the ack — the broker drops the
 // message, or republishes it to WithDeadLetterExchange if set (with its
 // routing key, headers and an x-death header). Classic queues

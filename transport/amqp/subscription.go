@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 
 	amqp "github.com/rabbitmq/amqp091-go"
@@ -67,9 +68,15 @@ type session struct {
 	// next is planned.
 	settleMu sync.Mutex
 
-	mu     sync.Mutex
-	dead   bool
-	ledger *ledger // the tags handed out and not settled with the broker
+	// tag is the current consumer's tag (set before Consume, read by
+	// cancel); consumers counts the consumers started on the channel.
+	tag       string
+	consumers int
+
+	mu       sync.Mutex
+	dead     bool
+	canceled bool    // the consumer was cancelled (basic.cancel) by a nack
+	ledger   *ledger // the tags handed out and not settled with the broker
 }
 
 // ackID is a delivery tag of a session; the core gets a pointer to it.
@@ -101,7 +108,7 @@ func (s *subscription) open(ctx context.Context, retry bool) (*session, error) {
 		_ = ch.Close()
 		return nil, err
 	}
-	return &session{ch: ch, ledger: newLedger(0)}, nil
+	return &session{ch: ch, ledger: newLedger(1)}, nil
 }
 
 // consumerTag names the one consumer of each subscription channel (tags
@@ -117,14 +124,30 @@ func (s *subscription) consume(sess *session, max int) error {
 		prefetch = min(2*max, maxPrefetch)
 	}
 	// Acks wait for a quarter of the window at most: the broker keeps
-	// delivering while they do.
+	// delivering while they do. (The ledger stays: after a cancel, it
+	// holds the tags the core still has.)
 	sess.mu.Lock()
-	sess.ledger = newLedger(prefetch / 4)
+	sess.ledger.hold = prefetch / 4
+	if sess.ledger.hold < 1 {
+		sess.ledger.hold = 1
+	}
 	sess.mu.Unlock()
 	if err := sess.ch.Qos(prefetch, 0, false); err != nil {
 		return fmt.Errorf("%w: set prefetch: %w", ErrConnection, err)
 	}
-	deliveries, err := sess.ch.Consume(s.queue, consumerTag, false, false, false, false, nil)
+	// A consumer started again after a cancel gets a tag of its own: a
+	// quorum queue would take the old tag for the cancelled consumer,
+	// which still holds its unacked deliveries, and count them against
+	// the new one's prefetch.
+	tag := consumerTag
+	if sess.consumers > 0 {
+		tag += "." + strconv.Itoa(sess.consumers)
+	}
+	sess.consumers++
+	sess.mu.Lock()
+	sess.tag = tag
+	sess.mu.Unlock()
+	deliveries, err := sess.ch.Consume(s.queue, tag, false, false, false, false, nil)
 	if err != nil {
 		return fmt.Errorf("amqp: consume %q: %w", s.queue, err)
 	}
@@ -197,6 +220,9 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		select {
 		case dl, ok := <-sess.deliveries:
 			if !ok {
+				if sess.consumeAgain() {
+					continue
+				}
 				s.drop(sess)
 				continue
 			}
@@ -299,10 +325,56 @@ func (s *subscription) settle(ids []driver.AckID, nack bool) error {
 }
 
 // settle records the acks or nacks of tags with the ledger and sends the
-// frames it plans.
+// frames it plans. Before the first nack, it cancels the consumer: the
+// core nacks only when it stops, and a consumer still active would be
+// sent the requeued messages again at once, to hold them unread until the
+// channel closes. A quorum queue counts each return towards the delivery
+// limit: the nack and the close would count twice.
 func (sess *session) settle(tags []uint64, nack bool) error {
 	slices.Sort(tags)
+	if nack {
+		if err := sess.cancel(); err != nil {
+			return err
+		}
+	}
 	return sess.send(func(l *ledger) []settleFrame { return l.settle(tags, nack) })
+}
+
+// cancel cancels the session's consumer (once) and waits for the
+// broker's cancel-ok: no delivery comes after it. Deliveries sent before
+// it and not yet read are dropped by amqp091-go (they stay unacked, and
+// return to the queue when the channel closes); the deliveries channel
+// closes.
+func (sess *session) cancel() error {
+	sess.mu.Lock()
+	if sess.dead || sess.canceled {
+		sess.mu.Unlock()
+		return nil
+	}
+	sess.canceled = true
+	tag := sess.tag
+	sess.mu.Unlock()
+	if err := sess.ch.Cancel(tag, false); err != nil {
+		if sess.ch.IsClosed() {
+			return nil // the broker returns everything
+		}
+		return fmt.Errorf("amqp: cancel consumer: %w", err)
+	}
+	return nil
+}
+
+// consumeAgain reports whether the deliveries channel closed because a
+// nack cancelled the consumer; then the next session call consumes again
+// on the same channel (the ledger keeps the tags the core holds).
+func (sess *session) consumeAgain() bool {
+	sess.mu.Lock()
+	defer sess.mu.Unlock()
+	if !sess.canceled || sess.dead {
+		return false
+	}
+	sess.canceled = false
+	sess.deliveries = nil
+	return true
 }
 
 // flush sends the acks the ledger holds back.
