@@ -1,6 +1,7 @@
 package cputime
 
 import (
+	"os"
 	"runtime"
 	"testing"
 )
@@ -30,5 +31,27 @@ func TestProcessGrows(t *testing.T) {
 		if i > 10_000 {
 			t.Fatalf("CPU time stayed at %v after %d M iterations", d0, i)
 		}
+	}
+}
+
+// TestOfSelf reads this process's own /proc entry on Linux: it is at
+// least the CPU time Process reported just before (within one clock tick).
+func TestOfSelf(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		if _, ok := Of(os.Getpid()); ok {
+			t.Fatal("Of read a CPU time without /proc")
+		}
+		t.Skip("/proc is Linux only")
+	}
+	before, _ := Process()
+	d, ok := Of(os.Getpid())
+	if !ok {
+		t.Fatal("Of(self) not readable")
+	}
+	if d < before-clockTick {
+		t.Fatalf("Of(self) = %v, less than Process() = %v read before it", d, before)
+	}
+	if _, ok := Of(0); ok {
+		t.Error("Of(0) ok")
 	}
 }

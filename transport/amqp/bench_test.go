@@ -11,7 +11,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
@@ -22,6 +21,7 @@ import (
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/cputime"
 	"github.com/tradebus/tradebus/transport"
 	"github.com/tradebus/tradebus/transport/amqp"
 )
@@ -148,37 +148,13 @@ func (r *rates) runRounds(b *testing.B, variants []variant) {
 // brokerCPU is the user+system CPU time so far of the broker process
 // TRADEBUS_BENCH_BROKER_PID names (a broker on this machine, Linux), or 0.
 func brokerCPU() time.Duration {
-	pid := os.Getenv("TRADEBUS_BENCH_BROKER_PID")
-	if pid == "" {
-		return 0
-	}
-	stat, err := os.ReadFile("/proc/" + pid + "/stat")
-	if err != nil {
-		return 0
-	}
-	// Fields after the command name (which may hold spaces): utime and
-	// stime are the 12th and 13th, in clock ticks of 10ms.
-	s := string(stat)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	if len(f) < 13 {
-		return 0
-	}
-	u, err1 := strconv.ParseInt(f[11], 10, 64)
-	k, err2 := strconv.ParseInt(f[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		return 0
-	}
-	return time.Duration(u+k) * 10 * time.Millisecond
+	pid, _ := strconv.Atoi(os.Getenv("TRADEBUS_BENCH_BROKER_PID"))
+	d, _ := cputime.Of(pid)
+	return d
 }
 
 // cpuTime is the process's user+system CPU time so far.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
+func cpuTime() time.Duration { d, _ := cputime.Process(); return d }
 
 func median(xs []float64) float64 {
 	s := slices.Clone(xs)

@@ -171,7 +171,7 @@ func TestCloseMidStreamLosesNothing(t *testing.T) {
 				t.Fatal(err)
 			}
 			read(ch, k)
-			p.cut()
+			p.Drop()
 			read(ch, k)
 			var wg sync.WaitGroup
 			wg.Go(func() { _ = sub.Close() })
