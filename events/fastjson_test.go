@@ -413,3 +413,57 @@ func TestEnumNamesPlain(t *testing.T) {
 		}
 	}
 }
+
+// TestMarshalStackBuffers: Marshal encodes into a stack buffer of a size
+// per type (and per book size) and copies the encoding out; encodings
+// around and beyond each buffer's size (a trade id of up to 256 bytes,
+// books of 0 to 40 levels) are still encoding/json's bytes, at their
+// exact length.
+func TestMarshalStackBuffers(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC)
+	var evs []Event
+	for _, n := range []int{0, 1, 100, 150, 200, 220, 256} {
+		evs = append(evs, Trade{Exchange: "binance", Symbol: "BTCUSDT", TradeID: strings.Repeat("7", n),
+			Price: MustDecimal("64123.45"), Amount: MustDecimal("0.01234"), Side: SideBuy, Time: t0})
+	}
+	evs = append(evs, Ticker{Exchange: strings.Repeat("x", 60), Symbol: strings.Repeat("Y", 60),
+		Bid: MustDecimal("12345678901234567.88"), BidSize: MustDecimal("1234567890123456789012345678.9"),
+		Ask: MustDecimal("12345678901234567.89"), AskSize: MustDecimal("0.0000000000000000001"),
+		Last: MustDecimal("1"), High: MustDecimal("2"), Low: MustDecimal("0.5"),
+		Volume: MustDecimal("123456789012345678.9"), QuoteVolume: MustDecimal("99999999999999999999999999999"), Time: t0})
+	for levels := 0; levels <= 40; levels++ {
+		ob := OrderBook{Exchange: "binance", Symbol: "BTCUSDT", Kind: BookSnapshot, Sequence: 1<<63 + 1, Time: t0}
+		bid, ask := MustDecimal("64999.123456789"), MustDecimal("65000.123456789")
+		step, amt := MustDecimal("0.000000001"), MustDecimal("123456.12345678")
+		for i := range levels {
+			if i%2 == 0 {
+				ob.Bids = append(ob.Bids, PriceLevel{Price: bid, Amount: amt})
+				bid = bid.Sub(step)
+			} else {
+				ob.Asks = append(ob.Asks, PriceLevel{Price: ask, Amount: amt})
+				ask = ask.Add(step)
+			}
+		}
+		evs = append(evs, ob)
+	}
+	for _, e := range evs {
+		want, err := slowJSON(t, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Marshal(e)
+		if err != nil {
+			t.Fatalf("%#v: %v", e, err)
+		}
+		// The copy out of a stack buffer is of the exact size (rounded up
+		// to the allocator's size class); books of over 27 levels are
+		// encoded into a generous heap buffer instead.
+		exact := true
+		if ob, ok := e.(OrderBook); ok && len(ob.Bids)+len(ob.Asks) > 27 {
+			exact = false
+		}
+		if string(got) != string(want) || (exact && cap(got) > len(got)+len(got)/8+16) {
+			t.Fatalf("Marshal = %s (cap %d)\nwant %s (%d bytes)", got, cap(got), want, len(want))
+		}
+	}
+}
