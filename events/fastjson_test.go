@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -356,7 +357,7 @@ func FuzzParseUTCTime(f *testing.F) {
 	for _, s := range []string{"2026-03-14T15:09:26.535897932Z", "2026-03-14T15:09:26Z", "0000-01-01T00:00:00.1Z",
 		"9999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
 		"2026-03-14T24:00:00Z", "2026-03-14T15:09:60Z", "2026-03-14T15:09:26.Z", "2026-03-14T15:09:26,5Z",
-		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
+		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26.53589793Z", "2026-03-14T15:09:26.5358/932Z", "2026-03-14T15:09:26.53589:93Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -464,6 +465,34 @@ func TestMarshalStackBuffers(t *testing.T) {
 		}
 		if string(got) != string(want) || (exact && cap(got) > len(got)+len(got)/8+16) {
 			t.Fatalf("Marshal = %s (cap %d)\nwant %s (%d bytes)", got, cap(got), want, len(want))
+		}
+	}
+}
+
+// TestDigits8: digits8 reads 8 ASCII digits (first in the low byte) and
+// rejects a word with any other byte, including the neighbours of '0'
+// and '9' and bytes that differ from a digit in the high bit only.
+func TestDigits8(t *testing.T) {
+	word := func(s string) uint64 {
+		var w uint64
+		for i := 7; i >= 0; i-- {
+			w = w<<8 | uint64(s[i])
+		}
+		return w
+	}
+	for _, s := range []string{"00000000", "12345678", "99999999", "53589793", "00000001", "10000000"} {
+		want, _ := strconv.Atoi(s)
+		if v, ok := digits8(word(s)); !ok || int(v) != want {
+			t.Errorf("digits8(%q) = %d, %v", s, v, ok)
+		}
+	}
+	for pos := range 8 {
+		for c := 0; c < 256; c++ {
+			b := []byte("12345678")
+			b[pos] = byte(c)
+			if _, ok := digits8(word(string(b))); ok != (c >= '0' && c <= '9') {
+				t.Fatalf("digits8(%q): ok %v", b, ok)
+			}
 		}
 	}
 }
