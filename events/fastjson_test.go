@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/quagmt/udecimal"
 )
@@ -492,6 +493,42 @@ func TestDigits8(t *testing.T) {
 			b[pos] = byte(c)
 			if _, ok := digits8(word(string(b))); ok != (c >= '0' && c <= '9') {
 				t.Fatalf("digits8(%q): ok %v", b, ok)
+			}
+		}
+	}
+}
+
+// TestIDOnePass: checker.id's one-pass check of an id of printable ASCII
+// but ' ' agrees with the full rules (text, then no white space) for
+// every byte value at each end and in the middle, at the length limit
+// and beyond it, and for an empty id.
+func TestIDOnePass(t *testing.T) {
+	full := func(v string, required bool) *ValidationError {
+		c := checker{typ: "t"}
+		c.text("f", v, required)
+		if c.err == nil {
+			for _, r := range v {
+				if unicode.IsSpace(r) {
+					c.fail("f", v, "contains white space")
+					break
+				}
+			}
+		}
+		return c.err
+	}
+	var ids []string
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		ids = append(ids, s, "ab"+s+"cd", s+"xyz", "xyz"+s)
+	}
+	long := strings.Repeat("x", maxTextLen)
+	ids = append(ids, "", long, long+"x", long[1:]+"é")
+	for _, v := range ids {
+		for _, required := range []bool{true, false} {
+			c := checker{typ: "t"}
+			c.id("f", v, required)
+			if want := full(v, required); !reflect.DeepEqual(c.err, want) {
+				t.Fatalf("id(%q, %v) = %v, want %v", v, required, c.err, want)
 			}
 		}
 	}
