@@ -533,3 +533,21 @@ func TestIDOnePass(t *testing.T) {
 		}
 	}
 }
+
+// TestSegmentOnePass: checker.segment's inline check of a plain ASCII
+// segment agrees with ValidateSegment for every byte value at each end
+// and in the middle, and for an empty segment.
+func TestSegmentOnePass(t *testing.T) {
+	ids := []string{""}
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		ids = append(ids, s, "ab"+s+"cd", s+"xyz", "xyz"+s, "é"+s)
+	}
+	for _, v := range ids {
+		c := checker{typ: "t"}
+		c.segment("f", v)
+		if (c.err == nil) != (v != "" && ValidateSegment(v) == nil) {
+			t.Fatalf("segment(%q) = %v, ValidateSegment %v", v, c.err, ValidateSegment(v))
+		}
+	}
+}

@@ -43,6 +43,9 @@ func (c *checker) segment(field, v string) {
 	if c.err != nil {
 		return
 	}
+	if segmentPlain(v) {
+		return // ValidateSegment's common case, without the call
+	}
 	if v == "" {
 		c.fail(field, v, "required")
 		return
@@ -50,6 +53,17 @@ func (c *checker) segment(field, v string) {
 	if err := ValidateSegment(v); err != nil {
 		c.fail(field, v, err.(*RoutingError).Reason+" (not allowed in a routing-key segment)")
 	}
+}
+
+// segmentPlain reports whether v is a non-empty string of the bytes
+// segmentASCII allows, which ValidateSegment accepts.
+func segmentPlain(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if !segmentASCII[v[i]] {
+			return false
+		}
+	}
+	return v != ""
 }
 
 // text: a free-text field: valid UTF-8, printable, at most maxTextLen bytes.
