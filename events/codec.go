@@ -16,8 +16,10 @@ func Marshal(e Event) ([]byte, error) {
 	// The market-data types are encoded into a stack buffer and copied
 	// out at their exact size: one allocation, no larger than needed (the
 	// bytes allocated, more than the copy, are what garbage collection
-	// costs).
-	var stack [marshalStack]byte
+	// costs). Each has a buffer of its own size (in its own function), as
+	// the buffer is zeroed on every call: typical encodings take under a
+	// third of it (a trade ~180 bytes, a full ticker ~250, a book
+	// 160 + ~30 bytes a level); a larger one grows onto the heap.
 	var (
 		b   []byte
 		ok  bool
@@ -25,21 +27,19 @@ func Marshal(e Event) ([]byte, error) {
 	)
 	switch v := e.(type) {
 	case Trade:
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(stack[:0])
-		}
+		b, ok, err = marshalTrade(&v)
 	case Ticker:
-		if err = v.validate(); err == nil {
-			b, ok = v.appendJSON(stack[:0])
-		}
+		b, ok, err = marshalTicker(&v)
 	case OrderBook:
-		// A level takes about 30 bytes ("65000.1","0.01234567"): books of
-		// up to ~25 levels fit the stack buffer; larger ones get a
-		// generous heap buffer instead.
-		if levels := len(v.Bids) + len(v.Asks); 160+32*levels > marshalStack {
+		switch levels := len(v.Bids) + len(v.Asks); {
+		case 160+32*levels <= 512:
+			b, ok, err = marshalBook512(&v)
+		case 160+32*levels <= 1024:
+			b, ok, err = marshalBook1024(&v)
+		default:
+			// Larger books get a generous heap buffer instead.
 			return AppendMarshal(make([]byte, 0, 160+48*levels), v)
 		}
-		b, ok, err = v.validateAppend(stack[:0])
 	default:
 		return marshalSlow(e)
 	}
@@ -49,11 +49,57 @@ func Marshal(e Event) ([]byte, error) {
 	case !ok:
 		return marshalSlow(e) // the encoding/json path
 	}
-	return append([]byte(nil), b...), nil
+	return b, nil
 }
 
-// marshalStack is the size of Marshal's stack buffer.
-const marshalStack = 1024
+// marshalTrade is Marshal's fast path for a Trade: it returns the
+// encoding (copied out at its exact size), or ok false if the
+// hand-written encoder declines. The stack buffer must not escape: the
+// encoding in it is held in a local, never in a result.
+func marshalTrade(v *Trade) ([]byte, bool, error) {
+	var stack [384]byte
+	if err := v.validate(); err != nil {
+		return nil, false, err
+	}
+	enc, ok := v.appendJSON(stack[:0])
+	if !ok {
+		return nil, false, nil
+	}
+	return append([]byte(nil), enc...), true, nil
+}
+
+// marshalTicker is marshalTrade for a Ticker.
+func marshalTicker(v *Ticker) ([]byte, bool, error) {
+	var stack [512]byte
+	if err := v.validate(); err != nil {
+		return nil, false, err
+	}
+	enc, ok := v.appendJSON(stack[:0])
+	if !ok {
+		return nil, false, nil
+	}
+	return append([]byte(nil), enc...), true, nil
+}
+
+// marshalBook512 is marshalTrade for an OrderBook of up to 11 levels.
+func marshalBook512(v *OrderBook) ([]byte, bool, error) {
+	var stack [512]byte
+	enc, ok, err := v.validateAppend(stack[:0])
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return append([]byte(nil), enc...), true, nil
+}
+
+// marshalBook1024 is marshalTrade for an OrderBook of up to 27 levels.
+func marshalBook1024(v *OrderBook) ([]byte, bool, error) {
+	var stack [1024]byte
+	enc, ok, err := v.validateAppend(stack[:0])
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	return append([]byte(nil), enc...), true, nil
+}
 
 // AppendMarshal is Marshal appending to dst: it validates e and appends
 // its JSON encoding (the bytes Marshal returns) to dst, so that a caller

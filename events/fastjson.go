@@ -540,7 +540,19 @@ func parseUTCTime[S string | []byte](b S) (time.Time, bool) {
 		if len(frac) < 2 || len(frac) > 10 || frac[0] != '.' {
 			return time.Time{}, false
 		}
-		for i := 1; i < len(frac); i++ {
+		i := 1
+		if len(frac) >= 9 {
+			// 8 or 9 digits (a clock's nanoseconds usually take 9): the
+			// first 8 as one little-endian word.
+			w := uint64(frac[1]) | uint64(frac[2])<<8 | uint64(frac[3])<<16 | uint64(frac[4])<<24 |
+				uint64(frac[5])<<32 | uint64(frac[6])<<40 | uint64(frac[7])<<48 | uint64(frac[8])<<56
+			v, ok := digits8(w)
+			if !ok {
+				return time.Time{}, false
+			}
+			nsec, i = int(v), 9
+		}
+		for ; i < len(frac); i++ {
 			d := frac[i] - '0'
 			if d > 9 {
 				return time.Time{}, false
@@ -555,6 +567,21 @@ func parseUTCTime[S string | []byte](b S) (time.Time, bool) {
 	}
 	unix := civilDays(year, month, day)*86400 + int64(hour*3600+minute*60+sec) + year0Unix
 	return time.Unix(unix, int64(nsec)).UTC(), true
+}
+
+// digits8 returns the value of the 8 ASCII digits in w, the first in its
+// low byte; ok is false if any byte is not a digit.
+func digits8(w uint64) (uint32, bool) {
+	const ones = 0x0101010101010101
+	// Every byte is in '0'..'9' iff its high nibble is 3, and still is
+	// with 6 added (no carry between bytes: a byte is at most 0x3f).
+	if w&(0xf0*ones) != 0x30*ones || (w+6*ones)&(0xf0*ones) != 0x30*ones {
+		return 0, false
+	}
+	d := w - '0'*ones                        // the digits
+	d = (d*10 + d>>8) & 0x00ff00ff00ff00ff   // pairs: 10×first + second
+	d = (d*100 + d>>16) & 0x0000ffff0000ffff // quads
+	return uint32(d*10000 + d>>32), true
 }
 
 // num2 returns the value of two ASCII digits; ok is false if either is

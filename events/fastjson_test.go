@@ -4,9 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+	"unicode"
 
 	"github.com/quagmt/udecimal"
 )
@@ -356,7 +358,7 @@ func FuzzParseUTCTime(f *testing.F) {
 	for _, s := range []string{"2026-03-14T15:09:26.535897932Z", "2026-03-14T15:09:26Z", "0000-01-01T00:00:00.1Z",
 		"9999-12-31T23:59:59.999999999Z", "2024-02-29T00:00:00Z", "2025-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
 		"2026-03-14T24:00:00Z", "2026-03-14T15:09:60Z", "2026-03-14T15:09:26.Z", "2026-03-14T15:09:26,5Z",
-		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
+		"2026-03-14T15:09:26.1234567891Z", "2026-03-14T15:09:26.53589793Z", "2026-03-14T15:09:26.5358/932Z", "2026-03-14T15:09:26.53589:93Z", "2026-03-14T15:09:26+01:00", "2026-03-14 15:09:26Z", "+026-03-14T15:09:26Z"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) {
@@ -410,6 +412,142 @@ func TestEnumNamesPlain(t *testing.T) {
 					t.Errorf("%s: name %q has byte %q", tab.enum, d.name, d.name[i])
 				}
 			}
+		}
+	}
+}
+
+// TestMarshalStackBuffers: Marshal encodes into a stack buffer of a size
+// per type (and per book size) and copies the encoding out; encodings
+// around and beyond each buffer's size (a trade id of up to 256 bytes,
+// books of 0 to 40 levels) are still encoding/json's bytes, at their
+// exact length.
+func TestMarshalStackBuffers(t *testing.T) {
+	t0 := time.Date(2026, 3, 14, 15, 9, 26, 535897932, time.UTC)
+	var evs []Event
+	for _, n := range []int{0, 1, 100, 150, 200, 220, 256} {
+		evs = append(evs, Trade{Exchange: "binance", Symbol: "BTCUSDT", TradeID: strings.Repeat("7", n),
+			Price: MustDecimal("64123.45"), Amount: MustDecimal("0.01234"), Side: SideBuy, Time: t0})
+	}
+	evs = append(evs, Ticker{Exchange: strings.Repeat("x", 60), Symbol: strings.Repeat("Y", 60),
+		Bid: MustDecimal("12345678901234567.88"), BidSize: MustDecimal("1234567890123456789012345678.9"),
+		Ask: MustDecimal("12345678901234567.89"), AskSize: MustDecimal("0.0000000000000000001"),
+		Last: MustDecimal("1"), High: MustDecimal("2"), Low: MustDecimal("0.5"),
+		Volume: MustDecimal("123456789012345678.9"), QuoteVolume: MustDecimal("99999999999999999999999999999"), Time: t0})
+	for levels := 0; levels <= 40; levels++ {
+		ob := OrderBook{Exchange: "binance", Symbol: "BTCUSDT", Kind: BookSnapshot, Sequence: 1<<63 + 1, Time: t0}
+		bid, ask := MustDecimal("64999.123456789"), MustDecimal("65000.123456789")
+		step, amt := MustDecimal("0.000000001"), MustDecimal("123456.12345678")
+		for i := range levels {
+			if i%2 == 0 {
+				ob.Bids = append(ob.Bids, PriceLevel{Price: bid, Amount: amt})
+				bid = bid.Sub(step)
+			} else {
+				ob.Asks = append(ob.Asks, PriceLevel{Price: ask, Amount: amt})
+				ask = ask.Add(step)
+			}
+		}
+		evs = append(evs, ob)
+	}
+	for _, e := range evs {
+		want, err := slowJSON(t, e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Marshal(e)
+		if err != nil {
+			t.Fatalf("%#v: %v", e, err)
+		}
+		// The copy out of a stack buffer is of the exact size (rounded up
+		// to the allocator's size class); books of over 27 levels are
+		// encoded into a generous heap buffer instead.
+		exact := true
+		if ob, ok := e.(OrderBook); ok && len(ob.Bids)+len(ob.Asks) > 27 {
+			exact = false
+		}
+		if string(got) != string(want) || (exact && cap(got) > len(got)+len(got)/8+16) {
+			t.Fatalf("Marshal = %s (cap %d)\nwant %s (%d bytes)", got, cap(got), want, len(want))
+		}
+	}
+}
+
+// TestDigits8: digits8 reads 8 ASCII digits (first in the low byte) and
+// rejects a word with any other byte, including the neighbours of '0'
+// and '9' and bytes that differ from a digit in the high bit only.
+func TestDigits8(t *testing.T) {
+	word := func(s string) uint64 {
+		var w uint64
+		for i := 7; i >= 0; i-- {
+			w = w<<8 | uint64(s[i])
+		}
+		return w
+	}
+	for _, s := range []string{"00000000", "12345678", "99999999", "53589793", "00000001", "10000000"} {
+		want, _ := strconv.Atoi(s)
+		if v, ok := digits8(word(s)); !ok || int(v) != want {
+			t.Errorf("digits8(%q) = %d, %v", s, v, ok)
+		}
+	}
+	for pos := range 8 {
+		for c := 0; c < 256; c++ {
+			b := []byte("12345678")
+			b[pos] = byte(c)
+			if _, ok := digits8(word(string(b))); ok != (c >= '0' && c <= '9') {
+				t.Fatalf("digits8(%q): ok %v", b, ok)
+			}
+		}
+	}
+}
+
+// TestIDOnePass: checker.id's one-pass check of an id of printable ASCII
+// but ' ' agrees with the full rules (text, then no white space) for
+// every byte value at each end and in the middle, at the length limit
+// and beyond it, and for an empty id.
+func TestIDOnePass(t *testing.T) {
+	full := func(v string, required bool) *ValidationError {
+		c := checker{typ: "t"}
+		c.text("f", v, required)
+		if c.err == nil {
+			for _, r := range v {
+				if unicode.IsSpace(r) {
+					c.fail("f", v, "contains white space")
+					break
+				}
+			}
+		}
+		return c.err
+	}
+	var ids []string
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		ids = append(ids, s, "ab"+s+"cd", s+"xyz", "xyz"+s)
+	}
+	long := strings.Repeat("x", maxTextLen)
+	ids = append(ids, "", long, long+"x", long[1:]+"é")
+	for _, v := range ids {
+		for _, required := range []bool{true, false} {
+			c := checker{typ: "t"}
+			c.id("f", v, required)
+			if want := full(v, required); !reflect.DeepEqual(c.err, want) {
+				t.Fatalf("id(%q, %v) = %v, want %v", v, required, c.err, want)
+			}
+		}
+	}
+}
+
+// TestSegmentOnePass: checker.segment's inline check of a plain ASCII
+// segment agrees with ValidateSegment for every byte value at each end
+// and in the middle, and for an empty segment.
+func TestSegmentOnePass(t *testing.T) {
+	ids := []string{""}
+	for b := 0; b < 256; b++ {
+		s := string([]byte{byte(b)})
+		ids = append(ids, s, "ab"+s+"cd", s+"xyz", "xyz"+s, "é"+s)
+	}
+	for _, v := range ids {
+		c := checker{typ: "t"}
+		c.segment("f", v)
+		if (c.err == nil) != (v != "" && ValidateSegment(v) == nil) {
+			t.Fatalf("segment(%q) = %v, ValidateSegment %v", v, c.err, ValidateSegment(v))
 		}
 	}
 }
