@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
@@ -66,7 +67,7 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 	latest := make(map[string]uint64) // UUID -> sequence of its newest copy
 	seqs := make([]uint64, 0)
 	for seq := from; seq <= last; {
-		raw, err := stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(filter))
+		raw, err := getMsg(ctx, stream, seq, filter)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			break
 		}
@@ -95,4 +96,25 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 		}
 	}
 	return nil
+}
+
+// getMsgWait bounds one attempt of a stream-message read. A JetStream API
+// request is a core NATS request, answered at most once: a reply lost on
+// a loaded server or connection would otherwise hold Browse until its
+// caller's deadline (a 45 s conformance deadline was spent on one such
+// read under CI load). The read changes nothing, so it is sent again.
+const getMsgWait = 5 * time.Second
+
+// getMsg reads the first message at or after seq whose subject matches
+// filter, trying again after an attempt that got no answer in getMsgWait
+// while ctx lasts.
+func getMsg(ctx context.Context, stream jetstream.Stream, seq uint64, filter string) (*jetstream.RawStreamMsg, error) {
+	for {
+		actx, cancel := context.WithTimeout(ctx, getMsgWait)
+		raw, err := stream.GetMsg(actx, seq, jetstream.WithGetMsgSubject(filter))
+		cancel()
+		if err == nil || ctx.Err() != nil || !errors.Is(err, context.DeadlineExceeded) {
+			return raw, err
+		}
+	}
 }
