@@ -386,23 +386,34 @@ func TestAsyncBatchesInFlight(t *testing.T) {
 // every event is reported once.
 func TestAsyncKeyOrderUnderConcurrency(t *testing.T) {
 	b := newHeldBroker()
-	brokerDone := make(chan struct{})
-	stop := make(chan struct{})
+	total := keyOrderRun(t, b, b.calls)
+
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.twice) > 0 {
+		t.Fatalf("%d times a key was in two batches in flight at once, e.g. %s", len(b.twice), b.twice[0])
+	}
+	requireKeyOrder(t, b.stored, total, "stored")
+}
+
+// releaseNewestFirst is a broker: it takes every batch waiting on calls
+// and confirms them newest first, until stop, which waits for it to end.
+func releaseNewestFirst(calls chan *heldCall) (stop func()) {
+	done, quit := make(chan struct{}), make(chan struct{})
 	go func() {
-		// The broker: take every batch waiting, confirm them newest first.
-		defer close(brokerDone)
+		defer close(done)
 		for {
 			var held []*heldCall
 			select {
-			case c := <-b.calls:
+			case c := <-calls:
 				held = append(held, c)
-			case <-stop:
+			case <-quit:
 				return
 			}
 		more:
 			for {
 				select {
-				case c := <-b.calls:
+				case c := <-calls:
 					held = append(held, c)
 				default:
 					break more
@@ -413,7 +424,19 @@ func TestAsyncKeyOrderUnderConcurrency(t *testing.T) {
 			}
 		}
 	}()
-	p, err := publisher.New(b)
+	return func() { close(quit); <-done }
+}
+
+// keyOrderRun publishes 100 trades on each of 16 keys from each of 4
+// goroutines through an Async (8 senders, batches of 16) on broker, whose
+// calls it confirms newest first, closes it, checks that every event was
+// reported once and each key's results came in publish order, and returns
+// how many it published.
+func keyOrderRun(t *testing.T, broker message.Publisher, calls chan *heldCall) int {
+	t.Helper()
+	stop := releaseNewestFirst(calls)
+	defer stop()
+	p, err := publisher.New(broker)
 	require.NoError(t, err)
 	var (
 		mu       sync.Mutex
@@ -433,9 +456,7 @@ func TestAsyncKeyOrderUnderConcurrency(t *testing.T) {
 	const publishers, keysEach, perKey = 4, 16, 100
 	var wg sync.WaitGroup
 	for g := range publishers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range perKey {
 				for k := range keysEach {
 					if err := a.Publish(context.Background(), tradeN(fmt.Sprintf("P%dK%d", g, k), i)); err != nil {
@@ -444,32 +465,32 @@ func TestAsyncKeyOrderUnderConcurrency(t *testing.T) {
 					}
 				}
 			}
-		}()
+		})
 	}
 	wg.Wait()
 	require.NoError(t, a.Close(context.Background()))
-	close(stop)
-	<-brokerDone
-
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if len(b.twice) > 0 {
-		t.Fatalf("%d times a key was in two batches in flight at once, e.g. %s", len(b.twice), b.twice[0])
-	}
-	require.Len(t, b.stored, publishers*keysEach*perKey)
-	last := map[string]int{}
-	for _, s := range b.stored {
-		pk, seq, _ := strings.Cut(s, "/")
-		n, _ := strconv.Atoi(seq)
-		if prev, ok := last[pk]; ok && n != prev+1 {
-			t.Fatalf("%s: trade %d stored after %d", pk, n, prev)
-		}
-		last[pk] = n
-	}
-	require.Equal(t, publishers*keysEach*perKey, res.n)
+	total := publishers * keysEach * perKey
+	require.Equal(t, total, res.n)
 	for k, seqs := range reported {
 		for i, seq := range seqs {
 			require.Equal(t, i, seq, "key %s: results out of order", k)
 		}
+	}
+	return total
+}
+
+// requireKeyOrder checks that log holds total "key/seq" entries and each
+// key's come in sequence.
+func requireKeyOrder(t *testing.T, log []string, total int, what string) {
+	t.Helper()
+	require.Len(t, log, total)
+	last := map[string]int{}
+	for _, s := range log {
+		pk, seq, _ := strings.Cut(s, "/")
+		n, _ := strconv.Atoi(seq)
+		if prev, ok := last[pk]; ok && n != prev+1 {
+			t.Fatalf("%s: trade %d %s after %d", pk, n, what, prev)
+		}
+		last[pk] = n
 	}
 }

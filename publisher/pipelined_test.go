@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"testing/synctest"
@@ -122,86 +120,11 @@ func TestAsyncPipelines(t *testing.T) {
 // is written and reported in publish order, every event once.
 func TestAsyncPipelinedKeyOrder(t *testing.T) {
 	b := newPipeBroker()
-	brokerDone := make(chan struct{})
-	stop := make(chan struct{})
-	go func() {
-		defer close(brokerDone)
-		for {
-			var held []*heldCall
-			select {
-			case c := <-b.calls:
-				held = append(held, c)
-			case <-stop:
-				return
-			}
-		more:
-			for {
-				select {
-				case c := <-b.calls:
-					held = append(held, c)
-				default:
-					break more
-				}
-			}
-			for i := len(held) - 1; i >= 0; i-- {
-				held[i].release <- nil
-			}
-		}
-	}()
-	p, err := publisher.New(b)
-	require.NoError(t, err)
-	var (
-		mu       sync.Mutex
-		reported = map[string][]int{}
-	)
-	res := &results{byID: map[string]error{}}
-	a, err := p.NewAsync(publisher.WithSenders(8), publisher.WithBatchSize(16), publisher.WithMaxInFlight(256),
-		publisher.WithResultFunc(func(r publisher.Result) {
-			res.add(r)
-			tr := r.Event.(events.Trade)
-			seq, _ := strconv.Atoi(tr.TradeID)
-			mu.Lock()
-			reported[tr.Symbol] = append(reported[tr.Symbol], seq)
-			mu.Unlock()
-		}))
-	require.NoError(t, err)
-	const publishers, keysEach, perKey = 4, 16, 100
-	var wg sync.WaitGroup
-	for g := range publishers {
-		wg.Go(func() {
-			for i := range perKey {
-				for k := range keysEach {
-					if err := a.Publish(context.Background(), tradeN(fmt.Sprintf("P%dK%d", g, k), i)); err != nil {
-						t.Error(err)
-						return
-					}
-				}
-			}
-		})
-	}
-	wg.Wait()
-	require.NoError(t, a.Close(context.Background()))
-	close(stop)
-	<-brokerDone
+	total := keyOrderRun(t, b, b.calls)
 
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	require.Len(t, b.written, publishers*keysEach*perKey)
-	last := map[string]int{}
-	for _, s := range b.written {
-		pk, seq, _ := strings.Cut(s, "/")
-		n, _ := strconv.Atoi(seq)
-		if prev, ok := last[pk]; ok && n != prev+1 {
-			t.Fatalf("%s: trade %d written after %d", pk, n, prev)
-		}
-		last[pk] = n
-	}
-	require.Equal(t, publishers*keysEach*perKey, res.n)
-	for k, seqs := range reported {
-		for i, seq := range seqs {
-			require.Equal(t, i, seq, "key %s: results out of order", k)
-		}
-	}
+	requireKeyOrder(t, b.written, total, "written")
 }
 
 // syncSender is a transport publisher whose driver does not pipeline:
