@@ -99,10 +99,10 @@ func (d *Driver) Browse(ctx context.Context, group, pattern string, fn func(*dri
 }
 
 // getMsgWait bounds one attempt of a stream-message read. A JetStream API
-// request is a core NATS request, answered at most once: a reply lost on
-// a loaded server or connection would otherwise hold Browse until its
-// caller's deadline (a 45 s conformance deadline was spent on one such
-// read under CI load). The read changes nothing, so it is sent again.
+// request is a core NATS request, answered at most once: a reply lost (a
+// reconnect in between, a client that dropped it as a slow consumer) would
+// otherwise hold Browse until its caller's deadline. The read changes
+// nothing, so it is sent again.
 const getMsgWait = 5 * time.Second
 
 // getMsg reads the first message at or after seq whose subject matches

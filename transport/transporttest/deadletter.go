@@ -3,6 +3,7 @@ package transporttest
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -135,10 +136,13 @@ func testListDeadLetters(e *env) {
 	stray := newMessage("stray", "not a dead letter")
 	e.publish(dlTopic, stray)
 
-	ctx, cancel := context.WithTimeout(context.Background(), e.caps.Timeout)
-	defer cancel()
+	// Each step gets the suite's whole Timeout: a message the broker handed
+	// to a subscription as it stopped may come back only after its ack
+	// wait, and one deadline for every step left the last ones less.
 	list := func() (dead []string, strays int) {
 		e.t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), e.caps.Timeout)
+		defer cancel()
 		err := middleware.ListPoisoned(ctx, e.tr, "dlq", func(p middleware.Poisoned) bool {
 			if p.Class == "" {
 				strays++
@@ -165,6 +169,8 @@ func testListDeadLetters(e *env) {
 	// put back). Acks may reach the broker after Replay returned (NATS
 	// acks are asynchronous), hence the wait.
 	replay := map[string]bool{ids[1]: true, ids[3]: true}
+	ctx, cancel := context.WithTimeout(context.Background(), e.caps.Timeout)
+	defer cancel()
 	st, err := middleware.Replay(ctx, dlq, e.tr.Publisher(), middleware.WithPoisonTopic(dlTopic),
 		middleware.WithReplayLimit(2), middleware.WithReplayIdle(e.caps.Timeout), middleware.WithLogger(discard),
 		middleware.WithReplayFilter(func(p middleware.Poisoned) bool { return replay[p.EventID] }))
@@ -177,9 +183,13 @@ func testListDeadLetters(e *env) {
 			rest = append(rest, id)
 		}
 	}
-	e.waitFor("the listing after the replay", func() bool {
-		got, strays := list()
-		return slices.Equal(got, rest) && strays == 1
+	var lastGot []string
+	lastStrays := 0
+	e.waitForOr("the listing after the replay", func() bool {
+		lastGot, lastStrays = list()
+		return slices.Equal(lastGot, rest) && lastStrays == 1
+	}, func() string {
+		return fmt.Sprintf("last listing: %v and %d strays, want %v and 1", lastGot, lastStrays, rest)
 	})
 	if again, s := list(); !slices.Equal(again, rest) || s != 1 {
 		e.t.Errorf("listing again after the replay: %v and %d strays, want %v and 1", again, s, rest)
