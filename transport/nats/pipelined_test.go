@@ -2,11 +2,11 @@ package nats_test
 
 import (
 	"context"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/tradebus/tradebus/transport/driver"
+	"github.com/tradebus/tradebus/transport/internal/brokertest"
 	"github.com/tradebus/tradebus/transport/nats"
 )
 
@@ -24,28 +24,7 @@ func TestSendPipelinedKeepsOrder(t *testing.T) {
 	if err := d.Prepare(ctx, group, pattern); err != nil {
 		t.Fatal(err)
 	}
-	pt, ok := d.Topic().(driver.PipelinedTopic)
-	if !ok {
-		t.Fatal("the NATS topic does not pipeline")
-	}
-	var waits []func() error
-	for i := range n {
-		s := strconv.Itoa(i)
-		w, err := pt.SendPipelined(ctx, []*driver.Message{{
-			UUID: "m" + s, Key: key, PartitionKey: "BTCUSDT",
-			Metadata: map[string]string{"routingkey": key, "partitionkey": "BTCUSDT"},
-			Payload:  []byte(s),
-		}})
-		if err != nil {
-			t.Fatalf("batch %d: %v", i, err)
-		}
-		waits = append(waits, w)
-	}
-	for i, w := range waits {
-		if err := w(); err != nil {
-			t.Fatalf("batch %d: %v", i, err)
-		}
-	}
+	brokertest.SendPipelined(ctx, t, d.Topic(), key, "BTCUSDT", n)
 
 	sub, err := d.Subscribe(ctx, group, pattern)
 	if err != nil {
@@ -60,13 +39,7 @@ func TestSendPipelinedKeepsOrder(t *testing.T) {
 		}
 		got = append(got, b...)
 	}
-	var ids []driver.AckID
-	for i, m := range got {
-		if string(m.Payload) != strconv.Itoa(i) {
-			t.Fatalf("message %d is %q: stored out of call order", i, m.Payload)
-		}
-		ids = append(ids, m.AckID)
-	}
+	ids := brokertest.InCallOrder(t, got)
 	if err := sub.SendAcks(ctx, ids); err != nil {
 		t.Fatal(err)
 	}

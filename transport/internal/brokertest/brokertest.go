@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -24,6 +25,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/transport/driver"
 )
 
 // Transport is what the helpers need of a driver's Transport.
@@ -272,4 +274,48 @@ func (s *Server) Kill() {
 		_ = s.cmd.Wait()
 		s.cmd = nil
 	}
+}
+
+// SendPipelined sends n batches of one message each (payloads "0" to
+// n-1, partition key pk) to key through topic, which must pipeline
+// (driver.PipelinedTopic): every batch is handed over before any confirm
+// is awaited, then every confirm is awaited.
+func SendPipelined(ctx context.Context, t testing.TB, topic driver.Topic, key, pk string, n int) {
+	t.Helper()
+	pt, ok := topic.(driver.PipelinedTopic)
+	if !ok {
+		t.Fatalf("the topic %T does not pipeline", topic)
+	}
+	waits := make([]func() error, 0, n)
+	for i := range n {
+		s := strconv.Itoa(i)
+		w, err := pt.SendPipelined(ctx, []*driver.Message{{
+			UUID: "m" + s, Key: key, PartitionKey: pk,
+			Metadata: map[string]string{events.MetaRoutingKey: key, events.MetaPartitionKey: pk},
+			Payload:  []byte(s),
+		}})
+		if err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+		waits = append(waits, w)
+	}
+	for i, w := range waits {
+		if err := w(); err != nil {
+			t.Fatalf("batch %d: %v", i, err)
+		}
+	}
+}
+
+// InCallOrder checks that got holds the payloads SendPipelined sent, in
+// its call order, and returns their ack ids.
+func InCallOrder(t testing.TB, got []*driver.Message) []driver.AckID {
+	t.Helper()
+	ids := make([]driver.AckID, 0, len(got))
+	for i, m := range got {
+		if string(m.Payload) != strconv.Itoa(i) {
+			t.Fatalf("message %d is %q: stored out of call order", i, m.Payload)
+		}
+		ids = append(ids, m.AckID)
+	}
+	return ids
 }
