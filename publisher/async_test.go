@@ -329,17 +329,7 @@ func TestAsyncBatchesInFlight(t *testing.T) {
 		ctx := context.Background()
 		// next is the batch sent next; none: no batch is sent while
 		// everything else is blocked.
-		next := func() *heldCall {
-			t.Helper()
-			synctest.Wait()
-			select {
-			case c := <-b.calls:
-				return c
-			default:
-				t.Fatal("no batch sent")
-				return nil
-			}
-		}
+		next := func() *heldCall { t.Helper(); return nextCall(t, b.calls, "no batch sent") }
 		none := func() {
 			t.Helper()
 			synctest.Wait()
@@ -492,5 +482,20 @@ func requireKeyOrder(t *testing.T, log []string, total int, what string) {
 			t.Fatalf("%s: trade %d %s after %d", pk, n, what, prev)
 		}
 		last[pk] = n
+	}
+}
+
+// nextCall returns the batch handed to the broker on calls once every
+// goroutine of the synctest bubble is blocked, failing t with what if
+// there is none.
+func nextCall(t *testing.T, calls chan *heldCall, what string) *heldCall {
+	t.Helper()
+	synctest.Wait()
+	select {
+	case c := <-calls:
+		return c
+	default:
+		t.Fatal(what)
+		return nil
 	}
 }

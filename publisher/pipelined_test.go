@@ -77,17 +77,7 @@ func TestAsyncPipelines(t *testing.T) {
 		}))
 		require.NoError(t, err)
 		ctx := context.Background()
-		next := func() *heldCall {
-			t.Helper()
-			synctest.Wait()
-			select {
-			case c := <-b.calls:
-				return c
-			default:
-				t.Fatal("no batch written")
-				return nil
-			}
-		}
+		next := func() *heldCall { t.Helper(); return nextCall(t, b.calls, "no batch written") }
 
 		require.NoError(t, a.Publish(ctx, tradeN("A", 0)))
 		a0 := next()
