@@ -13,10 +13,18 @@ const DefaultMemoryMaxEntries = 100_000
 
 // MemoryStore is a bounded in-process Store. Keys expire after their TTL
 // (checked lazily: an expired key is dropped when it is looked up, and
-// expired keys are swept from the oldest end when new keys are recorded, so no
-// goroutine is involved). When full, recording a new key evicts the oldest
+// expired keys are swept from the oldest end of a shard when new keys are
+// recorded in it, so no goroutine is involved). When full, recording a new key evicts the oldest
 // record first; Evicted counts those, because an evicted key shortens the
 // dedup window.
+//
+// A store of at least 2×MemoryShardEntries entries is split into shards
+// (up to 16, a power of two) by a hash of the key, each with its own lock
+// and its own share of the capacity, so that handlers on several cores do
+// not queue on one lock: each shard evicts its own oldest record. A key is
+// then evicted after about WithMaxEntries newer keys, give or take the
+// spread of the keys over the shards (for the default 100,000 entries a
+// few hundred keys, well under 1%); a smaller store evicts in exact order.
 //
 // A MemoryStore is safe for concurrent use. Its zero value is not usable (use
 // NewMemoryStore). Keys recorded in one process are invisible to others: use a
@@ -27,31 +35,50 @@ const DefaultMemoryMaxEntries = 100_000
 // not scan, with a byte of tag per slot: looking up a key that is not
 // recorded — every new event — reads a cache line or two of the tags only.
 type MemoryStore struct {
-	mu   sync.Mutex
-	max  int
-	seed maphash.Seed
+	max    int
+	seed   maphash.Seed
+	shards []memShard
+	// shardMask selects a key's shard from bits of its hash that neither
+	// the slot index (the low bits) nor the tag (the top 7) use.
+	shardMask uint64
+	evicted   atomic.Uint64
+}
+
+// MemoryShardEntries is the least capacity of a MemoryStore's shard: a
+// store is split in two at twice this, in four at four times, and so on up
+// to 16 shards.
+const MemoryShardEntries = 4096
+
+// maxMemoryEntries bounds WithMaxEntries: records are numbered modulo 2^31
+// in the index, which the ring (up to twice the capacity, rounded up to a
+// power of two) must not reach.
+const maxMemoryEntries = 1 << 29
+
+// memShard is the keys of a MemoryStore whose hash selects it.
+type memShard struct {
+	mu  sync.Mutex
+	max int
 	// slots index the live keys: linear probing, a power-of-two size, at
 	// most half full. A used slot holds its key's hash and the sequence
-	// number (+1; 0 is an empty slot) of the key's current record. tags
-	// has one byte per slot, 0 for an empty one, else a few bits of the
-	// hash: a lookup of a key not held — every new event — reads only
-	// this array, small enough to stay in the CPU cache, not the slots.
+	// number of the key's current record, or a flight. tags has one byte
+	// per slot, 0 for an empty one, else a few bits of the hash: a lookup
+	// of a key not held — every new event — reads only this array, small
+	// enough to stay in the CPU cache, not the slots.
 	slots []memSlot
 	tags  []uint8
 	live  int // used slots: keys held
-	// ring holds records in recording order, record seq at
-	// ring[seq&(len(ring)-1)], the oldest being seq head. A record no slot
-	// points to is stale (its key was dropped or recorded again).
-	// The ring is in blocks of 1<<shift records (a power of two, at most
-	// 1024), record seq at s.at(seq); len(blocks) is a power of two and a
-	// block is made when first written. Growing doubles the block list and
-	// moves blocks, not records: a store that grows to n records allocates
-	// about n records' room, not 2–4 times that.
-	blocks  [][]memEntry
-	shift   uint
-	head    uint64
-	n       int
-	evicted atomic.Uint64
+	// ring holds records in recording order, the oldest being seq head.
+	// A record no slot points to is stale (its key was dropped or
+	// recorded again). The ring is in blocks of 1<<shift records (a power
+	// of two, at most 1024), record seq at s.at(seq); len(blocks) is a
+	// power of two and a block is made when first written. Growing
+	// doubles the block list and moves blocks, not records: a store that
+	// grows to n records allocates about n records' room, not 2–4 times
+	// that.
+	blocks [][]memEntry
+	shift  uint
+	head   uint64
+	n      int
 
 	// Flights are keys a Dedup middleware is handling (claim): not
 	// recorded yet, and a second claim of one waits for it to end
@@ -63,14 +90,16 @@ type MemoryStore struct {
 	freeFl  []uint32      // indexes of ended flights, for reuse
 	nflight int           // flights in the table
 	wake    chan struct{} // closed when a waited-for flight ends; nil: nobody waits
+	evicted *atomic.Uint64
+
+	_ [64]byte // keeps the next shard's lock off this one's cache lines
 }
 
 // flightBit marks a slot holding a flight instead of a record.
-const flightBit = 1 << 63
+const flightBit = 1 << 31
 
 type memFlight struct {
 	key    storeKey
-	hash   uint64
 	gen    uint32 // counts the uses of this index: a flight token names one
 	waited bool   // another claim waits for it to end
 }
@@ -78,12 +107,12 @@ type memFlight struct {
 // flightToken names one flight, for commit and release.
 type flightToken struct{ idx, gen uint32 }
 
-// memSlot is a used slot: seq1 is its record's seq + 1 (0: empty), or
-// flightBit | a flight's index. The key's hash is in the record or the
-// flight (slotHash): 8 bytes a slot, the table being kept at most half
-// full.
+// memSlot is a used slot (its tag is not 0): ref is its record's seq
+// modulo flightBit, or flightBit | a flight's index; hash is the low half
+// of its key's hash, which holds its home slot, so that moving slots
+// reads no record. 8 bytes a slot, the table being kept at most half full.
 type memSlot struct {
-	seq1 uint64
+	ref, hash uint32
 }
 
 type memEntry struct {
@@ -96,11 +125,11 @@ type memEntry struct {
 type MemoryOption func(*MemoryStore) error
 
 // WithMaxEntries bounds the number of keys a MemoryStore holds. Default:
-// DefaultMemoryMaxEntries (100,000). Must be >= 1.
+// DefaultMemoryMaxEntries (100,000). Must be from 1 to 2^29 (536,870,912).
 func WithMaxEntries(n int) MemoryOption {
 	return func(s *MemoryStore) error {
-		if n < 1 {
-			return invalidOption("WithMaxEntries", n, "must be >= 1")
+		if n < 1 || n > maxMemoryEntries {
+			return invalidOption("WithMaxEntries", n, "must be from 1 to 536870912")
 		}
 		s.max = n
 		return nil
@@ -109,7 +138,7 @@ func WithMaxEntries(n int) MemoryOption {
 
 // NewMemoryStore returns an empty MemoryStore.
 func NewMemoryStore(opts ...MemoryOption) (*MemoryStore, error) {
-	s := &MemoryStore{max: DefaultMemoryMaxEntries, seed: maphash.MakeSeed()}
+	s := &MemoryStore{max: DefaultMemoryMaxEntries}
 	for _, o := range opts {
 		if o == nil {
 			return nil, invalidOption("MemoryOption", "nil", "nil option")
@@ -118,14 +147,39 @@ func NewMemoryStore(opts ...MemoryOption) (*MemoryStore, error) {
 			return nil, err
 		}
 	}
-	ring := pow2(min(s.max, 1024))
-	for 1<<s.shift < ring {
-		s.shift++
+	n := 1
+	for n < 16 && s.max >= 2*n*MemoryShardEntries {
+		n *= 2
 	}
-	s.blocks = [][]memEntry{make([]memEntry, ring)}
-	s.slots = make([]memSlot, 2*ring)
-	s.tags = make([]uint8, 2*ring)
+	s.split(n)
 	return s, nil
+}
+
+// split makes the store's n shards (a power of two), sharing its capacity.
+func (s *MemoryStore) split(n int) {
+	s.seed = maphash.MakeSeed()
+	s.shards = make([]memShard, n)
+	s.shardMask = uint64(n - 1)
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.max = s.max / n
+		if i < s.max%n {
+			sh.max++
+		}
+		sh.evicted = &s.evicted
+		ring := pow2(min(max(sh.max, 1), 1024))
+		for 1<<sh.shift < ring {
+			sh.shift++
+		}
+		sh.blocks = [][]memEntry{make([]memEntry, ring)}
+		sh.slots = make([]memSlot, 2*ring)
+		sh.tags = make([]uint8, 2*ring)
+	}
+}
+
+// shard returns the shard of the keys of hash h.
+func (s *MemoryStore) shard(h uint64) *memShard {
+	return &s.shards[(h>>40)&s.shardMask]
 }
 
 // pow2 returns the least power of two >= n (n >= 1).
@@ -177,34 +231,27 @@ func (s *MemoryStore) hash(k storeKey) uint64 {
 func tag(h uint64) uint8 { return uint8(h>>57) | 0x80 }
 
 // entry returns the record of a used slot; s.mu is held.
-func (s *MemoryStore) entry(sl memSlot) *memEntry {
-	return s.at(sl.seq1 - 1)
+func (s *memShard) entry(sl memSlot) *memEntry {
+	return s.at(uint64(sl.ref))
 }
 
-// at returns the ring's place of record seq; s.mu is held.
-func (s *MemoryStore) at(seq uint64) *memEntry {
+// at returns the ring's place of record seq (only its bits below
+// flightBit count: the ring is smaller than that); s.mu is held.
+func (s *memShard) at(seq uint64) *memEntry {
 	b := s.blocks[(seq>>s.shift)&uint64(len(s.blocks)-1)]
 	return &b[seq&(1<<s.shift-1)]
 }
 
 // isFlight reports whether slot sl holds a flight.
-func isFlight(sl memSlot) bool { return sl.seq1&flightBit != 0 }
+func isFlight(sl memSlot) bool { return sl.ref&flightBit != 0 }
 
 // flight returns the flight of a flight slot; s.mu is held.
-func (s *MemoryStore) flight(sl memSlot) *memFlight {
-	return &s.flights[uint32(sl.seq1)]
-}
-
-// slotHash returns the key hash of a used slot; s.mu is held.
-func (s *MemoryStore) slotHash(sl memSlot) uint64 {
-	if isFlight(sl) {
-		return s.flight(sl).hash
-	}
-	return s.entry(sl).hash
+func (s *memShard) flight(sl memSlot) *memFlight {
+	return &s.flights[sl.ref&^flightBit]
 }
 
 // keyOf returns the key of a used slot; s.mu is held.
-func (s *MemoryStore) keyOf(sl memSlot) storeKey {
+func (s *memShard) keyOf(sl memSlot) storeKey {
 	if isFlight(sl) {
 		return s.flight(sl).key
 	}
@@ -212,7 +259,7 @@ func (s *MemoryStore) keyOf(sl memSlot) storeKey {
 }
 
 // find returns the slot of key, or -1; s.mu is held.
-func (s *MemoryStore) find(key storeKey, h uint64) int {
+func (s *memShard) find(key storeKey, h uint64) int {
 	mask := len(s.slots) - 1
 	t := tag(h)
 	for i := int(h) & mask; ; i = (i + 1) & mask {
@@ -230,10 +277,10 @@ func (s *MemoryStore) find(key storeKey, h uint64) int {
 // deleteSlot empties slot i, moving later slots of its probe run back so
 // that every key stays reachable from its home slot; s.mu is held. The
 // caller counts the key out (live or nflight).
-func (s *MemoryStore) deleteSlot(i int) {
+func (s *memShard) deleteSlot(i int) {
 	mask := len(s.slots) - 1
 	for j := (i + 1) & mask; s.tags[j] != 0; j = (j + 1) & mask {
-		home := int(s.slotHash(s.slots[j])) & mask
+		home := int(s.slots[j].hash) & mask
 		// Slot j stays if its home lies cyclically in (i, j].
 		if (i <= j && i < home && home <= j) || (i > j && (i < home || home <= j)) {
 			continue
@@ -246,72 +293,74 @@ func (s *MemoryStore) deleteSlot(i int) {
 
 // insert adds a slot for the record seq of a key not in the table; s.mu
 // is held.
-func (s *MemoryStore) insert(h, seq uint64) {
-	s.insertSlot(memSlot{seq1: seq + 1}, h)
+func (s *memShard) insert(h, seq uint64) {
+	s.insertSlot(memSlot{ref: uint32(seq) &^ flightBit, hash: uint32(h)}, tag(h))
 	s.live++
 }
 
-// insertSlot adds sl, of a key (hash h) not in the table, growing it first
+// insertSlot adds sl (tag t), of a key not in the table, growing it first
 // if needed; s.mu is held. sl's record or flight is already in place.
-func (s *MemoryStore) insertSlot(sl memSlot, h uint64) {
+func (s *memShard) insertSlot(sl memSlot, t uint8) {
 	if 2*(s.live+s.nflight+1) > len(s.slots) {
-		old := s.slots
+		old, oldTags := s.slots, s.tags
 		s.slots = make([]memSlot, 2*len(old))
 		s.tags = make([]uint8, 2*len(old))
-		for _, o := range old {
-			if o.seq1 != 0 {
-				s.place(o, s.slotHash(o))
+		for i, o := range old {
+			if oldTags[i] != 0 {
+				s.place(o, oldTags[i])
 			}
 		}
 	}
-	s.place(sl, h)
+	s.place(sl, t)
 }
 
-func (s *MemoryStore) place(sl memSlot, h uint64) {
+func (s *memShard) place(sl memSlot, t uint8) {
 	mask := len(s.slots) - 1
-	i := int(h) & mask
+	i := int(sl.hash) & mask
 	for s.tags[i] != 0 {
 		i = (i + 1) & mask
 	}
-	s.slots[i], s.tags[i] = sl, tag(h)
+	s.slots[i], s.tags[i] = sl, t
 }
 
 // Seen implements Store.
 func (s *MemoryStore) Seen(_ context.Context, k string) (bool, error) {
 	key := storeKey{id: k}
 	h := s.hash(key)
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	return sh.seen(key, h), nil
+}
+
+// seen is Seen in the shard of key; s.mu is held.
+func (s *memShard) seen(key storeKey, h uint64) bool {
 	i := s.find(key, h)
 	if i < 0 {
-		return false, nil // a new key, the common case: no clock read
+		return false // a new key, the common case: no clock read
 	}
 	if isFlight(s.slots[i]) {
-		return false, nil // being handled, not recorded yet
+		return false // being handled, not recorded yet
 	}
 	if monoNow() >= s.entry(s.slots[i]).expires {
 		s.deleteSlot(i) // its record is stale now
 		s.live--
-		return false, nil
+		return false
 	}
-	return true, nil
+	return true
 }
 
 // Record implements Store. A key a Dedup middleware is handling (in
 // flight) is recorded too: its flight ends.
 func (s *MemoryStore) Record(_ context.Context, k string, ttl time.Duration) error {
 	key := storeKey{id: k}
-	h := s.hash(key)
-	now := monoNow()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.record(key, h, now, ttl)
+	s.commit(key, s.hash(key), ttl)
 	return nil
 }
 
 // record records key (hash h) for ttl from now, unless it is recorded and
 // not expired; a flight of key becomes its record. s.mu is held.
-func (s *MemoryStore) record(key storeKey, h uint64, now int64, ttl time.Duration) {
+func (s *memShard) record(key storeKey, h uint64, now int64, ttl time.Duration) {
 	i := s.find(key, h)
 	flight := false
 	if i >= 0 {
@@ -350,7 +399,7 @@ func (s *MemoryStore) record(key storeKey, h uint64, now int64, ttl time.Duratio
 		s.endFlight(s.slots[i])
 		s.live++
 	}
-	s.slots[i].seq1 = seq + 1 // an expired record is stale now
+	s.slots[i].ref = uint32(seq) &^ flightBit // an expired record is stale now
 }
 
 // claim starts a Dedup middleware's handling of key (hash h): seen is
@@ -358,68 +407,77 @@ func (s *MemoryStore) record(key storeKey, h uint64, now int64, ttl time.Duratio
 // until commit or release — Seen answers false for it, and another claim
 // of it waits until then, or until ctx ends (its error is returned).
 func (s *MemoryStore) claim(ctx context.Context, key storeKey, h uint64) (seen bool, tok flightToken, err error) {
+	sh := s.shard(h)
 	for {
-		s.mu.Lock()
-		i := s.find(key, h)
-		if i < 0 {
-			tok = s.newFlight(key, h)
-			s.insertSlot(memSlot{seq1: flightBit | uint64(tok.idx)}, h)
-			s.mu.Unlock()
-			return false, tok, nil
+		sh.mu.Lock()
+		seen, tok, wake := sh.claim(key, h)
+		sh.mu.Unlock()
+		if wake == nil {
+			return seen, tok, nil
 		}
-		sl := s.slots[i]
-		if isFlight(sl) {
-			s.flight(sl).waited = true
-			if s.wake == nil {
-				s.wake = make(chan struct{})
-			}
-			wake := s.wake
-			s.mu.Unlock()
-			select {
-			case <-wake:
-				continue
-			case <-ctx.Done():
-				return false, flightToken{}, ctx.Err()
-			}
+		select {
+		case <-wake:
+		case <-ctx.Done():
+			return false, flightToken{}, ctx.Err()
 		}
-		if monoNow() < s.entry(sl).expires {
-			s.mu.Unlock()
-			return true, flightToken{}, nil
-		}
-		// Expired: its record is stale now, the key in flight.
-		tok = s.newFlight(key, h)
-		s.slots[i].seq1 = flightBit | uint64(tok.idx)
-		s.live--
-		s.mu.Unlock()
+	}
+}
+
+// claim is MemoryStore.claim in the shard of key, or, when key is in
+// flight already, the channel to wait on before trying again; s.mu is
+// held.
+func (s *memShard) claim(key storeKey, h uint64) (seen bool, tok flightToken, wake chan struct{}) {
+	i := s.find(key, h)
+	if i < 0 {
+		tok = s.newFlight(key)
+		s.insertSlot(memSlot{ref: flightBit | tok.idx, hash: uint32(h)}, tag(h))
 		return false, tok, nil
 	}
+	sl := s.slots[i]
+	if isFlight(sl) {
+		s.flight(sl).waited = true
+		if s.wake == nil {
+			s.wake = make(chan struct{})
+		}
+		return false, flightToken{}, s.wake
+	}
+	if monoNow() < s.entry(sl).expires {
+		return true, flightToken{}, nil
+	}
+	// Expired: its record is stale now, the key in flight.
+	tok = s.newFlight(key)
+	s.slots[i].ref = flightBit | tok.idx
+	s.live--
+	return false, tok, nil
 }
 
 // commit ends the flight of key (hash h) by recording it for ttl. Ended
 // already (Record recorded the key), it records key as Record would.
 func (s *MemoryStore) commit(key storeKey, h uint64, ttl time.Duration) {
 	now := monoNow()
-	s.mu.Lock()
-	s.record(key, h, now, ttl)
-	s.mu.Unlock()
+	sh := s.shard(h)
+	sh.mu.Lock()
+	sh.record(key, h, now, ttl)
+	sh.mu.Unlock()
 }
 
 // release ends the flight tok of key (hash h) without recording it: a
 // later claim handles key again.
 func (s *MemoryStore) release(key storeKey, h uint64, tok flightToken) {
-	s.mu.Lock()
-	if i := s.find(key, h); i >= 0 {
-		if sl := s.slots[i]; isFlight(sl) && uint32(sl.seq1) == tok.idx && s.flight(sl).gen == tok.gen {
-			s.deleteSlot(i)
-			s.endFlight(sl)
+	sh := s.shard(h)
+	sh.mu.Lock()
+	if i := sh.find(key, h); i >= 0 {
+		if sl := sh.slots[i]; sl.ref == flightBit|tok.idx && sh.flight(sl).gen == tok.gen {
+			sh.deleteSlot(i)
+			sh.endFlight(sl)
 		}
 	}
-	s.mu.Unlock()
+	sh.mu.Unlock()
 }
 
 // newFlight returns the token of a new flight of key; s.mu is held. The
 // caller puts it in a slot.
-func (s *MemoryStore) newFlight(key storeKey, h uint64) flightToken {
+func (s *memShard) newFlight(key storeKey) flightToken {
 	var idx uint32
 	if n := len(s.freeFl); n > 0 {
 		idx = s.freeFl[n-1]
@@ -429,14 +487,14 @@ func (s *MemoryStore) newFlight(key storeKey, h uint64) flightToken {
 		s.flights = append(s.flights, memFlight{})
 	}
 	f := &s.flights[idx]
-	f.key, f.hash, f.waited = key, h, false
+	f.key, f.waited = key, false
 	s.nflight++
 	return flightToken{idx: idx, gen: f.gen}
 }
 
 // endFlight frees the flight of slot sl, waking the claims waiting for
 // it; s.mu is held. The caller empties or reuses the slot.
-func (s *MemoryStore) endFlight(sl memSlot) {
+func (s *memShard) endFlight(sl memSlot) {
 	f := s.flight(sl)
 	if f.waited && s.wake != nil {
 		close(s.wake) // they look again: recorded, or theirs to claim
@@ -444,20 +502,30 @@ func (s *MemoryStore) endFlight(sl memSlot) {
 	}
 	f.key, f.waited = storeKey{}, false
 	f.gen++
-	s.freeFl = append(s.freeFl, uint32(sl.seq1))
+	s.freeFl = append(s.freeFl, sl.ref&^flightBit)
 	s.nflight--
 }
 
 // flightsHeld returns the number of keys in flight.
 func (s *MemoryStore) flightsHeld() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.nflight
+	return s.sum(func(sh *memShard) int { return sh.nflight })
+}
+
+// sum adds f of every shard, each read under its lock.
+func (s *MemoryStore) sum(f func(*memShard) int) int {
+	n := 0
+	for i := range s.shards {
+		sh := &s.shards[i]
+		sh.mu.Lock()
+		n += f(sh)
+		sh.mu.Unlock()
+	}
+	return n
 }
 
 // popFront removes the oldest record and its key, if the record is that
 // key's current one; it reports whether a live key was removed.
-func (s *MemoryStore) popFront() bool {
+func (s *memShard) popFront() bool {
 	seq := s.head
 	e := s.at(seq)
 	h := e.hash
@@ -467,7 +535,7 @@ func (s *MemoryStore) popFront() bool {
 	mask := len(s.slots) - 1
 	t := tag(h)
 	for i := int(h) & mask; s.tags[i] != 0; i = (i + 1) & mask {
-		if s.tags[i] == t && s.slots[i].seq1 == seq+1 {
+		if s.tags[i] == t && s.slots[i].ref == uint32(seq)&^flightBit {
 			s.deleteSlot(i)
 			s.live--
 			return true
@@ -477,7 +545,7 @@ func (s *MemoryStore) popFront() bool {
 }
 
 // pushBack appends e to the ring and returns its seq.
-func (s *MemoryStore) pushBack(e memEntry) uint64 {
+func (s *memShard) pushBack(e memEntry) uint64 {
 	if s.n == len(s.blocks)<<s.shift {
 		s.growRing()
 	}
@@ -496,7 +564,7 @@ func (s *MemoryStore) pushBack(e memEntry) uint64 {
 // list. Only the block of the oldest record may also hold the newest ones
 // (when head is not at a block's start): those move to a block of their
 // own.
-func (s *MemoryStore) growRing() {
+func (s *memShard) growRing() {
 	nb := uint64(len(s.blocks))
 	grown := make([][]memEntry, 2*nb)
 	q0 := s.head >> s.shift
@@ -515,9 +583,7 @@ func (s *MemoryStore) growRing() {
 
 // Len returns the number of keys held (expired ones not yet dropped included).
 func (s *MemoryStore) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.live
+	return s.sum(func(sh *memShard) int { return sh.live })
 }
 
 // Evicted returns how many keys were evicted because the store was full.

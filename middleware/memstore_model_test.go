@@ -80,22 +80,73 @@ func (s *refStore) popFront() bool {
 	return false
 }
 
+// refModel is a refStore for each shard of a MemoryStore, with its
+// capacity: each key goes to the model of its shard in the store.
+type refModel struct {
+	store  *MemoryStore
+	shards []*refStore
+}
+
+func newRefModel(s *MemoryStore) *refModel {
+	m := &refModel{store: s}
+	for i := range s.shards {
+		m.shards = append(m.shards, newRefStore(s.shards[i].max))
+	}
+	return m
+}
+
+func (m *refModel) of(key string) *refStore {
+	return m.shards[(m.store.hash(storeKey{id: key})>>40)&m.store.shardMask]
+}
+
+func (m *refModel) seen(key string) bool { return m.of(key).seen(key) }
+
+func (m *refModel) record(key string, ttl time.Duration) { m.of(key).record(key, ttl) }
+
+// counts returns the keys held, the keys evicted and the records in the
+// ring (live or stale), over all shards.
+func (m *refModel) counts() (keys, evicted, records int) {
+	for _, r := range m.shards {
+		keys, evicted, records = keys+len(r.expires), evicted+r.evicted, records+r.n
+	}
+	return
+}
+
+// counts returns what refModel.counts does, of the store.
+func (s *MemoryStore) counts() (keys, evicted, records int) {
+	return s.Len(), int(s.Evicted()), s.sum(func(sh *memShard) int { return sh.n })
+}
+
+// modelCases are the capacities of the model tests, and the shards to
+// split the store in (NewMemoryStore splits only large stores).
+var modelCases = []struct{ max, shards int }{
+	{1, 1}, {2, 1}, {3, 1}, {5, 1}, {8, 1}, {64, 1}, {1500, 1}, {8, 4}, {64, 4}, {1500, 8},
+}
+
+// newModelStore returns a store of capacity max split in shards, and its
+// model.
+func newModelStore(t *testing.T, max, shards int) (*MemoryStore, *refModel) {
+	s, err := NewMemoryStore(WithMaxEntries(max))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.split(shards)
+	return s, newRefModel(s)
+}
+
 // TestMemoryStoreMatchesModel runs random Seen, Record and clock steps on
 // a MemoryStore and on the model of its documented behaviour, and checks
 // that they agree on every answer, on Len and on Evicted — small
 // capacities and key spaces, so that probe runs collide, wrap around the
 // table and are shifted back on deletion, and the table and ring grow.
 func TestMemoryStoreMatchesModel(t *testing.T) {
-	for _, max := range []int{1, 2, 3, 5, 8, 64, 1500} {
-		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
+	for _, c := range modelCases {
+		max := c.max
+		t.Run(fmt.Sprintf("max=%d/shards=%d", max, c.shards), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := context.Background()
 				rng := rand.New(rand.NewPCG(uint64(max), 9))
-				s, err := NewMemoryStore(WithMaxEntries(max))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ref := newRefStore(max)
+				s, ref := newModelStore(t, max, c.shards)
 				keys := 3 * max
 				for step := range 20_000 {
 					k := fmt.Sprint("k", rng.IntN(keys))
@@ -112,9 +163,9 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 					default:
 						time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
 					}
-					if s.Len() != len(ref.expires) || int(s.Evicted()) != ref.evicted || s.n != ref.n {
-						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d",
-							step, s.Len(), s.Evicted(), s.n, len(ref.expires), ref.evicted, ref.n)
+					sk, e, r := s.counts()
+					if mk, me, mr := ref.counts(); sk != mk || e != me || r != mr {
+						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d", step, sk, e, r, mk, me, mr)
 					}
 				}
 				// Every key answers as in the model.
@@ -138,16 +189,13 @@ func TestMemoryStoreMatchesModel(t *testing.T) {
 // its key meanwhile, or the key expires and is claimed again while the
 // older token is still out (its release must not end the newer flight).
 func TestMemoryStoreFlightsMatchModel(t *testing.T) {
-	for _, max := range []int{1, 2, 3, 8, 64} {
-		t.Run(fmt.Sprint("max=", max), func(t *testing.T) {
+	for _, c := range modelCases {
+		max := c.max
+		t.Run(fmt.Sprintf("max=%d/shards=%d", max, c.shards), func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				ctx := context.Background()
 				rng := rand.New(rand.NewPCG(uint64(max), 11))
-				s, err := NewMemoryStore(WithMaxEntries(max))
-				if err != nil {
-					t.Fatal(err)
-				}
-				ref := newRefStore(max)
+				s, ref := newModelStore(t, max, c.shards)
 				type claimed struct {
 					key storeKey
 					tok flightToken
@@ -213,9 +261,9 @@ func TestMemoryStoreFlightsMatchModel(t *testing.T) {
 					default:
 						time.Sleep(time.Duration(rng.IntN(3000)) * time.Millisecond)
 					}
-					if s.Len() != len(ref.expires) || int(s.Evicted()) != ref.evicted || s.n != ref.n {
-						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d",
-							step, s.Len(), s.Evicted(), s.n, len(ref.expires), ref.evicted, ref.n)
+					sk, e, r := s.counts()
+					if mk, me, mr := ref.counts(); sk != mk || e != me || r != mr {
+						t.Fatalf("step %d: len %d evicted %d records %d, model %d %d %d", step, sk, e, r, mk, me, mr)
 					}
 					if s.flightsHeld() != len(active) {
 						t.Fatalf("step %d: %d flights, want %d", step, s.flightsHeld(), len(active))
@@ -241,8 +289,10 @@ func TestMemoryStoreFlightsMatchModel(t *testing.T) {
 
 // hasToken reports whether key's flight in s is the one tok names.
 func hasToken(s *MemoryStore, key storeKey, tok flightToken) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := s.find(key, s.hash(key))
-	return i >= 0 && isFlight(s.slots[i]) && uint32(s.slots[i].seq1) == tok.idx && s.flight(s.slots[i]).gen == tok.gen
+	h := s.hash(key)
+	sh := s.shard(h)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	i := sh.find(key, h)
+	return i >= 0 && sh.slots[i].ref == flightBit|tok.idx && sh.flight(sh.slots[i]).gen == tok.gen
 }
