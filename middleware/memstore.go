@@ -79,6 +79,15 @@ type memShard struct {
 	shift  uint
 	head   uint64
 	n      int
+	// keys holds the records' keys, joined (ns+id), in recording order:
+	// a ring of bytes, a power of two long, key bytes at absolute offset
+	// off at keys[off&(len(keys)-1)], never split at the end (a key that
+	// would be skips to the start). Bytes khead to ktail are in use. A
+	// record holds no pointer — the garbage collector scans none of the
+	// ring — and keeps no message's memory alive (a key can be a slice
+	// of a fetched batch).
+	keys         []byte
+	khead, ktail uint64
 
 	// Flights are keys a Dedup middleware is handling (claim): not
 	// recorded yet, and a second claim of one waits for it to end
@@ -116,9 +125,10 @@ type memSlot struct {
 }
 
 type memEntry struct {
-	key     storeKey
+	off     uint64 // the key's offset in keys
 	hash    uint64
 	expires int64 // monoNow reading
+	klen    int
 }
 
 // MemoryOption configures a MemoryStore.
@@ -172,6 +182,7 @@ func (s *MemoryStore) split(n int) {
 			sh.shift++
 		}
 		sh.blocks = [][]memEntry{make([]memEntry, ring)}
+		sh.keys = make([]byte, 32*ring)
 		sh.slots = make([]memSlot, 2*ring)
 		sh.tags = make([]uint8, 2*ring)
 	}
@@ -250,12 +261,50 @@ func (s *memShard) flight(sl memSlot) *memFlight {
 	return &s.flights[sl.ref&^flightBit]
 }
 
-// keyOf returns the key of a used slot; s.mu is held.
-func (s *memShard) keyOf(sl memSlot) storeKey {
+// holds reports whether used slot sl is key's; s.mu is held.
+func (s *memShard) holds(sl memSlot, key storeKey) bool {
 	if isFlight(sl) {
-		return s.flight(sl).key
+		return s.flight(sl).key.eq(key)
 	}
-	return s.entry(sl).key
+	e := s.entry(sl)
+	if e.klen != len(key.ns)+len(key.id) {
+		return false
+	}
+	b := s.keys[e.off&uint64(len(s.keys)-1):][:e.klen]
+	return string(b[:len(key.ns)]) == key.ns && string(b[len(key.ns):]) == key.id
+}
+
+// putKey appends key to keys, growing it if needed, and returns its
+// offset; s.mu is held.
+func (s *memShard) putKey(key storeKey) uint64 {
+	n := uint64(len(key.ns) + len(key.id))
+	for {
+		size := uint64(len(s.keys))
+		off := s.ktail
+		if pos := off & (size - 1); pos+n > size {
+			off += size - pos // to the start: a key is never split
+		}
+		if off+n-s.khead <= size {
+			b := s.keys[off&(size-1):]
+			copy(b[copy(b, key.ns):], key.id)
+			s.ktail = off + n
+			return off
+		}
+		s.growKeys(max(2*size, uint64(pow2(int(n)))))
+	}
+}
+
+// growKeys moves keys into a ring of size bytes (a power of two, more
+// than in use): every byte keeps its absolute offset.
+func (s *memShard) growKeys(size uint64) {
+	old := s.keys
+	s.keys = make([]byte, size)
+	for p := s.khead; p < s.ktail; {
+		o, d := p&uint64(len(old)-1), p&(size-1)
+		l := min(s.ktail-p, uint64(len(old))-o, size-d)
+		copy(s.keys[d:d+l], old[o:o+l])
+		p += l
+	}
 }
 
 // find returns the slot of key, or -1; s.mu is held.
@@ -267,7 +316,7 @@ func (s *memShard) find(key storeKey, h uint64) int {
 		case 0:
 			return -1
 		case t:
-			if s.keyOf(s.slots[i]).eq(key) {
+			if s.holds(s.slots[i], key) {
 				return i
 			}
 		}
@@ -387,7 +436,7 @@ func (s *memShard) record(key storeKey, h uint64, now int64, ttl time.Duration) 
 			s.evicted.Add(1)
 		}
 	}
-	seq := s.pushBack(memEntry{key: key, hash: h, expires: now + int64(ttl)})
+	seq := s.pushBack(memEntry{off: s.putKey(key), klen: len(key.ns) + len(key.id), hash: h, expires: now + int64(ttl)})
 	if i >= 0 && moved {
 		i = s.find(key, h) // deletions may have shifted its slot, or removed it
 	}
@@ -529,7 +578,7 @@ func (s *memShard) popFront() bool {
 	seq := s.head
 	e := s.at(seq)
 	h := e.hash
-	*e = memEntry{}
+	s.khead = e.off + uint64(e.klen)
 	s.head++
 	s.n--
 	mask := len(s.slots) - 1
