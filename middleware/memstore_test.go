@@ -3,9 +3,13 @@ package middleware
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"runtime"
+	"strings"
 	"testing"
 	"testing/synctest"
 	"time"
+	"unsafe"
 )
 
 func TestMemoryStoreTTL(t *testing.T) {
@@ -92,4 +96,70 @@ func TestMemoryStoreStaleRecords(t *testing.T) {
 			t.Fatalf("ring holds %d entries", n)
 		}
 	})
+}
+
+// TestMemoryStoreKeysOfAnyLength records keys from empty to several times
+// the store's first key ring, so that the ring grows while its used bytes
+// wrap round its end, and checks every answer against the model.
+func TestMemoryStoreKeysOfAnyLength(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		ctx := context.Background()
+		rng := rand.New(rand.NewPCG(3, 4))
+		s, ref := newModelStore(t, 40, 2)
+		long := strings.Repeat("0123456789", 500)
+		keys := make([]string, 120)
+		for i := range keys {
+			keys[i] = fmt.Sprint(i, long[:rng.IntN(len(long))])
+		}
+		keys[0] = ""
+		for step := range 5000 {
+			k := keys[rng.IntN(len(keys))]
+			if rng.IntN(2) == 0 {
+				got, _ := s.Seen(ctx, k)
+				if want := ref.seen(k); got != want {
+					t.Fatalf("step %d: Seen(key of %d bytes) = %v, model %v", step, len(k), got, want)
+				}
+				continue
+			}
+			ttl := time.Duration(1+rng.IntN(20)) * time.Second
+			_ = s.Record(ctx, k, ttl)
+			ref.record(k, ttl)
+			if rng.IntN(50) == 0 {
+				time.Sleep(time.Duration(rng.IntN(5000)) * time.Millisecond)
+			}
+		}
+	})
+}
+
+// TestMemoryStoreKeepsNoMessageAlive: a store copies the keys it records,
+// so a key that is a slice of a large buffer (a Kafka driver's metadata
+// points into the fetched batch) does not keep the buffer alive.
+func TestMemoryStoreKeepsNoMessageAlive(t *testing.T) {
+	s, err := NewMemoryStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	freed := make(chan struct{})
+	func() {
+		batch := make([]byte, 1<<20)
+		copy(batch, "event-1")
+		runtime.AddCleanup(&batch[0], func(struct{}) { close(freed) }, struct{}{})
+		_ = s.Record(context.Background(), unsafe.String(&batch[0], 7), time.Hour)
+	}()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		runtime.GC()
+		select {
+		case <-freed:
+			if seen, _ := s.Seen(context.Background(), "event-1"); !seen {
+				t.Fatal("key forgotten")
+			}
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the buffer a recorded key was sliced from is still alive after a minute of GCs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
