@@ -23,8 +23,9 @@ const DefaultMemoryMaxEntries = 100_000
 // and its own share of the capacity, so that handlers on several cores do
 // not queue on one lock: each shard evicts its own oldest record. A key is
 // then evicted after about WithMaxEntries newer keys, give or take the
-// spread of the keys over the shards (for the default 100,000 entries a
-// few hundred keys, well under 1%); a smaller store evicts in exact order.
+// spread of the keys over the shards: for the default 100,000 entries, one
+// standard deviation is about 1,200 keys (1.2%), and the newest 92% of the
+// capacity are always held. A smaller store evicts in exact order.
 //
 // A MemoryStore is safe for concurrent use. Its zero value is not usable (use
 // NewMemoryStore). Keys recorded in one process are invisible to others: use a

@@ -163,3 +163,39 @@ func TestMemoryStoreKeepsNoMessageAlive(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestMemoryStoreShardedWindow checks the eviction window of a sharded
+// store as its doc states it: of keys recorded in order into the default
+// store (16 shards), the newest 92% of its capacity are all held, none
+// older than 108% is (each bound is over 6 standard deviations of the
+// spread of keys over the shards away), and it holds at most its capacity.
+func TestMemoryStoreShardedWindow(t *testing.T) {
+	ctx := context.Background()
+	s, err := NewMemoryStore()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.shards) != 16 {
+		t.Fatalf("%d shards, want 16", len(s.shards))
+	}
+	const max, n = DefaultMemoryMaxEntries, 3 * DefaultMemoryMaxEntries
+	key := func(i int) string { return fmt.Sprint("binance:BTC/USDT:", i) }
+	for i := range n {
+		_ = s.Record(ctx, key(i), time.Hour)
+	}
+	if s.Len() > max || s.Len() < max-16 {
+		t.Fatalf("holds %d keys, capacity %d", s.Len(), max)
+	}
+	for age := 1; age <= n; age++ {
+		seen, _ := s.Seen(ctx, key(n-age))
+		switch {
+		case age <= max*92/100 && !seen:
+			t.Fatalf("the key recorded %d keys ago was evicted", age-1)
+		case age > max*108/100 && seen:
+			t.Fatalf("the key recorded %d keys ago is still held", age-1)
+		}
+	}
+	if got, want := s.Evicted(), uint64(n-s.Len()); got != want {
+		t.Fatalf("evicted %d, want %d", got, want)
+	}
+}
