@@ -62,7 +62,8 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []*message.Message) e
 // PartitionKey equal to its "partitionkey" metadata. msgs must not be
 // modified while SendMessages runs, and their Metadata maps are the
 // transport's from the call on: the caller must neither read nor modify
-// them afterwards (mem hands a map to the subscriber instead of a copy).
+// them afterwards (mem hands a map to the subscriber instead of a copy),
+// unless ReleasesMetadata reports true.
 func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -73,6 +74,12 @@ func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) err
 	}
 	return p.t.sendBatch(ctx, ptrs)
 }
+
+// ReleasesMetadata reports whether the caller of SendMessages may reuse
+// the Metadata maps of its messages once the call returned (the driver's
+// driver.Capabilities.ReleasesMetadata): package publisher then fills the
+// same maps call after call instead of allocating new ones.
+func (p *Publisher) ReleasesMetadata() bool { return p.t.caps.ReleasesMetadata }
 
 // SendMessagesPipelined is SendMessages in two steps, for a caller that
 // keeps several batches of a partition key in flight (publisher.Async):

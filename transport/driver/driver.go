@@ -215,6 +215,12 @@ type Capabilities struct {
 	// Redelivers: the broker redelivers a message that was received and
 	// never acked after a crash (false only for in-process transports).
 	Redelivers bool
+	// ReleasesMetadata: the driver reads a sent message's Metadata only
+	// while SendBatch (or SendPipelined and its wait) runs and keeps no reference to the map (nor to the
+	// message) once it returned, however it returns, so that the sender
+	// may reuse the map for its next messages. False (the safe default):
+	// the map may be kept, as mem hands it to a subscriber.
+	ReleasesMetadata bool
 }
 
 // Opener opens a Driver from a URL whose query holds only the driver's own

@@ -131,7 +131,9 @@ func (d *Driver) Topic() driver.Topic { return (*producer)(d) }
 // WithMaxMessageBytes (kgo's ProducerBatchMaxBytes, 1,000,012 by default,
 // which is below Kafka's default topic max.message.bytes of 1,048,588),
 // less what the record and batch framing and the header names take
-// (batchOverhead); Kafka has no separate header limit.
+// (batchOverhead); Kafka has no separate header limit. It releases the
+// metadata of sent messages: SendBatch copies what it needs into the
+// records (the header values are the map's strings, not the map).
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               "kafka",
@@ -141,6 +143,7 @@ func (d *Driver) Capabilities() driver.Capabilities {
 		SharedGroups:       true,
 		OrderAcrossMembers: true,
 		Redelivers:         true,
+		ReleasesMetadata:   true,
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -57,6 +58,9 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	w := &produceWait{done: make(chan struct{})}
 	w.left.Store(int64(len(msgs)))
 	promise := w.promise // one closure for the batch, not one per record
+	// One clock reading for the batch: kgo reads the clock for every
+	// record without a timestamp (and keeps milliseconds).
+	now := time.Now()
 	for i, m := range msgs {
 		if ctx.Err() != nil {
 			// Produce fails a record at once when ctx ends while the
@@ -72,6 +76,7 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		// Not ctx: kgo fails every record buffered with a cancelled
 		// record, those of concurrent calls too.
 		r.Context = context.Background()
+		r.Timestamp = now
 		st.enc.encode(r, m)
 		d.prod.Produce(ctx, r, promise)
 	}
