@@ -80,6 +80,7 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 		st.enc.encode(r, m)
 		d.prod.Produce(ctx, r, promise)
 	}
+	d.endLinger()
 	if err := ctx.Err(); err != nil {
 		return err // kgo may still hold records: st is not reused
 	}
@@ -108,6 +109,23 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	}
 	return se
 }
+
+// endLinger sends what the producer holds back at once, unless the user
+// asked for a linger (WithLinger): see defaultLingerCut.
+func (d *Driver) endLinger() {
+	if d.cutLinger {
+		// Flush stops every linger, then waits for the buffered records
+		// unless its context is done: with doneCtx, it returns at once.
+		_ = d.prod.Flush(doneCtx)
+	}
+}
+
+// doneCtx is a context that is already done.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // sendState is what SendBatch needs besides the messages: the records and
 // the slab of their headers. It is reused from one call to the next once
