@@ -135,7 +135,7 @@ func (p *Publisher) prepare(ctx context.Context, msgs []driver.Message) ([]*driv
 		if dm.Metadata[events.MetaRoutingKey] != dm.Key || dm.Metadata[events.MetaPartitionKey] != dm.PartitionKey {
 			return nil, fmt.Errorf("%w: message %s: Key and PartitionKey must equal its routingkey and partitionkey metadata", ErrInvalidOption, dm.UUID)
 		}
-		if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+		if t.countsSizes() {
 			if err := t.checkSize(dm); err != nil {
 				return nil, err
 			}
@@ -208,10 +208,16 @@ func (t *Portable) toDriver(topic string, msg *message.Message, dm *driver.Messa
 		Metadata:     md,
 		Payload:      msg.Payload,
 	}
-	if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+	if t.countsSizes() {
 		return t.checkSize(dm)
 	}
 	return nil
+}
+
+// countsSizes reports whether the core checks the driver's size limits
+// itself (checkSize) before handing it messages.
+func (t *Portable) countsSizes() bool {
+	return (t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0) && !t.caps.ChecksSizes
 }
 
 // MetadataSize is the size the core counts for a message's metadata

@@ -156,15 +156,19 @@ func (d *Driver) Topic() driver.Topic { return (*producer)(d) }
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               "kafka",
-		MaxMessageBytes:    d.cfg.maxBytes - batchOverhead,
+		MaxMessageBytes:    d.maxMessageBytes(),
 		KeepsHistory:       true,
 		DurableGroups:      true,
 		SharedGroups:       true,
 		OrderAcrossMembers: true,
 		Redelivers:         true,
+		ChecksSizes:        true,
 		ReleasesMetadata:   true,
 	}
 }
+
+// maxMessageBytes is Capabilities' MaxMessageBytes.
+func (d *Driver) maxMessageBytes() int { return d.cfg.maxBytes - batchOverhead }
 
 // batchOverhead is what a record batch of one record takes beyond the
 // bytes the core counts (payload, metadata keys and values, UUID): the
