@@ -80,6 +80,27 @@ func Kind(key string) string {
 
 // ValidateRoutingKey checks a concrete (wildcard-free) routing key.
 func ValidateRoutingKey(key string) error {
+	// One pass over the bytes for the common all-ASCII key with non-empty
+	// segments; anything else takes the loop below, which says what is
+	// wrong.
+	start := 0
+	for i := 0; i < len(key); i++ {
+		if c := key[i]; c == '.' {
+			if i == start {
+				return validateRoutingKeySlow(key)
+			}
+			start = i + 1
+		} else if !segmentASCII[c] {
+			return validateRoutingKeySlow(key)
+		}
+	}
+	if start == len(key) { // "", or a trailing '.'
+		return validateRoutingKeySlow(key)
+	}
+	return nil
+}
+
+func validateRoutingKeySlow(key string) error {
 	if key == "" {
 		return &RoutingError{Key: key, Reason: "empty"}
 	}

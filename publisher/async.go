@@ -265,7 +265,7 @@ func (a *Async) Publish(ctx context.Context, evs ...events.Event) error {
 	items := make([]asyncItem, len(evs))
 	ids := newIDGen(len(evs))
 	for i, ev := range evs {
-		if err := a.p.outgoing(ctx, ev, ids, &items[i].dm); err != nil {
+		if err := a.p.outgoing(ctx, ev, ids, nil, &items[i].dm); err != nil {
 			return &EventError{Index: i, Type: typeName(ev), Err: err}
 		}
 		items[i].ev = ev

@@ -249,7 +249,7 @@ func (o *observer) endPublish(ctx context.Context, msgs []*driver.Message, spans
 func (t *Portable) sendObserved(ctx context.Context, msgs []*driver.Message) error {
 	sent, spans := t.obs.startPublish(ctx, msgs)
 	var err error
-	if spans != nil && (t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0) {
+	if spans != nil && t.countsSizes() {
 		// The traceparent added to the metadata counts too.
 		for _, dm := range sent {
 			if err = t.checkSize(dm); err != nil {

@@ -62,7 +62,8 @@ func (p *Publisher) PublishBatch(ctx context.Context, msgs []*message.Message) e
 // PartitionKey equal to its "partitionkey" metadata. msgs must not be
 // modified while SendMessages runs, and their Metadata maps are the
 // transport's from the call on: the caller must neither read nor modify
-// them afterwards (mem hands a map to the subscriber instead of a copy).
+// them afterwards (mem hands a map to the subscriber instead of a copy),
+// unless ReleasesMetadata reports true.
 func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) error {
 	if len(msgs) == 0 {
 		return nil
@@ -73,6 +74,12 @@ func (p *Publisher) SendMessages(ctx context.Context, msgs []driver.Message) err
 	}
 	return p.t.sendBatch(ctx, ptrs)
 }
+
+// ReleasesMetadata reports whether the caller of SendMessages may reuse
+// the Metadata maps of its messages once the call returned (the driver's
+// driver.Capabilities.ReleasesMetadata): package publisher then fills the
+// same maps call after call instead of allocating new ones.
+func (p *Publisher) ReleasesMetadata() bool { return p.t.caps.ReleasesMetadata }
 
 // SendMessagesPipelined is SendMessages in two steps, for a caller that
 // keeps several batches of a partition key in flight (publisher.Async):
@@ -128,7 +135,7 @@ func (p *Publisher) prepare(ctx context.Context, msgs []driver.Message) ([]*driv
 		if dm.Metadata[events.MetaRoutingKey] != dm.Key || dm.Metadata[events.MetaPartitionKey] != dm.PartitionKey {
 			return nil, fmt.Errorf("%w: message %s: Key and PartitionKey must equal its routingkey and partitionkey metadata", ErrInvalidOption, dm.UUID)
 		}
-		if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+		if t.countsSizes() {
 			if err := t.checkSize(dm); err != nil {
 				return nil, err
 			}
@@ -201,10 +208,16 @@ func (t *Portable) toDriver(topic string, msg *message.Message, dm *driver.Messa
 		Metadata:     md,
 		Payload:      msg.Payload,
 	}
-	if t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0 {
+	if t.countsSizes() {
 		return t.checkSize(dm)
 	}
 	return nil
+}
+
+// countsSizes reports whether the core checks the driver's size limits
+// itself (checkSize) before handing it messages.
+func (t *Portable) countsSizes() bool {
+	return (t.caps.MaxMessageBytes > 0 || t.caps.MaxHeaderBytes > 0) && !t.caps.ChecksSizes
 }
 
 // MetadataSize is the size the core counts for a message's metadata

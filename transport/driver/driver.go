@@ -195,7 +195,8 @@ type Capabilities struct {
 	// Name is the driver's name in errors and logs ("amqp", "kafka", …).
 	Name string
 	// MaxMessageBytes bounds payload plus headers of one message; 0 = no
-	// stated bound. The core rejects a bigger message before sending it.
+	// stated bound. The core rejects a bigger message before sending it
+	// (the driver does, with ChecksSizes).
 	MaxMessageBytes int
 	// MaxHeaderBytes bounds the encoded metadata of one message; 0 = no
 	// stated bound (MaxMessageBytes applies).
@@ -215,6 +216,19 @@ type Capabilities struct {
 	// Redelivers: the broker redelivers a message that was received and
 	// never acked after a crash (false only for in-process transports).
 	Redelivers bool
+	// ChecksSizes: SendBatch itself rejects, before sending any of its
+	// messages, one over MaxMessageBytes or MaxHeaderBytes, counted as the
+	// core counts (transport.MetadataSize of the metadata plus the UUID,
+	// and the payload for MaxMessageBytes), with a *transport.TooLargeError;
+	// the core then does not count (a driver that reads every metadata entry
+	// anyway counts in the same pass).
+	ChecksSizes bool
+	// ReleasesMetadata: the driver reads a sent message's Metadata only
+	// while SendBatch (or SendPipelined and its wait) runs and keeps no reference to the map (nor to the
+	// message) once it returned, however it returns, so that the sender
+	// may reuse the map for its next messages. False (the safe default):
+	// the map may be kept, as mem hands it to a subscriber.
+	ReleasesMetadata bool
 }
 
 // Opener opens a Driver from a URL whose query holds only the driver's own

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -33,6 +34,9 @@ type Driver struct {
 	prod    *kgo.Client // producer, also used for metadata and admin requests
 	adm     *kadm.Client
 	closed  atomic.Bool
+	// cutLinger: the producer lingers (defaultLingerCut) only while a
+	// SendBatch call buffers its records, which then stops the lingers.
+	cutLinger bool
 
 	mu     sync.RWMutex
 	topics map[string]*topicState // kind -> state
@@ -80,11 +84,15 @@ func NewDriver(brokers []string, opts ...Option) (*Driver, error) {
 		brokers: append([]string(nil), brokers...),
 		topics:  make(map[string]*topicState),
 	}
+	linger := cfg.linger
+	if linger == 0 {
+		linger, d.cutLinger = cfg.lingerCut, true
+	}
 	popts := append(d.clientOpts(),
 		kgo.RequiredAcks(kgo.AllISRAcks()), // idempotent writes are kgo's default and need acks=all
 		kgo.ProducerBatchMaxBytes(int32(cfg.maxBytes)),
 		kgo.RecordDeliveryTimeout(cfg.deliveryLimit),
-		kgo.ProducerLinger(cfg.linger),
+		kgo.ProducerLinger(linger),
 	)
 	prod, err := kgo.NewClient(popts...)
 	if err != nil {
@@ -94,6 +102,17 @@ func NewDriver(brokers []string, opts ...Option) (*Driver, error) {
 	d.adm = kadm.NewClient(prod)
 	return d, nil
 }
+
+// defaultLingerCut is the producer's linger without WithLinger: SendBatch
+// stops it once it has buffered every record of its call, so that the
+// call's records of one partition go out as one record batch, and all of
+// them in one produce request per broker, rather than the first record of
+// each partition alone and the rest behind it (kgo sends a partition's
+// buffered records at once without a linger). The linger itself runs out
+// only where SendBatch cannot stop it: records of a topic whose partitions
+// the client has yet to learn (the first publish to a new topic), or a
+// call buffering for longer than it.
+const defaultLingerCut = 5 * time.Millisecond
 
 // clientOpts returns the options every client of d shares.
 func (d *Driver) clientOpts() []kgo.Opt {
@@ -131,18 +150,25 @@ func (d *Driver) Topic() driver.Topic { return (*producer)(d) }
 // WithMaxMessageBytes (kgo's ProducerBatchMaxBytes, 1,000,012 by default,
 // which is below Kafka's default topic max.message.bytes of 1,048,588),
 // less what the record and batch framing and the header names take
-// (batchOverhead); Kafka has no separate header limit.
+// (batchOverhead); Kafka has no separate header limit. It releases the
+// metadata of sent messages: SendBatch copies what it needs into the
+// records (the header values are the map's strings, not the map).
 func (d *Driver) Capabilities() driver.Capabilities {
 	return driver.Capabilities{
 		Name:               "kafka",
-		MaxMessageBytes:    d.cfg.maxBytes - batchOverhead,
+		MaxMessageBytes:    d.maxMessageBytes(),
 		KeepsHistory:       true,
 		DurableGroups:      true,
 		SharedGroups:       true,
 		OrderAcrossMembers: true,
 		Redelivers:         true,
+		ChecksSizes:        true,
+		ReleasesMetadata:   true,
 	}
 }
+
+// maxMessageBytes is Capabilities' MaxMessageBytes.
+func (d *Driver) maxMessageBytes() int { return d.cfg.maxBytes - batchOverhead }
 
 // batchOverhead is what a record batch of one record takes beyond the
 // bytes the core counts (payload, metadata keys and values, UUID): the

@@ -143,7 +143,8 @@ func TestDriverCapabilities(t *testing.T) {
 
 // TestMaxMessageBytes: a message of exactly Capabilities.MaxMessageBytes
 // (as the core counts it) is stored and received; one byte more is
-// refused by the core before sending.
+// refused before sending (by the driver, which counts as the core does:
+// ChecksSizes), naming its size and the limit.
 func TestMaxMessageBytes(t *testing.T) {
 	tr := newTransport(t, testBrokers(t), kafka.WithMaxMessageBytes(64<<10), kafka.WithPartitions(1))
 	kind := randomName("k")
@@ -162,8 +163,13 @@ func TestMaxMessageBytes(t *testing.T) {
 	big := newMsg("A", "")
 	big.Metadata.Set(events.MetaRoutingKey, key)
 	big.Payload = make([]byte, limit-transport.MetadataSize(big.Metadata)-len(big.UUID)+1)
-	if err := tr.Publisher().Publish(key, big); !errors.Is(err, transport.ErrTooLarge) {
-		t.Fatalf("Publish of limit+1 bytes: %v, want ErrTooLarge", err)
+	err := tr.Publisher().Publish(key, big)
+	var tl *transport.TooLargeError
+	if !errors.Is(err, transport.ErrTooLarge) || !errors.As(err, &tl) {
+		t.Fatalf("Publish of limit+1 bytes: %v, want a TooLargeError", err)
+	}
+	if tl.Size != limit+1 || tl.Limit != limit || tl.UUID != big.UUID || tl.Key != key {
+		t.Fatalf("Publish of limit+1 bytes: %+v, want size %d, limit %d, UUID %s, key %s", tl, limit+1, limit, big.UUID, key)
 	}
 }
 

@@ -181,8 +181,9 @@ func stringBytes(s string) []byte {
 
 var emptyBytes = []byte{}
 
-// encode fills r's key and headers from m.
-func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
+// encode fills r's key and headers from m and returns the size of m's
+// metadata as the core counts it (transport.MetadataSize).
+func (e *encoder) encode(r *kgo.Record, m *driver.Message) (mdSize int) {
 	md := m.Metadata
 	hs := e.hs // a local: appending to e.hs would reload it every time
 	if need := len(md) + 2; cap(hs)-len(hs) < need {
@@ -193,6 +194,7 @@ func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
 	var found [attrCount]string // the values encode looks for, by attr
 	var seen uint
 	for k, v := range md {
+		mdSize += len(k) + len(v)
 		name, attr := headerName(k)
 		if attr != attrOther {
 			found[attr] = v
@@ -213,6 +215,7 @@ func (e *encoder) encode(r *kgo.Record, m *driver.Message) {
 	// A non-nil key, even when empty: messages without a partition key
 	// are all one key and must stay on one partition, in order.
 	r.Key = stringBytes(m.PartitionKey)
+	return mdSize
 }
 
 // internKey returns the metadata key of header like metadataKey, spelling

@@ -74,6 +74,7 @@ type config struct {
 	session       time.Duration
 	heartbeat     time.Duration
 	linger        time.Duration
+	lingerCut     time.Duration // the producer's linger when linger is 0
 	deliveryLimit time.Duration
 	maxBytes      int
 	fetchMaxBytes int
@@ -94,6 +95,7 @@ func defaultConfig() config {
 		session:       DefaultSessionTimeout,
 		heartbeat:     DefaultHeartbeatInterval,
 		maxBytes:      DefaultMaxMessageBytes,
+		lingerCut:     defaultLingerCut,
 		fetchMaxBytes: DefaultFetchMaxBytes,
 		clientID:      DefaultClientID,
 		logger:        slog.Default(),
@@ -241,11 +243,13 @@ func WithGroupTimeouts(session, heartbeat time.Duration) Option {
 }
 
 // WithLinger sets how long the producer waits for more records of a
-// partition before sending a batch (kgo.ProducerLinger). 0 to 1m.
-// Default: 0, not kgo's 10ms: a publish waits for its own records'
-// acknowledgements, so a linger only adds to its latency (kgo's
-// ProduceSync cuts the linger short for the same reason), and batches
-// form anyway while a request is in flight. URL: linger=D.
+// partition before sending a batch (kgo.ProducerLinger), across publish
+// calls. 0 to 1m. Default: 0, not kgo's 10ms: a publish waits for its own
+// records' acknowledgements, so a linger beyond the call only adds to its
+// latency, and batches form anyway while a request is in flight. With 0,
+// a publish call's records still go out together: the producer holds them
+// back while the call buffers them and sends them all once the last is
+// buffered (as kgo's ProduceSync cuts its linger short). URL: linger=D.
 func WithLinger(d time.Duration) Option {
 	return func(c *config) error {
 		if d < 0 || d > time.Minute {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -27,8 +28,10 @@ type producer Driver
 // — wraps transport.ErrTooLarge as well, so that the poison middleware
 // stores it in its claim store instead of retrying it forever. (The broker
 // refuses a whole record batch: records of the same partition batched
-// with the big one fail alike.) An invalid kind is a *TopicError, and
-// then nothing is sent.
+// with the big one fail alike.) A message over the limit the driver
+// states (Capabilities: WithMaxMessageBytes less the framing) is a
+// *transport.TooLargeError, and an invalid kind a *TopicError: then
+// nothing is sent.
 func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error {
 	d := (*Driver)(p)
 	if len(msgs) == 0 {
@@ -36,8 +39,27 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	}
 	st := getSendState(len(msgs))
 	recs := st.recs
-	// Topics first: an invalid kind fails the whole call before anything
-	// is sent.
+	// The records first: a message over the limit fails the call before
+	// anything is sent, even a topic created (ChecksSizes).
+	limit := d.maxMessageBytes()
+	// One clock reading for the batch: kgo reads the clock for every
+	// record without a timestamp (and keeps milliseconds).
+	now := time.Now()
+	for i, m := range msgs {
+		r := &recs[i]
+		r.Value = m.Payload
+		// Not ctx: kgo fails every record buffered with a cancelled
+		// record, those of concurrent calls too.
+		r.Context = context.Background()
+		r.Timestamp = now
+		if size := st.enc.encode(r, m) + len(m.UUID) + len(m.Payload); size > limit {
+			putSendState(st)
+			return &transport.TooLargeError{Driver: "kafka", Key: m.Key, UUID: m.UUID, What: "message", Size: size, Limit: limit}
+		}
+	}
+
+	// Then the topics: an invalid kind fails the whole call before
+	// anything is sent.
 	var last *topicState
 	for i, m := range msgs {
 		if last == nil || !sameKind(last, d.cfg.prefix, m.Key) {
@@ -57,7 +79,7 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	w := &produceWait{done: make(chan struct{})}
 	w.left.Store(int64(len(msgs)))
 	promise := w.promise // one closure for the batch, not one per record
-	for i, m := range msgs {
+	for i := range msgs {
 		if ctx.Err() != nil {
 			// Produce fails a record at once when ctx ends while the
 			// buffer is full: produce nothing after it, so that a key's
@@ -67,14 +89,9 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 			}
 			break
 		}
-		r := &recs[i]
-		r.Value = m.Payload
-		// Not ctx: kgo fails every record buffered with a cancelled
-		// record, those of concurrent calls too.
-		r.Context = context.Background()
-		st.enc.encode(r, m)
-		d.prod.Produce(ctx, r, promise)
+		d.prod.Produce(ctx, &recs[i], promise)
 	}
+	d.endLinger()
 	if err := ctx.Err(); err != nil {
 		return err // kgo may still hold records: st is not reused
 	}
@@ -103,6 +120,23 @@ func (p *producer) SendBatch(ctx context.Context, msgs []*driver.Message) error 
 	}
 	return se
 }
+
+// endLinger sends what the producer holds back at once, unless the user
+// asked for a linger (WithLinger): see defaultLingerCut.
+func (d *Driver) endLinger() {
+	if d.cutLinger {
+		// Flush stops every linger, then waits for the buffered records
+		// unless its context is done: with doneCtx, it returns at once.
+		_ = d.prod.Flush(doneCtx)
+	}
+}
+
+// doneCtx is a context that is already done.
+var doneCtx = func() context.Context {
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	return ctx
+}()
 
 // sendState is what SendBatch needs besides the messages: the records and
 // the slab of their headers. It is reused from one call to the next once
