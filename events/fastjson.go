@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -89,10 +90,33 @@ func appendUint(b []byte, v uint64) []byte {
 	return append(b, buf[i:]...)
 }
 
+// digitPair[n] is the two ASCII digits of n (0..99) as a little-endian
+// uint16, so that a pair is written with one 16-bit store.
+var digitPair = func() (t [100]uint16) {
+	for n := range t {
+		t[n] = uint16(digitPairs[2*n]) | uint16(digitPairs[2*n+1])<<8
+	}
+	return t
+}()
+
+// decDigits returns the number of decimal digits of v (1 for 0).
+func decDigits(v uint64) uint {
+	v |= 1 // same digit count for v ≥ 1 (10^k is even), and 1 digit for 0
+	// bits.Len64(v)×1233/4096 is ⌊log10 2^len⌋: the digit count less one,
+	// or v is below that power of ten.
+	t := uint(bits.Len64(v)) * 1233 >> 12
+	if v >= pow10u64[t] {
+		return t + 1
+	}
+	return t
+}
+
 // appendDec appends d as a JSON string in its canonical text form (as
-// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
-// from the last character to the first in a small array (so the leading
-// zeros of 0.00d come by themselves), then appended; larger ones by
+// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here:
+// the length of the text is worked out first from the coefficient's
+// digit count, then the text is written from its last character to its
+// first straight into b's spare capacity (the fractional pairs take the
+// leading zeros of 0.00d by themselves); larger ones by
 // Decimal.appendCanonical. It never fails (ok is always true).
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
 	if d.hi != 0 {
@@ -105,48 +129,64 @@ func appendDec(b []byte, d Decimal) ([]byte, bool) {
 		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
 		prec--
 	}
+	n := decDigits(lo) // the digits: at least one before the point
+	if prec > 0 {
+		n = max(n, prec+1) + 1 // and the point
+	}
+	n += 2 // the quotes
+	if d.neg {
+		n++
+	}
 	// '"', '-', 20 digits, '.', '"': 24 bytes at most.
-	var buf [24]byte
-	i := len(buf) - 1
-	buf[i] = '"'
+	if cap(b)-len(b) < 24 {
+		b = grow(b, 24)
+	}
+	at := len(b)
+	o := (*[24]byte)(b[at : at+24])
+	j := n - 1
+	o[j] = '"'
 	if prec > 0 {
 		for ; prec >= 2; prec -= 2 {
 			q := lo / 100
-			r := (lo - q*100) * 2
-			i -= 2
-			buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+			p := digitPair[lo-q*100]
+			j -= 2
+			o[j], o[j+1] = byte(p), byte(p>>8)
 			lo = q
 		}
 		if prec == 1 {
-			i--
-			buf[i] = byte('0' + lo%10)
-			lo /= 10
+			q := lo / 10
+			j--
+			o[j] = byte('0' + lo - q*10)
+			lo = q
 		}
-		i--
-		buf[i] = '.'
+		j--
+		o[j] = '.'
 	}
 	for lo >= 100 {
 		q := lo / 100
-		r := (lo - q*100) * 2
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		p := digitPair[lo-q*100]
+		j -= 2
+		o[j], o[j+1] = byte(p), byte(p>>8)
 		lo = q
 	}
 	if lo >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[lo*2], digitPairs[lo*2+1]
+		p := digitPair[lo]
+		o[j-2], o[j-1] = byte(p), byte(p>>8)
 	} else {
-		i--
-		buf[i] = byte('0' + lo)
+		o[j-1] = byte('0' + lo)
 	}
 	if d.neg {
-		i--
-		buf[i] = '-'
+		o[1] = '-'
 	}
-	i--
-	buf[i] = '"'
-	return append(b, buf[i:]...), true
+	o[0] = '"'
+	return b[:at+int(n)], true
 }
+
+// grow returns b with room for n more bytes. It is kept out of line so
+// that the callers' common path, with room to spare, stays small.
+//
+//go:noinline
+func grow(b []byte, n int) []byte { return slices.Grow(b, n) }
 
 // put2 writes v (0..99) as two digits at b[0], b[1].
 func put2(b []byte, v uint) {
@@ -680,41 +720,75 @@ func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 	proven, zero := true, false
 	var prevCoef uint64 // the previous level's price
 	var prevPlaces uint8
-	if !s.eat(']') {
-		for k := 0; ; k++ {
-			n := len(s.pool)
-			if n == cap(s.pool) {
-				s.grow(start)
-				start, n = 0, len(s.pool)
-			}
-			// The new level is zero: the array is only ever extended
-			// (and a failed document is dropped with it), so there is
-			// no need to write a zero PriceLevel first.
-			s.pool = s.pool[:n+1]
-			l := &s.pool[n]
-			if pc, pp, ac, ok := s.level(l); !ok {
-				if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
-					return false
-				}
-				proven = false
-			} else if proven {
-				// Bids descend (the next price compares -1 with the
-				// previous one), asks ascend (+1).
-				proven = pc != 0 && (k == 0 || cmpScaled(pc, pp, prevCoef, prevPlaces) == 2*side-1)
-				zero = zero || ac == 0
-				prevCoef, prevPlaces = pc, pp
-			}
-			if s.i < len(s.b) && s.b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if s.eat(',') {
-				continue
-			}
+	order := 2*side - 1 // bids descend (each price compares -1 with the previous one), asks ascend
+	// The encoder's form, `["price","amount"]` with both decimals in
+	// scanDec's short form and a ',' or the closing ']' right after, is
+	// read here in one pass, in locals; the first level in any other form
+	// (or one that needs a larger array) and the rest of the array go to
+	// the general loop below.
+	b, i, pool := s.b, s.i, s.pool
+	sep, done := false, false // a level has been read / so has the array's ']'
+	for len(pool) < cap(pool) && i < len(b) && b[i] == '[' {
+		pc, pp, j, ok := scanDec(b, i+1)
+		if !ok || j >= len(b) || b[j] != ',' {
+			break
+		}
+		ac, ap, e, ok := scanDec(b, j+1)
+		if !ok || e >= len(b) || b[e] != ']' {
+			break
+		}
+		n := len(pool)
+		pool = pool[:n+1]
+		l := &pool[n]
+		l.Price, l.Amount = mkDec(false, 0, pc, pp), mkDec(false, 0, ac, ap)
+		if proven {
+			proven = pc != 0 && (n == start || cmpScaled(pc, pp, prevCoef, prevPlaces) == order)
+			zero = zero || ac == 0
+			prevCoef, prevPlaces = pc, pp
+		}
+		if i = e + 1; i < len(b) && b[i] == ',' {
+			i++
+			continue
+		}
+		sep = true
+		if i < len(b) && b[i] == ']' {
+			i++
+			done = true
+		}
+		break
+	}
+	s.i, s.pool = i, pool
+	for !done {
+		if sep {
 			if s.eat(']') {
 				break
 			}
-			return false
+			if !s.eat(',') {
+				return false
+			}
+		} else if len(s.pool) == start && s.eat(']') {
+			break // an empty array
+		}
+		sep = true
+		n := len(s.pool)
+		if n == cap(s.pool) {
+			s.grow(start)
+			start, n = 0, len(s.pool)
+		}
+		// The new level is zero: the array is only ever extended (and a
+		// failed document is dropped with it), so there is no need to
+		// write a zero PriceLevel first.
+		s.pool = s.pool[:n+1]
+		l := &s.pool[n]
+		if pc, pp, ac, ok := s.level(l); !ok {
+			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+				return false
+			}
+			proven = false
+		} else if proven {
+			proven = pc != 0 && (n == start || cmpScaled(pc, pp, prevCoef, prevPlaces) == order)
+			zero = zero || ac == 0
+			prevCoef, prevPlaces = pc, pp
 		}
 	}
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
