@@ -502,27 +502,36 @@ func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, 0, false
 	}
-	i++
-	start := i
-	for ; i < len(b) && b[i]-'0' <= 9; i++ {
-		coef = coef*10 + uint64(b[i]-'0')
-	}
-	intLen, fracLen := i-start, 0
-	if i < len(b) && b[i] == '.' {
-		i++
-		frac := i
-		for ; i < len(b) && b[i]-'0' <= 9; i++ {
-			coef = coef*10 + uint64(b[i]-'0')
-		}
-		if fracLen = i - frac; fracLen == 0 {
+	j := uint(i) + 1
+	start := j
+	coef, j = digitRun(b, j, 0)
+	intLen, fracLen := j-start, uint(0)
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if coef, j = digitRun(b, frac, coef); j == frac {
 			return 0, 0, 0, false // "5."
 		}
+		fracLen = j - frac
 	}
-	if i < len(b) && b[i] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
+	if j < uint(len(b)) && b[j] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
 		(intLen == 1 || b[start] != '0') { // no leading zero
-		return coef, uint8(fracLen), i + 1, true
+		return coef, uint8(fracLen), int(j) + 1, true
 	}
 	return 0, 0, 0, false
+}
+
+// digitRun reads the decimal digits from b[i] on, adding each to v (as
+// v×10 + digit), and returns v and the index after them. Its index is
+// unsigned so that the bounds check of b[i] folds into the loop's test.
+func digitRun(b []byte, i uint, v uint64) (uint64, uint) {
+	for ; i < uint(len(b)); i++ {
+		d := uint64(b[i]) - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + d
+	}
+	return v, i
 }
 
 // setDec sets d to coef×10^-places (places as written, at most 19, as
@@ -701,8 +710,8 @@ func (s *scanner) uint(v *uint64) bool {
 // returned slice's capacity ends at its length, so appending to one side
 // never writes into the other.
 //
-// Levels in the encoder's form are read by level, which also returns
-// their coefficients: levels then checks the per-level rules of
+// Levels in the encoder's form are read by fastLevels (or level), which
+// also see their coefficients: levels then checks the per-level rules of
 // OrderBook.Validate with them as it goes (prices positive and in strict
 // order; amounts are never negative on that path, and zero ones are
 // noted, as they are valid in a delta only), so that validation need not
@@ -717,46 +726,11 @@ func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 		s.pool = make([]PriceLevel, 0, max(bytes.Count(s.b[s.i:], []byte{'['})-1, 0))
 	}
 	start := len(s.pool)
-	proven, zero := true, false
-	var prevCoef uint64 // the previous level's price
-	var prevPlaces uint8
-	order := 2*side - 1 // bids descend (each price compares -1 with the previous one), asks ascend
-	// The encoder's form, `["price","amount"]` with both decimals in
-	// scanDec's short form and a ',' or the closing ']' right after, is
-	// read here in one pass, in locals; the first level in any other form
-	// (or one that needs a larger array) and the rest of the array go to
-	// the general loop below.
-	b, i, pool := s.b, s.i, s.pool
-	sep, done := false, false // a level has been read / so has the array's ']'
-	for len(pool) < cap(pool) && i < len(b) && b[i] == '[' {
-		pc, pp, j, ok := scanDec(b, i+1)
-		if !ok || j >= len(b) || b[j] != ',' {
-			break
-		}
-		ac, ap, e, ok := scanDec(b, j+1)
-		if !ok || e >= len(b) || b[e] != ']' {
-			break
-		}
-		n := len(pool)
-		pool = pool[:n+1]
-		l := &pool[n]
-		l.Price, l.Amount = mkDec(false, 0, pc, pp), mkDec(false, 0, ac, ap)
-		if proven {
-			proven = pc != 0 && (n == start || cmpScaled(pc, pp, prevCoef, prevPlaces) == order)
-			zero = zero || ac == 0
-			prevCoef, prevPlaces = pc, pp
-		}
-		if i = e + 1; i < len(b) && b[i] == ',' {
-			i++
-			continue
-		}
-		sep = true
-		if i < len(b) && b[i] == ']' {
-			i++
-			done = true
-		}
-		break
-	}
+	run := levelRun{proven: true, order: 2*side - 1} // bids descend, asks ascend
+	// Levels in the encoder's form are read by fastLevels; the first
+	// level in any other form (or one that needs a larger array) and the
+	// rest of the array go to the general loop below.
+	pool, i, sep, done := fastLevels(s.b, s.i, s.pool, &run)
 	s.i, s.pool = i, pool
 	for !done {
 		if sep {
@@ -784,36 +758,143 @@ func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
 				return false
 			}
-			proven = false
-		} else if proven {
-			proven = pc != 0 && (n == start || cmpScaled(pc, pp, prevCoef, prevPlaces) == order)
-			zero = zero || ac == 0
-			prevCoef, prevPlaces = pc, pp
+			run.proven = false
+		} else if run.proven {
+			run.proven = pc != 0 && (n == start || cmpScaled(pc, pp, run.prevCoef, run.prevPlaces) == run.order)
+			run.zero = run.zero || ac == 0
+			run.prevCoef, run.prevPlaces = pc, pp
 		}
 	}
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
-	s.unproven[side], s.zero[side] = !proven, zero
+	s.unproven[side], s.zero[side] = !run.proven, run.zero
 	return true
 }
 
-// level reads a level in the encoder's form, ["price","amount"] without
-// white space and with both decimals in scanDec's short form, into l; it
+// levelRun is what levels knows of the side it is reading: whether every
+// level so far keeps the per-level rules (proven), whether some amount
+// is 0, the last price, and the order the prices must keep (-1 for bids,
+// +1 for asks).
+type levelRun struct {
+	proven, zero bool
+	prevCoef     uint64
+	prevPlaces   uint8
+	order        int
+}
+
+// fastLevels reads levels in the encoder's form from b[i] on, at the
+// start of an array's first level or after a ',': `["price","amount"]`
+// without white space, both decimals in scanDec's short form, then ','
+// (and the next level) or the array's closing ']'. It appends them to
+// pool within its capacity and keeps run up to date. It stops before the
+// first level in any other form, or that does not fit, and returns pool,
+// the index reached, whether a level was read last (so a ',' or ']'
+// comes next: sep) and whether the closing ']' was read (done).
+//
+// Its one call is to scanLevel, which reads a whole level, and it
+// compares a price with the previous one in line (as cmpScaled does):
+// Go saves no register across a call, so each call in this loop costs
+// the reloading of its state.
+func fastLevels(b []byte, i int, pool []PriceLevel, run *levelRun) (_ []PriceLevel, next int, sep, done bool) {
+	proven, zero, prevCoef, prevPlaces, order := run.proven, run.zero, run.prevCoef, run.prevPlaces, run.order
+	first := len(pool)
+	for len(pool) < cap(pool) {
+		pc, pp, ac, ap, j, ok := scanLevel(b, i)
+		if !ok {
+			break
+		}
+		if proven {
+			var c int
+			switch {
+			case pp == prevPlaces:
+				c = cmpU64(pc, prevCoef)
+			case pp < prevPlaces:
+				hi, lo := bits.Mul64(pc, pow10u64[prevPlaces-pp])
+				if c = cmpU64(lo, prevCoef); hi != 0 {
+					c = 1
+				}
+			default:
+				hi, lo := bits.Mul64(prevCoef, pow10u64[pp-prevPlaces])
+				if c = cmpU64(pc, lo); hi != 0 {
+					c = -1
+				}
+			}
+			proven = pc != 0 && (len(pool) == first || c == order)
+			zero = zero || ac == 0
+			prevCoef, prevPlaces = pc, pp
+		}
+		n := len(pool)
+		pool = pool[:n+1]
+		pool[n] = PriceLevel{Price: mkDec(false, 0, pc, pp), Amount: mkDec(false, 0, ac, ap)}
+		sep, i = true, j
+		if i < len(b) && b[i] == ',' {
+			sep, i = false, i+1
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			i++
+			done = true
+		}
+		break
+	}
+	run.proven, run.zero, run.prevCoef, run.prevPlaces = proven, zero, prevCoef, prevPlaces
+	return pool, i, sep, done
+}
+
+// scanLevel reads the level in the encoder's form that opens at b[i]:
+// `["price","amount"]` without white space, both decimals in scanDec's
+// short form (read as scanDec does, written out here so that the level
+// takes one call). It returns their coefficients and places and the
+// index after the ']'; ok is false for anything else.
+func scanLevel(b []byte, i int) (pc uint64, pp uint8, ac uint64, ap uint8, end int, ok bool) {
+	if i+1 >= len(b) || b[i] != '[' || b[i+1] != '"' {
+		return 0, 0, 0, 0, 0, false
+	}
+	// The price.
+	j := uint(i) + 2
+	start := j
+	pc, j = digitRun(b, j, 0)
+	intLen, fracLen := j-start, uint(0)
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if pc, j = digitRun(b, frac, pc); j == frac {
+			return 0, 0, 0, 0, 0, false // "5."
+		}
+		fracLen = j - frac
+	}
+	if j+2 >= uint(len(b)) || b[j] != '"' || b[j+1] != ',' || b[j+2] != '"' ||
+		intLen == 0 || intLen+fracLen > 19 || (intLen > 1 && b[start] == '0') {
+		return 0, 0, 0, 0, 0, false
+	}
+	pp = uint8(fracLen)
+	// The amount.
+	j += 3
+	start = j
+	ac, j = digitRun(b, j, 0)
+	intLen, fracLen = j-start, 0
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if ac, j = digitRun(b, frac, ac); j == frac {
+			return 0, 0, 0, 0, 0, false
+		}
+		fracLen = j - frac
+	}
+	if j+1 >= uint(len(b)) || b[j] != '"' || b[j+1] != ']' ||
+		intLen == 0 || intLen+fracLen > 19 || (intLen > 1 && b[start] == '0') {
+		return 0, 0, 0, 0, 0, false
+	}
+	return pc, pp, ac, uint8(fracLen), int(j) + 2, true
+}
+
+// level reads a level in the encoder's form (see scanLevel) into l; it
 // returns the coefficients of the price and amount and the price's
 // places. ok is false for anything else, and then nothing is consumed.
 func (s *scanner) level(l *PriceLevel) (price uint64, places uint8, amount uint64, ok bool) {
-	b, i := s.b, s.i
-	if i >= len(b) || b[i] != '[' {
+	pc, pp, ac, ap, end, ok := scanLevel(s.b, s.i)
+	if !ok {
 		return 0, 0, 0, false
 	}
-	pc, pp, j, ok := scanDec(b, i+1)
-	if !ok || j >= len(b) || b[j] != ',' {
-		return 0, 0, 0, false
-	}
-	ac, ap, k, ok := scanDec(b, j+1)
-	if !ok || k >= len(b) || b[k] != ']' || !setDec(&l.Price, pc, pp) || !setDec(&l.Amount, ac, ap) {
-		return 0, 0, 0, false
-	}
-	s.i = k + 1
+	l.Price, l.Amount = mkDec(false, 0, pc, pp), mkDec(false, 0, ac, ap)
+	s.i = end
 	return pc, pp, ac, true
 }
 
