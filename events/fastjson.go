@@ -91,7 +91,7 @@ func appendUint(b []byte, v uint64) []byte {
 }
 
 // digitPair[n] is the two ASCII digits of n (0..99) as a little-endian
-// uint16, so that a pair is written with one 16-bit store.
+// uint16, so that a pair takes one load.
 var digitPair = func() (t [100]uint16) {
 	for n := range t {
 		t[n] = uint16(digitPairs[2*n]) | uint16(digitPairs[2*n+1])<<8

@@ -178,6 +178,18 @@ func levelsProofCases() []struct {
 		{doc("SNAPSHOT", `[["12345678901234567890","1"]]`, `[]`), false}, // 20 digits
 		{doc("SNAPSHOT", `[["3","1"]]`, `[["2","1"]]`), true},            // crossed: caught by check
 		{doc("NOPE", `[["2","0"]]`, `[]`), false},                        // unknown kind
+		// From fastLevels to the general loop and on: the order is kept
+		// across the hand-over, and a level read the general way is not
+		// proven.
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["1","1"]]`, `[["4","1"] ,["5","2"]]`), true},
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["2.5","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["2","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"], ["2","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"],["2.","1"]]`, `[]`), false}, // not a decimal
+		{doc("SNAPSHOT", `[["3","1"],["02","1"]]`, `[]`), false}, // a leading zero
+		{doc("SNAPSHOT", `[["3","1"],["2","1"],]`, `[]`), false}, // a trailing comma
+		{doc("SNAPSHOT", `[["3","1"]["2","1"]]`, `[]`), false},   // no comma
+		{doc("SNAPSHOT", `[["3.25","1"],["3.2","1"],["3","0.5"]]`, `[["3.5","1"],["3.55","1"]]`), true},
 		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["1","1"],["2","0"]],"bids":[["2","1"]],"datetime":"2026-03-14T15:09:26Z"}`), true}, // the last wins
 		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["2","1"]],"bids":[["1","1"],["2","0"]],"datetime":"2026-03-14T15:09:26Z"}`), false},
 	}
