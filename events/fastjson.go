@@ -362,14 +362,36 @@ func (s *scanner) str() (span, bool) {
 		return span{}, false
 	}
 	j := i + 1
+	for ; len(b)-j >= 8; j += 8 {
+		if m := notPlain8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) / 8
+			goto found
+		}
+	}
 	for j < len(b) && strPlain[b[j]] {
 		j++
 	}
+found:
 	if j >= len(b) || b[j] != '"' {
 		return span{}, false
 	}
 	s.i = j + 1
 	return span{i + 1, j}, true
+}
+
+// notPlain8 returns a mask whose lowest set bit is the high bit of the
+// first of the 8 bytes of w (the first in the low byte) that strPlain
+// rejects: below ' ', '"', '\\', or 0x7f and above. Each test is exact
+// for its first match (a borrow or carry between bytes starts only at a
+// byte that matches), so that is the lowest bit of their union; the bits
+// above it are not meaningful.
+func notPlain8(w uint64) uint64 {
+	const ones, high = 0x01010101_01010101, 0x80808080_80808080
+	quote, backslash := w^('"'*ones), w^('\\'*ones)
+	return ((w-' '*ones) & ^w | // below ' '
+		(quote-ones)&^quote | // '"'
+		(backslash-ones)&^backslash | // '\\'
+		(w + ones) | w) & high // 0x7f and above
 }
 
 // raw returns the bytes of sp.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"strings"
@@ -581,5 +582,61 @@ func TestAscii8(t *testing.T) {
 	}
 	for _, v := range []uint64{0, 9, 10, 99, 100, 9999, 10000, 99999999, 10001000, 99990099} {
 		check(v)
+	}
+}
+
+// TestNotPlain8: the first byte notPlain8 flags in a word is the first
+// byte strPlain rejects, for every byte value at every position after
+// plain bytes, with any bytes after it.
+func TestNotPlain8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, after := range []byte{'a', 0, '"', 0xff, 0x7f} {
+				var b [8]byte
+				for k := range b {
+					switch {
+					case k < pos:
+						b[k] = 'x'
+					case k == pos:
+						b[k] = byte(c)
+					default:
+						b[k] = after
+					}
+				}
+				checkNotPlain8(t, b)
+			}
+		}
+	}
+	// And words of bytes drawn from the edges of the classes.
+	edges := []byte{0, 1, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', 'a', 0x7e, 0x7f, 0x80, 0xfe, 0xff}
+	x := uint64(1)
+	for range 200000 {
+		var b [8]byte
+		for k := range b {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			b[k] = edges[x%uint64(len(edges))]
+		}
+		checkNotPlain8(t, b)
+	}
+}
+
+func checkNotPlain8(t *testing.T, b [8]byte) {
+	t.Helper()
+	m := notPlain8(binary.LittleEndian.Uint64(b[:]))
+	first := 8
+	for k := range b {
+		if !strPlain[b[k]] {
+			first = k
+			break
+		}
+	}
+	got := 8
+	if m != 0 {
+		got = bits.TrailingZeros64(m) / 8
+	}
+	if got != first {
+		t.Fatalf("%q: notPlain8 says byte %d, strPlain %d", b[:], got, first)
 	}
 }
