@@ -3,6 +3,7 @@ package events
 import (
 	"bytes"
 	"encoding/binary"
+	"math/bits"
 	"slices"
 	"time"
 )
@@ -89,10 +90,33 @@ func appendUint(b []byte, v uint64) []byte {
 	return append(b, buf[i:]...)
 }
 
+// digitPair[n] is the two ASCII digits of n (0..99) as a little-endian
+// uint16, so that a pair takes one load.
+var digitPair = func() (t [100]uint16) {
+	for n := range t {
+		t[n] = uint16(digitPairs[2*n]) | uint16(digitPairs[2*n+1])<<8
+	}
+	return t
+}()
+
+// decDigits returns the number of decimal digits of v (1 for 0).
+func decDigits(v uint64) uint {
+	v |= 1 // same digit count for v ≥ 1 (10^k is even), and 1 digit for 0
+	// bits.Len64(v)×1233/4096 is ⌊log10 2^len⌋: the digit count less one,
+	// or v is below that power of ten.
+	t := uint(bits.Len64(v)) * 1233 >> 12
+	if v >= pow10u64[t] {
+		return t + 1
+	}
+	return t
+}
+
 // appendDec appends d as a JSON string in its canonical text form (as
-// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here,
-// from the last character to the first in a small array (so the leading
-// zeros of 0.00d come by themselves), then appended; larger ones by
+// Decimal.MarshalJSON). Coefficients of up to 64 bits are formatted here:
+// the length of the text is worked out first from the coefficient's
+// digit count, then the text is written from its last character to its
+// first straight into b's spare capacity (the fractional pairs take the
+// leading zeros of 0.00d by themselves); larger ones by
 // Decimal.appendCanonical. It never fails (ok is always true).
 func appendDec(b []byte, d Decimal) ([]byte, bool) {
 	if d.hi != 0 {
@@ -105,48 +129,64 @@ func appendDec(b []byte, d Decimal) ([]byte, bool) {
 		lo /= 10 // canonical form: no trailing fractional zeros (and 0 is "0")
 		prec--
 	}
+	n := decDigits(lo) // the digits: at least one before the point
+	if prec > 0 {
+		n = max(n, prec+1) + 1 // and the point
+	}
+	n += 2 // the quotes
+	if d.neg {
+		n++
+	}
 	// '"', '-', 20 digits, '.', '"': 24 bytes at most.
-	var buf [24]byte
-	i := len(buf) - 1
-	buf[i] = '"'
+	if cap(b)-len(b) < 24 {
+		b = grow(b, 24)
+	}
+	at := len(b)
+	o := (*[24]byte)(b[at : at+24])
+	j := n - 1
+	o[j] = '"'
 	if prec > 0 {
 		for ; prec >= 2; prec -= 2 {
 			q := lo / 100
-			r := (lo - q*100) * 2
-			i -= 2
-			buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+			p := digitPair[lo-q*100]
+			j -= 2
+			o[j], o[j+1] = byte(p), byte(p>>8)
 			lo = q
 		}
 		if prec == 1 {
-			i--
-			buf[i] = byte('0' + lo%10)
-			lo /= 10
+			q := lo / 10
+			j--
+			o[j] = byte('0' + lo - q*10)
+			lo = q
 		}
-		i--
-		buf[i] = '.'
+		j--
+		o[j] = '.'
 	}
 	for lo >= 100 {
 		q := lo / 100
-		r := (lo - q*100) * 2
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[r], digitPairs[r+1]
+		p := digitPair[lo-q*100]
+		j -= 2
+		o[j], o[j+1] = byte(p), byte(p>>8)
 		lo = q
 	}
 	if lo >= 10 {
-		i -= 2
-		buf[i], buf[i+1] = digitPairs[lo*2], digitPairs[lo*2+1]
+		p := digitPair[lo]
+		o[j-2], o[j-1] = byte(p), byte(p>>8)
 	} else {
-		i--
-		buf[i] = byte('0' + lo)
+		o[j-1] = byte('0' + lo)
 	}
 	if d.neg {
-		i--
-		buf[i] = '-'
+		o[1] = '-'
 	}
-	i--
-	buf[i] = '"'
-	return append(b, buf[i:]...), true
+	o[0] = '"'
+	return b[:at+int(n)], true
 }
+
+// grow returns b with room for n more bytes. It is kept out of line so
+// that the callers' common path, with room to spare, stays small.
+//
+//go:noinline
+func grow(b []byte, n int) []byte { return slices.Grow(b, n) }
 
 // put2 writes v (0..99) as two digits at b[0], b[1].
 func put2(b []byte, v uint) {
@@ -182,27 +222,39 @@ func appendTime(b []byte, t time.Time) ([]byte, bool) {
 	out[17] = ':'
 	put2(out[18:], clock%60)
 	i := 20
-	if ns := uint32(t.Nanosecond()); ns != 0 {
-		digits := 9
-		for ns%10 == 0 {
-			ns /= 10
-			digits--
+	if ns := uint64(t.Nanosecond()); ns != 0 {
+		// The nine digits, leading zeros included: the first, then the
+		// other eight as one word; trailing zeros are cut by ending the
+		// text after the last digit that is not '0' (the word's highest
+		// byte that differs from '0'), so the word may be stored past
+		// the text's end, in b's spare capacity (see AppendMarshal).
+		first := ns / 1e8
+		rest := ascii8(ns - first*1e8)
+		out[20], out[21] = '.', byte('0'+first)
+		binary.LittleEndian.PutUint64(out[22:], rest)
+		i = 22
+		if nz := rest ^ 0x30303030_30303030; nz != 0 {
+			i += (63-bits.LeadingZeros64(nz))/8 + 1
 		}
-		out[i] = '.'
-		j := i + digits // the last digit; leading zeros included
-		for k := digits; k >= 2; k -= 2 {
-			q := ns / 100
-			r := (ns - q*100) * 2
-			out[j-1], out[j] = digitPairs[r], digitPairs[r+1]
-			ns, j = q, j-2
-		}
-		if digits%2 == 1 {
-			out[j] = byte('0' + ns)
-		}
-		i += 1 + digits
 	}
 	out[i], out[i+1] = 'Z', '"'
 	return b[:n+i+2], true
+}
+
+// ascii8 returns the eight decimal digits of v (below 10^8), zero-padded,
+// as ASCII in a little-endian word (the first digit in the low byte). It
+// splits v into two 4-digit lanes, each into two 2-digit lanes, each into
+// two digits, dividing all lanes at once by multiplying with a
+// reciprocal: ⌊x×10486/2^20⌋ = ⌊x/100⌋ for x < 10^4, ⌊x×103/2^10⌋ =
+// ⌊x/10⌋ for x < 100, and no product carries into the next lane.
+func ascii8(v uint64) uint64 {
+	hi := v / 10000
+	x := hi | (v-hi*10000)<<32
+	q := (x * 10486 >> 20) & 0x0000007f_0000007f
+	x = q | (x-q*100)<<16
+	q = (x * 103 >> 10) & 0x000f_000f_000f_000f
+	x = q | (x-q*10)<<8
+	return x | 0x30303030_30303030
 }
 
 // year0Unix is the Unix second of 0000-01-01T00:00:00Z.
@@ -311,14 +363,36 @@ func (s *scanner) str() (span, bool) {
 		return span{}, false
 	}
 	j := i + 1
+	for ; len(b)-j >= 8; j += 8 {
+		if m := notPlain8(binary.LittleEndian.Uint64(b[j:])); m != 0 {
+			j += bits.TrailingZeros64(m) / 8
+			goto found
+		}
+	}
 	for j < len(b) && strPlain[b[j]] {
 		j++
 	}
+found:
 	if j >= len(b) || b[j] != '"' {
 		return span{}, false
 	}
 	s.i = j + 1
 	return span{i + 1, j}, true
+}
+
+// notPlain8 returns a mask whose lowest set bit is the high bit of the
+// first of the 8 bytes of w (the first in the low byte) that strPlain
+// rejects: below ' ', '"', '\\', or 0x7f and above. Each test is exact
+// for its first match (a borrow or carry between bytes starts only at a
+// byte that matches), so that is the lowest bit of their union; the bits
+// above it are not meaningful.
+func notPlain8(w uint64) uint64 {
+	const ones, high = 0x01010101_01010101, 0x80808080_80808080
+	quote, backslash := w^('"'*ones), w^('\\'*ones)
+	return ((w-' '*ones) & ^w | // below ' '
+		(quote-ones)&^quote | // '"'
+		(backslash-ones)&^backslash | // '\\'
+		(w + ones) | w) & high // 0x7f and above
 }
 
 // raw returns the bytes of sp.
@@ -462,27 +536,36 @@ func scanDec(b []byte, i int) (coef uint64, places uint8, end int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return 0, 0, 0, false
 	}
-	i++
-	start := i
-	for ; i < len(b) && b[i]-'0' <= 9; i++ {
-		coef = coef*10 + uint64(b[i]-'0')
-	}
-	intLen, fracLen := i-start, 0
-	if i < len(b) && b[i] == '.' {
-		i++
-		frac := i
-		for ; i < len(b) && b[i]-'0' <= 9; i++ {
-			coef = coef*10 + uint64(b[i]-'0')
-		}
-		if fracLen = i - frac; fracLen == 0 {
+	j := uint(i) + 1
+	start := j
+	coef, j = digitRun(b, j, 0)
+	intLen, fracLen := j-start, uint(0)
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if coef, j = digitRun(b, frac, coef); j == frac {
 			return 0, 0, 0, false // "5."
 		}
+		fracLen = j - frac
 	}
-	if i < len(b) && b[i] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
+	if j < uint(len(b)) && b[j] == '"' && intLen > 0 && intLen+fracLen <= 19 &&
 		(intLen == 1 || b[start] != '0') { // no leading zero
-		return coef, uint8(fracLen), i + 1, true
+		return coef, uint8(fracLen), int(j) + 1, true
 	}
 	return 0, 0, 0, false
+}
+
+// digitRun reads the decimal digits from b[i] on, adding each to v (as
+// v×10 + digit), and returns v and the index after them. Its index is
+// unsigned so that the bounds check of b[i] folds into the loop's test.
+func digitRun(b []byte, i uint, v uint64) (uint64, uint) {
+	for ; i < uint(len(b)); i++ {
+		d := uint64(b[i]) - '0'
+		if d > 9 {
+			break
+		}
+		v = v*10 + d
+	}
+	return v, i
 }
 
 // setDec sets d to coef×10^-places (places as written, at most 19, as
@@ -661,8 +744,8 @@ func (s *scanner) uint(v *uint64) bool {
 // returned slice's capacity ends at its length, so appending to one side
 // never writes into the other.
 //
-// Levels in the encoder's form are read by level, which also returns
-// their coefficients: levels then checks the per-level rules of
+// Levels in the encoder's form are read by fastLevels (or level), which
+// also see their coefficients: levels then checks the per-level rules of
 // OrderBook.Validate with them as it goes (prices positive and in strict
 // order; amounts are never negative on that path, and zero ones are
 // noted, as they are valid in a delta only), so that validation need not
@@ -677,69 +760,175 @@ func (s *scanner) levels(lv *[]PriceLevel, side int) bool {
 		s.pool = make([]PriceLevel, 0, max(bytes.Count(s.b[s.i:], []byte{'['})-1, 0))
 	}
 	start := len(s.pool)
-	proven, zero := true, false
-	var prevCoef uint64 // the previous level's price
-	var prevPlaces uint8
-	if !s.eat(']') {
-		for k := 0; ; k++ {
-			n := len(s.pool)
-			if n == cap(s.pool) {
-				s.grow(start)
-				start, n = 0, len(s.pool)
-			}
-			// The new level is zero: the array is only ever extended
-			// (and a failed document is dropped with it), so there is
-			// no need to write a zero PriceLevel first.
-			s.pool = s.pool[:n+1]
-			l := &s.pool[n]
-			if pc, pp, ac, ok := s.level(l); !ok {
-				if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
-					return false
-				}
-				proven = false
-			} else if proven {
-				// Bids descend (the next price compares -1 with the
-				// previous one), asks ascend (+1).
-				proven = pc != 0 && (k == 0 || cmpScaled(pc, pp, prevCoef, prevPlaces) == 2*side-1)
-				zero = zero || ac == 0
-				prevCoef, prevPlaces = pc, pp
-			}
-			if s.i < len(s.b) && s.b[s.i] == ',' {
-				s.i++
-				continue
-			}
-			if s.eat(',') {
-				continue
-			}
+	run := levelRun{proven: true, order: 2*side - 1} // bids descend, asks ascend
+	// Levels in the encoder's form are read by fastLevels; the first
+	// level in any other form (or one that needs a larger array) and the
+	// rest of the array go to the general loop below.
+	pool, i, sep, done := fastLevels(s.b, s.i, s.pool, &run)
+	s.i, s.pool = i, pool
+	for !done {
+		if sep {
 			if s.eat(']') {
 				break
 			}
-			return false
+			if !s.eat(',') {
+				return false
+			}
+		} else if len(s.pool) == start && s.eat(']') {
+			break // an empty array
+		}
+		sep = true
+		n := len(s.pool)
+		if n == cap(s.pool) {
+			s.grow(start)
+			start, n = 0, len(s.pool)
+		}
+		// The new level is zero: the array is only ever extended (and a
+		// failed document is dropped with it), so there is no need to
+		// write a zero PriceLevel first.
+		s.pool = s.pool[:n+1]
+		l := &s.pool[n]
+		if pc, pp, ac, ok := s.level(l); !ok {
+			if !s.eat('[') || !s.decimal(&l.Price) || !s.eat(',') || !s.decimal(&l.Amount) || !s.eat(']') {
+				return false
+			}
+			run.proven = false
+		} else if run.proven {
+			run.proven = pc != 0 && (n == start || cmpScaled(pc, pp, run.prevCoef, run.prevPlaces) == run.order)
+			run.zero = run.zero || ac == 0
+			run.prevCoef, run.prevPlaces = pc, pp
 		}
 	}
 	*lv = s.pool[start:len(s.pool):len(s.pool)]
-	s.unproven[side], s.zero[side] = !proven, zero
+	s.unproven[side], s.zero[side] = !run.proven, run.zero
 	return true
 }
 
-// level reads a level in the encoder's form, ["price","amount"] without
-// white space and with both decimals in scanDec's short form, into l; it
+// levelRun is what levels knows of the side it is reading: whether every
+// level so far keeps the per-level rules (proven), whether some amount
+// is 0, the last price, and the order the prices must keep (-1 for bids,
+// +1 for asks).
+type levelRun struct {
+	proven, zero bool
+	prevCoef     uint64
+	prevPlaces   uint8
+	order        int
+}
+
+// fastLevels reads levels in the encoder's form from b[i] on, at the
+// start of an array's first level or after a ',': `["price","amount"]`
+// without white space, both decimals in scanDec's short form, then ','
+// (and the next level) or the array's closing ']'. It appends them to
+// pool within its capacity and keeps run up to date. It stops before the
+// first level in any other form, or that does not fit, and returns pool,
+// the index reached, whether a level was read last (so a ',' or ']'
+// comes next: sep) and whether the closing ']' was read (done).
+//
+// Its one call is to scanLevel, which reads a whole level, and it
+// compares a price with the previous one in line (as cmpScaled does):
+// Go saves no register across a call, so each call in this loop costs
+// the reloading of its state.
+func fastLevels(b []byte, i int, pool []PriceLevel, run *levelRun) (_ []PriceLevel, next int, sep, done bool) {
+	proven, zero, prevCoef, prevPlaces, order := run.proven, run.zero, run.prevCoef, run.prevPlaces, run.order
+	first := len(pool)
+	for len(pool) < cap(pool) {
+		pc, pp, ac, ap, j, ok := scanLevel(b, i)
+		if !ok {
+			break
+		}
+		if proven {
+			var c int
+			switch {
+			case pp == prevPlaces:
+				c = cmpU64(pc, prevCoef)
+			case pp < prevPlaces:
+				hi, lo := bits.Mul64(pc, pow10u64[prevPlaces-pp])
+				if c = cmpU64(lo, prevCoef); hi != 0 {
+					c = 1
+				}
+			default:
+				hi, lo := bits.Mul64(prevCoef, pow10u64[pp-prevPlaces])
+				if c = cmpU64(pc, lo); hi != 0 {
+					c = -1
+				}
+			}
+			proven = pc != 0 && (len(pool) == first || c == order)
+			zero = zero || ac == 0
+			prevCoef, prevPlaces = pc, pp
+		}
+		n := len(pool)
+		pool = pool[:n+1]
+		pool[n] = PriceLevel{Price: mkDec(false, 0, pc, pp), Amount: mkDec(false, 0, ac, ap)}
+		sep, i = true, j
+		if i < len(b) && b[i] == ',' {
+			sep, i = false, i+1
+			continue
+		}
+		if i < len(b) && b[i] == ']' {
+			i++
+			done = true
+		}
+		break
+	}
+	run.proven, run.zero, run.prevCoef, run.prevPlaces = proven, zero, prevCoef, prevPlaces
+	return pool, i, sep, done
+}
+
+// scanLevel reads the level in the encoder's form that opens at b[i]:
+// `["price","amount"]` without white space, both decimals in scanDec's
+// short form (read as scanDec does, written out here so that the level
+// takes one call). It returns their coefficients and places and the
+// index after the ']'; ok is false for anything else.
+func scanLevel(b []byte, i int) (pc uint64, pp uint8, ac uint64, ap uint8, end int, ok bool) {
+	if i+1 >= len(b) || b[i] != '[' || b[i+1] != '"' {
+		return 0, 0, 0, 0, 0, false
+	}
+	// The price.
+	j := uint(i) + 2
+	start := j
+	pc, j = digitRun(b, j, 0)
+	intLen, fracLen := j-start, uint(0)
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if pc, j = digitRun(b, frac, pc); j == frac {
+			return 0, 0, 0, 0, 0, false // "5."
+		}
+		fracLen = j - frac
+	}
+	if j+2 >= uint(len(b)) || b[j] != '"' || b[j+1] != ',' || b[j+2] != '"' ||
+		intLen == 0 || intLen+fracLen > 19 || (intLen > 1 && b[start] == '0') {
+		return 0, 0, 0, 0, 0, false
+	}
+	pp = uint8(fracLen)
+	// The amount.
+	j += 3
+	start = j
+	ac, j = digitRun(b, j, 0)
+	intLen, fracLen = j-start, 0
+	if j < uint(len(b)) && b[j] == '.' {
+		frac := j + 1
+		if ac, j = digitRun(b, frac, ac); j == frac {
+			return 0, 0, 0, 0, 0, false
+		}
+		fracLen = j - frac
+	}
+	if j+1 >= uint(len(b)) || b[j] != '"' || b[j+1] != ']' ||
+		intLen == 0 || intLen+fracLen > 19 || (intLen > 1 && b[start] == '0') {
+		return 0, 0, 0, 0, 0, false
+	}
+	return pc, pp, ac, uint8(fracLen), int(j) + 2, true
+}
+
+// level reads a level in the encoder's form (see scanLevel) into l; it
 // returns the coefficients of the price and amount and the price's
 // places. ok is false for anything else, and then nothing is consumed.
 func (s *scanner) level(l *PriceLevel) (price uint64, places uint8, amount uint64, ok bool) {
-	b, i := s.b, s.i
-	if i >= len(b) || b[i] != '[' {
+	pc, pp, ac, ap, end, ok := scanLevel(s.b, s.i)
+	if !ok {
 		return 0, 0, 0, false
 	}
-	pc, pp, j, ok := scanDec(b, i+1)
-	if !ok || j >= len(b) || b[j] != ',' {
-		return 0, 0, 0, false
-	}
-	ac, ap, k, ok := scanDec(b, j+1)
-	if !ok || k >= len(b) || b[k] != ']' || !setDec(&l.Price, pc, pp) || !setDec(&l.Amount, ac, ap) {
-		return 0, 0, 0, false
-	}
-	s.i = k + 1
+	l.Price, l.Amount = mkDec(false, 0, pc, pp), mkDec(false, 0, ac, ap)
+	s.i = end
 	return pc, pp, ac, true
 }
 

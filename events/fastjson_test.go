@@ -1,8 +1,11 @@
 package events
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"math/bits"
 	"reflect"
 	"strconv"
 	"strings"
@@ -176,6 +179,18 @@ func levelsProofCases() []struct {
 		{doc("SNAPSHOT", `[["12345678901234567890","1"]]`, `[]`), false}, // 20 digits
 		{doc("SNAPSHOT", `[["3","1"]]`, `[["2","1"]]`), true},            // crossed: caught by check
 		{doc("NOPE", `[["2","0"]]`, `[]`), false},                        // unknown kind
+		// From fastLevels to the general loop and on: the order is kept
+		// across the hand-over, and a level read the general way is not
+		// proven.
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["1","1"]]`, `[["4","1"] ,["5","2"]]`), true},
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["2.5","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"],["2","1"] ,["2","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"], ["2","1"]]`, `[]`), false},
+		{doc("SNAPSHOT", `[["3","1"],["2.","1"]]`, `[]`), false}, // not a decimal
+		{doc("SNAPSHOT", `[["3","1"],["02","1"]]`, `[]`), false}, // a leading zero
+		{doc("SNAPSHOT", `[["3","1"],["2","1"],]`, `[]`), false}, // a trailing comma
+		{doc("SNAPSHOT", `[["3","1"]["2","1"]]`, `[]`), false},   // no comma
+		{doc("SNAPSHOT", `[["3.25","1"],["3.2","1"],["3","0.5"]]`, `[["3.5","1"],["3.55","1"]]`), true},
 		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["1","1"],["2","0"]],"bids":[["2","1"]],"datetime":"2026-03-14T15:09:26Z"}`), true}, // the last wins
 		{[]byte(`{"exchange":"x","symbol":"S","kind":"DELTA","bids":[["2","1"]],"bids":[["1","1"],["2","0"]],"datetime":"2026-03-14T15:09:26Z"}`), false},
 	}
@@ -549,5 +564,79 @@ func TestSegmentOnePass(t *testing.T) {
 		if (c.err == nil) != (v != "" && ValidateSegment(v) == nil) {
 			t.Fatalf("segment(%q) = %v, ValidateSegment %v", v, c.err, ValidateSegment(v))
 		}
+	}
+}
+
+// TestAscii8: the eight zero-padded digits of every value below 10^8
+// (stepped by a prime, with the edges of each lane).
+func TestAscii8(t *testing.T) {
+	check := func(v uint64) {
+		var b [8]byte
+		binary.LittleEndian.PutUint64(b[:], ascii8(v))
+		if want := fmt.Sprintf("%08d", v); string(b[:]) != want {
+			t.Fatalf("ascii8(%d) = %q, want %q", v, b[:], want)
+		}
+	}
+	for v := uint64(0); v < 1e8; v += 997 {
+		check(v)
+	}
+	for _, v := range []uint64{0, 9, 10, 99, 100, 9999, 10000, 99999999, 10001000, 99990099} {
+		check(v)
+	}
+}
+
+// TestNotPlain8: the first byte notPlain8 flags in a word is the first
+// byte strPlain rejects, for every byte value at every position after
+// plain bytes, with any bytes after it.
+func TestNotPlain8(t *testing.T) {
+	for pos := range 8 {
+		for c := range 256 {
+			for _, after := range []byte{'a', 0, '"', 0xff, 0x7f} {
+				var b [8]byte
+				for k := range b {
+					switch {
+					case k < pos:
+						b[k] = 'x'
+					case k == pos:
+						b[k] = byte(c)
+					default:
+						b[k] = after
+					}
+				}
+				checkNotPlain8(t, b)
+			}
+		}
+	}
+	// And words of bytes drawn from the edges of the classes.
+	edges := []byte{0, 1, 0x1f, ' ', '!', '"', '#', '[', '\\', ']', 'a', 0x7e, 0x7f, 0x80, 0xfe, 0xff}
+	x := uint64(1)
+	for range 200000 {
+		var b [8]byte
+		for k := range b {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			b[k] = edges[x%uint64(len(edges))]
+		}
+		checkNotPlain8(t, b)
+	}
+}
+
+func checkNotPlain8(t *testing.T, b [8]byte) {
+	t.Helper()
+	m := notPlain8(binary.LittleEndian.Uint64(b[:]))
+	first := 8
+	for k := range b {
+		if !strPlain[b[k]] {
+			first = k
+			break
+		}
+	}
+	got := 8
+	if m != 0 {
+		got = bits.TrailingZeros64(m) / 8
+	}
+	if got != first {
+		t.Fatalf("%q: notPlain8 says byte %d, strPlain %d", b[:], got, first)
 	}
 }
