@@ -104,10 +104,9 @@ func marshalBook1024(v *OrderBook) ([]byte, bool, error) {
 // AppendMarshal is Marshal appending to dst: it validates e and appends
 // its JSON encoding (the bytes Marshal returns) to dst, so that a caller
 // can reuse one buffer for many events. On error it returns dst unchanged
-// and the error Marshal returns. Either way the spare capacity of dst,
-// beyond the slice returned, may have been written (the encoders store
-// some digits a word at a time). For Trade, Ticker and OrderBook (as T or
-// inside an Event) it allocates only if dst is too short.
+// (the spare capacity of dst may have been written) and the error Marshal
+// returns. For Trade, Ticker and OrderBook (as T or inside an Event) it
+// allocates only if dst is too short.
 func AppendMarshal[T Event](dst []byte, e T) ([]byte, error) {
 	var (
 		b   []byte

@@ -226,8 +226,7 @@ func appendTime(b []byte, t time.Time) ([]byte, bool) {
 		// The nine digits, leading zeros included: the first, then the
 		// other eight as one word; trailing zeros are cut by ending the
 		// text after the last digit that is not '0' (the word's highest
-		// byte that differs from '0'), so the word may be stored past
-		// the text's end, in b's spare capacity (see AppendMarshal).
+		// byte that differs from '0').
 		first := ns / 1e8
 		rest := ascii8(ns - first*1e8)
 		out[20], out[21] = '.', byte('0'+first)
