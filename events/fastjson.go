@@ -222,38 +222,27 @@ func appendTime(b []byte, t time.Time) ([]byte, bool) {
 	out[17] = ':'
 	put2(out[18:], clock%60)
 	i := 20
-	if ns := uint64(t.Nanosecond()); ns != 0 {
-		// The nine digits, leading zeros included: the first, then the
-		// other eight as one word; trailing zeros are cut by ending the
-		// text after the last digit that is not '0' (the word's highest
-		// byte that differs from '0').
-		first := ns / 1e8
-		rest := ascii8(ns - first*1e8)
-		out[20], out[21] = '.', byte('0'+first)
-		binary.LittleEndian.PutUint64(out[22:], rest)
-		i = 22
-		if nz := rest ^ 0x30303030_30303030; nz != 0 {
-			i += (63-bits.LeadingZeros64(nz))/8 + 1
+	if ns := uint32(t.Nanosecond()); ns != 0 {
+		digits := 9
+		for ns%10 == 0 {
+			ns /= 10
+			digits--
 		}
+		out[i] = '.'
+		j := i + digits // the last digit; leading zeros included
+		for k := digits; k >= 2; k -= 2 {
+			q := ns / 100
+			r := (ns - q*100) * 2
+			out[j-1], out[j] = digitPairs[r], digitPairs[r+1]
+			ns, j = q, j-2
+		}
+		if digits%2 == 1 {
+			out[j] = byte('0' + ns)
+		}
+		i += 1 + digits
 	}
 	out[i], out[i+1] = 'Z', '"'
 	return b[:n+i+2], true
-}
-
-// ascii8 returns the eight decimal digits of v (below 10^8), zero-padded,
-// as ASCII in a little-endian word (the first digit in the low byte). It
-// splits v into two 4-digit lanes, each into two 2-digit lanes, each into
-// two digits, dividing all lanes at once by multiplying with a
-// reciprocal: ⌊x×10486/2^20⌋ = ⌊x/100⌋ for x < 10^4, ⌊x×103/2^10⌋ =
-// ⌊x/10⌋ for x < 100, and no product carries into the next lane.
-func ascii8(v uint64) uint64 {
-	hi := v / 10000
-	x := hi | (v-hi*10000)<<32
-	q := (x * 10486 >> 20) & 0x0000007f_0000007f
-	x = q | (x-q*100)<<16
-	q = (x * 103 >> 10) & 0x000f_000f_000f_000f
-	x = q | (x-q*10)<<8
-	return x | 0x30303030_30303030
 }
 
 // year0Unix is the Unix second of 0000-01-01T00:00:00Z.

@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"math/bits"
 	"reflect"
 	"strconv"
@@ -564,24 +563,6 @@ func TestSegmentOnePass(t *testing.T) {
 		if (c.err == nil) != (v != "" && ValidateSegment(v) == nil) {
 			t.Fatalf("segment(%q) = %v, ValidateSegment %v", v, c.err, ValidateSegment(v))
 		}
-	}
-}
-
-// TestAscii8: the eight zero-padded digits of every value below 10^8
-// (stepped by a prime, with the edges of each lane).
-func TestAscii8(t *testing.T) {
-	check := func(v uint64) {
-		var b [8]byte
-		binary.LittleEndian.PutUint64(b[:], ascii8(v))
-		if want := fmt.Sprintf("%08d", v); string(b[:]) != want {
-			t.Fatalf("ascii8(%d) = %q, want %q", v, b[:], want)
-		}
-	}
-	for v := uint64(0); v < 1e8; v += 997 {
-		check(v)
-	}
-	for _, v := range []uint64{0, 9, 10, 99, 100, 9999, 10000, 99999999, 10001000, 99990099} {
-		check(v)
 	}
 }
 
