@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -380,6 +381,52 @@ func reportCompare(w io.Writer, e *env, res []rowResult) {
 				ratio(float64(m.p99), float64(bm.p99)), ratio(float64(m.pubCPU), float64(bm.pubCPU)), ratio(float64(m.consCPU), float64(bm.consCPU)))
 		}
 	}
+	for _, c := range defaultCosts(res) {
+		fmt.Fprintf(w, "  middleware.Default on %s: %+.0f%% consume CPU per event (median of %d per-rep ratios, range %+.0f%% to %+.0f%%)\n",
+			c.row, 100*median(c.extra), len(c.extra), 100*slices.Min(c.extra), 100*slices.Max(c.extra))
+	}
+}
+
+// defaultSuffix names a typed row behind middleware.Default; the row of
+// the same name without it (and without its note in parentheses) is the
+// same path bare.
+const defaultSuffix = " + middleware.Default"
+
+// defaultCosts returns, for each typed row behind middleware.Default whose
+// bare row was measured too, the extra consume CPU per event the stack
+// costs: one ratio per rep (the two rows run one after the other in each
+// rep), so that the machine's drift between reps cancels out — a ratio of
+// the rows' medians mixes reps.
+func defaultCosts(res []rowResult) []defaultCost {
+	var out []defaultCost
+	for i := range res {
+		name, ok := strings.CutSuffix(res[i].spec.name, defaultSuffix)
+		if !ok {
+			continue
+		}
+		for j := range res {
+			if j == i || shortName(res[j].spec) != name {
+				continue
+			}
+			c := defaultCost{row: name}
+			for k := range min(len(res[i].samples), len(res[j].samples)) {
+				if bare := res[j].samples[k].consCPU; bare > 0 {
+					c.extra = append(c.extra, float64(res[i].samples[k].consCPU)/float64(bare)-1)
+				}
+			}
+			if len(c.extra) > 0 {
+				out = append(out, c)
+			}
+		}
+	}
+	return out
+}
+
+// defaultCost is middleware.Default's extra consume CPU per event on a
+// row, one fraction per rep.
+type defaultCost struct {
+	row   string
+	extra []float64
 }
 
 // bestRaw returns the raw rows as one: its one sample holds, per column,

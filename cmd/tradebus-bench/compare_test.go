@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -165,6 +166,32 @@ func TestBestRaw(t *testing.T) {
 	require.Equal(t, 2*time.Millisecond, got.p99)
 	require.Equal(t, time.Duration(2), got.consCPU)
 	require.Nil(t, bestRaw(nil))
+}
+
+// TestDefaultCosts: middleware.Default's cost is a ratio per rep of the
+// row behind it to its bare row (not a ratio of medians), for every pair
+// whose both rows ran, and the report prints it.
+func TestDefaultCosts(t *testing.T) {
+	row := func(name string, cpus ...time.Duration) rowResult {
+		r := rowResult{spec: rowSpec{name: name, kind: kindTyped}}
+		for _, c := range cpus {
+			r.samples = append(r.samples, sample{consCPU: c})
+		}
+		return r
+	}
+	res := []rowResult{
+		row("fast (group)", 100, 200, 400),
+		row("fast"+defaultSuffix, 110, 260, 400), // +10%, +30%, 0%
+		row("router"+defaultSuffix, 500),         // its bare row did not run
+	}
+	got := defaultCosts(res)
+	require.Len(t, got, 1)
+	require.Equal(t, "fast", got[0].row)
+	require.InDeltaSlice(t, []float64{0.1, 0.3, 0}, got[0].extra, 1e-9)
+
+	var out strings.Builder
+	reportCompare(&out, &env{transport: "mem", fx: &fixture{payloads: [][]byte{nil}}}, res)
+	require.Contains(t, out.String(), "middleware.Default on fast: +10% consume CPU per event (median of 3 per-rep ratios, range +0% to +30%)")
 }
 
 // TestOnlyKeepsRaw: -only selects rows by name and always keeps the raw
