@@ -40,6 +40,7 @@ func TestInvalidOptions(t *testing.T) {
 		{"store timeout", func() error { _, err := NewDedup(WithStoreTimeout(-1)); return err }},
 		{"timeout 0", func() error { _, err := NewTimeout(0); return err }},
 		{"max entries 0", func() error { _, err := NewMemoryStore(WithMaxEntries(0)); return err }},
+		{"max entries over 2^29", func() error { _, err := NewMemoryStore(WithMaxEntries(1<<29 + 1)); return err }},
 		{"nil memory option", func() error { _, err := NewMemoryStore(nil); return err }},
 		{"default nil pub", func() error { _, err := Default(nil); return err }},
 		{"default replay option", func() error { _, err := Default(pub, WithReplayLimit(3)); return err }},
