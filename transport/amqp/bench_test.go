@@ -520,31 +520,7 @@ func BenchmarkConsume(b *testing.B) {
 		{"tradebus-concurrency=64-prefetch=2048", []any{transport.WithConcurrency(64), amqp.WithPrefetch(2048)}},
 	}
 	for _, tv := range tbVariants {
-		variants = append(variants, variant{tv.name, func(b *testing.B, n int) (int, time.Duration) {
-			tr := e.transport(b, tv.opts...)
-			group := "bench" + randSuffix()
-			queue := tr.QueueName(group, "trade.#")
-			e.clean.queue(queue)
-			defer drop(b, queue)
-			sub, err := tr.Subscriber(group)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = sub.Close() }()
-			if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
-				b.Fatal(err)
-			}
-			prefill(b, e.exchange, benchKey, n)
-			return timed(n, func() {
-				ch, err := sub.Subscribe(context.Background(), "trade.#")
-				if err != nil {
-					b.Fatal(err)
-				}
-				for range n {
-					(<-ch).Ack()
-				}
-			})
-		}})
+		variants = append(variants, variant{tv.name, tbConsumeVariant(e, drop, prefill, tv.opts...)})
 	}
 	wmConsume := func(prefetch int) func(b *testing.B, n int) (int, time.Duration) {
 		return wmConsumeVariant(e, drop, prefill, prefetch)
@@ -626,6 +602,37 @@ func rawConsumeShared(b *testing.B, chs []*amqp091.Channel, queue string, n int)
 // wmConsumeVariant consumes through watermill-amqp v3's durable pub/sub
 // config on a quorum queue (prefetch 0: the adapter's default, one message
 // in flight, timing a tenth of n), after prefill put n messages on it.
+// tbConsumeVariant is a consume row of the driver with opts: a group's
+// queue filled with n messages, then consumed and acked one by one.
+func tbConsumeVariant(e *env, drop func(*testing.B, string), prefill func(b *testing.B, exchange, key string, n int),
+	opts ...any) func(b *testing.B, n int) (int, time.Duration) {
+	return func(b *testing.B, n int) (int, time.Duration) {
+		tr := e.transport(b, opts...)
+		group := "bench" + randSuffix()
+		queue := tr.QueueName(group, "trade.#")
+		e.clean.queue(queue)
+		defer drop(b, queue)
+		sub, err := tr.Subscriber(group)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer func() { _ = sub.Close() }()
+		if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
+			b.Fatal(err)
+		}
+		prefill(b, e.exchange, benchKey, n)
+		return timed(n, func() {
+			ch, err := sub.Subscribe(context.Background(), "trade.#")
+			if err != nil {
+				b.Fatal(err)
+			}
+			for range n {
+				(<-ch).Ack()
+			}
+		})
+	}
+}
+
 func wmConsumeVariant(e *env, drop func(*testing.B, string), prefill func(b *testing.B, exchange, key string, n int),
 	prefetch int) func(b *testing.B, n int) (int, time.Duration) {
 	return func(b *testing.B, n int) (int, time.Duration) {

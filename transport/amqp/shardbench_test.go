@@ -1,13 +1,11 @@
 package amqp_test
 
 import (
-	"context"
 	"fmt"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/ThreeDotsLabs/watermill/message"
 	amqp091 "github.com/rabbitmq/amqp091-go"
 
 	"github.com/tradebus/tradebus/transport"
@@ -46,31 +44,7 @@ func BenchmarkConsumeSharded(b *testing.B) {
 	const prefetch = 512
 	variants := []variant{
 		{"watermill-amqp-prefetch=1024", wmConsumeVariant(e, drop, prefill, 1024)},
-		{"tradebus-concurrency=64", func(b *testing.B, n int) (int, time.Duration) {
-			tr := e.transport(b, transport.WithConcurrency(64))
-			group := "bench" + randSuffix()
-			queue := tr.QueueName(group, "trade.#")
-			e.clean.queue(queue)
-			defer drop(b, queue)
-			sub, err := tr.Subscriber(group)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer func() { _ = sub.Close() }()
-			if err := sub.(message.SubscribeInitializer).SubscribeInitialize("trade.#"); err != nil {
-				b.Fatal(err)
-			}
-			prefill(b, e.exchange, benchKey, n)
-			return timed(n, func() {
-				ch, err := sub.Subscribe(context.Background(), "trade.#")
-				if err != nil {
-					b.Fatal(err)
-				}
-				for range n {
-					(<-ch).Ack()
-				}
-			})
-		}},
+		{"tradebus-concurrency=64", tbConsumeVariant(e, drop, prefill, transport.WithConcurrency(64))},
 	}
 	// Acks: a multiple ack per half window (what the brief asked), and one
 	// per 32 deliveries (BenchmarkConsume's raw rows): a quorum queue logs
