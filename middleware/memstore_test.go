@@ -178,6 +178,12 @@ func TestMemoryStoreShardedWindow(t *testing.T) {
 	if len(s.shards) != 16 {
 		t.Fatalf("%d shards, want 16", len(s.shards))
 	}
+	// Below 2×MemoryShardEntries a store is one shard: exact eviction order.
+	for max, want := range map[int]int{1: 1, 2*MemoryShardEntries - 1: 1, 2 * MemoryShardEntries: 2, 1 << 29: 16} {
+		if s, _ := NewMemoryStore(WithMaxEntries(max)); len(s.shards) != want {
+			t.Fatalf("a store of %d entries has %d shards, want %d", max, len(s.shards), want)
+		}
+	}
 	const max, n = DefaultMemoryMaxEntries, 3 * DefaultMemoryMaxEntries
 	key := func(i int) string { return fmt.Sprint("binance:BTC/USDT:", i) }
 	for i := range n {

@@ -417,22 +417,30 @@ func BenchmarkPublish(b *testing.B) {
 	)
 }
 
-func BenchmarkConsume(b *testing.B) {
-	e := newEnv(b)
+// consumeBench is what the consume benchmarks share: the env, drop (delete
+// a queue) and prefill (publish n messages, 64 partition keys, with
+// confirms, not timed).
+func consumeBench(b *testing.B) (e *env, drop func(*testing.B, string), prefill func(b *testing.B, exchange, key string, n int)) {
+	e = newEnv(b)
 	adm := admin(b, e.url)
-	drop := func(b *testing.B, queue string) {
+	drop = func(b *testing.B, queue string) {
 		if _, err := adm.QueueDelete(queue, false, false, false); err != nil {
 			b.Fatal(err)
 		}
 	}
 	pubs := make([]amqp091.Publishing, 1000)
 	for i := range pubs {
-		pubs[i] = rawPublishing(i) // 64 partition keys
+		pubs[i] = rawPublishing(i)
 	}
-	r := &rates{m: map[string][]float64{}}
-	prefill := func(b *testing.B, exchange, key string, n int) {
+	prefill = func(b *testing.B, exchange, key string, n int) {
 		rawPublish(b, rawConfirmChannel(b, e.url), exchange, key, n, 1000, pubs)
 	}
+	return e, drop, prefill
+}
+
+func BenchmarkConsume(b *testing.B) {
+	e, drop, prefill := consumeBench(b)
+	r := &rates{m: map[string][]float64{}}
 	// rawMultiack consumes a queue declared with args at prefetch 128,
 	// acking with multiple=true once per 32 deliveries (and for the last
 	// ones): the baseline.

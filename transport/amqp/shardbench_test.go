@@ -25,20 +25,7 @@ import (
 //
 //	go test -run '^$' -bench ConsumeSharded -benchtime 100000x ./transport/amqp
 func BenchmarkConsumeSharded(b *testing.B) {
-	e := newEnv(b)
-	adm := admin(b, e.url)
-	drop := func(b *testing.B, queue string) {
-		if _, err := adm.QueueDelete(queue, false, false, false); err != nil {
-			b.Fatal(err)
-		}
-	}
-	pubs := make([]amqp091.Publishing, 1000)
-	for i := range pubs {
-		pubs[i] = rawPublishing(i)
-	}
-	prefill := func(b *testing.B, exchange, key string, n int) {
-		rawPublish(b, rawConfirmChannel(b, e.url), exchange, key, n, 1000, pubs)
-	}
+	e, drop, prefill := consumeBench(b)
 	quorum := amqp091.Table{"x-queue-type": "quorum"}
 	classic := amqp091.Table{"x-queue-type": "classic", "x-queue-version": int64(2)}
 	const prefetch = 512
@@ -53,14 +40,14 @@ func BenchmarkConsumeSharded(b *testing.B) {
 		for _, shards := range []int{1, 2, 4} {
 			name := fmt.Sprintf("raw-quorum-queues=%d-ack=%d", shards, ack)
 			variants = append(variants, variant{name, func(b *testing.B, n int) (int, time.Duration) {
-				return rawConsumeShards(b, e, drop, pubs, shardConsume{quorum, shards, prefetch, ack}, n)
+				return rawConsumeShards(b, e, drop, prefill, shardConsume{quorum, shards, prefetch, ack}, n)
 			}})
 		}
 	}
 	for _, shards := range []int{1, 4} {
 		name := fmt.Sprintf("raw-classic-v2-queues=%d-ack=32", shards)
 		variants = append(variants, variant{name, func(b *testing.B, n int) (int, time.Duration) {
-			return rawConsumeShards(b, e, drop, pubs, shardConsume{classic, shards, prefetch, 32}, n)
+			return rawConsumeShards(b, e, drop, prefill, shardConsume{classic, shards, prefetch, 32}, n)
 		}})
 	}
 	r := &rates{m: map[string][]float64{}}
@@ -98,8 +85,8 @@ type shardConsume struct {
 // consuming all of them at once, one consumer per queue on a connection of
 // its own, acking with multiple=true every c.ackEvery deliveries and for
 // the last one. It deletes the queues.
-func rawConsumeShards(b *testing.B, e *env, drop func(*testing.B, string), pubs []amqp091.Publishing,
-	c shardConsume, n int) (int, time.Duration) {
+func rawConsumeShards(b *testing.B, e *env, drop func(*testing.B, string),
+	prefill func(b *testing.B, exchange, key string, n int), c shardConsume, n int) (int, time.Duration) {
 	args, shards, prefetch := c.args, c.queues, c.prefetch
 	b.Helper()
 	adm := admin(b, e.url)
@@ -118,10 +105,9 @@ func rawConsumeShards(b *testing.B, e *env, drop func(*testing.B, string), pubs 
 		}
 		defer drop(b, queues[i])
 	}
-	pub := rawConfirmChannel(b, e.url)
 	for i, q := range queues {
 		if counts[i] > 0 {
-			rawPublish(b, pub, "", q, counts[i], 1000, pubs)
+			prefill(b, "", q, counts[i]) // through the default exchange
 		}
 	}
 	chs := make([]*amqp091.Channel, shards)
