@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/tradebus/tradebus/internal/msgctx"
 )
 
 // Envelope metadata keys. They are CloudEvents 1.0 attribute names (plus
@@ -60,7 +62,10 @@ type Envelope struct {
 	Deadline time.Time
 }
 
-type envelopeKey struct{}
+// envelopeKey is the context key of an envelopeCtx: a msgctx.Key, so
+// that the context a transport consumer shares between messages answers
+// a lookup at once (the envelope is always set per message).
+const envelopeKey = msgctx.Envelope
 
 // envelopeCtx is a context carrying an Envelope. It is context.WithValue
 // in one allocation instead of two (the value is not boxed separately):
@@ -100,7 +105,7 @@ func (c *envelopeCtx) envelope() Envelope {
 }
 
 func (c *envelopeCtx) Value(key any) any {
-	if _, ok := key.(envelopeKey); ok {
+	if key == envelopeKey {
 		return c
 	}
 	return c.Context.Value(key)
@@ -153,7 +158,7 @@ func ContextWithDelivery(ctx context.Context, md map[string]string, uuid string)
 // EnvelopeFromContext returns the envelope stored by ContextWithEnvelope,
 // ContextWithMetadata or ContextWithDelivery.
 func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
-	if c, ok := ctx.Value(envelopeKey{}).(*envelopeCtx); ok {
+	if c, ok := ctx.Value(envelopeKey).(*envelopeCtx); ok {
 		return c.envelope(), true
 	}
 	return Envelope{}, false
@@ -162,7 +167,7 @@ func EnvelopeFromContext(ctx context.Context) (Envelope, bool) {
 // HasEnvelope reports whether ctx carries an envelope (EnvelopeFromContext
 // would find one) without reading it out of its metadata.
 func HasEnvelope(ctx context.Context) bool {
-	_, ok := ctx.Value(envelopeKey{}).(*envelopeCtx)
+	_, ok := ctx.Value(envelopeKey).(*envelopeCtx)
 	return ok
 }
 

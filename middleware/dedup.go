@@ -11,6 +11,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/msgctx"
 	"github.com/tradebus/tradebus/internal/telemetry"
 	"github.com/tradebus/tradebus/transport"
 )
@@ -121,14 +122,15 @@ func (d *Dedup) Stats() DedupStats {
 // Store returns the store keys are recorded in.
 func (d *Dedup) Store() Store { return d.cfg.store }
 
-type dedupKeyCtx struct{}
+// dedupKeyCtx is the context key of the dedup key (a msgctx.Key).
+const dedupKeyCtx = msgctx.DedupKey
 
 // DedupKey returns the store key (namespace included) of the message being
 // handled, as set by the dedup middleware. A handler writing to PostgreSQL can
 // record it in its own transaction (pgstore's RecordTx), so that the business
 // write and the dedup record commit together (the inbox pattern).
 func DedupKey(ctx context.Context) (string, bool) {
-	switch c := ctx.Value(dedupKeyCtx{}).(type) {
+	switch c := ctx.Value(dedupKeyCtx).(type) {
 	case *dedupCtx:
 		return c.key.String(), true
 	case *failuresCtx:
@@ -162,7 +164,7 @@ type dedupCtx struct {
 }
 
 func (c *dedupCtx) Value(key any) any {
-	if _, ok := key.(dedupKeyCtx); ok {
+	if key == dedupKeyCtx {
 		return c
 	}
 	return c.Context.Value(key)

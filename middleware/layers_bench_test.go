@@ -11,14 +11,53 @@ import (
 	"github.com/tradebus/tradebus/middleware"
 	"github.com/tradebus/tradebus/publisher"
 	"github.com/tradebus/tradebus/subscriber"
+	"github.com/tradebus/tradebus/transport"
+	"github.com/tradebus/tradebus/transport/mem"
 )
 
 type benchKey struct{ n int }
 
+// consumedContext returns the context of a message that a transport
+// consumer (mem, subscriber.Group's way: Consume under a named handler)
+// delivered, its consumer still running: the chain of contexts every
+// message's lookups walk, a service's own values and cancellation
+// included.
+func consumedContext(b *testing.B) context.Context {
+	tr, err := mem.New()
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = tr.Close(context.Background()) })
+	sub, err := tr.Subscriber("bench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	svc := context.Background()
+	for i := range 3 {
+		svc = context.WithValue(svc, benchKey{i}, i)
+	}
+	runCtx, stop := context.WithCancel(middleware.ContextWithHandlerName(svc, "trade@trade.#"))
+	got := make(chan context.Context, 1)
+	wait, err := sub.(*transport.Subscriber).Consume(runCtx, "trade.#", func(m *message.Message) ([]*message.Message, error) {
+		got <- m.Context()
+		return nil, nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { stop(); _ = wait() })
+	m := message.NewMessage("ctx", nil)
+	m.Metadata.Set(events.MetaPartitionKey, "BTCUSDT")
+	if err := tr.Publisher().Publish("trade.binance.BTCUSDT", m); err != nil {
+		b.Fatal(err)
+	}
+	return <-got
+}
+
 // BenchmarkChainLayers runs a subscriber.On-like handler (decode, validate,
 // envelope into the context) on messages built before the timer — each a
-// new event, with the metadata the publisher writes and a context as deep
-// as a transport consumer's — bare and behind each layer of
+// new event, with the metadata the publisher writes and the context a
+// transport consumer gives (consumedContext) — bare and behind each layer of
 // middleware.Default, to show what each costs per event.
 func BenchmarkChainLayers(b *testing.B) {
 	pub, _ := publisher.New(nopPublisher{})
@@ -30,14 +69,7 @@ func BenchmarkChainLayers(b *testing.B) {
 		}
 		tmpl[i] = m
 	}
-	base := middleware.ContextWithHandlerName(context.Background(), "trade@trade.#")
-	for i := range 3 {
-		base = context.WithValue(base, benchKey{i}, i)
-	}
-	base, cancel := context.WithCancel(base)
-	defer cancel()
-	base, cancel2 := context.WithCancel(base)
-	defer cancel2()
+	base := consumedContext(b)
 	handler := func(msg *message.Message) ([]*message.Message, error) {
 		ev, err := subscriber.Decode[events.Trade](msg)
 		if err != nil {

@@ -47,7 +47,8 @@ const (
 	// MetaRetryRequeues is how many times the message was requeued.
 	MetaRetryRequeues = "tradebus_retry_requeues"
 	// MetaRetryAfter is the RFC 3339 (ns) time before which a requeued message
-	// is not handled again.
+	// is not handled again. Every requeued copy has it: Retry reads the other
+	// MetaRetry* keys of a message only when it is there.
 	MetaRetryAfter = "tradebus_retry_after"
 	// MetaRetryFirstFailure is the RFC 3339 (ns) time of the first failure.
 	MetaRetryFirstFailure = "tradebus_retry_first_failure"

@@ -108,18 +108,21 @@ func (r *Retry) Middleware(h message.HandlerFunc) message.HandlerFunc {
 		// The handler name (a walk up the context) is needed only for a
 		// requeued copy and after a failure.
 		handler := ""
-		if rh := msg.Metadata.Get(MetaRetryHandler); rh != "" {
-			handler = HandlerName(ctx)
-			if rg := msg.Metadata.Get(MetaRetryGroup); rh != handler || rg != r.cfg.group {
-				// A requeued copy meant for another handler or consumer group.
-				r.cfg.logger.DebugContext(ctx, "tradebus: skipping message requeued for another handler",
-					slog.String("message_uuid", msg.UUID), slog.String("handler", handler),
-					slog.String("requeued_for_handler", rh), slog.String("requeued_for_group", rg))
-				return nil, nil
+		// A requeued copy carries MetaRetryAfter (requeue sets it with
+		// MetaRetryHandler and MetaRetryGroup): a message without it —
+		// nearly every one — pays for that one lookup only.
+		if after := msg.Metadata.Get(MetaRetryAfter); after != "" {
+			if rh := msg.Metadata.Get(MetaRetryHandler); rh != "" {
+				handler = HandlerName(ctx)
+				if rg := msg.Metadata.Get(MetaRetryGroup); rh != handler || rg != r.cfg.group {
+					// A requeued copy meant for another handler or consumer group.
+					r.cfg.logger.DebugContext(ctx, "tradebus: skipping message requeued for another handler",
+						slog.String("message_uuid", msg.UUID), slog.String("handler", handler),
+						slog.String("requeued_for_handler", rh), slog.String("requeued_for_group", rg))
+					return nil, nil
+				}
 			}
-		}
-		if v := msg.Metadata.Get(MetaRetryAfter); v != "" {
-			if due, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			if due, err := time.Parse(time.RFC3339Nano, after); err == nil {
 				if wait := min(time.Until(due), r.cfg.maxInterval); wait > 0 {
 					if err := sleep(ctx, wait); err != nil {
 						return nil, err

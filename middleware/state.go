@@ -6,6 +6,8 @@ import (
 	"time"
 
 	"github.com/ThreeDotsLabs/watermill/message"
+
+	"github.com/tradebus/tradebus/internal/msgctx"
 )
 
 // failures records the failed attempts of one message. The poison middleware
@@ -24,7 +26,9 @@ type failures struct {
 	last     time.Time
 }
 
-type failuresKey struct{}
+// failuresKey is the context key of a message's failureState (a
+// msgctx.Key: a consumer's shared context answers it at once).
+const failuresKey = msgctx.Failures
 
 // failureState is what a message's context holds for its failures: the
 // metadata to start the record from, and the record once made.
@@ -77,7 +81,7 @@ type failuresCtx struct {
 }
 
 func (c *failuresCtx) Value(key any) any {
-	switch key.(type) {
+	switch key {
 	case failuresKey:
 		return &c.f
 	case dedupKeyCtx:
@@ -91,7 +95,7 @@ func (c *failuresCtx) Value(key any) any {
 // failuresOf returns the failures of msg kept in its context, installing
 // them (and reporting installed=true) when there are none.
 func failuresOf(msg *message.Message) (f *failureState, installed bool) {
-	if f, ok := msg.Context().Value(failuresKey{}).(*failureState); ok {
+	if f, ok := msg.Context().Value(failuresKey).(*failureState); ok {
 		return f, false
 	}
 	c := &failuresCtx{Context: msg.Context()}

@@ -15,6 +15,7 @@ import (
 	"github.com/ThreeDotsLabs/watermill/message"
 
 	"github.com/tradebus/tradebus/events"
+	"github.com/tradebus/tradebus/internal/msgctx"
 	"github.com/tradebus/tradebus/transport/driver"
 	"github.com/tradebus/tradebus/transport/internal/backoff"
 	"github.com/tradebus/tradebus/transport/internal/keyed"
@@ -97,11 +98,15 @@ func newConsumer(ctx context.Context, s *Subscriber, sub driver.Subscription, pa
 	}
 	c.pool = keyed.New(t.cfg.concurrency, c.deliver)
 	// The messages' contexts name the group (GroupFromContext).
-	base := context.WithValue(context.WithoutCancel(ctx), groupKey{}, s.group)
+	cx := &consumerCtx{Context: ctx, group: s.group}
 	if h != nil {
-		base = context.WithValue(base, settleKey{}, c) // OnSettled
+		cx.settle = c // OnSettled
 	}
-	c.abortCtx, c.abort = context.WithCancel(base)
+	// Under WithoutCancel, not above it: withoutCancelCtx's Value method,
+	// called by a context type of another package, allocates (it boxes
+	// itself again); the context package's own lookup loop passes it
+	// without.
+	c.abortCtx, c.abort = context.WithCancel(context.WithoutCancel(cx))
 	c.drainCtx, c.drain = context.WithCancel(c.abortCtx)
 	c.recvCtx, c.stopRecv = context.WithCancel(c.drainCtx)
 	return c
@@ -336,6 +341,39 @@ func (c *consumer) call(msg *message.Message, dm *driver.Message) error {
 }
 
 type settleKey struct{}
+
+// consumerCtx is the context a consumer derives every message's context
+// from: it names the group (GroupFromContext) and, on the fast path, the
+// consumer that settles its messages (OnSettled), in one allocation. It is
+// shared by all the consumer's messages, so it answers nil at once for a
+// key of a value that belongs to one message (msgctx.Key: the envelope,
+// the failure record and the dedup key the middleware install): the
+// lookup that finds none stops here instead of walking on through the
+// caller's contexts.
+type consumerCtx struct {
+	context.Context
+	group  string
+	settle *consumer // nil: OnSettled registers nothing
+}
+
+func (x *consumerCtx) Value(key any) any {
+	switch key.(type) {
+	case msgctx.Key:
+		return nil
+	case groupKey:
+		return x.group
+	case settleKey:
+		if x.settle == nil {
+			return nil
+		}
+		return x.settle
+	}
+	return x.Context.Value(key)
+}
+
+func (x *consumerCtx) String() string {
+	return fmt.Sprintf("%v.WithConsumer(%q)", x.Context, x.group)
+}
 
 // OnSettled registers fn to run once the consumer that delivered msg to a
 // handler (Subscriber.Consume, subscriber.Group) has settled it after the
