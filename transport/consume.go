@@ -352,7 +352,7 @@ type settleKey struct{}
 // caller's contexts.
 type consumerCtx struct {
 	context.Context
-	group  string
+	group  any       // a string, boxed once (boxing it per lookup allocates)
 	settle *consumer // nil: OnSettled registers nothing
 }
 
@@ -372,7 +372,7 @@ func (x *consumerCtx) Value(key any) any {
 }
 
 func (x *consumerCtx) String() string {
-	return fmt.Sprintf("%v.WithConsumer(%q)", x.Context, x.group)
+	return fmt.Sprintf("%v.WithConsumer(%q)", x.Context, x.group.(string))
 }
 
 // OnSettled registers fn to run once the consumer that delivered msg to a

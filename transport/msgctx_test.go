@@ -38,6 +38,9 @@ func TestConsumerContextScopesMessageKeys(t *testing.T) {
 	check := func(path string, m *message.Message) {
 		t.Helper()
 		c := m.Context()
+		if n := lookupAllocs(c); n != 0 {
+			t.Errorf("%s: a lookup through the message's context allocates %.0f times", path, n)
+		}
 		if g := transport.GroupFromContext(c); g != "risk" {
 			t.Errorf("%s: group %q, want risk", path, g)
 		}
