@@ -34,6 +34,7 @@ type Driver struct {
 
 	rewound   atomic.Uint64 // stream sequences NAKed by take-overs, for tests
 	recovered atomic.Uint64 // stream sequences NAKed after reconnects, for tests
+	losePulls atomic.Int32  // tests: pull requests to send where nobody answers (LosePulls)
 
 	mu     sync.Mutex
 	closed bool

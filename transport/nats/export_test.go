@@ -1,6 +1,8 @@
 package nats
 
 import (
+	"time"
+
 	natsgo "github.com/nats-io/nats.go"
 
 	"github.com/tradebus/tradebus/transport/driver"
@@ -35,4 +37,36 @@ func HeaderSize(d *Driver, dm *driver.Message) int {
 		panic(err)
 	}
 	return hdr
+}
+
+// LosePulls makes the next n pull requests of d's subscriptions go to a
+// subscriber that never answers: requests the server dropped without a
+// status. (Sent where nobody listens, a request would get the server's
+// 503 no-responders status instead.)
+func LosePulls(d *Driver, n int32) error {
+	if _, err := d.nc.Subscribe("_tradebus.lost.>", func(*natsgo.Msg) {}); err != nil {
+		return err
+	}
+	if err := d.nc.Flush(); err != nil {
+		return err
+	}
+	d.losePulls.Store(n)
+	return nil
+}
+
+// Silenced returns how many times d's subscriptions forgot their open
+// requests for a silent inbox before the requests' expiry.
+func Silenced(d *Driver) uint64 {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	var n uint64
+	for s := range d.subs {
+		n += s.silenced.Load()
+	}
+	return n
+}
+
+// PullHeartbeat is pullHeartbeat.
+func PullHeartbeat(d time.Duration, serverVersion string) time.Duration {
+	return pullHeartbeat(d, serverVersion)
 }

@@ -38,6 +38,38 @@ const pullBatches = 4
 // still arrive.
 const pullGrace = time.Second
 
+// maxPullHeartbeat bounds the idle heartbeat a pull request asks for
+// (pullHeartbeat).
+const maxPullHeartbeat = 100 * time.Millisecond
+
+// pullHeartbeat is the idle heartbeat of a pull request of wait d: a
+// quarter of d (the server wants at most half), at most maxPullHeartbeat.
+// Zero where the server cannot send them (before 2.9).
+//
+// An open request makes the server send a message or a heartbeat (status
+// 100) on the inbox at least once per heartbeat, so silence on the inbox
+// for pullSilence, with nothing unread, means the server holds no request
+// of ours, whatever pending says. nats-server 2.9.10 (Debian 12's) at
+// times drops a request that expires just as it delivers, without the 408
+// that ends it (fixed upstream in March 2023, nats-server pull request
+// 3942). In the paired latency phase of tradebus-bench, one NATS run in 10
+// to 15 had a typed p99 of 0.8 to 1.5 s: the subscription waited out the
+// last request's expiry and pullGrace with nothing open (the server's
+// consumer info: no waiting request, hundreds of messages pending). With
+// a 250 ms heartbeat the worst runs had 0.3 to 0.7 s, with 100 ms (this
+// bound) one run in 25 had 0.25 s.
+func pullHeartbeat(d time.Duration, serverVersion string) time.Duration {
+	var major, minor int
+	if _, err := fmt.Sscanf(serverVersion, "%d.%d", &major, &minor); err != nil || major < 2 || major == 2 && minor < 9 {
+		return 0
+	}
+	return min(d/4, maxPullHeartbeat)
+}
+
+// pullSilence is how long the inbox may be silent while requests are open
+// before they count as gone: two heartbeats and a half.
+func pullSilence(hb time.Duration) time.Duration { return 2*hb + hb/2 }
+
 // ackPayloads are JetStream's ack protocol bodies.
 var (
 	ackAck        = []byte("+ACK")
@@ -84,29 +116,53 @@ func (s *subscription) pull(size int) error {
 	}
 	if s.reqBody == nil || s.reqSize != size {
 		s.reqSize = size
-		s.reqBody = fmt.Appendf(nil, `{"batch":%d,"expires":%d}`, size, s.d.cfg.pullWait.Nanoseconds())
+		s.reqBody = fmt.Appendf(nil, `{"batch":%d,"expires":%d`, size, s.d.cfg.pullWait.Nanoseconds())
+		if s.hb > 0 {
+			s.reqBody = fmt.Appendf(s.reqBody, `,"idle_heartbeat":%d`, s.hb.Nanoseconds())
+		}
+		s.reqBody = append(s.reqBody, '}')
 	}
 	s.fetchCount.Add(1)
-	if err := s.d.nc.PublishRequest(s.nextSubj, s.inboxSubj, s.reqBody); err != nil {
+	subj := s.nextSubj
+	if s.d.losePulls.Load() > 0 && s.d.losePulls.Add(-1) >= 0 {
+		subj = "_tradebus.lost." + s.consumer // a request no server sees, as one dropped without a status
+	}
+	if err := s.d.nc.PublishRequest(subj, s.inboxSubj, s.reqBody); err != nil {
 		s.readErrors.Add(1)
 		return fmt.Errorf("nats: pull from %s: %w", s.consumer, err)
 	}
 	s.pending += size
-	s.lastExpiry = time.Now().Add(s.d.cfg.pullWait)
+	now := time.Now()
+	s.lastExpiry = now.Add(s.d.cfg.pullWait)
+	s.lastHeard = now // a heartbeat at the latest one heartbeat from now
 	return nil
 }
 
 // expireRequests forgets the open requests once the last one's status is
-// overdue (lost with the connection).
+// overdue (lost with the connection), or once the inbox has been silent
+// for pullSilence (the server dropped them without a status).
 func (s *subscription) expireRequests(now time.Time) {
-	if s.pending > 0 && now.After(s.lastExpiry.Add(pullGrace)) {
+	if s.pending > 0 && !now.Before(s.requestsDone()) {
+		if s.hb > 0 && now.Before(s.lastExpiry.Add(pullGrace)) {
+			s.silenced.Add(1)
+		}
 		s.pending = 0
 	}
 }
 
-// requestsDone returns when nothing more can arrive for the open
-// requests: the time after which expireRequests forgets them.
-func (s *subscription) requestsDone() time.Time { return s.lastExpiry.Add(pullGrace) }
+// requestsDone returns when the open requests count as gone: the time
+// after which expireRequests forgets them.
+func (s *subscription) requestsDone() time.Time {
+	done := s.lastExpiry.Add(pullGrace)
+	// Silence counts only with nothing unread: a message waiting in the
+	// channel is the inbox speaking (the core may be slow to ask).
+	if s.hb > 0 && len(s.msgs) == 0 {
+		if quiet := s.lastHeard.Add(pullSilence(s.hb)); quiet.Before(done) {
+			return quiet
+		}
+	}
+	return done
+}
 
 // pullStatus is what a message on the inbox is.
 type pullStatus int
@@ -120,6 +176,9 @@ const (
 // status accounts for m, read from the inbox: a delivery takes one off
 // pending; a status message ends requests.
 func (s *subscription) status(m *natsgo.Msg) (pullStatus, error) {
+	if s.hb > 0 {
+		s.lastHeard = time.Now()
+	}
 	if m.Reply != "" || len(m.Data) > 0 || len(m.Header) == 0 {
 		s.pending = max(s.pending-1, 0)
 		return pullMessage, nil

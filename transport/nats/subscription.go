@@ -50,6 +50,8 @@ type subscription struct {
 	reqSize    int                  //
 	pending    int                  // messages asked for by open requests, not yet received
 	lastExpiry time.Time            // when the last request sent expires
+	hb         time.Duration        // the requests' idle heartbeat (pullHeartbeat); 0: none
+	lastHeard  time.Time            // hb > 0: when the inbox last had a message, or a request went out
 	scratch    []*natsgo.Msg        // the messages ReceiveBatch reads, reused
 	epoch      uint64               // the connection's reconnects when last caught up with (see recover)
 	dropped    []*natsgo.Msg        // read after a reconnect, not handed out: for recover
@@ -65,6 +67,7 @@ type subscription struct {
 	closeErr  error
 
 	fetchCount atomic.Uint64 // pull requests sent, for tests
+	silenced   atomic.Uint64 // requests forgotten for a silent inbox before their expiry, for tests
 	readErrors atomic.Uint64 // failed pulls and consumer set-ups, for tests
 }
 
@@ -92,6 +95,7 @@ func newSubscription(d *Driver, group, pattern string) *subscription {
 		hbStop:   make(chan struct{}),
 		hbDone:   make(chan struct{}),
 		epoch:    d.nc.Stats().Reconnects,
+		hb:       pullHeartbeat(d.cfg.pullWait, d.nc.ConnectedServerVersion()),
 	}
 }
 
