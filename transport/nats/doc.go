@@ -42,8 +42,14 @@
 // most MaxAckPending), the next goes out once less than half of that is
 // still to come, so JetStream never waits for a request, and the
 // messages of every open request arrive on the one inbox in the order
-// JetStream sends them. ReceiveBatch returns whatever has arrived, up to
-// the batch size, blocking only for the first message. Acks and NAKs are fire-and-forget publishes into the
+// JetStream sends them. A request asks for an idle heartbeat (a quarter
+// of the pull wait, at most 100 ms; servers from 2.9): an inbox silent
+// for two and a half heartbeats, with nothing unread, means no request is
+// open, whatever the count of messages asked for says, and the next one
+// goes out (nats-server 2.9.10 drops a request that expires as it
+// delivers without the status that ends it). ReceiveBatch returns
+// whatever has arrived, up to the batch size, blocking only for the first
+// message. Acks and NAKs are fire-and-forget publishes into the
 // connection's buffer, one per message (AckExplicit has no multi-ack).
 //
 // Limits (Capabilities): a message's headers and payload together must fit
