@@ -58,3 +58,30 @@ func TestPullHeartbeat(t *testing.T) {
 		}
 	}
 }
+
+// TestSilenceResetsOncePerExpiry: after the requests were forgotten for a
+// silent inbox they might still live and deliver until their expiry, so a
+// second silence in that time does not forget the next request too (the
+// inbox channel has room for one such set, not two: nats.go drops what
+// does not fit). Two requests lost in a row: the message comes only after
+// the first one's expiry, through the second silence or the expiry.
+func TestSilenceResetsOncePerExpiry(t *testing.T) {
+	nc := connect(t)
+	if nats.PullHeartbeat(time.Second, nc.ConnectedServerVersion()) == 0 {
+		t.Skipf("nats-server %s sends no idle heartbeats for pull requests (2.9 and later do)", nc.ConnectedServerVersion())
+	}
+	const wait = 3 * time.Second
+	prefix := uniquePrefix(t, nc)
+	tr := newTransport(t, nc, nats.WithPrefix(prefix), nats.WithPullWait(wait))
+	d := drv(tr)
+	if err := nats.LosePulls(d, 2); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	ch := brokertest.Subscribe(t, tr, "risk", "trade.#")
+	brokertest.Publish(t, tr, "trade.binance.BTCUSDT", "m")
+	brokertest.Recv(t, ch, 30*time.Second).Ack()
+	if took := time.Since(start); took < wait {
+		t.Errorf("received %s after subscribing: the second lost request was forgotten before the first one's expiry (%s)", took, wait)
+	}
+}

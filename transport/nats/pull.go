@@ -85,7 +85,9 @@ func (s *subscription) pullSize(max int) int {
 }
 
 // pullChanLen is the capacity of the inbox channel: two requests' worth,
-// their statuses, and room for a request that outlived its reset.
+// their statuses, and room for requests that outlived their reset (at most
+// one and a half requests' worth: after a reset for silence, the next
+// waits for those requests' expiry).
 func (s *subscription) pullChanLen(max int) int {
 	return 3*s.pullSize(max) + 16
 }
@@ -143,8 +145,13 @@ func (s *subscription) pull(size int) error {
 // for pullSilence (the server dropped them without a status).
 func (s *subscription) expireRequests(now time.Time) {
 	if s.pending > 0 && !now.Before(s.requestsDone()) {
-		if s.hb > 0 && now.Before(s.lastExpiry.Add(pullGrace)) {
+		if done := s.lastExpiry.Add(pullGrace); now.Before(done) {
+			// Forgotten for silence: should they live after all, they
+			// may still deliver until done. The channel has room for
+			// them and the requests after (pullChanLen), not for a
+			// second such set: no silence counts until then.
 			s.silenced.Add(1)
+			s.ghostUntil = done
 		}
 		s.pending = 0
 	}
@@ -156,7 +163,7 @@ func (s *subscription) requestsDone() time.Time {
 	done := s.lastExpiry.Add(pullGrace)
 	// Silence counts only with nothing unread: a message waiting in the
 	// channel is the inbox speaking (the core may be slow to ask).
-	if s.hb > 0 && len(s.msgs) == 0 {
+	if s.hb > 0 && len(s.msgs) == 0 && !time.Now().Before(s.ghostUntil) {
 		if quiet := s.lastHeard.Add(pullSilence(s.hb)); quiet.Before(done) {
 			return quiet
 		}

@@ -52,6 +52,7 @@ type subscription struct {
 	lastExpiry time.Time            // when the last request sent expires
 	hb         time.Duration        // the requests' idle heartbeat (pullHeartbeat); 0: none
 	lastHeard  time.Time            // hb > 0: when the inbox last had a message, or a request went out
+	ghostUntil time.Time            // requests forgotten for silence could deliver until then (expireRequests)
 	scratch    []*natsgo.Msg        // the messages ReceiveBatch reads, reused
 	epoch      uint64               // the connection's reconnects when last caught up with (see recover)
 	dropped    []*natsgo.Msg        // read after a reconnect, not handed out: for recover

@@ -153,6 +153,7 @@ func (s *subscription) recover(ctx context.Context, max int) error {
 			}
 		}
 		s.inbox, s.msgs, s.pending = nil, nil, 0
+		s.ghostUntil = time.Time{} // the old requests deliver into the old inbox
 		if err := s.listen(max); err != nil {
 			return err
 		}
