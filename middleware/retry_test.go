@@ -274,3 +274,20 @@ func TestRetryDelay(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryReadsRequeueKeysOnlyOnACopy: Retry takes a message for a
+// requeued copy only when it has MetaRetryAfter, which every copy has; a
+// message with only MetaRetryHandler (not one Retry requeued) is handled.
+func TestRetryReadsRequeueKeysOnlyOnACopy(t *testing.T) {
+	r, _ := NewRetry(WithConsumerGroup("portfolio"), WithLogger(quiet))
+	msg := testMsg("a")
+	msg.Metadata.Set(MetaRetryHandler, "executor")
+	msg.Metadata.Set(MetaRetryGroup, "exec")
+	called := false
+	if _, err := r.Middleware(func(*message.Message) ([]*message.Message, error) {
+		called = true
+		return nil, nil
+	})(msg); err != nil || !called {
+		t.Fatalf("called=%v err=%v, want the handler called", called, err)
+	}
+}
