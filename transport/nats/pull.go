@@ -171,6 +171,14 @@ func (s *subscription) requestsDone() time.Time {
 	return done
 }
 
+// heard notes that the inbox just had a message (a delivery or a status),
+// for the silence that ends the wait for open requests.
+func (s *subscription) heard() {
+	if s.hb > 0 {
+		s.lastHeard = time.Now()
+	}
+}
+
 // pullStatus is what a message on the inbox is.
 type pullStatus int
 
@@ -183,9 +191,6 @@ const (
 // status accounts for m, read from the inbox: a delivery takes one off
 // pending; a status message ends requests.
 func (s *subscription) status(m *natsgo.Msg) (pullStatus, error) {
-	if s.hb > 0 {
-		s.lastHeard = time.Now()
-	}
 	if m.Reply != "" || len(m.Data) > 0 || len(m.Header) == 0 {
 		s.pending = max(s.pending-1, 0)
 		return pullMessage, nil

@@ -184,6 +184,7 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		if cap(got) < max {
 			got = make([]*natsgo.Msg, 0, max)
 		}
+		s.heard() // once per batch: a clock read per message would be on the hot path
 		// Take what has arrived, up to max.
 	take:
 		for {
@@ -388,8 +389,13 @@ func (s *subscription) Close(ctx context.Context) error {
 			defer func() { _ = s.inbox.Unsubscribe() }()
 			var timer *time.Timer
 			overdue := false
-			for s.pending > 0 {
-				d := time.Until(s.requestsDone())
+			// Silence does not end this wait (as it does a receive's):
+			// under load a live request's heartbeat can come late, and a
+			// request left open delivers into an inbox nobody reads —
+			// those messages wait out AckWait. Requests forgotten for
+			// silence are read to their expiry too.
+			for s.pending > 0 || time.Now().Before(s.ghostUntil) {
+				d := time.Until(s.lastExpiry.Add(pullGrace))
 				if d <= 0 {
 					overdue = true
 					break
