@@ -865,7 +865,9 @@ func fastLevels(b []byte, i int, pool []PriceLevel, run *levelRun) (_ []PriceLev
 // scanLevel reads the level in the encoder's form that opens at b[i]:
 // `["price","amount"]` without white space, both decimals in scanDec's
 // short form (read as scanDec does, written out here so that the level
-// takes one call). It returns their coefficients and places and the
+// takes one call: a helper shared with scanDec, one call per decimal,
+// decoded a 10-level book 4.6% slower, median of 7 alternating runs,
+// 2026-11-30). It returns their coefficients and places and the
 // index after the ']'; ok is false for anything else.
 func scanLevel(b []byte, i int) (pc uint64, pp uint8, ac uint64, ap uint8, end int, ok bool) {
 	if i+1 >= len(b) || b[i] != '[' || b[i+1] != '"' {

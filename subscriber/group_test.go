@@ -20,9 +20,12 @@ import (
 )
 
 // runGroup runs g until the test ends and waits for Running.
-func runGroup(t *testing.T, g *subscriber.Group) {
+func runGroup(t *testing.T, g *subscriber.Group) { t.Helper(); runGroupIn(t, context.Background(), g) }
+
+// runGroupIn is runGroup under parent.
+func runGroupIn(t *testing.T, parent context.Context, g *subscriber.Group) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	done := make(chan error, 1)
 	go func() { done <- g.Run(ctx) }()
 	t.Cleanup(func() {

@@ -37,12 +37,8 @@ func TestGroupRunContextEnvelopeNotInherited(t *testing.T) {
 		got <- env
 		return nil
 	}))
-	runCtx, cancel := context.WithCancel(events.ContextWithEnvelope(context.Background(),
-		events.Envelope{ID: "run-ctx", CorrelationID: "run-ctx-flow"}))
-	done := make(chan error, 1)
-	go func() { done <- g.Run(runCtx) }()
-	defer func() { cancel(); require.NoError(t, <-done) }()
-	<-g.Running()
+	runGroupIn(t, events.ContextWithEnvelope(context.Background(),
+		events.Envelope{ID: "run-ctx", CorrelationID: "run-ctx-flow"}), g)
 
 	// Published outside any handler, the event starts a flow: its
 	// correlation id is its own id.

@@ -144,7 +144,7 @@ func (s *subscription) pull(size int) error {
 // overdue (lost with the connection), or once the inbox has been silent
 // for pullSilence (the server dropped them without a status).
 func (s *subscription) expireRequests(now time.Time) {
-	if s.pending > 0 && !now.Before(s.requestsDone()) {
+	if s.pending > 0 && !now.Before(s.requestsDone(now)) {
 		if done := s.lastExpiry.Add(pullGrace); now.Before(done) {
 			// Forgotten for silence: should they live after all, they
 			// may still deliver until done. The channel has room for
@@ -157,13 +157,13 @@ func (s *subscription) expireRequests(now time.Time) {
 	}
 }
 
-// requestsDone returns when the open requests count as gone: the time
-// after which expireRequests forgets them.
-func (s *subscription) requestsDone() time.Time {
+// requestsDone returns when, seen at now, the open requests count as
+// gone: the time after which expireRequests forgets them.
+func (s *subscription) requestsDone(now time.Time) time.Time {
 	done := s.lastExpiry.Add(pullGrace)
 	// Silence counts only with nothing unread: a message waiting in the
 	// channel is the inbox speaking (the core may be slow to ask).
-	if s.hb > 0 && len(s.msgs) == 0 && !time.Now().Before(s.ghostUntil) {
+	if s.hb > 0 && len(s.msgs) == 0 && !now.Before(s.ghostUntil) {
 		if quiet := s.lastHeard.Add(pullSilence(s.hb)); quiet.Before(done) {
 			return quiet
 		}

@@ -167,7 +167,8 @@ func (s *subscription) ReceiveBatch(ctx context.Context, max int) ([]*driver.Mes
 		select {
 		case m = <-s.msgs:
 		default:
-			d := time.Until(s.requestsDone())
+			now := time.Now()
+			d := s.requestsDone(now).Sub(now)
 			if timer == nil {
 				timer = time.NewTimer(d)
 			} else {
